@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
+)
+
+func TestParseCredentials(t *testing.T) {
+	tests := []struct {
+		in             string
+		ak, sk, domain string
+		wantErr        bool
+	}{
+		{in: "AK:SK:DOM", ak: "AK", sk: "SK", domain: "DOM"},
+		{in: "AK:S:K:DOM", ak: "AK", sk: "S:K", domain: "DOM"},
+		{in: "AK:SK:", ak: "AK", sk: "SK"},
+		{in: "AK:SK", ak: "AK", sk: "SK"},
+		{in: "AK", wantErr: true},
+		{in: ":SK:DOM", wantErr: true},
+		{in: "AK::DOM", wantErr: true},
+	}
+	for _, tc := range tests {
+		ak, sk, domain, err := parseCredentials(tc.in)
+		if (err != nil) != tc.wantErr || ak != tc.ak || sk != tc.sk || domain != tc.domain {
+			t.Errorf("parseCredentials(%q) = %q, %q, %q, %v", tc.in, ak, sk, domain, err)
+		}
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	var out bytes.Buffer
+	c, err := parseFlags([]string{"--latency", "20ms", "--error-rate", "0.5", "--storm-duration", "1m", "--seed", "9"}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.listen != bsssim.DefaultListenAddr || c.throttle != bsssim.DefaultThrottlePerSecond || c.seed != 9 ||
+		c.faults.Latency != bsssim.Duration(20*time.Millisecond) || c.faults.ErrorRate != 0.5 || c.faults.StormDuration != bsssim.Duration(time.Minute) {
+		t.Errorf("config = %+v", c)
+	}
+	if _, err := parseFlags([]string{"--persist"}, &out); err == nil {
+		t.Error("--persist without --state was accepted")
+	}
+	out.Reset()
+	if _, err := parseFlags([]string{"--help"}, &out); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("--help: %v", err)
+	}
+	for _, f := range []string{"-listen", "-state", "-persist", "-credentials", "-throttle", "-seed", "-consumption-rate", "-log-level", "-latency", "-error-rate", "-lost-response-rate", "-storm-duration", bsssim.DefaultAccessKey} {
+		if !strings.Contains(out.String(), f) {
+			t.Errorf("--help does not mention %s", f)
+		}
+	}
+}

@@ -1,0 +1,464 @@
+package bsssim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+)
+
+// adminRoute is one /_sim/ operation.
+type adminRoute struct {
+	methods map[string]func(r *http.Request, body []byte) (int, any)
+}
+
+// adminError is the body of a failed admin request.
+type adminError struct {
+	Error string `json:"error"`
+}
+
+func adminErr(status int, format string, args ...any) (int, any) {
+	return status, adminError{Error: fmt.Sprintf(format, args...)}
+}
+
+func (s *Sim) adminRoutes() map[string]adminRoute {
+	return map[string]adminRoute{
+		"/_sim/state":         {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodGet: s.adminState}},
+		"/_sim/faults":        {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodGet: s.adminGetFaults, http.MethodPost: s.adminSetFaults}},
+		"/_sim/advance":       {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodPost: s.adminAdvance}},
+		"/_sim/orders":        {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodPost: s.adminCreateOrder}},
+		"/_sim/orders/status": {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodPost: s.adminOrderStatus}},
+		"/_sim/reset":         {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodPost: s.adminReset}},
+		"/_sim/funds":         {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodPost: s.adminFunds}},
+		"/_sim/subaccounts":   {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodPost: s.adminAddSub}},
+		"/_sim/consumption":   {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodPost: s.adminConsumption}},
+		"/_sim/check":         {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodGet: s.adminCheck}},
+	}
+}
+
+// isLoopback reports whether a RemoteAddr is a loopback address.
+func isLoopback(remoteAddr string) bool {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (s *Sim) serveAdmin(w http.ResponseWriter, r *http.Request, routes map[string]adminRoute) {
+	w.Header().Set("X-Request-Id", s.requestID())
+	status, body := s.serveAdminRequest(r, routes)
+	s.log.Debug("admin request", "method", r.Method, "path", r.URL.Path, "status", status)
+	s.writeJSON(w, status, body)
+}
+
+func (s *Sim) serveAdminRequest(r *http.Request, routes map[string]adminRoute) (int, any) {
+	if !isLoopback(r.RemoteAddr) {
+		return adminErr(http.StatusForbidden, "the admin API only accepts loopback clients")
+	}
+	rt, ok := routes[r.URL.Path]
+	if !ok {
+		return adminErr(http.StatusNotFound, "unknown admin path %s", r.URL.Path)
+	}
+	h := rt.methods[r.Method]
+	if h == nil {
+		return adminErr(http.StatusMethodNotAllowed, "method %s is not allowed on %s", r.Method, r.URL.Path)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes))
+	if err != nil {
+		return adminErr(http.StatusBadRequest, "reading the body: %v", err)
+	}
+	return h(r, body)
+}
+
+func decodeAdmin(body []byte, v any) error {
+	if len(body) == 0 {
+		return errors.New("a JSON body is required")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("invalid JSON body: %w", err)
+	}
+	return nil
+}
+
+// adminState returns the whole state; secret keys are redacted.
+func (s *Sim) adminState(_ *http.Request, _ []byte) (int, any) {
+	st := s.Snapshot()
+	for i := range st.Masters {
+		st.Masters[i].SecretKey = redactKey(st.Masters[i].SecretKey)
+	}
+	for i := range st.SubAccounts {
+		st.SubAccounts[i].SecretKey = redactKey(st.SubAccounts[i].SecretKey)
+	}
+	return http.StatusOK, st
+}
+
+func (s *Sim) adminGetFaults(_ *http.Request, _ []byte) (int, any) {
+	return http.StatusOK, s.Faults()
+}
+
+func (s *Sim) adminSetFaults(_ *http.Request, body []byte) (int, any) {
+	var f Faults
+	if err := decodeAdmin(body, &f); err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	if err := s.SetFaults(f); err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	s.log.Info("faults changed", "faults", f)
+	return http.StatusOK, s.Faults()
+}
+
+type advanceBody struct {
+	Duration Duration `json:"duration"`
+}
+
+type advanceResp struct {
+	SimTime    time.Time `json:"sim_time"`
+	TimeOffset Duration  `json:"time_offset"`
+}
+
+func (s *Sim) adminAdvance(_ *http.Request, body []byte) (int, any) {
+	var b advanceBody
+	if err := decodeAdmin(body, &b); err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	if b.Duration <= 0 {
+		return adminErr(http.StatusBadRequest, "duration must be positive, such as \"24h\"")
+	}
+	s.Advance(time.Duration(b.Duration))
+	s.mu.Lock()
+	resp := advanceResp{SimTime: s.simNowLocked(), TimeOffset: s.st.TimeOffset}
+	s.mu.Unlock()
+	s.log.Info("simulated time advanced", "by", time.Duration(b.Duration), "sim_time", resp.SimTime)
+	return http.StatusOK, resp
+}
+
+func (s *Sim) adminCreateOrder(_ *http.Request, body []byte) (int, any) {
+	var o Order
+	if err := decodeAdmin(body, &o); err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	created, err := s.CreateOrder(o)
+	if err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	return http.StatusOK, created
+}
+
+type orderStatusBody struct {
+	OrderID string `json:"order_id"`
+	Status  int    `json:"status"`
+}
+
+func (s *Sim) adminOrderStatus(_ *http.Request, body []byte) (int, any) {
+	var b orderStatusBody
+	if err := decodeAdmin(body, &b); err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	o, err := s.SetOrderStatus(b.OrderID, b.Status)
+	if err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	return http.StatusOK, o
+}
+
+func (s *Sim) adminReset(_ *http.Request, _ []byte) (int, any) {
+	s.Reset()
+	s.log.Info("state reset to the seed")
+	return http.StatusOK, map[string]string{"status": "reset"}
+}
+
+type fundsBody struct {
+	Amount     json.RawMessage `json:"amount"`
+	DomainID   string          `json:"domain_id"`
+	CustomerID string          `json:"customer_id"`
+}
+
+func (s *Sim) adminFunds(_ *http.Request, body []byte) (int, any) {
+	var b fundsBody
+	if err := decodeAdmin(body, &b); err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	amount, aerr := parseAmount("amount", b.Amount)
+	if aerr != nil {
+		return adminErr(http.StatusBadRequest, "%v", aerr)
+	}
+	if b.CustomerID != "" {
+		if err := s.AddSubFunds(b.CustomerID, amount); err != nil {
+			return adminErr(http.StatusBadRequest, "%v", err)
+		}
+		bal, _ := s.SubAccount(b.CustomerID)
+		return http.StatusOK, map[string]string{"customer_id": b.CustomerID, "self_funded_cash": bal.SelfFundedCash.String(), "cash": bal.Cash.String()}
+	}
+	if err := s.AddFunds(b.DomainID, amount); err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	m, _ := s.Master(b.DomainID)
+	s.log.Info("funds added", "domain_id", m.DomainID, "amount", amount.String())
+	return http.StatusOK, map[string]string{"domain_id": m.DomainID, "cash": m.Cash.String(), "added": m.Totals.Added.String()}
+}
+
+func (s *Sim) adminAddSub(_ *http.Request, body []byte) (int, any) {
+	var sa SubAccount
+	if err := decodeAdmin(body, &sa); err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	created, err := s.AddSubAccount(sa)
+	if err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	created.SecretKey = redactKey(created.SecretKey)
+	return http.StatusOK, created
+}
+
+type consumptionBody struct {
+	CustomerID string          `json:"customer_id"`
+	Rate       json.RawMessage `json:"rate"`
+}
+
+func (s *Sim) adminConsumption(_ *http.Request, body []byte) (int, any) {
+	var b consumptionBody
+	if err := decodeAdmin(body, &b); err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	var rs string
+	if err := json.Unmarshal(b.Rate, &rs); err != nil {
+		return adminErr(http.StatusBadRequest, "rate must be a string of yuan per hour, such as \"2.50\"")
+	}
+	rate, err := money.Parse(rs)
+	if err != nil {
+		return adminErr(http.StatusBadRequest, "rate: %v", err)
+	}
+	if err := s.SetConsumptionRate(b.CustomerID, rate); err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	return http.StatusOK, map[string]string{"customer_id": b.CustomerID, "rate": rate.String()}
+}
+
+type checkResp struct {
+	OK     bool     `json:"ok"`
+	Errors []string `json:"errors"`
+}
+
+func (s *Sim) adminCheck(_ *http.Request, _ []byte) (int, any) {
+	resp := checkResp{OK: true, Errors: []string{}}
+	for _, err := range []error{s.CheckConservation(), s.CheckLedger()} {
+		if err != nil {
+			resp.OK = false
+			resp.Errors = append(resp.Errors, err.Error())
+		}
+	}
+	return http.StatusOK, resp
+}
+
+// AddSubAccount adds a sub-account (as if created in the console). Empty
+// fields get defaults: a generated id, the first master, status 1, the
+// master's root org, READ_FINANCE_INFO and READ_CONSUME_BILL, and
+// DefaultServiceTypeCode. Balances must be zero; fund the account with
+// transfers or AddSubFunds.
+func (s *Sim) AddSubAccount(sa SubAccount) (SubAccount, error) {
+	if sa.Name == "" {
+		return SubAccount{}, errors.New("name is required")
+	}
+	if !customerNameRE.MatchString(sa.Name) {
+		return SubAccount{}, fmt.Errorf("name %q is not a valid account name", sa.Name)
+	}
+	if !sa.ReclaimableCash.IsZero() || !sa.SelfFundedCash.IsZero() || len(sa.CreditLedgers) > 0 {
+		return SubAccount{}, errors.New("a new sub-account starts without money: use transfers or /_sim/funds")
+	}
+	if sa.ConsumptionRate != nil && sa.ConsumptionRate.IsNegative() {
+		return SubAccount{}, errors.New("consumption_rate must not be negative")
+	}
+	now := s.lock()
+	defer s.unlock()
+	m := s.masterLocked(sa.DomainID)
+	if m == nil {
+		return SubAccount{}, fmt.Errorf("unknown master %q", sa.DomainID)
+	}
+	sa.DomainID = m.DomainID
+	if sa.ID == "" {
+		sa.ID = s.nextHexLocked("sub")
+	}
+	for _, x := range s.st.SubAccounts {
+		if x.ID == sa.ID || x.Name == sa.Name {
+			return SubAccount{}, fmt.Errorf("a sub-account with id %q or name %q already exists", sa.ID, sa.Name)
+		}
+		if sa.AccessKey != "" && x.AccessKey == sa.AccessKey {
+			return SubAccount{}, errors.New("access_key is already in use")
+		}
+	}
+	for _, x := range s.st.Masters {
+		if x.DomainID == sa.ID || x.Name == sa.Name || (sa.AccessKey != "" && x.AccessKey == sa.AccessKey) {
+			return SubAccount{}, errors.New("id, name or access_key collides with a master account")
+		}
+	}
+	if sa.AccessKey != "" && sa.SecretKey == "" {
+		return SubAccount{}, errors.New("secret_key is required with access_key")
+	}
+	if sa.OrgID == "" {
+		sa.OrgID = m.RootOrgID
+	} else if sa.OrgID != m.RootOrgID && s.orgLocked(m.DomainID, sa.OrgID) == nil {
+		return SubAccount{}, fmt.Errorf("unknown org_id %q", sa.OrgID)
+	}
+	if sa.Status == 0 {
+		sa.Status = SubStatusNormal
+	}
+	if sa.PermissionIDs == nil {
+		sa.PermissionIDs = []string{"READ_FINANCE_INFO", "READ_CONSUME_BILL"}
+	}
+	if sa.ServiceTypeCode == "" {
+		sa.ServiceTypeCode = DefaultServiceTypeCode
+	}
+	sa.CreatedAt = now
+	sa.ReadyAt, sa.ConsumedUntil, sa.ConsumptionCarry = nil, nil, 0
+	if sa.Status == SubStatusCreating {
+		ready := now.Add(max(s.opts.CreationDelay, 0))
+		sa.ReadyAt = &ready
+	}
+	s.st.SubAccounts = append(s.st.SubAccounts, sa.deepCopy())
+	s.dirty = true
+	s.catchUpLocked(now)
+	s.log.Info("sub-account added", "customer_id", sa.ID, "name", sa.Name)
+	return sa.deepCopy(), nil
+}
+
+// SetConsumptionRate sets a sub-account's spend in yuan per simulated
+// hour (zero stops it). Consumption up to now is applied with the old rate.
+func (s *Sim) SetConsumptionRate(customerID string, rate money.Amount) error {
+	if rate.IsNegative() {
+		return errors.New("rate must not be negative")
+	}
+	now := s.lock()
+	defer s.unlock()
+	sa := s.subLocked(customerID)
+	if sa == nil {
+		return fmt.Errorf("unknown sub-account %q", customerID)
+	}
+	sa.ConsumptionRate = &rate
+	s.dirty = true
+	s.catchUpLocked(now)
+	return nil
+}
+
+var orderStatuses = []int{1, 2, 3, 4, 5, 6, 9, 10, 11, 12, 13}
+
+// CreateOrder adds an order. CustomerID is required (a sub-account id or a
+// master's domain id); empty fields get defaults: a generated order id,
+// type "1" (new), status 6 (pending payment), the current simulated time,
+// DefaultServiceTypeCode, an official amount equal to the amount after
+// discount, and one monthly line item. Orders never move money.
+func (s *Sim) CreateOrder(o Order) (Order, error) {
+	if o.CustomerID == "" {
+		return Order{}, errors.New("customer_id is required")
+	}
+	if o.AmountAfterDiscount.IsNegative() || o.OfficialAmount.IsNegative() {
+		return Order{}, errors.New("amounts must not be negative")
+	}
+	now := s.lock()
+	defer s.unlock()
+	if m := s.masterLocked(o.CustomerID); m != nil && m.DomainID == o.CustomerID {
+		o.DomainID = m.DomainID
+	} else if sa := s.subLocked(o.CustomerID); sa != nil {
+		o.DomainID = sa.DomainID
+	} else {
+		return Order{}, fmt.Errorf("unknown customer_id %q", o.CustomerID)
+	}
+	if o.OrderID == "" {
+		o.OrderID = s.nextDigitsLocked("CS", 14, func(id string) bool { return s.orderIndexLocked(id) >= 0 })
+	} else if s.orderIndexLocked(o.OrderID) >= 0 {
+		return Order{}, fmt.Errorf("order %q already exists", o.OrderID)
+	}
+	if o.OrderType == "" {
+		o.OrderType = OrderTypeNew
+	}
+	if _, err := strconv.Atoi(o.OrderType); err != nil {
+		return Order{}, fmt.Errorf("order_type %q must be a number such as \"1\" (new) or \"2\" (renewal)", o.OrderType)
+	}
+	if o.Status == 0 {
+		o.Status = OrderPendingPayment
+	}
+	if !slices.Contains(orderStatuses, o.Status) {
+		return Order{}, fmt.Errorf("unknown order status %d", o.Status)
+	}
+	if o.ServiceTypeCode == "" {
+		o.ServiceTypeCode = DefaultServiceTypeCode
+	}
+	if o.ServiceTypeName == "" {
+		o.ServiceTypeName = serviceName(o.ServiceTypeCode)
+	}
+	if o.OfficialAmount.IsZero() {
+		o.OfficialAmount = o.AmountAfterDiscount
+	}
+	if o.SourceType == 0 {
+		o.SourceType = 1
+	}
+	if o.CreateTime.IsZero() {
+		o.CreateTime = now
+	}
+	o.CreateTime = o.CreateTime.UTC()
+	applyOrderStatusTimes(&o)
+	if len(o.LineItems) == 0 {
+		o.LineItems = []OrderLineItem{defaultLineItem(o)}
+	}
+	s.st.Orders = append(s.st.Orders, o.deepCopy())
+	s.dirty = true
+	s.log.Info("order created", "order_id", o.OrderID, "customer_id", o.CustomerID, "status", o.Status)
+	return o.deepCopy(), nil
+}
+
+// SetOrderStatus changes the status of an order (for example from 6,
+// pending payment, to 5, completed).
+func (s *Sim) SetOrderStatus(orderID string, status int) (Order, error) {
+	if !slices.Contains(orderStatuses, status) {
+		return Order{}, fmt.Errorf("unknown order status %d", status)
+	}
+	now := s.lock()
+	defer s.unlock()
+	i := s.orderIndexLocked(orderID)
+	if i < 0 {
+		return Order{}, fmt.Errorf("unknown order %q", orderID)
+	}
+	o := &s.st.Orders[i]
+	o.Status = status
+	if status == OrderCompleted || status == OrderProcessing {
+		if o.PaymentTime == nil {
+			o.PaymentTime = &now
+		}
+		o.PendingPaymentEndTime = nil
+	}
+	s.dirty = true
+	return o.deepCopy(), nil
+}
+
+func applyOrderStatusTimes(o *Order) {
+	switch o.Status {
+	case OrderCompleted, OrderProcessing:
+		if o.PaymentTime == nil {
+			t := o.CreateTime.Add(time.Minute)
+			o.PaymentTime = &t
+		}
+	case OrderPendingPayment:
+		if o.PendingPaymentEndTime == nil {
+			t := o.CreateTime.Add(7 * 24 * time.Hour)
+			o.PendingPaymentEndTime = &t
+		}
+	}
+}
+
+func (s *Sim) orderIndexLocked(id string) int {
+	for i := range s.st.Orders {
+		if s.st.Orders[i].OrderID == id {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,29 @@
+// Package bsssim is an in-memory simulator of the Huawei Cloud BSS
+// (Billing Center) API v2 subset that the budget operator uses: the
+// enterprise multi-account operations (sub-accounts, organizations, SMS
+// codes, cash and credit transfer and reclaim, coupon transfer and reclaim),
+// customer orders, the monthly-sum bill, account balances and account change
+// records.
+//
+// The simulator verifies SDK-HMAC-SHA256 signatures against the access keys
+// of the master accounts (and of sub-accounts that have keys) in its State,
+// validates parameters with the documented error codes, de-duplicates money
+// operations by trans_id, throttles each API per account with a token bucket
+// (APIG.0308), and models consumption: every sub-account spends money at a
+// configurable rate in simulated time, which produces monthly-sum bill
+// records and account change records.
+//
+// Money is held in money.Amount (integer fen) everywhere. The simulator
+// proves conservation with CheckConservation: for every master, the master's
+// cash and credit balances, its coupons, the balances of all its sub-accounts
+// (cash, credit, sub-coupons) and the consumed total always add up to the
+// seeded total plus what the admin API added.
+//
+// Faults (latency, errors before commit, responses lost after commit,
+// throttling storms) are drawn from a random generator seeded with
+// Options.Seed, so a run is reproducible for the same sequence of requests.
+//
+// An unsigned admin API under /_sim/ (loopback clients only) exposes the
+// state, the fault configuration, simulated time, and helpers to add funds,
+// sub-accounts and orders.
+package bsssim

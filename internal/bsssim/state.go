@@ -1,0 +1,1023 @@
+package bsssim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+)
+
+// Credentials of the master account in DefaultState. They are fake and only
+// valid against the simulator.
+const (
+	// DefaultAccessKey is the access key (AK) of the default master.
+	DefaultAccessKey = "BSSSIMAK000000000001"
+	// DefaultSecretKey is the secret key (SK) of the default master.
+	DefaultSecretKey = "bsssimSecretKey0000000000000000000000000"
+	// DefaultDomainID is the domain (account) id of the default master; it
+	// is also the master's customer id.
+	DefaultDomainID = "0c5a17e0d0d0400f8e1b5a51a0000001"
+	// DefaultMasterName is the account name of the default master.
+	DefaultMasterName = "bsssim-enterprise"
+)
+
+// Balance types as BSS spells them.
+const (
+	// BalanceTypeDebit is the cash (balance) account.
+	BalanceTypeDebit = "BALANCE_TYPE_DEBIT"
+	// BalanceTypeCredit is the credit account.
+	BalanceTypeCredit = "BALANCE_TYPE_CREDIT" //nolint:gosec // G101: a balance type, not a credential.
+)
+
+// Sub-account statuses as returned by ListEnterpriseSubCustomers.
+const (
+	// SubStatusNormal is an active sub-account.
+	SubStatusNormal = 1
+	// SubStatusCreating is a sub-account that is still being created.
+	SubStatusCreating = 2
+	// SubStatusClosing is a sub-account that is being closed.
+	SubStatusClosing = 3
+	// SubStatusClosed is a closed sub-account.
+	SubStatusClosed = 4
+)
+
+// Order statuses used by the simulator (a subset of BSS's).
+const (
+	// OrderProcessing is status 3, processing.
+	OrderProcessing = 3
+	// OrderCancelled is status 4, cancelled.
+	OrderCancelled = 4
+	// OrderCompleted is status 5, completed.
+	OrderCompleted = 5
+	// OrderPendingPayment is status 6, pending payment.
+	OrderPendingPayment = 6
+)
+
+// Order types used by the simulator (a subset of BSS's).
+const (
+	// OrderTypeNew is a new purchase.
+	OrderTypeNew = "1"
+	// OrderTypeRenewal is a renewal.
+	OrderTypeRenewal = "2"
+)
+
+// Money operations recorded in the ledger. Their values are the last path
+// segment of the corresponding API.
+const (
+	// OpTransferAmount is a cash or credit transfer from the master to a sub.
+	OpTransferAmount = "transfer-amount"
+	// OpRetrieveAmount is a cash or credit reclaim from a sub.
+	OpRetrieveAmount = "retrieve-amount"
+	// OpTransferCoupon carves a sub-coupon out of a master coupon.
+	OpTransferCoupon = "transfer-coupon"
+	// OpRetrieveCoupon returns a sub-coupon's balance to its parent coupon.
+	OpRetrieveCoupon = "retrieve-coupon"
+)
+
+// Account change trade types written by the simulator.
+const (
+	// TradeRecharge is money added by the admin API.
+	TradeRecharge = "RECHARGE"
+	// TradeDeduct is consumption ("DEDEUCT" is Huawei's spelling).
+	TradeDeduct = "DEDEUCT"
+	// TradeTransferIn is a transfer between master and sub (BEADJUST).
+	TradeTransferIn = "BEADJUST"
+	// TradeRetrieve is a reclaim between master and sub (BERETRIEVE).
+	TradeRetrieve = "BERETRIEVE"
+)
+
+// Revenue or expense direction of an account change record.
+const (
+	// Revenue is money coming in.
+	Revenue = "REVENUE"
+	// Expense is money going out.
+	Expense = "EXPENSE"
+)
+
+// DefaultServiceTypeCode is the cloud service that consumption is billed to
+// when a sub-account does not name one.
+const DefaultServiceTypeCode = "hws.service.type.ec2"
+
+// beijing is the zone of bill cycles and trade dates (UTC+8).
+var beijing = time.FixedZone("UTC+8", 8*60*60)
+
+// Duration is a time.Duration that reads and writes JSON as a Go duration
+// string such as "24h" or "250ms".
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads a duration string such as "1h30m".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string such as \"24h\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q: %w", s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// State is everything the simulator knows. It is what --state files hold
+// (YAML or JSON) and what GET /_sim/state returns. Items that belong to a
+// master carry its domain_id; when a state has exactly one master, an empty
+// domain_id means that master.
+type State struct {
+	// Masters are the enterprise master accounts.
+	Masters []Master `json:"masters"`
+	// Orgs are the organization units below the masters' roots.
+	Orgs []OrgUnit `json:"orgs,omitempty"`
+	// SubAccounts are the enterprise sub-accounts.
+	SubAccounts []SubAccount `json:"sub_accounts,omitempty"`
+	// Coupons are the masters' transferable cash coupons.
+	Coupons []Coupon `json:"coupons,omitempty"`
+	// SubCoupons are coupons carved out of master coupons for sub-accounts.
+	SubCoupons []SubCoupon `json:"sub_coupons,omitempty"`
+	// Orders are yearly/monthly orders of masters and sub-accounts.
+	Orders []Order `json:"orders,omitempty"`
+	// Bills are monthly-sum bill records.
+	Bills []BillRecord `json:"bills,omitempty"`
+	// ChangeRecords are account change (income/expense) records.
+	ChangeRecords []ChangeRecord `json:"change_records,omitempty"`
+	// Ledger lists every money operation that was applied, in order.
+	Ledger []LedgerEntry `json:"ledger,omitempty"`
+	// SMSCodes are the verification codes sent, newest last.
+	SMSCodes []SMSCode `json:"sms_codes,omitempty"`
+	// TimeOffset is how far simulated time runs ahead of the real clock.
+	TimeOffset Duration `json:"time_offset,omitempty"`
+	// NextID is the counter behind generated ids.
+	NextID int64 `json:"next_id,omitempty"`
+	// SimTime is the simulated time when the state was captured. It is
+	// output only and ignored when a state is loaded.
+	SimTime *time.Time `json:"sim_time,omitempty"`
+}
+
+// Master is an enterprise master account.
+type Master struct {
+	// DomainID is the account id; it doubles as the master's customer id.
+	DomainID string `json:"domain_id"`
+	// Name is the account (login) name.
+	Name string `json:"name"`
+	// AccessKey and SecretKey sign API requests made as this master.
+	AccessKey string `json:"access_key"`
+	// SecretKey is the secret half of the key pair.
+	SecretKey string `json:"secret_key"`
+	// MobilePhone is the master's phone, reused by use_pri_mobile_phone=Y.
+	MobilePhone string `json:"mobile_phone,omitempty"`
+	// RootOrgID and RootOrgName describe the root of the organization tree.
+	RootOrgID string `json:"root_org_id"`
+	// RootOrgName is the root's name; it may be empty.
+	RootOrgName string `json:"root_org_name,omitempty"`
+	// Cash is the transferable cash balance.
+	Cash money.Amount `json:"cash"`
+	// CreditLedgers are the master's credit ledgers (one per expiry).
+	CreditLedgers []CreditLedger `json:"credit_ledgers,omitempty"`
+	// MaxSubAccounts limits the number of sub-accounts; 0 means no limit.
+	MaxSubAccounts int `json:"max_sub_accounts,omitempty"`
+	// Totals track the money that entered and left this master's books.
+	Totals Totals `json:"totals"`
+}
+
+// Totals are the conservation counters of one master.
+type Totals struct {
+	// Seeded is the money present when the state was first loaded. When a
+	// state file omits it, it is computed from the balances.
+	Seeded *money.Amount `json:"seeded,omitempty"`
+	// Added is the money put in by the admin API.
+	Added money.Amount `json:"added"`
+	// Consumed is the money sub-accounts spent.
+	Consumed money.Amount `json:"consumed"`
+}
+
+// CreditLedger is one credit account ledger. A nil ExpireTime means the
+// ledger never expires.
+type CreditLedger struct {
+	// Line is the credit line.
+	Line money.Amount `json:"line"`
+	// Balance is the available credit.
+	Balance money.Amount `json:"balance"`
+	// ExpireTime is when the ledger expires (UTC, whole seconds).
+	ExpireTime *time.Time `json:"expire_time,omitempty"`
+}
+
+// OrgUnit is an organization unit. ParentID is empty (or the root id) for a
+// unit directly below the master's root.
+type OrgUnit struct {
+	// ID is the unit's Party ID (digits).
+	ID string `json:"id"`
+	// DomainID is the owning master.
+	DomainID string `json:"domain_id,omitempty"`
+	// Name is the display name.
+	Name string `json:"name"`
+	// ParentID is the parent unit's Party ID.
+	ParentID string `json:"parent_id,omitempty"`
+	// RelationID is the id of the parent-child relation.
+	RelationID string `json:"relation_id,omitempty"`
+}
+
+// SubAccount is an enterprise sub-account.
+type SubAccount struct {
+	// ID is the customer id used as customer_id/sub_customer_id.
+	ID string `json:"id"`
+	// DomainID is the master the sub-account belongs to.
+	DomainID string `json:"domain_id,omitempty"`
+	// Name is the login name.
+	Name string `json:"name"`
+	// DisplayName is the display name.
+	DisplayName string `json:"display_name,omitempty"`
+	// OrgID is the Party ID of the org unit (or the root id).
+	OrgID string `json:"org_id,omitempty"`
+	// Status is 1 normal, 2 being created, 3 being closed, 4 closed.
+	Status int `json:"status"`
+	// MobilePhone is the sub-account's own phone, if any.
+	MobilePhone string `json:"mobile_phone,omitempty"`
+	// PermissionIDs are the permissions granted to the master.
+	PermissionIDs []string `json:"permission_ids,omitempty"`
+	// FinancialCustody is 1 when the master pays for the sub-account.
+	FinancialCustody int `json:"financial_custody,omitempty"`
+	// ReclaimableCash is cash the master transferred and may reclaim.
+	ReclaimableCash money.Amount `json:"reclaimable_cash"`
+	// SelfFundedCash is cash the sub-account topped up itself.
+	SelfFundedCash money.Amount `json:"self_funded_cash"`
+	// CreditLedgers are credit received from the master, one per expiry.
+	CreditLedgers []CreditLedger `json:"credit_ledgers,omitempty"`
+	// ConsumptionRate is the spend in yuan per simulated hour; nil uses
+	// Options.ConsumptionRate.
+	ConsumptionRate *money.Amount `json:"consumption_rate,omitempty"`
+	// ServiceTypeCode is the service consumption is billed to.
+	ServiceTypeCode string `json:"service_type_code,omitempty"`
+	// AccessKey and SecretKey, when set, let requests be signed as the
+	// sub-account (for its own balances and change records).
+	AccessKey string `json:"access_key,omitempty"`
+	// SecretKey is the secret half of the sub-account's key pair.
+	SecretKey string `json:"secret_key,omitempty"`
+	// CreatedAt is the simulated creation time.
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	// ReadyAt is when a sub-account being created becomes normal.
+	ReadyAt *time.Time `json:"ready_at,omitempty"`
+	// ConsumedUntil is the simulated time consumption was applied up to.
+	ConsumedUntil *time.Time `json:"consumed_until,omitempty"`
+	// ConsumptionCarry is the spend below one fen carried to the next
+	// catch-up, in fen-nanoseconds per hour.
+	ConsumptionCarry int64 `json:"consumption_carry,omitempty"`
+}
+
+// Coupon is a master's transferable cash coupon.
+type Coupon struct {
+	// ID is the coupon id.
+	ID string `json:"id"`
+	// DomainID is the owning master.
+	DomainID string `json:"domain_id,omitempty"`
+	// PlanName is the coupon plan's name.
+	PlanName string `json:"plan_name"`
+	// Balance is what is left to transfer or spend.
+	Balance money.Amount `json:"balance"`
+	// EffectiveTime is when the coupon becomes usable.
+	EffectiveTime time.Time `json:"effective_time"`
+	// ExpireTime is when the coupon expires.
+	ExpireTime time.Time `json:"expire_time"`
+}
+
+// SubCoupon is a coupon carved out of a master coupon for a sub-account.
+type SubCoupon struct {
+	// ID is the sub-coupon id.
+	ID string `json:"id"`
+	// ParentCouponID is the master coupon it was carved from.
+	ParentCouponID string `json:"parent_coupon_id"`
+	// CustomerID is the sub-account holding it.
+	CustomerID string `json:"customer_id"`
+	// Balance is what is left.
+	Balance money.Amount `json:"balance"`
+}
+
+// Order is a yearly/monthly order.
+type Order struct {
+	// OrderID is the order id.
+	OrderID string `json:"order_id"`
+	// CustomerID is the account that placed the order (a sub-account id or
+	// the master's domain id).
+	CustomerID string `json:"customer_id"`
+	// DomainID is the master the customer belongs to.
+	DomainID string `json:"domain_id,omitempty"`
+	// ServiceTypeCode is e.g. hws.service.type.ec2.
+	ServiceTypeCode string `json:"service_type_code"`
+	// ServiceTypeName is the service's display name.
+	ServiceTypeName string `json:"service_type_name,omitempty"`
+	// OrderType is "1" new, "2" renewal, and so on.
+	OrderType string `json:"order_type"`
+	// Status is 3 processing, 4 cancelled, 5 completed, 6 pending payment.
+	Status int `json:"status"`
+	// SourceType is 1 for orders placed by the customer.
+	SourceType int `json:"source_type,omitempty"`
+	// AmountAfterDiscount is the price to pay.
+	AmountAfterDiscount money.Amount `json:"amount_after_discount"`
+	// OfficialAmount is the list price.
+	OfficialAmount money.Amount `json:"official_amount"`
+	// CreateTime is when the order was created.
+	CreateTime time.Time `json:"create_time"`
+	// PaymentTime is when the order was paid.
+	PaymentTime *time.Time `json:"payment_time,omitempty"`
+	// PendingPaymentEndTime is the payment deadline of a pending order.
+	PendingPaymentEndTime *time.Time `json:"pending_payment_end_time,omitempty"`
+	// UserName is the login name of the operator.
+	UserName string `json:"user_name,omitempty"`
+	// LineItems are the order's lines.
+	LineItems []OrderLineItem `json:"line_items,omitempty"`
+}
+
+// OrderLineItem is one line of an order.
+type OrderLineItem struct {
+	// ID is the line item id.
+	ID string `json:"id"`
+	// ServiceTypeCode is the line's service.
+	ServiceTypeCode string `json:"service_type_code"`
+	// ProductID is the product id.
+	ProductID string `json:"product_id,omitempty"`
+	// ProductSpecDesc describes the product.
+	ProductSpecDesc string `json:"product_spec_desc,omitempty"`
+	// PeriodType is 2 month or 3 year.
+	PeriodType int `json:"period_type"`
+	// PeriodNum is the number of periods.
+	PeriodNum int `json:"period_num"`
+	// SubscriptionNum is the quantity.
+	SubscriptionNum int `json:"subscription_num"`
+	// EffectiveTime and ExpireTime bound the subscription.
+	EffectiveTime *time.Time `json:"effective_time,omitempty"`
+	// ExpireTime is the end of the subscription.
+	ExpireTime *time.Time `json:"expire_time,omitempty"`
+	// AmountAfterDiscount is the line's price.
+	AmountAfterDiscount money.Amount `json:"amount_after_discount"`
+	// OfficialAmount is the line's list price.
+	OfficialAmount money.Amount `json:"official_amount"`
+}
+
+// BillRecord is one monthly-sum bill record (BillSumRecordInfoV2).
+type BillRecord struct {
+	// BillCycle is YYYY-MM in UTC+8.
+	BillCycle string `json:"bill_cycle"`
+	// CustomerID is the account that consumed.
+	CustomerID string `json:"customer_id"`
+	// DomainID is the master the customer belongs to.
+	DomainID string `json:"domain_id,omitempty"`
+	// AccountName is the consuming account's name.
+	AccountName string `json:"account_name"`
+	// ServiceTypeCode is the cloud service.
+	ServiceTypeCode string `json:"service_type_code"`
+	// ResourceTypeCode is the resource type.
+	ResourceTypeCode string `json:"resource_type_code,omitempty"`
+	// ChargingMode is 1 yearly/monthly, 3 on demand.
+	ChargingMode int `json:"charging_mode"`
+	// BillType is 1 consumption, 2 refund, 3 adjustment.
+	BillType int `json:"bill_type"`
+	// OfficialAmount is the list price.
+	OfficialAmount money.Amount `json:"official_amount"`
+	// DiscountAmount is the discount.
+	DiscountAmount money.Amount `json:"official_discount_amount"`
+	// ConsumeAmount is official − discount.
+	ConsumeAmount money.Amount `json:"consume_amount"`
+	// CashAmount is the part paid with cash.
+	CashAmount money.Amount `json:"cash_amount"`
+	// CreditAmount is the part paid with credit.
+	CreditAmount money.Amount `json:"credit_amount"`
+	// CouponAmount is the part paid with coupons.
+	CouponAmount money.Amount `json:"coupon_amount"`
+	// DebtAmount is the unpaid part.
+	DebtAmount money.Amount `json:"debt_amount"`
+}
+
+// ChangeRecord is one account change (income/expense) record.
+type ChangeRecord struct {
+	// ID is account_change_id.
+	ID string `json:"id"`
+	// CustomerID is the account whose balance changed.
+	CustomerID string `json:"customer_id"`
+	// AccountName is that account's name.
+	AccountName string `json:"account_name,omitempty"`
+	// BalanceType is BALANCE_TYPE_DEBIT or BALANCE_TYPE_CREDIT.
+	BalanceType string `json:"balance_type"`
+	// TradeType is RECHARGE, DEDEUCT, BEADJUST or BERETRIEVE.
+	TradeType string `json:"trade_type"`
+	// RevenueExpenseType is REVENUE or EXPENSE.
+	RevenueExpenseType string `json:"revenue_expense_type"`
+	// TradeID is the trans_id of a transfer, or a generated id.
+	TradeID string `json:"trade_id"`
+	// TradeTime is when the change happened.
+	TradeTime time.Time `json:"trade_time"`
+	// ChangeAmount is the amount of the change (positive).
+	ChangeAmount money.Amount `json:"change_amount"`
+	// BalanceAfterChange is the balance of that balance type afterwards.
+	BalanceAfterChange money.Amount `json:"balance_after_change"`
+	// PaymentChannelID is set for recharges.
+	PaymentChannelID string `json:"payment_channel_id,omitempty"`
+	// ServiceTypeCode is set for consumption.
+	ServiceTypeCode string `json:"service_type_code,omitempty"`
+}
+
+// LedgerEntry is one applied money operation.
+type LedgerEntry struct {
+	// TransID is the trans_id (sent by the client or generated).
+	TransID string `json:"trans_id"`
+	// Operation is one of the Op* constants.
+	Operation string `json:"operation"`
+	// DomainID is the master that made the call.
+	DomainID string `json:"domain_id"`
+	// CustomerID is the sub-account.
+	CustomerID string `json:"customer_id"`
+	// Amount is the money moved (for a coupon reclaim, what was returned).
+	Amount money.Amount `json:"amount"`
+	// BalanceType is set for amount operations.
+	BalanceType string `json:"balance_type,omitempty"`
+	// ExpireTime is the credit ledger's expiry for credit operations.
+	ExpireTime *time.Time `json:"expire_time,omitempty"`
+	// CouponID is the master coupon for coupon operations.
+	CouponID string `json:"coupon_id,omitempty"`
+	// SubCouponID is the sub-coupon created or reclaimed.
+	SubCouponID string `json:"sub_coupon_id,omitempty"`
+	// Time is the simulated time of the operation.
+	Time time.Time `json:"time"`
+	// RequestID is the X-Request-Id of the request that applied it.
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// SMSCode is a verification code sent by SendSmsVerificationCode.
+type SMSCode struct {
+	// DomainID is the master that asked for it.
+	DomainID string `json:"domain_id"`
+	// MobilePhone is where it was sent.
+	MobilePhone string `json:"mobile_phone"`
+	// Code is the 6-digit code.
+	Code string `json:"code"`
+	// SubCustomerName is the sub_customer_name template argument.
+	SubCustomerName string `json:"sub_customer_name,omitempty"`
+	// SentAt is the simulated send time.
+	SentAt time.Time `json:"sent_at"`
+	// ExpiresAt is when the code stops being accepted.
+	ExpiresAt time.Time `json:"expires_at"`
+	// Used is set once a sub-account was created with the code.
+	Used bool `json:"used,omitempty"`
+}
+
+// DefaultState returns the built-in seed relative to the current time. See
+// DefaultStateAt.
+func DefaultState() *State { return DefaultStateAt(time.Now()) }
+
+// DefaultStateAt returns the built-in seed with times relative to now:
+//
+//   - one master (DefaultDomainID, DefaultMasterName, DefaultAccessKey,
+//     DefaultSecretKey) with 100000.00 cash, a credit ledger with line and
+//     balance 50000.00 expiring at the end of next year (UTC+8), and a
+//     permanent credit ledger with line and balance 20000.00;
+//   - org units "R&D" (party id 1234567890) and "Ops" (1234567891) below the
+//     root "bsssim-enterprise" (1000000000);
+//   - sub-accounts team-a (cust-team-a-0001) and team-b (cust-team-b-0001)
+//     in R&D and team-c (cust-team-c-0001) in Ops; team-a holds 1000.00
+//     reclaimable and 200.00 self-funded cash and sub-coupon
+//     SCP2026110100009 (100.00), team-c holds 500.00 of credit;
+//   - coupons CP2026110100001 (2000.00), CP2026110100002 (1000.00) and
+//     CP2026110100003 (500.00);
+//   - four orders (completed, pending payment, processing, cancelled);
+//   - monthly-sum bill records for the current and previous bill cycle.
+func DefaultStateAt(now time.Time) *State {
+	now = now.UTC().Truncate(time.Second)
+	local := now.In(beijing)
+	endOfNextYear := time.Date(local.Year()+1, time.December, 31, 23, 59, 59, 0, beijing).UTC()
+	startOfYear := time.Date(local.Year(), time.January, 1, 0, 0, 0, 0, beijing).UTC()
+	curCycle := local.Format("2006-01")
+	prevCycle := time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, beijing).AddDate(0, -1, 0).Format("2006-01")
+	readFin := []string{"READ_FINANCE_INFO", "READ_CONSUME_BILL"}
+	y := money.MustParse
+	at := func(d time.Duration) *time.Time { t := now.Add(d); return &t }
+	sub := func(id, name, display, org string) SubAccount {
+		return SubAccount{
+			ID: id, DomainID: DefaultDomainID, Name: name, DisplayName: display, OrgID: org,
+			Status: SubStatusNormal, PermissionIDs: append([]string(nil), readFin...),
+			ServiceTypeCode: DefaultServiceTypeCode, CreatedAt: now.AddDate(0, -3, 0),
+		}
+	}
+	teamA := sub("cust-team-a-0001", "team-a", "Team A", "1234567890")
+	teamA.ReclaimableCash = y("1000.00")
+	teamA.SelfFundedCash = y("200.00")
+	teamB := sub("cust-team-b-0001", "team-b", "Team B", "1234567890")
+	teamC := sub("cust-team-c-0001", "team-c", "Team C", "1234567891")
+	teamC.ServiceTypeCode = "hws.service.type.obs"
+	teamC.CreditLedgers = []CreditLedger{{Line: y("500.00"), Balance: y("500.00"), ExpireTime: &endOfNextYear}}
+	permanent := CreditLedger{Line: y("20000.00"), Balance: y("20000.00")}
+	expiring := endOfNextYear
+	coupon := func(id, plan, bal string) Coupon {
+		return Coupon{ID: id, DomainID: DefaultDomainID, PlanName: plan, Balance: y(bal), EffectiveTime: startOfYear, ExpireTime: endOfNextYear}
+	}
+	order := func(id, cust, svc, typ string, status int, amount string, age time.Duration) Order {
+		o := Order{
+			OrderID: id, CustomerID: cust, DomainID: DefaultDomainID, ServiceTypeCode: svc, ServiceTypeName: serviceName(svc),
+			OrderType: typ, Status: status, SourceType: 1, AmountAfterDiscount: y(amount), OfficialAmount: y(amount),
+			CreateTime: now.Add(-age), UserName: "bsssim",
+		}
+		switch status {
+		case OrderCompleted, OrderProcessing:
+			o.PaymentTime = at(-age + time.Minute)
+		case OrderPendingPayment:
+			o.PendingPaymentEndTime = at(-age + 7*24*time.Hour)
+		}
+		o.LineItems = []OrderLineItem{defaultLineItem(o)}
+		return o
+	}
+	bill := func(cycle, cust, name, svc string, mode int, cash, credit, coupon string) BillRecord {
+		b := BillRecord{
+			BillCycle: cycle, CustomerID: cust, DomainID: DefaultDomainID, AccountName: name, ServiceTypeCode: svc,
+			ResourceTypeCode: resourceTypeOf(svc), ChargingMode: mode, BillType: 1,
+			CashAmount: y(cash), CreditAmount: y(credit), CouponAmount: y(coupon),
+		}
+		b.ConsumeAmount = b.CashAmount.Add(b.CreditAmount).Add(b.CouponAmount)
+		b.OfficialAmount = b.ConsumeAmount
+		return b
+	}
+	return &State{
+		Masters: []Master{{
+			DomainID: DefaultDomainID, Name: DefaultMasterName, AccessKey: DefaultAccessKey, SecretKey: DefaultSecretKey,
+			MobilePhone: "13800000000", RootOrgID: "1000000000", RootOrgName: DefaultMasterName,
+			Cash:          y("100000.00"),
+			CreditLedgers: []CreditLedger{{Line: y("50000.00"), Balance: y("50000.00"), ExpireTime: &expiring}, permanent},
+		}},
+		Orgs: []OrgUnit{
+			{ID: "1234567890", DomainID: DefaultDomainID, Name: "R&D", RelationID: "rel-1234567890"},
+			{ID: "1234567891", DomainID: DefaultDomainID, Name: "Ops", RelationID: "rel-1234567891"},
+		},
+		SubAccounts: []SubAccount{teamA, teamB, teamC},
+		Coupons: []Coupon{
+			coupon("CP2026110100001", "Campaign cash voucher", "2000.00"),
+			coupon("CP2026110100002", "Business cash voucher", "1000.00"),
+			coupon("CP2026110100003", "Test cash voucher", "500.00"),
+		},
+		SubCoupons: []SubCoupon{{ID: "SCP2026110100009", ParentCouponID: "CP2026110100001", CustomerID: "cust-team-a-0001", Balance: y("100.00")}},
+		Orders: []Order{
+			order("CS2026000000001", "cust-team-a-0001", "hws.service.type.ec2", OrderTypeNew, OrderCompleted, "1200.00", 40*24*time.Hour),
+			order("CS2026000000002", "cust-team-a-0001", "hws.service.type.ec2", OrderTypeRenewal, OrderPendingPayment, "360.00", 2*24*time.Hour),
+			order("CS2026000000003", "cust-team-b-0001", "hws.service.type.rds", OrderTypeNew, OrderProcessing, "99.00", time.Hour),
+			order("CS2026000000004", DefaultDomainID, "hws.service.type.obs", OrderTypeNew, OrderCancelled, "45.00", 10*24*time.Hour),
+		},
+		Bills: []BillRecord{
+			bill(prevCycle, "cust-team-a-0001", "team-a", "hws.service.type.ec2", 3, "700.00", "0.00", "112.34"),
+			bill(prevCycle, "cust-team-a-0001", "team-a", "hws.service.type.ec2", 1, "1200.00", "0.00", "0.00"),
+			bill(prevCycle, "cust-team-b-0001", "team-b", "hws.service.type.rds", 3, "150.00", "0.00", "0.00"),
+			bill(prevCycle, "cust-team-c-0001", "team-c", "hws.service.type.obs", 3, "0.00", "80.25", "0.00"),
+			bill(curCycle, "cust-team-a-0001", "team-a", "hws.service.type.ec2", 3, "123.45", "0.00", "10.00"),
+			bill(curCycle, "cust-team-b-0001", "team-b", "hws.service.type.rds", 3, "42.00", "0.00", "0.00"),
+			bill(curCycle, DefaultDomainID, DefaultMasterName, "hws.service.type.obs", 3, "12.30", "0.00", "0.00"),
+		},
+		NextID: 1,
+	}
+}
+
+func defaultLineItem(o Order) OrderLineItem {
+	eff := o.CreateTime
+	if o.PaymentTime != nil {
+		eff = *o.PaymentTime
+	}
+	exp := eff.AddDate(0, 1, 0)
+	return OrderLineItem{
+		ID: o.OrderID + "-1", ServiceTypeCode: o.ServiceTypeCode,
+		ProductID:       "OFFI" + strings.ToUpper(strings.TrimPrefix(o.ServiceTypeCode, "hws.service.type.")) + "0001",
+		ProductSpecDesc: serviceName(o.ServiceTypeCode) + " monthly subscription", PeriodType: 2, PeriodNum: 1, SubscriptionNum: 1,
+		EffectiveTime: &eff, ExpireTime: &exp, AmountAfterDiscount: o.AmountAfterDiscount, OfficialAmount: o.OfficialAmount,
+	}
+}
+
+// serviceName returns a display name for a service type code.
+func serviceName(code string) string {
+	switch code {
+	case "hws.service.type.ec2":
+		return "Elastic Cloud Server"
+	case "hws.service.type.obs":
+		return "Object Storage Service"
+	case "hws.service.type.rds":
+		return "Relational Database Service"
+	case "hws.service.type.ebs":
+		return "Elastic Volume Service"
+	}
+	return strings.TrimPrefix(code, "hws.service.type.")
+}
+
+// resourceTypeOf returns a plausible resource type code for a service.
+func resourceTypeOf(svc string) string {
+	switch svc {
+	case "hws.service.type.ec2":
+		return "hws.resource.type.vm"
+	case "hws.service.type.obs":
+		return "hws.resource.type.obs"
+	case "hws.service.type.rds":
+		return "hws.resource.type.rds.vm"
+	}
+	return "hws.resource.type." + strings.TrimPrefix(svc, "hws.service.type.")
+}
+
+// LoadState reads a state file in YAML or JSON. Unknown fields are errors.
+// Write money as quoted strings ("1250.50") in YAML: bare YAML numbers are
+// converted through floating point by the YAML decoder.
+func LoadState(path string) (*State, error) {
+	b, err := os.ReadFile(filepath.Clean(path))
+	if err != nil {
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	var st State
+	if err := yaml.UnmarshalStrict(b, &st); err != nil {
+		return nil, fmt.Errorf("parse state %s: %w", path, err)
+	}
+	st.SimTime = nil
+	return &st, nil
+}
+
+// SaveState writes st to path atomically (a temporary file in the same
+// directory, synced, then renamed). Files ending in .yaml or .yml are
+// written as YAML, anything else as JSON.
+func SaveState(path string, st *State) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	if ext := strings.ToLower(filepath.Ext(path)); ext == ".yaml" || ext == ".yml" {
+		if b, err = yaml.JSONToYAML(b); err != nil {
+			return fmt.Errorf("encode state as YAML: %w", err)
+		}
+	} else {
+		b = append(b, '\n')
+	}
+	path = filepath.Clean(path)
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	tmpName := tmp.Name()
+	_, werr := tmp.Write(b)
+	if werr == nil {
+		werr = tmp.Sync()
+	}
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmpName, path)
+	}
+	if werr != nil {
+		if rerr := os.Remove(tmpName); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			werr = errors.Join(werr, rerr)
+		}
+		return fmt.Errorf("write state %s: %w", path, werr)
+	}
+	return nil
+}
+
+// SetCredentials replaces the access key, secret key and (when domainID is
+// not empty) the domain id of the first master, rewriting every reference
+// to the old domain id.
+func (st *State) SetCredentials(accessKey, secretKey, domainID string) error {
+	if len(st.Masters) == 0 {
+		return errors.New("state has no master account")
+	}
+	if accessKey == "" || secretKey == "" {
+		return errors.New("access key and secret key must not be empty")
+	}
+	m := &st.Masters[0]
+	m.AccessKey, m.SecretKey = accessKey, secretKey
+	if domainID == "" || domainID == m.DomainID {
+		return nil
+	}
+	old := m.DomainID
+	m.DomainID = domainID
+	single := len(st.Masters) == 1
+	fix := func(s *string) {
+		if *s == old || (single && *s == "") {
+			*s = domainID
+		}
+	}
+	for i := range st.Orgs {
+		fix(&st.Orgs[i].DomainID)
+	}
+	for i := range st.SubAccounts {
+		fix(&st.SubAccounts[i].DomainID)
+	}
+	for i := range st.Coupons {
+		fix(&st.Coupons[i].DomainID)
+	}
+	for i := range st.Orders {
+		fix(&st.Orders[i].DomainID)
+		if st.Orders[i].CustomerID == old {
+			st.Orders[i].CustomerID = domainID
+		}
+	}
+	for i := range st.Bills {
+		fix(&st.Bills[i].DomainID)
+		if st.Bills[i].CustomerID == old {
+			st.Bills[i].CustomerID = domainID
+		}
+	}
+	for i := range st.ChangeRecords {
+		if st.ChangeRecords[i].CustomerID == old {
+			st.ChangeRecords[i].CustomerID = domainID
+		}
+	}
+	for i := range st.Ledger {
+		fix(&st.Ledger[i].DomainID)
+	}
+	for i := range st.SMSCodes {
+		fix(&st.SMSCodes[i].DomainID)
+	}
+	return nil
+}
+
+// DeepCopy returns a copy of st that shares no memory with it.
+func (st *State) DeepCopy() *State {
+	if st == nil {
+		return nil
+	}
+	c := *st
+	c.Masters = make([]Master, len(st.Masters))
+	for i, m := range st.Masters {
+		m.CreditLedgers = copyLedgers(m.CreditLedgers)
+		m.Totals.Seeded = clonePtr(m.Totals.Seeded)
+		c.Masters[i] = m
+	}
+	c.Orgs = append([]OrgUnit(nil), st.Orgs...)
+	c.SubAccounts = make([]SubAccount, len(st.SubAccounts))
+	for i := range st.SubAccounts {
+		c.SubAccounts[i] = st.SubAccounts[i].deepCopy()
+	}
+	c.Coupons = append([]Coupon(nil), st.Coupons...)
+	c.SubCoupons = append([]SubCoupon(nil), st.SubCoupons...)
+	c.Orders = make([]Order, len(st.Orders))
+	for i := range st.Orders {
+		c.Orders[i] = st.Orders[i].deepCopy()
+	}
+	c.Bills = append([]BillRecord(nil), st.Bills...)
+	c.ChangeRecords = append([]ChangeRecord(nil), st.ChangeRecords...)
+	c.Ledger = make([]LedgerEntry, len(st.Ledger))
+	for i, e := range st.Ledger {
+		e.ExpireTime = clonePtr(e.ExpireTime)
+		c.Ledger[i] = e
+	}
+	c.SMSCodes = append([]SMSCode(nil), st.SMSCodes...)
+	c.SimTime = clonePtr(st.SimTime)
+	return &c
+}
+
+func (o Order) deepCopy() Order {
+	o.PaymentTime = clonePtr(o.PaymentTime)
+	o.PendingPaymentEndTime = clonePtr(o.PendingPaymentEndTime)
+	if o.LineItems != nil {
+		items := make([]OrderLineItem, len(o.LineItems))
+		for j, li := range o.LineItems {
+			li.EffectiveTime = clonePtr(li.EffectiveTime)
+			li.ExpireTime = clonePtr(li.ExpireTime)
+			items[j] = li
+		}
+		o.LineItems = items
+	}
+	return o
+}
+
+func (sa SubAccount) deepCopy() SubAccount {
+	sa.PermissionIDs = append([]string(nil), sa.PermissionIDs...)
+	sa.CreditLedgers = copyLedgers(sa.CreditLedgers)
+	sa.ConsumptionRate = clonePtr(sa.ConsumptionRate)
+	sa.ReadyAt = clonePtr(sa.ReadyAt)
+	sa.ConsumedUntil = clonePtr(sa.ConsumedUntil)
+	return sa
+}
+
+func copyLedgers(ls []CreditLedger) []CreditLedger {
+	if ls == nil {
+		return nil
+	}
+	out := make([]CreditLedger, len(ls))
+	for i, l := range ls {
+		l.ExpireTime = clonePtr(l.ExpireTime)
+		out[i] = l
+	}
+	return out
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+// normalize fills defaulted fields in place so that the rest of the
+// simulator can rely on them.
+func (st *State) normalize() {
+	single := len(st.Masters) == 1
+	def := ""
+	if single {
+		def = st.Masters[0].DomainID
+	}
+	fill := func(s *string) {
+		if *s == "" {
+			*s = def
+		}
+	}
+	for i := range st.Masters {
+		for j := range st.Masters[i].CreditLedgers {
+			truncLedger(&st.Masters[i].CreditLedgers[j])
+		}
+	}
+	for i := range st.Orgs {
+		fill(&st.Orgs[i].DomainID)
+		if st.Orgs[i].RelationID == "" {
+			st.Orgs[i].RelationID = "rel-" + st.Orgs[i].ID
+		}
+	}
+	for i := range st.SubAccounts {
+		sa := &st.SubAccounts[i]
+		fill(&sa.DomainID)
+		if sa.Status == 0 {
+			sa.Status = SubStatusNormal
+		}
+		if sa.ServiceTypeCode == "" {
+			sa.ServiceTypeCode = DefaultServiceTypeCode
+		}
+		for j := range sa.CreditLedgers {
+			truncLedger(&sa.CreditLedgers[j])
+		}
+	}
+	for i := range st.Coupons {
+		fill(&st.Coupons[i].DomainID)
+	}
+	for i := range st.Orders {
+		fill(&st.Orders[i].DomainID)
+	}
+	for i := range st.Bills {
+		fill(&st.Bills[i].DomainID)
+	}
+	if st.NextID < 1 {
+		st.NextID = 1
+	}
+}
+
+func truncLedger(l *CreditLedger) {
+	if l.ExpireTime != nil {
+		t := l.ExpireTime.UTC().Truncate(time.Second)
+		l.ExpireTime = &t
+	}
+}
+
+// validate checks the references and invariants of a normalized state.
+func (st *State) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	masters := map[string]bool{}
+	aks := map[string]bool{}
+	names := map[string]bool{}
+	for _, m := range st.Masters {
+		switch {
+		case m.DomainID == "":
+			bad("a master has no domain_id")
+		case masters[m.DomainID]:
+			bad("duplicate master domain_id %q", m.DomainID)
+		}
+		masters[m.DomainID] = true
+		if m.AccessKey == "" || m.SecretKey == "" {
+			bad("master %q needs access_key and secret_key", m.DomainID)
+		}
+		if aks[m.AccessKey] {
+			bad("duplicate access key on master %q", m.DomainID)
+		}
+		aks[m.AccessKey] = true
+		names[m.Name] = true
+		if m.Cash.IsNegative() {
+			bad("master %q has negative cash", m.DomainID)
+		}
+		if err := checkLedgers(m.CreditLedgers); err != nil {
+			bad("master %q: %v", m.DomainID, err)
+		}
+	}
+	if len(st.Masters) == 0 {
+		bad("state has no master account")
+	}
+	orgs := map[string]string{}
+	for _, m := range st.Masters {
+		orgs[m.RootOrgID] = m.DomainID
+	}
+	for _, o := range st.Orgs {
+		if !masters[o.DomainID] {
+			bad("org %q belongs to unknown master %q", o.ID, o.DomainID)
+		}
+		if _, dup := orgs[o.ID]; dup || o.ID == "" {
+			bad("org id %q is empty or duplicate", o.ID)
+		}
+		orgs[o.ID] = o.DomainID
+	}
+	for _, o := range st.Orgs {
+		if o.ParentID != "" && orgs[o.ParentID] != o.DomainID {
+			bad("org %q has unknown parent %q", o.ID, o.ParentID)
+		}
+	}
+	subs := map[string]string{}
+	for _, sa := range st.SubAccounts {
+		if !masters[sa.DomainID] {
+			bad("sub-account %q belongs to unknown master %q", sa.ID, sa.DomainID)
+		}
+		if _, dup := subs[sa.ID]; dup || sa.ID == "" || masters[sa.ID] {
+			bad("sub-account id %q is empty or duplicate", sa.ID)
+		}
+		subs[sa.ID] = sa.DomainID
+		if names[sa.Name] || sa.Name == "" {
+			bad("sub-account name %q is empty or duplicate", sa.Name)
+		}
+		names[sa.Name] = true
+		if sa.OrgID != "" && orgs[sa.OrgID] != sa.DomainID {
+			bad("sub-account %q has unknown org %q", sa.ID, sa.OrgID)
+		}
+		if sa.ReclaimableCash.IsNegative() || sa.SelfFundedCash.IsNegative() {
+			bad("sub-account %q has negative cash", sa.ID)
+		}
+		if sa.ConsumptionRate != nil && sa.ConsumptionRate.IsNegative() {
+			bad("sub-account %q has a negative consumption rate", sa.ID)
+		}
+		if sa.AccessKey != "" {
+			if sa.SecretKey == "" || aks[sa.AccessKey] {
+				bad("sub-account %q has a duplicate access key or no secret key", sa.ID)
+			}
+			aks[sa.AccessKey] = true
+		}
+		if err := checkLedgers(sa.CreditLedgers); err != nil {
+			bad("sub-account %q: %v", sa.ID, err)
+		}
+	}
+	coupons := map[string]string{}
+	for _, c := range st.Coupons {
+		if !masters[c.DomainID] {
+			bad("coupon %q belongs to unknown master %q", c.ID, c.DomainID)
+		}
+		if _, dup := coupons[c.ID]; dup || c.ID == "" {
+			bad("coupon id %q is empty or duplicate", c.ID)
+		}
+		coupons[c.ID] = c.DomainID
+		if c.Balance.IsNegative() {
+			bad("coupon %q has a negative balance", c.ID)
+		}
+	}
+	seenSC := map[string]bool{}
+	for _, sc := range st.SubCoupons {
+		if seenSC[sc.ID] || coupons[sc.ID] != "" || sc.ID == "" {
+			bad("sub-coupon id %q is empty or duplicate", sc.ID)
+		}
+		seenSC[sc.ID] = true
+		dom, ok := subs[sc.CustomerID]
+		if !ok {
+			bad("sub-coupon %q belongs to unknown sub-account %q", sc.ID, sc.CustomerID)
+		}
+		if pd, ok := coupons[sc.ParentCouponID]; !ok || pd != dom {
+			bad("sub-coupon %q has unknown parent coupon %q", sc.ID, sc.ParentCouponID)
+		}
+		if sc.Balance.IsNegative() {
+			bad("sub-coupon %q has a negative balance", sc.ID)
+		}
+	}
+	seenOrder := map[string]bool{}
+	for _, o := range st.Orders {
+		if seenOrder[o.OrderID] || o.OrderID == "" {
+			bad("order id %q is empty or duplicate", o.OrderID)
+		}
+		seenOrder[o.OrderID] = true
+		if !masters[o.DomainID] {
+			bad("order %q belongs to unknown master %q", o.OrderID, o.DomainID)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkLedgers(ls []CreditLedger) error {
+	seen := map[string]bool{}
+	for _, l := range ls {
+		k := ledgerKey(l.ExpireTime)
+		if seen[k] {
+			return fmt.Errorf("two credit ledgers expire at %s", k)
+		}
+		seen[k] = true
+		if l.Balance.IsNegative() || l.Line.IsNegative() {
+			return fmt.Errorf("credit ledger %s has a negative amount", k)
+		}
+	}
+	return nil
+}
+
+func ledgerKey(t *time.Time) string {
+	if t == nil {
+		return "permanent"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
