@@ -97,7 +97,7 @@ func ParseDecimal(s string) (Amount, error) {
 		t = t[1:]
 	}
 	intPart, frac, _ := strings.Cut(t, ".")
-	if (intPart == "" && frac == "") || !allDigits(intPart) || !allDigits(frac)  {
+	if (intPart == "" && frac == "") || !allDigits(intPart) || !allDigits(frac) {
 		return 0, fmt.Errorf("%w %q: not a decimal number", ErrSyntax, s)
 	}
 	intPart = strings.TrimLeft(intPart, "0")

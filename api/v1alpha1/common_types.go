@@ -1,0 +1,61 @@
+package v1alpha1
+
+// Money is an amount of Chinese yuan written as a decimal string with at most
+// two decimals, no sign, no exponent and no leading zeros, e.g. "1250.50".
+// It is held as integer fen inside the operator and never as a float.
+//
+// +kubebuilder:validation:Type=string
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=15
+// +kubebuilder:validation:Pattern=`^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?$`
+// +kubebuilder:validation:XValidation:rule="self.matches('^(0|[1-9][0-9]{0,11})([.][0-9]{1,2})?$')",message="must be yuan with at most 2 decimals and no sign, exponent or leading zeros, e.g. 1250.50"
+type Money string
+
+// LocalObjectReference names an object of a known kind.
+type LocalObjectReference struct {
+	// Name of the referenced object.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// SecretKeyReference selects one key of a Secret in the operator's namespace.
+type SecretKeyReference struct {
+	// Name of the Secret. It must live in the operator's namespace.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// Key inside the Secret's data.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Key string `json:"key,omitempty"`
+}
+
+// CreditLedger is one credit line with its own expiry.
+type CreditLedger struct {
+	// Available is the amount that can be transferred or reclaimed now.
+	Available Money `json:"available"`
+
+	// CreditLine is the ledger's credit line, when BSS reports it.
+	// +optional
+	CreditLine Money `json:"creditLine,omitempty"`
+
+	// ExpireTime is the ledger's expiry in UTC (yyyy-MM-ddTHH:mm:ssZ); empty
+	// means the ledger never expires.
+	// +kubebuilder:validation:MaxLength=20
+	// +optional
+	ExpireTime string `json:"expireTime,omitempty"`
+}
+
+// BalanceType says which account money moves from: cash (Debit) or credit.
+// +kubebuilder:validation:Enum=Debit;Credit
+type BalanceType string
+
+const (
+	// BalanceTypeDebit moves cash balance.
+	BalanceTypeDebit BalanceType = "Debit"
+	// BalanceTypeCredit moves credit line.
+	BalanceTypeCredit BalanceType = "Credit"
+)

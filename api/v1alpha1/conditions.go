@@ -1,0 +1,114 @@
+package v1alpha1
+
+// Condition types. Every kind has Ready; the others are kind-specific.
+const (
+	// ConditionReady is True when the object is in its desired state.
+	ConditionReady = "Ready"
+	// ConditionBudgetExceeded is True on a SubAccount whose current bill
+	// cycle's consumption is above its monthly budget.
+	ConditionBudgetExceeded = "BudgetExceeded"
+	// ConditionApproved, set to True on a BudgetTransfer's status by a person
+	// or tool allowed to update budgettransfers/status, releases a transfer
+	// waiting for approval.
+	ConditionApproved = "Approved"
+	// ConditionDenied, set to True the same way, fails a transfer waiting for
+	// approval.
+	ConditionDenied = "Denied"
+)
+
+// Condition reasons. They are stable CamelCase words that tools such as the
+// Argo CD health check match on.
+const (
+	// ReasonReady: the object is in its desired state.
+	ReasonReady = "Ready"
+	// ReasonProgressing: work is under way and nothing is wrong.
+	ReasonProgressing = "Progressing"
+
+	// ReasonCredentialsMissing: the credentials Secret or one of its keys is absent.
+	ReasonCredentialsMissing = "CredentialsMissing"
+	// ReasonCredentialsRejected: BSS refused the credentials.
+	ReasonCredentialsRejected = "CredentialsRejected"
+	// ReasonEndpointUnreachable: the BSS endpoint could not be reached.
+	ReasonEndpointUnreachable = "EndpointUnreachable"
+	// ReasonThrottled: BSS throttled the operator (APIG.0308); it retries later.
+	ReasonThrottled = "Throttled"
+	// ReasonBSSError: BSS answered with an error code shown in the message.
+	ReasonBSSError = "BSSError"
+
+	// ReasonEnterpriseAccountNotReady: the referenced EnterpriseAccount is
+	// missing or not Ready.
+	ReasonEnterpriseAccountNotReady = "EnterpriseAccountNotReady"
+	// ReasonSubAccountNotFound: BSS does not know the sub-account (CBC.99000047)
+	// or it is not a sub-account of the master.
+	ReasonSubAccountNotFound = "SubAccountNotFound"
+	// ReasonCreating: the sub-account is being created in BSS.
+	ReasonCreating = "Creating"
+	// ReasonAwaitingVerificationCode: an SMS code was sent and the operator
+	// waits for the Secret holding it.
+	ReasonAwaitingVerificationCode = "AwaitingVerificationCode"
+	// ReasonCreateFailed: BSS refused to create the sub-account.
+	ReasonCreateFailed = "CreateFailed"
+	// ReasonBudgetExceeded: consumption is above the monthly budget.
+	ReasonBudgetExceeded = "BudgetExceeded"
+	// ReasonWithinBudget: consumption is at or below the monthly budget.
+	ReasonWithinBudget = "WithinBudget"
+
+	// ReasonSubAccountNotReady: the referenced SubAccount is missing or not Ready.
+	ReasonSubAccountNotReady = "SubAccountNotReady"
+	// ReasonNamespaceNotAllowed: the SubAccount's allowedNamespaces does not
+	// admit the allocation's namespace; nothing moves.
+	ReasonNamespaceNotAllowed = "NamespaceNotAllowed"
+	// ReasonInsufficientFunds: the master cannot cover the next transfer; no
+	// transfer is created until it can.
+	ReasonInsufficientFunds = "InsufficientFunds"
+	// ReasonFundingLimitExceeded: the SubAccount's fundingLimit would be exceeded.
+	ReasonFundingLimitExceeded = "FundingLimitExceeded"
+	// ReasonTransferInProgress: a transfer is in flight.
+	ReasonTransferInProgress = "TransferInProgress"
+	// ReasonTransferFailed: the last transfer failed; the operator backs off
+	// and tries again.
+	ReasonTransferFailed = "TransferFailed"
+	// ReasonOutcomeUnknown: a transfer stayed Submitting past the safety
+	// window; an administrator settles it with the budget.bss.dev/resolve
+	// annotation.
+	ReasonOutcomeUnknown = "OutcomeUnknown"
+	// ReasonPlanned: managementPolicy is Plan; status shows what would move.
+	ReasonPlanned = "Planned"
+	// ReasonPaused: managementPolicy is Paused; nothing moves.
+	ReasonPaused = "Paused"
+	// ReasonReclaiming: the allocation is being deleted and its money reclaimed.
+	ReasonReclaiming = "Reclaiming"
+	// ReasonReclaimBlocked: deletion with Reclaim cannot finish; see the
+	// message, or release it with the budget.bss.dev/release-finalizer annotation.
+	ReasonReclaimBlocked = "ReclaimBlocked"
+	// ReasonCouponUnavailable: a requested master coupon is missing or too small.
+	ReasonCouponUnavailable = "CouponUnavailable"
+
+	// ReasonPending: the transfer has not been sent yet.
+	ReasonPending = "Pending"
+	// ReasonAwaitingApproval: the transfer is above the approval threshold.
+	ReasonAwaitingApproval = "AwaitingApproval"
+	// ReasonSubmitting: the transfer is being sent to BSS.
+	ReasonSubmitting = "Submitting"
+	// ReasonSucceeded: BSS applied the transfer.
+	ReasonSucceeded = "Succeeded"
+	// ReasonFailed: BSS refused the transfer with a terminal code.
+	ReasonFailed = "Failed"
+	// ReasonDenied: an approver denied the transfer.
+	ReasonDenied = "Denied"
+	// ReasonResolvedByAdmin: an administrator settled the outcome.
+	ReasonResolvedByAdmin = "ResolvedByAdmin"
+)
+
+// Annotations understood by the operator.
+const (
+	// AnnotationResolve settles a BudgetTransfer whose outcome is unknown:
+	// "Succeeded" if the money moved, "Failed" if it did not.
+	AnnotationResolve = "budget.bss.dev/resolve"
+	// AnnotationReleaseFinalizer, set to "true" on a BudgetAllocation being
+	// deleted with Reclaim, releases it even though the reclaim is blocked.
+	AnnotationReleaseFinalizer = "budget.bss.dev/release-finalizer"
+)
+
+// Finalizer is the finalizer the operator puts on the objects it manages.
+const Finalizer = "budget.bss.dev/finalizer"

@@ -1,0 +1,182 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// EnterpriseAccountSpec is the connection to one Huawei Cloud enterprise
+// master account.
+type EnterpriseAccountSpec struct {
+	// Endpoint is the BSS API base URL. It must be https; plain http is
+	// accepted only for 127.0.0.1, localhost and [::1] (for the simulator).
+	// +kubebuilder:default="https://bss.myhuaweicloud.com"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'https' || (url(self).getScheme() == 'http' && url(self).getHostname() in ['127.0.0.1', 'localhost', '::1']))",message="endpoint must be an https URL; plain http is allowed only for 127.0.0.1, localhost or [::1]"
+	// +optional
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// CredentialsSecretRef names the Secret holding the master account's
+	// access key. Keys: accessKeyID, secretAccessKey, domainID and optionally
+	// securityToken. The Secret must live in the operator's namespace; the
+	// operator reads no Secret elsewhere.
+	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
+
+	// RateLimit caps the requests per second the operator sends per BSS API.
+	// +optional
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+
+	// BalanceSyncInterval is how often balances and coupons are read.
+	// +kubebuilder:default="10m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s') && duration(self) <= duration('24h')",message="balanceSyncInterval must be between 10s and 24h"
+	// +optional
+	BalanceSyncInterval *metav1.Duration `json:"balanceSyncInterval,omitempty"`
+
+	// BillingSyncInterval is how often bills and orders are read.
+	// +kubebuilder:default="1h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m') && duration(self) <= duration('168h')",message="billingSyncInterval must be between 1m and 168h"
+	// +optional
+	BillingSyncInterval *metav1.Duration `json:"billingSyncInterval,omitempty"`
+
+	// Approval holds transfers above a threshold until someone approves them.
+	// +optional
+	Approval *Approval `json:"approval,omitempty"`
+}
+
+// SecretReference names a Secret.
+type SecretReference struct {
+	// Name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// Namespace of the Secret. It defaults to, and must equal, the operator's
+	// namespace.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// RateLimit caps request rates.
+type RateLimit struct {
+	// RequestsPerSecond per BSS API, below Huawei's default of 10.
+	// +kubebuilder:default=8
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10
+	// +optional
+	RequestsPerSecond int32 `json:"requestsPerSecond,omitempty"`
+}
+
+// Approval configures manual approval of large transfers.
+type Approval struct {
+	// AutoApproveUpTo is the largest amount a transfer may move without
+	// approval. A larger transfer waits in AwaitingApproval until an Approved
+	// condition is set on its status (or Denied fails it). Unset means every
+	// transfer is approved automatically.
+	// +optional
+	AutoApproveUpTo *Money `json:"autoApproveUpTo,omitempty"`
+}
+
+// CouponBalance is a coupon and its remaining balance.
+type CouponBalance struct {
+	// CouponID is the master's coupon id.
+	// +kubebuilder:validation:MaxLength=64
+	CouponID string `json:"couponID"`
+
+	// SubCouponID is the child coupon held by a sub-account, if this is one.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	SubCouponID string `json:"subCouponID,omitempty"`
+
+	// PlanName is the coupon's plan name.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	PlanName string `json:"planName,omitempty"`
+
+	// Balance left on the coupon.
+	Balance Money `json:"balance"`
+
+	// ExpireTime of the coupon in UTC.
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	ExpireTime string `json:"expireTime,omitempty"`
+}
+
+// EnterpriseAccountStatus is what the operator last saw of the master account.
+type EnterpriseAccountStatus struct {
+	// ObservedGeneration is the generation last reconciled successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready (credentials work and balances were read).
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// DomainID is the master account's domain id from the credentials Secret.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	DomainID string `json:"domainID,omitempty"`
+
+	// TransferableCash is the cash the master can transfer now.
+	// +optional
+	TransferableCash Money `json:"transferableCash,omitempty"`
+
+	// CreditLedgers are the master's credit ledgers that can be transferred.
+	// +kubebuilder:validation:MaxItems=100
+	// +optional
+	CreditLedgers []CreditLedger `json:"creditLedgers,omitempty"`
+
+	// TransferableCoupons are the master's coupons that can be transferred.
+	// +kubebuilder:validation:MaxItems=200
+	// +optional
+	TransferableCoupons []CouponBalance `json:"transferableCoupons,omitempty"`
+
+	// SubAccounts is the number of enterprise sub-accounts of the master.
+	// +optional
+	SubAccounts int32 `json:"subAccounts,omitempty"`
+
+	// LastSyncTime is when balances were last read successfully.
+	// +optional
+	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=ea,categories=budget
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Transferable",type=string,JSONPath=`.status.transferableCash`
+// +kubebuilder:printcolumn:name="SubAccounts",type=integer,JSONPath=`.status.subAccounts`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// EnterpriseAccount connects the operator to one Huawei Cloud enterprise
+// master account through the BSS API. It is cluster-scoped and owned by the
+// platform administrators.
+type EnterpriseAccount struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec is the desired connection.
+	Spec EnterpriseAccountSpec `json:"spec"`
+	// Status is what the operator observed.
+	// +optional
+	Status EnterpriseAccountStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// EnterpriseAccountList is a list of EnterpriseAccounts.
+type EnterpriseAccountList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// Items are the EnterpriseAccounts.
+	Items []EnterpriseAccount `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&EnterpriseAccount{}, &EnterpriseAccountList{})
+}

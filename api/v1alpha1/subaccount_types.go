@@ -1,0 +1,336 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// SubAccountSpec declares one enterprise sub-account.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.customerID) != has(self.create)",message="set exactly one of customerID (adopt an existing sub-account) or create (create a new one)"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.customerID) || (has(self.customerID) && self.customerID == oldSelf.customerID)",message="customerID cannot be changed or removed once set"
+type SubAccountSpec struct {
+	// EnterpriseAccountRef names the EnterpriseAccount (master) this
+	// sub-account belongs to. It cannot be changed.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="enterpriseAccountRef cannot be changed"
+	EnterpriseAccountRef LocalObjectReference `json:"enterpriseAccountRef"`
+
+	// CustomerID adopts an existing sub-account by its BSS customer id. It
+	// cannot be changed once set.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_-]+$`
+	// +optional
+	CustomerID string `json:"customerID,omitempty"`
+
+	// Create makes a new sub-account (or adopts one with the same login name).
+	// +optional
+	Create *SubAccountCreate `json:"create,omitempty"`
+
+	// AllowedNamespaces lists the only namespaces whose BudgetAllocations may
+	// fund this sub-account. Empty admits none.
+	// +optional
+	AllowedNamespaces *AllowedNamespaces `json:"allowedNamespaces,omitempty"`
+
+	// FundingLimit caps the total all allocations may grant this sub-account.
+	// +optional
+	FundingLimit *Money `json:"fundingLimit,omitempty"`
+
+	// MonthlyBudget raises events at consumption thresholds and a
+	// BudgetExceeded condition above 100%.
+	// +optional
+	MonthlyBudget *MonthlyBudget `json:"monthlyBudget,omitempty"`
+}
+
+// Permission is a right the sub-account grants the master.
+// +kubebuilder:validation:Enum=READ_FINANCE_INFO;READ_CONSUME_BILL;SUBSTITUTE-OPEN-INVOICE;TAKE-OVER-OPEN-INVOICE;SHARE-CREDIT-TO-SUB;SHARE-BIZ-DISCOUNT-TO-SUB
+type Permission string
+
+// SubAccountCreate describes a sub-account the operator creates.
+type SubAccountCreate struct {
+	// AccountName is the login name of the new sub-account.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.-]+$`
+	AccountName string `json:"accountName"`
+
+	// DisplayName shown in the console.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	DisplayName string `json:"displayName,omitempty"`
+
+	// PartyID is the org unit (Party ID) the sub-account hangs under.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=20
+	// +kubebuilder:validation:Pattern=`^[0-9]+$`
+	PartyID string `json:"partyID"`
+
+	// Permissions the sub-account grants the master. READ_CONSUME_BILL is
+	// needed for bill reporting on finance-independent sub-accounts.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=6
+	// +optional
+	Permissions []Permission `json:"permissions,omitempty"`
+
+	// PasswordSecretRef selects the initial password (at least 8 characters)
+	// in a Secret of the operator's namespace. Key defaults to "password".
+	PasswordSecretRef SecretKeyReference `json:"passwordSecretRef"`
+
+	// Phone chooses the mobile number of the new account.
+	Phone SubAccountPhone `json:"phone"`
+}
+
+// SubAccountPhone is either the master's phone or the sub-account's own
+// number confirmed with an SMS verification code.
+//
+// +kubebuilder:validation:XValidation:rule="(has(self.useMasterPhone) && self.useMasterPhone) != has(self.number)",message="set either useMasterPhone: true or number, not both"
+// +kubebuilder:validation:XValidation:rule="!has(self.number) || has(self.verificationCodeSecretRef)",message="number needs verificationCodeSecretRef: the Secret where you put the SMS code the operator has sent"
+type SubAccountPhone struct {
+	// UseMasterPhone reuses the master account's mobile number.
+	// +optional
+	UseMasterPhone bool `json:"useMasterPhone,omitempty"`
+
+	// Number is the sub-account's own mobile number. The operator sends an
+	// SMS verification code to it, then waits for the code to appear in the
+	// Secret named by verificationCodeSecretRef before it creates the account.
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^\+?[0-9]{5,20}$`
+	// +optional
+	Number string `json:"number,omitempty"`
+
+	// VerificationCodeSecretRef is where a person puts the SMS code (key
+	// defaults to "code"), in the operator's namespace.
+	// +optional
+	VerificationCodeSecretRef *SecretKeyReference `json:"verificationCodeSecretRef,omitempty"`
+}
+
+// AllowedNamespaces admits namespaces by name or by label.
+type AllowedNamespaces struct {
+	// Names of admitted namespaces.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:MaxLength=63
+	// +optional
+	Names []string `json:"names,omitempty"`
+
+	// Selector admits namespaces whose labels match.
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+}
+
+// MonthlyBudget is a spending budget per bill cycle (calendar month, UTC+8).
+type MonthlyBudget struct {
+	// Amount of the budget per bill cycle.
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^0([.]0{1,2})?$')",message="monthlyBudget.amount must be greater than 0"
+	Amount Money `json:"amount"`
+
+	// AlertThresholds in percent of the budget; an event is raised once per
+	// cycle when consumption crosses each of them.
+	// +kubebuilder:default={50,80,100}
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=10
+	// +kubebuilder:validation:items:Minimum=1
+	// +kubebuilder:validation:items:Maximum=1000
+	// +optional
+	AlertThresholds []int32 `json:"alertThresholds,omitempty"`
+}
+
+// BillCycleSummary is one bill cycle's consumption from the monthly-sum bill.
+type BillCycleSummary struct {
+	// Cycle is the bill cycle, YYYY-MM in UTC+8.
+	// +kubebuilder:validation:MaxLength=7
+	Cycle string `json:"cycle"`
+	// Consumption is the total consumption (cash + credit + coupon + debt).
+	Consumption Money `json:"consumption"`
+	// Cash paid from cash balance.
+	// +optional
+	Cash Money `json:"cash,omitempty"`
+	// Credit paid from credit.
+	// +optional
+	Credit Money `json:"credit,omitempty"`
+	// Coupon paid with coupons.
+	// +optional
+	Coupon Money `json:"coupon,omitempty"`
+	// Debt left unpaid.
+	// +optional
+	Debt Money `json:"debt,omitempty"`
+	// BudgetPercent is consumption as a percentage of monthlyBudget.amount.
+	// +optional
+	BudgetPercent *int32 `json:"budgetPercent,omitempty"`
+}
+
+// OrderSummary is one order of the sub-account.
+type OrderSummary struct {
+	// ID of the order.
+	// +kubebuilder:validation:MaxLength=64
+	ID string `json:"id"`
+	// Type of the order: New, Renewal, Change, Unsubscribe or the BSS code.
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	Type string `json:"type,omitempty"`
+	// Status of the order: PendingPayment, Processing, Completed, Cancelled
+	// or the BSS code.
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	Status string `json:"status,omitempty"`
+	// Amount after discount.
+	// +optional
+	Amount Money `json:"amount,omitempty"`
+	// CreateTime of the order in UTC.
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	CreateTime string `json:"createTime,omitempty"`
+}
+
+// OrdersSummary counts the sub-account's orders by state.
+type OrdersSummary struct {
+	// PendingPayment orders.
+	// +optional
+	PendingPayment int32 `json:"pendingPayment,omitempty"`
+	// Processing orders.
+	// +optional
+	Processing int32 `json:"processing,omitempty"`
+	// Completed orders.
+	// +optional
+	Completed int32 `json:"completed,omitempty"`
+	// Cancelled orders.
+	// +optional
+	Cancelled int32 `json:"cancelled,omitempty"`
+	// Other orders (review, refund, logistics states).
+	// +optional
+	Other int32 `json:"other,omitempty"`
+	// Latest orders, newest first.
+	// +kubebuilder:validation:MaxItems=5
+	// +optional
+	Latest []OrderSummary `json:"latest,omitempty"`
+}
+
+// SubAccountStatus is what the operator last saw of the sub-account.
+type SubAccountStatus struct {
+	// ObservedGeneration is the generation last reconciled successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready, BudgetExceeded.
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// CustomerID is the sub-account's BSS customer id.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	CustomerID string `json:"customerID,omitempty"`
+	// AccountName is the login name.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	AccountName string `json:"accountName,omitempty"`
+	// DisplayName in the console.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	DisplayName string `json:"displayName,omitempty"`
+	// OrgID is the org unit's party id.
+	// +kubebuilder:validation:MaxLength=20
+	// +optional
+	OrgID string `json:"orgID,omitempty"`
+	// OrgName is the org unit's name.
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	OrgName string `json:"orgName,omitempty"`
+	// AccountState: Normal, Creating, Closing, Closed, Registering,
+	// AwaitingActivation.
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	AccountState string `json:"accountState,omitempty"`
+
+	// ReclaimableCash is the cash the master can reclaim.
+	// +optional
+	ReclaimableCash Money `json:"reclaimableCash,omitempty"`
+	// ReclaimableCredit are the credit ledgers the master can reclaim.
+	// +kubebuilder:validation:MaxItems=100
+	// +optional
+	ReclaimableCredit []CreditLedger `json:"reclaimableCredit,omitempty"`
+	// ReclaimableCoupons are the sub-coupons the master can reclaim.
+	// +kubebuilder:validation:MaxItems=200
+	// +optional
+	ReclaimableCoupons []CouponBalance `json:"reclaimableCoupons,omitempty"`
+
+	// Granted is the net total granted by all BudgetAllocations.
+	// +optional
+	Granted Money `json:"granted,omitempty"`
+	// Allocations is the number of BudgetAllocations funding it.
+	// +optional
+	Allocations int32 `json:"allocations,omitempty"`
+
+	// CurrentCycle is this bill cycle's consumption.
+	// +optional
+	CurrentCycle *BillCycleSummary `json:"currentCycle,omitempty"`
+	// PreviousCycle is the last bill cycle's consumption.
+	// +optional
+	PreviousCycle *BillCycleSummary `json:"previousCycle,omitempty"`
+	// AlertedThresholds are the budget thresholds already announced in
+	// CurrentCycle.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=10
+	// +optional
+	AlertedThresholds []int32 `json:"alertedThresholds,omitempty"`
+
+	// Orders summarises the sub-account's orders.
+	// +optional
+	Orders *OrdersSummary `json:"orders,omitempty"`
+
+	// VerificationCodeSentTime is when the operator sent the SMS
+	// verification code for creating the sub-account.
+	// +optional
+	VerificationCodeSentTime *metav1.Time `json:"verificationCodeSentTime,omitempty"`
+	// CreateRequestedTime is when the operator asked BSS to create the
+	// sub-account.
+	// +optional
+	CreateRequestedTime *metav1.Time `json:"createRequestedTime,omitempty"`
+
+	// LastBalanceSyncTime is when balances were last read.
+	// +optional
+	LastBalanceSyncTime *metav1.Time `json:"lastBalanceSyncTime,omitempty"`
+	// LastBillingSyncTime is when bills and orders were last read.
+	// +optional
+	LastBillingSyncTime *metav1.Time `json:"lastBillingSyncTime,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=sa,categories=budget
+// +kubebuilder:printcolumn:name="Customer-ID",type=string,JSONPath=`.status.customerID`
+// +kubebuilder:printcolumn:name="Balance",type=string,JSONPath=`.status.reclaimableCash`
+// +kubebuilder:printcolumn:name="Granted",type=string,JSONPath=`.status.granted`
+// +kubebuilder:printcolumn:name="Cycle-Spend",type=string,JSONPath=`.status.currentCycle.consumption`
+// +kubebuilder:printcolumn:name="Budget",type=string,JSONPath=`.spec.monthlyBudget.amount`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// SubAccount is one enterprise sub-account of a master, adopted or created
+// by the operator. It is cluster-scoped and owned by platform administrators;
+// teams fund it with BudgetAllocations from the namespaces it admits.
+type SubAccount struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec is the desired sub-account.
+	Spec SubAccountSpec `json:"spec"`
+	// Status is what the operator observed.
+	// +optional
+	Status SubAccountStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// SubAccountList is a list of SubAccounts.
+type SubAccountList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// Items are the SubAccounts.
+	Items []SubAccount `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&SubAccount{}, &SubAccountList{})
+}

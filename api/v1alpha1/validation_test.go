@@ -1,0 +1,315 @@
+package v1alpha1_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
+)
+
+var k8s client.Client
+
+func TestMain(m *testing.M) {
+	env, cfg, err := testenv.Start()
+	if err != nil {
+		panic(err)
+	}
+	k8s, err = client.New(cfg, client.Options{})
+	if err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	if err := env.Stop(); err != nil {
+		panic(err)
+	}
+	os.Exit(code)
+}
+
+func obj(t *testing.T, doc string) *unstructured.Unstructured {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func ensureNamespace(t *testing.T, name string) {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := k8s.Create(context.Background(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+}
+
+func TestSamplesAreAccepted(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "config", "samples", "budget_*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no samples: %v", err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, doc := range strings.Split(string(b), "\n---\n") {
+			u := obj(t, doc)
+			if ns := u.GetNamespace(); ns != "" {
+				ensureNamespace(t, ns)
+			}
+			if err := k8s.Create(context.Background(), u, client.DryRunAll); err != nil {
+				t.Errorf("%s: %s/%s rejected: %v", filepath.Base(f), u.GetKind(), u.GetName(), err)
+			}
+		}
+	}
+}
+
+const allocation = `
+apiVersion: budget.bss.dev/v1alpha1
+kind: BudgetAllocation
+metadata: {name: a, namespace: default}
+spec:
+  subAccountRef: {name: team-a}
+`
+
+func TestBadObjectsAreRejectedWithReadableMessages(t *testing.T) {
+	moneyMsg := "must be yuan with at most 2 decimals"
+	cases := []struct {
+		name string
+		doc  string
+		want string
+	}{
+		{"amount with 3 decimals", allocation + `  amount: "1.234"`, moneyMsg},
+		{"negative amount", allocation + `  amount: "-5"`, moneyMsg},
+		{"exponent", allocation + `  amount: "1e3"`, moneyMsg},
+		{"leading zero", allocation + `  amount: "01.5"`, moneyMsg},
+		{"empty amount", allocation + `  amount: ""`, "spec.amount"},
+		{"amount and topUp", allocation + `  amount: "10"
+  topUp: {minimumBalance: "1", targetBalance: "2", monthlyLimit: "3"}`, "set exactly one of amount"},
+		{"neither amount nor topUp", allocation, "set exactly one of amount"},
+		{"topUp minimum not below target", allocation + `  topUp: {minimumBalance: "5", targetBalance: "5", monthlyLimit: "3"}`, "minimumBalance must be less than"},
+		{"topUp monthly limit zero", allocation + `  topUp: {minimumBalance: "1", targetBalance: "5", monthlyLimit: "0.00"}`, "monthlyLimit must be greater than 0"},
+		{"duplicate coupon ids", allocation + `  amount: "10"
+  coupons: [{couponID: c1, amount: "1"}, {couponID: c1, amount: "2"}]`, "Duplicate value"},
+		{"zero coupon amount", allocation + `  amount: "10"
+  coupons: [{couponID: c1, amount: "0"}]`, "coupon amount must be greater than 0"},
+		{"too many coupons", allocation + `  amount: "10"
+  coupons: [` + manyCoupons(21) + `]`, "must have at most 20 items"},
+		{"unknown balance type", allocation + `  amount: "10"
+  balanceType: Cash`, "Unsupported value"},
+		{"http endpoint to a public host", `
+apiVersion: budget.bss.dev/v1alpha1
+kind: EnterpriseAccount
+metadata: {name: e}
+spec:
+  endpoint: http://bss.myhuaweicloud.com
+  credentialsSecretRef: {name: s}`, "endpoint must be an https URL"},
+		{"rate limit above 10", `
+apiVersion: budget.bss.dev/v1alpha1
+kind: EnterpriseAccount
+metadata: {name: e}
+spec:
+  credentialsSecretRef: {name: s}
+  rateLimit: {requestsPerSecond: 11}`, "less than or equal to 10"},
+		{"sync interval too short", `
+apiVersion: budget.bss.dev/v1alpha1
+kind: EnterpriseAccount
+metadata: {name: e}
+spec:
+  credentialsSecretRef: {name: s}
+  balanceSyncInterval: 1s`, "balanceSyncInterval must be between"},
+		{"sub-account with customerID and create", `
+apiVersion: budget.bss.dev/v1alpha1
+kind: SubAccount
+metadata: {name: s}
+spec:
+  enterpriseAccountRef: {name: acme}
+  customerID: c1
+  create:
+    accountName: x
+    partyID: "1"
+    passwordSecretRef: {name: p}
+    phone: {useMasterPhone: true}`, "set exactly one of customerID"},
+		{"sub-account phone with both", `
+apiVersion: budget.bss.dev/v1alpha1
+kind: SubAccount
+metadata: {name: s}
+spec:
+  enterpriseAccountRef: {name: acme}
+  create:
+    accountName: x
+    partyID: "1"
+    passwordSecretRef: {name: p}
+    phone: {useMasterPhone: true, number: "13800000000", verificationCodeSecretRef: {name: c}}`, "set either useMasterPhone"},
+		{"unknown permission", `
+apiVersion: budget.bss.dev/v1alpha1
+kind: SubAccount
+metadata: {name: s}
+spec:
+  enterpriseAccountRef: {name: acme}
+  create:
+    accountName: x
+    partyID: "1"
+    permissions: [READ_EVERYTHING]
+    passwordSecretRef: {name: p}
+    phone: {useMasterPhone: true}`, "Unsupported value"},
+		{"31-character transID", transfer("Transfer", `"10"`, strings.Repeat("a", 31)), "transID must be exactly 32 lowercase hex"},
+		{"upper-case transID", transfer("Transfer", `"10"`, strings.Repeat("A", 32)), "transID must be exactly 32 lowercase hex"},
+		{"transfer without amount", transfer("Reclaim", `null`, strings.Repeat("a", 32)), "amount must be greater than 0"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := k8s.Create(context.Background(), obj(t, tc.doc), client.DryRunAll)
+			if err == nil {
+				t.Fatalf("accepted; want rejection containing %q", tc.want)
+			}
+			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func manyCoupons(n int) string {
+	var parts []string
+	for i := range n {
+		parts = append(parts, `{couponID: c`+string(rune('a'+i))+`, amount: "1"}`)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func transfer(op, amount, transID string) string {
+	return `
+apiVersion: budget.bss.dev/v1alpha1
+kind: BudgetTransfer
+metadata: {name: t, namespace: default}
+spec:
+  allocationRef: {name: a}
+  subAccountName: team-a
+  customerID: c1
+  operation: ` + op + `
+  amount: ` + amount + `
+  transID: ` + transID + `
+`
+}
+
+func TestImmutableFields(t *testing.T) {
+	ctx := context.Background()
+	ensureNamespace(t, "immutable")
+
+	ba := obj(t, strings.Replace(allocation, "namespace: default", "namespace: immutable", 1)+`  amount: "10"`)
+	if err := k8s.Create(ctx, ba); err != nil {
+		t.Fatal(err)
+	}
+	for _, change := range []struct {
+		field []string
+		value any
+		want  string
+	}{
+		{[]string{"spec", "subAccountRef", "name"}, "team-b", "subAccountRef cannot be changed"},
+		{[]string{"spec", "balanceType"}, "Credit", "balanceType cannot be changed"},
+	} {
+		u := ba.DeepCopy()
+		if err := unstructured.SetNestedField(u.Object, change.value, change.field...); err != nil {
+			t.Fatal(err)
+		}
+		if err := k8s.Update(ctx, u); err == nil || !strings.Contains(err.Error(), change.want) {
+			t.Errorf("changing %v: err = %v, want %q", change.field, err, change.want)
+		}
+	}
+
+	bt := obj(t, strings.Replace(transfer("Transfer", `"10"`, strings.Repeat("a", 32)), "namespace: default", "namespace: immutable", 1))
+	if err := k8s.Create(ctx, bt); err != nil {
+		t.Fatal(err)
+	}
+	u := bt.DeepCopy()
+	_ = unstructured.SetNestedField(u.Object, "20", "spec", "amount")
+	if err := k8s.Update(ctx, u); err == nil || !strings.Contains(err.Error(), "BudgetTransfer spec is immutable") {
+		t.Errorf("editing a transfer's spec: err = %v", err)
+	}
+
+	sa := obj(t, `
+apiVersion: budget.bss.dev/v1alpha1
+kind: SubAccount
+metadata: {name: immutable-sa}
+spec:
+  enterpriseAccountRef: {name: acme}
+  customerID: c1`)
+	if err := k8s.Create(ctx, sa); err != nil {
+		t.Fatal(err)
+	}
+	for _, change := range []struct {
+		field []string
+		value any
+		want  string
+	}{
+		{[]string{"spec", "customerID"}, "c2", "customerID cannot be changed"},
+		{[]string{"spec", "enterpriseAccountRef", "name"}, "other", "enterpriseAccountRef cannot be changed"},
+	} {
+		u := sa.DeepCopy()
+		_ = unstructured.SetNestedField(u.Object, change.value, change.field...)
+		if err := k8s.Update(ctx, u); err == nil || !strings.Contains(err.Error(), change.want) {
+			t.Errorf("changing %v: err = %v, want %q", change.field, err, change.want)
+		}
+	}
+}
+
+func TestDefaultsAreApplied(t *testing.T) {
+	ctx := context.Background()
+	ea := obj(t, `
+apiVersion: budget.bss.dev/v1alpha1
+kind: EnterpriseAccount
+metadata: {name: defaults}
+spec:
+  credentialsSecretRef: {name: s}
+  rateLimit: {}`)
+	if err := k8s.Create(ctx, ea); err != nil {
+		t.Fatal(err)
+	}
+	for field, want := range map[string]any{
+		"endpoint":            "https://bss.myhuaweicloud.com",
+		"balanceSyncInterval": "10m",
+		"billingSyncInterval": "1h",
+	} {
+		got, _, _ := unstructured.NestedFieldNoCopy(ea.Object, "spec", field)
+		if got != want {
+			t.Errorf("spec.%s = %v, want %v", field, got, want)
+		}
+	}
+	if got, _, _ := unstructured.NestedInt64(ea.Object, "spec", "rateLimit", "requestsPerSecond"); got != 8 {
+		t.Errorf("requestsPerSecond = %d, want 8", got)
+	}
+	for _, host := range []string{"127.0.0.1:8090", "localhost", "[::1]:8090"} {
+		u := obj(t, `
+apiVersion: budget.bss.dev/v1alpha1
+kind: EnterpriseAccount
+metadata: {name: loopback}
+spec:
+  endpoint: http://`+host+`
+  credentialsSecretRef: {name: s}`)
+		if err := k8s.Create(ctx, u, client.DryRunAll); err != nil {
+			t.Errorf("http endpoint on %s rejected: %v", host, err)
+		}
+	}
+
+	ensureNamespace(t, "defaults")
+	ba := obj(t, strings.Replace(allocation, "namespace: default", "namespace: defaults", 1)+`  amount: "10"`)
+	if err := k8s.Create(ctx, ba); err != nil {
+		t.Fatal(err)
+	}
+	for field, want := range map[string]string{"balanceType": "Debit", "deletionPolicy": "Retain", "managementPolicy": "Managed"} {
+		if got, _, _ := unstructured.NestedString(ba.Object, "spec", field); got != want {
+			t.Errorf("spec.%s = %q, want %q", field, got, want)
+		}
+	}
+}

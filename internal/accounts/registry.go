@@ -1,0 +1,160 @@
+// Package accounts keeps one BSS client per EnterpriseAccount, shared by
+// every controller that talks to that master account, so that the rate
+// limiter and the serialisation of money writes are per master and not per
+// controller. It also caches the master's transferable cash, which the
+// transfer controller debits locally after each success so that allocations
+// can refuse doomed transfers without a BSS read each time.
+package accounts
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+)
+
+// Registry maps EnterpriseAccount names to their BSS connections. It is safe
+// for concurrent use.
+type Registry struct {
+	mu       sync.Mutex
+	accounts map[string]*Account
+	// Observer receives every BSS call of every client (metrics).
+	observer bss.Observer
+	// configure adjusts each client configuration (timeouts, retries).
+	configure func(*bss.Config)
+}
+
+// NewRegistry returns an empty registry. observer may be nil; configure, if
+// not nil, is applied to every client configuration before it is built.
+func NewRegistry(observer bss.Observer, configure func(*bss.Config)) *Registry {
+	return &Registry{accounts: map[string]*Account{}, observer: observer, configure: configure}
+}
+
+// Account is the connection to one master account.
+type Account struct {
+	// Name of the EnterpriseAccount.
+	Name string
+	// DomainID of the master account.
+	DomainID string
+	// Client talks to BSS with the master's credentials.
+	Client *bss.Client
+
+	fingerprint string
+
+	mu        sync.Mutex
+	cash      money.Amount
+	cashKnown bool
+	cashTime  time.Time
+
+	cache map[string]cached
+}
+
+type cached struct {
+	value   any
+	expires time.Time
+}
+
+// Ensure returns the account for name, building a new client when none exists
+// or when fingerprint (a digest of everything the client was built from:
+// endpoint, credentials version, rate limit) changed.
+func (r *Registry) Ensure(name, fingerprint string, cfg bss.Config) (*Account, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if a, ok := r.accounts[name]; ok && a.fingerprint == fingerprint {
+		return a, nil
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = r.observer
+	}
+	if r.configure != nil {
+		r.configure(&cfg)
+	}
+	c, err := bss.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("building the BSS client for %s: %w", name, err)
+	}
+	a := &Account{Name: name, DomainID: cfg.DomainID, Client: c, fingerprint: fingerprint, cache: map[string]cached{}}
+	r.accounts[name] = a
+	return a, nil
+}
+
+// Get returns the account for name, if its EnterpriseAccount has been
+// reconciled with working credentials.
+func (r *Registry) Get(name string) (*Account, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a, ok := r.accounts[name]
+	return a, ok
+}
+
+// Remove forgets the account (its EnterpriseAccount was deleted or lost its
+// credentials).
+func (r *Registry) Remove(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.accounts, name)
+}
+
+// SetTransferableCash records the master's transferable cash as read from BSS.
+func (a *Account) SetTransferableCash(amount money.Amount, at time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.cash, a.cashKnown, a.cashTime = amount, true, at
+}
+
+// TransferableCash returns the cached transferable cash and whether it is known.
+func (a *Account) TransferableCash() (money.Amount, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cash, a.cashKnown
+}
+
+// AdjustTransferableCash adds delta (negative after a transfer, positive
+// after a reclaim) to the cached transferable cash.
+func (a *Account) AdjustTransferableCash(delta money.Amount) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cashKnown {
+		a.cash = a.cash.Add(delta)
+	}
+}
+
+// RefreshTransferableCash reads the transferable cash from BSS and caches it.
+func (a *Account) RefreshTransferableCash(ctx context.Context, now time.Time) (money.Amount, error) {
+	amount, err := a.Client.TransferableCash(ctx)
+	if err != nil {
+		return money.Zero, err
+	}
+	a.SetTransferableCash(amount, now)
+	return amount, nil
+}
+
+// Cached returns a value stored with Remember under key, if it has not expired.
+func (a *Account) Cached(key string, now time.Time) (any, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c, ok := a.cache[key]
+	if !ok || now.After(c.expires) {
+		return nil, false
+	}
+	return c.value, true
+}
+
+// Remember stores value under key until ttl has passed. Controllers use it to
+// fetch per-master batches (all sub-accounts, all bills of a cycle) once and
+// share them between the reconciles of many sub-accounts.
+func (a *Account) Remember(key string, value any, now time.Time, ttl time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.cache[key] = cached{value: value, expires: now.Add(ttl)}
+}
+
+// Forget drops the value stored under key.
+func (a *Account) Forget(key string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.cache, key)
+}

@@ -1,0 +1,140 @@
+// Package common holds what the operator's controllers share: operator
+// options, condition helpers, the credentials lookup and small time helpers.
+package common
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
+)
+
+// Options are the operator-wide settings every controller reads.
+type Options struct {
+	// Namespace is the operator's own namespace, the only one whose Secrets
+	// it reads.
+	Namespace string
+	// Clock is the time source; clock.RealClock when nil.
+	Clock clock.PassiveClock
+	// TransferSafetyWindow is how long a Submitting transfer is resent
+	// before it is left for an administrator to resolve.
+	TransferSafetyWindow time.Duration
+	// TransferRetryBase is the first backoff after a failed transfer; it
+	// doubles with each further failure up to TransferRetryMax.
+	TransferRetryBase time.Duration
+	// TransferRetryMax caps the backoff between failed transfers.
+	TransferRetryMax time.Duration
+	// SubmitRetryBase is the first delay before resending a Submitting
+	// transfer after an ambiguous outcome.
+	SubmitRetryBase time.Duration
+	// MaxFailedTransfers is how many Failed transfers are kept per allocation.
+	MaxFailedTransfers int
+	// FundsRecheckInterval is how often an allocation blocked on
+	// InsufficientFunds reads the master's balance again.
+	FundsRecheckInterval time.Duration
+	// BSSCallTimeout bounds one reconcile's BSS calls.
+	BSSCallTimeout time.Duration
+}
+
+// Defaults fills zero fields with the production defaults.
+func (o *Options) Defaults() {
+	if o.Namespace == "" {
+		o.Namespace = "bss-budget-system"
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	if o.TransferSafetyWindow == 0 {
+		o.TransferSafetyWindow = 24 * time.Hour
+	}
+	if o.TransferRetryBase == 0 {
+		o.TransferRetryBase = time.Minute
+	}
+	if o.TransferRetryMax == 0 {
+		o.TransferRetryMax = time.Hour
+	}
+	if o.SubmitRetryBase == 0 {
+		o.SubmitRetryBase = 2 * time.Second
+	}
+	if o.MaxFailedTransfers == 0 {
+		o.MaxFailedTransfers = 5
+	}
+	if o.FundsRecheckInterval == 0 {
+		o.FundsRecheckInterval = time.Minute
+	}
+	if o.BSSCallTimeout == 0 {
+		o.BSSCallTimeout = 2 * time.Minute
+	}
+}
+
+// SetCondition sets a condition stamped with generation. LastTransitionTime
+// changes only when the status flips. It reports whether anything changed.
+func SetCondition(conds *[]metav1.Condition, generation int64, condType string, status metav1.ConditionStatus, reason, message string) bool {
+	return meta.SetStatusCondition(conds, metav1.Condition{
+		Type:               condType,
+		Status:             status,
+		Reason:             reason,
+		Message:            truncate(message, 32768),
+		ObservedGeneration: generation,
+	})
+}
+
+// ReadyReason returns the Ready condition's reason, or "".
+func ReadyReason(conds []metav1.Condition, condType string) string {
+	if c := meta.FindStatusCondition(conds, condType); c != nil {
+		return c.Reason
+	}
+	return ""
+}
+
+// IsTrue reports whether the condition is present and True.
+func IsTrue(conds []metav1.Condition, condType string) bool {
+	return meta.IsStatusConditionTrue(conds, condType)
+}
+
+// Jitter spreads d by ±fraction so that many objects do not resync together.
+func Jitter(d time.Duration, fraction float64) time.Duration {
+	if d <= 0 || fraction <= 0 {
+		return d
+	}
+	f := 1 + fraction*(2*rand.Float64()-1) //nolint:gosec // G404: scheduling jitter, not security
+	return time.Duration(float64(d) * f)
+}
+
+// Backoff returns base·2^(n-1), capped at maxDelay, for n ≥ 1.
+func Backoff(n int, base, maxDelay time.Duration) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	d := base
+	for i := 1; i < n && d < maxDelay; i++ {
+		d *= 2
+	}
+	if d > maxDelay {
+		d = maxDelay
+	}
+	return d
+}
+
+// BillCycle returns the bill cycle (YYYY-MM, UTC+8) that t falls in.
+func BillCycle(t time.Time) string {
+	return t.In(beijing).Format("2006-01")
+}
+
+// PreviousBillCycle returns the bill cycle before the one t falls in.
+func PreviousBillCycle(t time.Time) string {
+	b := t.In(beijing)
+	first := time.Date(b.Year(), b.Month(), 1, 0, 0, 0, 0, beijing)
+	return first.AddDate(0, -1, 0).Format("2006-01")
+}
+
+var beijing = time.FixedZone("UTC+8", 8*3600)
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

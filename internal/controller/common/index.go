@@ -1,0 +1,42 @@
+package common
+
+import (
+	"context"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+)
+
+// Field indexes shared by the controllers.
+const (
+	// IndexAllocationSubAccount indexes BudgetAllocations by spec.subAccountRef.name.
+	IndexAllocationSubAccount = "spec.subAccountRef.name"
+	// IndexSubAccountEnterprise indexes SubAccounts by spec.enterpriseAccountRef.name.
+	IndexSubAccountEnterprise = "spec.enterpriseAccountRef.name"
+	// IndexTransferAllocation indexes BudgetTransfers by spec.allocationRef.name.
+	IndexTransferAllocation = "spec.allocationRef.name"
+)
+
+// Indexer is the part of a manager's field indexer the controllers need.
+type Indexer interface {
+	IndexField(ctx context.Context, obj client.Object, field string, extract client.IndexerFunc) error
+}
+
+// SetupIndexes registers every field index once; call it before the
+// controllers are set up.
+func SetupIndexes(ctx context.Context, idx Indexer) error {
+	if err := idx.IndexField(ctx, &budgetv1alpha1.BudgetAllocation{}, IndexAllocationSubAccount, func(o client.Object) []string {
+		return []string{o.(*budgetv1alpha1.BudgetAllocation).Spec.SubAccountRef.Name}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &budgetv1alpha1.SubAccount{}, IndexSubAccountEnterprise, func(o client.Object) []string {
+		return []string{o.(*budgetv1alpha1.SubAccount).Spec.EnterpriseAccountRef.Name}
+	}); err != nil {
+		return err
+	}
+	return idx.IndexField(ctx, &budgetv1alpha1.BudgetTransfer{}, IndexTransferAllocation, func(o client.Object) []string {
+		return []string{o.(*budgetv1alpha1.BudgetTransfer).Spec.AllocationRef.Name}
+	})
+}

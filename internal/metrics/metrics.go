@@ -1,0 +1,131 @@
+// Package metrics defines the operator's Prometheus metrics. They are
+// registered explicitly (Register) on controller-runtime's registry by the
+// manager, never at import.
+package metrics
+
+import (
+	"strconv"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+)
+
+const namespace = "bss_budget"
+
+var (
+	// BSSRequests counts BSS HTTP attempts by operation and result code
+	// ("OK" for success, the BSS/APIG error code, or "transport").
+	BSSRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "bss_requests_total",
+		Help: "BSS API calls by operation and result code (OK, a BSS or APIG error code, or transport).",
+	}, []string{"operation", "code"})
+
+	// BSSRequestDuration observes BSS HTTP attempt latency by operation.
+	BSSRequestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: namespace, Name: "bss_request_duration_seconds",
+		Help:    "Latency of BSS API calls by operation.",
+		Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
+	}, []string{"operation"})
+
+	// BSSThrottled counts BSS answers of 429 APIG.0308 by operation.
+	BSSThrottled = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "bss_throttled_total",
+		Help: "BSS calls rejected by throttling (HTTP 429, APIG.0308) by operation.",
+	}, []string{"operation"})
+
+	// Transfers counts BudgetTransfers reaching a final phase.
+	Transfers = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "transfers_total",
+		Help: "BudgetTransfers by operation and result (Succeeded, Failed, AlreadyApplied, Denied, Resolved).",
+	}, []string{"operation", "result"})
+
+	// TransferredFen sums the fen moved by succeeded transfers.
+	TransferredFen = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "transferred_fen_total",
+		Help: "Fen moved by succeeded BudgetTransfers, by operation.",
+	}, []string{"operation"})
+
+	// MasterTransferable is the master's transferable balance.
+	MasterTransferable = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "master_transferable_fen",
+		Help: "Transferable balance in fen of the master account, by EnterpriseAccount and balance type (debit, credit).",
+	}, []string{"enterprise_account", "balance_type"})
+
+	// SubAccountReclaimable is a sub-account's reclaimable balance.
+	SubAccountReclaimable = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "subaccount_reclaimable_fen",
+		Help: "Reclaimable balance in fen of a sub-account, by SubAccount and balance type (debit, credit, coupon).",
+	}, []string{"subaccount", "balance_type"})
+
+	// SubAccountConsumption is the current bill cycle's consumption.
+	SubAccountConsumption = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "subaccount_cycle_consumption_fen",
+		Help: "Consumption in fen of a sub-account in the current bill cycle (UTC+8).",
+	}, []string{"subaccount"})
+
+	// SubAccountBudgetRatio is consumption divided by the monthly budget.
+	SubAccountBudgetRatio = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "subaccount_budget_used_ratio",
+		Help: "Current bill cycle consumption divided by spec.monthlyBudget.amount.",
+	}, []string{"subaccount"})
+
+	// SubAccountGranted is the total granted to a sub-account by allocations.
+	SubAccountGranted = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "subaccount_granted_fen",
+		Help: "Net fen granted to a sub-account by all BudgetAllocations.",
+	}, []string{"subaccount"})
+
+	// AllocationGranted is an allocation's confirmed net grant.
+	AllocationGranted = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "allocation_granted_fen",
+		Help: "Confirmed net fen granted by a BudgetAllocation.",
+	}, []string{"namespace", "allocation", "subaccount"})
+
+	// AllocationPending is an allocation's in-flight amount.
+	AllocationPending = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "allocation_pending_fen",
+		Help: "Signed fen in flight for a BudgetAllocation (negative for a reclaim).",
+	}, []string{"namespace", "allocation", "subaccount"})
+)
+
+var registerOnce sync.Once
+
+// Register adds every metric to reg. Later calls do nothing.
+func Register(reg prometheus.Registerer) {
+	registerOnce.Do(func() {
+		reg.MustRegister(BSSRequests, BSSRequestDuration, BSSThrottled, Transfers, TransferredFen,
+			MasterTransferable, SubAccountReclaimable, SubAccountConsumption, SubAccountBudgetRatio,
+			SubAccountGranted, AllocationGranted, AllocationPending)
+	})
+}
+
+// Fen converts an amount to a gauge value: the integer number of fen, which a
+// float64 holds exactly (up to 2^53 fen). Amount metrics are therefore in fen,
+// never fractional; divide by 100 in PromQL for yuan.
+func Fen(a money.Amount) float64 {
+	return float64(a.Fen())
+}
+
+// Observer feeds BSS calls into the metrics; it implements bss.Observer.
+type Observer struct{}
+
+// ObserveCall records one BSS HTTP attempt.
+func (Observer) ObserveCall(c bss.CallInfo) {
+	code := c.Code
+	switch {
+	case code == "" && c.HTTPStatus >= 200 && c.HTTPStatus < 300:
+		code = "OK"
+	case code == "" && c.HTTPStatus == 0:
+		code = "transport"
+	case code == "":
+		code = "HTTP" + strconv.Itoa(c.HTTPStatus)
+	}
+	BSSRequests.WithLabelValues(c.Operation, code).Inc()
+	BSSRequestDuration.WithLabelValues(c.Operation).Observe(c.Duration.Seconds())
+	if c.Throttled {
+		BSSThrottled.WithLabelValues(c.Operation).Inc()
+	}
+}
