@@ -156,7 +156,7 @@ type BudgetAllocationStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready.
+	// Conditions means Ready.
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=8
@@ -241,8 +241,4 @@ type BudgetAllocationList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// Items are the BudgetAllocations.
 	Items []BudgetAllocation `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&BudgetAllocation{}, &BudgetAllocationList{})
 }

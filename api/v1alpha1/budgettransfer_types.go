@@ -24,17 +24,17 @@ const (
 type TransferPhase string
 
 const (
-	// PhasePending: created, not yet sent.
+	// PhasePending means created, not yet sent.
 	PhasePending TransferPhase = "Pending"
-	// PhaseAwaitingApproval: above the approval threshold; waits for an
+	// PhaseAwaitingApproval means above the approval threshold; waits for an
 	// Approved or Denied condition.
 	PhaseAwaitingApproval TransferPhase = "AwaitingApproval"
-	// PhaseSubmitting: being sent to BSS; resent with the same transID until
+	// PhaseSubmitting means being sent to BSS; resent with the same transID until
 	// the outcome is known.
 	PhaseSubmitting TransferPhase = "Submitting"
-	// PhaseSucceeded: BSS applied it.
+	// PhaseSucceeded means BSS applied it.
 	PhaseSucceeded TransferPhase = "Succeeded"
-	// PhaseFailed: BSS refused it (or it was denied); nothing moved.
+	// PhaseFailed means BSS refused it (or it was denied); nothing moved.
 	PhaseFailed TransferPhase = "Failed"
 )
 
@@ -124,7 +124,7 @@ type BudgetTransferStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready, Approved, Denied.
+	// Conditions means Ready, Approved, Denied.
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=8
@@ -195,8 +195,4 @@ type BudgetTransferList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// Items are the BudgetTransfers.
 	Items []BudgetTransfer `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&BudgetTransfer{}, &BudgetTransferList{})
 }

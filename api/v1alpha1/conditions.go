@@ -19,84 +19,87 @@ const (
 // Condition reasons. They are stable CamelCase words that tools such as the
 // Argo CD health check match on.
 const (
-	// ReasonReady: the object is in its desired state.
+	// ReasonReady means the object is in its desired state.
 	ReasonReady = "Ready"
-	// ReasonProgressing: work is under way and nothing is wrong.
+	// ReasonProgressing means work is under way and nothing is wrong.
 	ReasonProgressing = "Progressing"
 
-	// ReasonCredentialsMissing: the credentials Secret or one of its keys is absent.
+	// ReasonCredentialsMissing means the credentials Secret or one of its keys is absent.
 	ReasonCredentialsMissing = "CredentialsMissing"
-	// ReasonCredentialsRejected: BSS refused the credentials.
+	// ReasonCredentialsRejected means BSS refused the credentials.
 	ReasonCredentialsRejected = "CredentialsRejected"
-	// ReasonEndpointUnreachable: the BSS endpoint could not be reached.
+	// ReasonEndpointUnreachable means the BSS endpoint could not be reached.
 	ReasonEndpointUnreachable = "EndpointUnreachable"
-	// ReasonThrottled: BSS throttled the operator (APIG.0308); it retries later.
+	// ReasonThrottled means BSS throttled the operator (APIG.0308); it retries later.
 	ReasonThrottled = "Throttled"
-	// ReasonBSSError: BSS answered with an error code shown in the message.
+	// ReasonBSSError means BSS answered with an error code shown in the message.
 	ReasonBSSError = "BSSError"
 
-	// ReasonEnterpriseAccountNotReady: the referenced EnterpriseAccount is
+	// ReasonEnterpriseAccountNotReady means the referenced EnterpriseAccount is
 	// missing or not Ready.
 	ReasonEnterpriseAccountNotReady = "EnterpriseAccountNotReady"
-	// ReasonSubAccountNotFound: BSS does not know the sub-account (CBC.99000047)
+	// ReasonSubAccountNotFound means BSS does not know the sub-account (CBC.99000047)
 	// or it is not a sub-account of the master.
 	ReasonSubAccountNotFound = "SubAccountNotFound"
-	// ReasonCreating: the sub-account is being created in BSS.
+	// ReasonSubAccountClosed means BSS reports the sub-account as closing or
+	// closed; nothing is funded.
+	ReasonSubAccountClosed = "SubAccountClosed"
+	// ReasonCreating means the sub-account is being created in BSS.
 	ReasonCreating = "Creating"
-	// ReasonAwaitingVerificationCode: an SMS code was sent and the operator
+	// ReasonAwaitingVerificationCode means an SMS code was sent and the operator
 	// waits for the Secret holding it.
 	ReasonAwaitingVerificationCode = "AwaitingVerificationCode"
-	// ReasonCreateFailed: BSS refused to create the sub-account.
+	// ReasonCreateFailed means BSS refused to create the sub-account.
 	ReasonCreateFailed = "CreateFailed"
-	// ReasonBudgetExceeded: consumption is above the monthly budget.
+	// ReasonBudgetExceeded means consumption is above the monthly budget.
 	ReasonBudgetExceeded = "BudgetExceeded"
-	// ReasonWithinBudget: consumption is at or below the monthly budget.
+	// ReasonWithinBudget means consumption is at or below the monthly budget.
 	ReasonWithinBudget = "WithinBudget"
 
-	// ReasonSubAccountNotReady: the referenced SubAccount is missing or not Ready.
+	// ReasonSubAccountNotReady means the referenced SubAccount is missing or not Ready.
 	ReasonSubAccountNotReady = "SubAccountNotReady"
-	// ReasonNamespaceNotAllowed: the SubAccount's allowedNamespaces does not
+	// ReasonNamespaceNotAllowed means the SubAccount's allowedNamespaces does not
 	// admit the allocation's namespace; nothing moves.
 	ReasonNamespaceNotAllowed = "NamespaceNotAllowed"
-	// ReasonInsufficientFunds: the master cannot cover the next transfer; no
+	// ReasonInsufficientFunds means the master cannot cover the next transfer; no
 	// transfer is created until it can.
 	ReasonInsufficientFunds = "InsufficientFunds"
-	// ReasonFundingLimitExceeded: the SubAccount's fundingLimit would be exceeded.
+	// ReasonFundingLimitExceeded means the SubAccount's fundingLimit would be exceeded.
 	ReasonFundingLimitExceeded = "FundingLimitExceeded"
-	// ReasonTransferInProgress: a transfer is in flight.
+	// ReasonTransferInProgress means a transfer is in flight.
 	ReasonTransferInProgress = "TransferInProgress"
-	// ReasonTransferFailed: the last transfer failed; the operator backs off
+	// ReasonTransferFailed means the last transfer failed; the operator backs off
 	// and tries again.
 	ReasonTransferFailed = "TransferFailed"
-	// ReasonOutcomeUnknown: a transfer stayed Submitting past the safety
+	// ReasonOutcomeUnknown means a transfer stayed Submitting past the safety
 	// window; an administrator settles it with the budget.bss.dev/resolve
 	// annotation.
 	ReasonOutcomeUnknown = "OutcomeUnknown"
-	// ReasonPlanned: managementPolicy is Plan; status shows what would move.
+	// ReasonPlanned means managementPolicy is Plan; status shows what would move.
 	ReasonPlanned = "Planned"
-	// ReasonPaused: managementPolicy is Paused; nothing moves.
+	// ReasonPaused means managementPolicy is Paused; nothing moves.
 	ReasonPaused = "Paused"
-	// ReasonReclaiming: the allocation is being deleted and its money reclaimed.
+	// ReasonReclaiming means the allocation is being deleted and its money reclaimed.
 	ReasonReclaiming = "Reclaiming"
-	// ReasonReclaimBlocked: deletion with Reclaim cannot finish; see the
+	// ReasonReclaimBlocked means deletion with Reclaim cannot finish; see the
 	// message, or release it with the budget.bss.dev/release-finalizer annotation.
 	ReasonReclaimBlocked = "ReclaimBlocked"
-	// ReasonCouponUnavailable: a requested master coupon is missing or too small.
+	// ReasonCouponUnavailable means a requested master coupon is missing or too small.
 	ReasonCouponUnavailable = "CouponUnavailable"
 
-	// ReasonPending: the transfer has not been sent yet.
+	// ReasonPending means the transfer has not been sent yet.
 	ReasonPending = "Pending"
-	// ReasonAwaitingApproval: the transfer is above the approval threshold.
+	// ReasonAwaitingApproval means the transfer is above the approval threshold.
 	ReasonAwaitingApproval = "AwaitingApproval"
-	// ReasonSubmitting: the transfer is being sent to BSS.
+	// ReasonSubmitting means the transfer is being sent to BSS.
 	ReasonSubmitting = "Submitting"
-	// ReasonSucceeded: BSS applied the transfer.
+	// ReasonSucceeded means BSS applied the transfer.
 	ReasonSucceeded = "Succeeded"
-	// ReasonFailed: BSS refused the transfer with a terminal code.
+	// ReasonFailed means BSS refused the transfer with a terminal code.
 	ReasonFailed = "Failed"
-	// ReasonDenied: an approver denied the transfer.
+	// ReasonDenied means an approver denied the transfer.
 	ReasonDenied = "Denied"
-	// ReasonResolvedByAdmin: an administrator settled the outcome.
+	// ReasonResolvedByAdmin means an administrator settled the outcome.
 	ReasonResolvedByAdmin = "ResolvedByAdmin"
 )
 

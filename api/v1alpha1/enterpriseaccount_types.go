@@ -110,7 +110,7 @@ type EnterpriseAccountStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready (credentials work and balances were read).
+	// Conditions means Ready (credentials work and balances were read).
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=8
@@ -175,8 +175,4 @@ type EnterpriseAccountList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// Items are the EnterpriseAccounts.
 	Items []EnterpriseAccount `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&EnterpriseAccount{}, &EnterpriseAccountList{})
 }

@@ -47,7 +47,9 @@ type Permission string
 
 // SubAccountCreate describes a sub-account the operator creates.
 type SubAccountCreate struct {
-	// AccountName is the login name of the new sub-account.
+	// AccountName is the login name of the new sub-account. It cannot be
+	// changed: the operator would otherwise lose track of the account.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="create.accountName cannot be changed"
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.-]+$`
@@ -210,7 +212,7 @@ type SubAccountStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready, BudgetExceeded.
+	// Conditions means Ready, BudgetExceeded.
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=8
@@ -237,7 +239,7 @@ type SubAccountStatus struct {
 	// +kubebuilder:validation:MaxLength=128
 	// +optional
 	OrgName string `json:"orgName,omitempty"`
-	// AccountState: Normal, Creating, Closing, Closed, Registering,
+	// AccountState means Normal, Creating, Closing, Closed, Registering,
 	// AwaitingActivation.
 	// +kubebuilder:validation:MaxLength=32
 	// +optional
@@ -329,8 +331,4 @@ type SubAccountList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// Items are the SubAccounts.
 	Items []SubAccount `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&SubAccount{}, &SubAccountList{})
 }

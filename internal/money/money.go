@@ -63,7 +63,7 @@ func Parse(s string) (Amount, error) {
 	}
 	yuan, err := strconv.ParseInt(intPart, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%w %q: %v", ErrSyntax, s, err)
+		return 0, fmt.Errorf("%w %q: %w", ErrSyntax, s, err)
 	}
 	fen := int64(0)
 	if hasDot {
@@ -231,7 +231,7 @@ func (a *Amount) UnmarshalJSON(b []byte) error {
 	if strings.HasPrefix(s, `"`) {
 		var str string
 		if err := json.Unmarshal(b, &str); err != nil {
-			return fmt.Errorf("%w: %v", ErrSyntax, err)
+			return fmt.Errorf("%w: %w", ErrSyntax, err)
 		}
 		s = str
 	}

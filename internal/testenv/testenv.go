@@ -51,7 +51,7 @@ func AssetsDir() (string, error) {
 		dataHome = filepath.Join(home, ".local", "share")
 	}
 	d := filepath.Join(dataHome, "kubebuilder-envtest", "k8s", fmt.Sprintf("%s-%s-%s", version, runtime.GOOS, runtime.GOARCH))
-	if _, err := os.Stat(filepath.Join(d, "kube-apiserver")); err != nil {
+	if _, err := os.Stat(filepath.Join(d, "kube-apiserver")); err != nil { //nolint:gosec // G703: the path comes from the developer's own environment
 		return "", fmt.Errorf("envtest binaries not found in %s: run `make envtest` (or set KUBEBUILDER_ASSETS): %w", d, err)
 	}
 	return d, nil

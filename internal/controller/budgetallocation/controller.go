@@ -1,0 +1,784 @@
+// Package budgetallocation reconciles BudgetAllocations: it checks that the
+// allocation's namespace may fund the SubAccount, plans the next movement
+// from the allocation's ledger of BudgetTransfers (see Plan) and creates at
+// most one BudgetTransfer at a time, with a deterministic trans_id, for the
+// budgettransfer controller to submit.
+package budgetallocation
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/accounts"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/enterpriseaccount"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/metrics"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+)
+
+// Reconciler reconciles BudgetAllocations.
+type Reconciler struct {
+	client.Client
+	Recorder events.EventRecorder
+	Registry *accounts.Registry
+	Options  common.Options
+}
+
+// +kubebuilder:rbac:groups=budget.bss.dev,resources=budgetallocations,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=budget.bss.dev,resources=budgetallocations/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=budget.bss.dev,resources=budgetallocations/finalizers,verbs=update
+// +kubebuilder:rbac:groups=budget.bss.dev,resources=budgettransfers,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=budget.bss.dev,resources=subaccounts,verbs=get;list;watch
+// +kubebuilder:rbac:groups=budget.bss.dev,resources=enterpriseaccounts,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// scope is what one reconcile works with.
+type scope struct {
+	ba        *budgetv1alpha1.BudgetAllocation
+	transfers []budgetv1alpha1.BudgetTransfer
+	entries   []Entry
+	ledger    Ledger
+	// awaiting is the in-flight transfer still waiting for approval; it has
+	// not reached BSS, so the plan is made without it and it is withdrawn
+	// when the spec no longer asks for it.
+	awaiting *budgetv1alpha1.BudgetTransfer
+	sa        *budgetv1alpha1.SubAccount
+	acct      *accounts.Account
+	now       time.Time
+}
+
+// Reconcile moves one allocation one step towards its spec.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var ba budgetv1alpha1.BudgetAllocation
+	if err := r.Get(ctx, req.NamespacedName, &ba); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if ba.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(&ba, budgetv1alpha1.Finalizer) {
+		patch := client.MergeFrom(ba.DeepCopy())
+		controllerutil.AddFinalizer(&ba, budgetv1alpha1.Finalizer)
+		if err := r.Patch(ctx, &ba, patch); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if !ba.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(&ba, budgetv1alpha1.Finalizer) {
+		return ctrl.Result{}, nil
+	}
+
+	before := ba.Status.DeepCopy()
+	s := &scope{ba: &ba, now: r.Options.Clock.Now()}
+	result, err := r.reconcile(ctx, s)
+	if s.ba.DeletionTimestamp.IsZero() || controllerutil.ContainsFinalizer(s.ba, budgetv1alpha1.Finalizer) {
+		if !apiequality.Semantic.DeepEqual(before, &ba.Status) {
+			if uerr := r.Status().Update(ctx, &ba); uerr != nil {
+				if apierrors.IsConflict(uerr) || apierrors.IsNotFound(uerr) {
+					return ctrl.Result{RequeueAfter: time.Second}, nil
+				}
+				return ctrl.Result{}, uerr
+			}
+		}
+	}
+	r.exportMetrics(&ba)
+	return result, err
+}
+
+func (r *Reconciler) reconcile(ctx context.Context, s *scope) (ctrl.Result, error) {
+	ba := s.ba
+	if err := r.loadLedger(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.recordLedger(s)
+	if err := r.pruneFailed(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	}
+	deleting := !ba.DeletionTimestamp.IsZero()
+	if deleting {
+		if done, res, err := r.deletionShortcuts(ctx, s); done {
+			return res, err
+		}
+	}
+
+	// The SubAccount, its authorization and its master.
+	blocked := func(reason, msg string, after time.Duration) (ctrl.Result, error) {
+		if deleting {
+			reason, msg = budgetv1alpha1.ReasonReclaimBlocked, msg+releaseHint
+		}
+		r.setReady(ba, metav1.ConditionFalse, reason, msg)
+		return ctrl.Result{RequeueAfter: after}, nil
+	}
+	var sa budgetv1alpha1.SubAccount
+	if err := r.Get(ctx, types.NamespacedName{Name: ba.Spec.SubAccountRef.Name}, &sa); err != nil {
+		if apierrors.IsNotFound(err) {
+			return blocked(budgetv1alpha1.ReasonSubAccountNotReady, fmt.Sprintf("SubAccount %s does not exist", ba.Spec.SubAccountRef.Name), 5*time.Minute)
+		}
+		return ctrl.Result{}, err
+	}
+	s.sa = &sa
+	if !deleting {
+		allowed, err := r.namespaceAllowed(ctx, &sa, ba.Namespace)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if !allowed {
+			ba.Status.Planned = nil
+			r.setReady(ba, metav1.ConditionFalse, budgetv1alpha1.ReasonNamespaceNotAllowed, fmt.Sprintf(
+				"SubAccount %s does not admit namespace %s in spec.allowedNamespaces; nothing moves", sa.Name, ba.Namespace))
+			return ctrl.Result{}, nil
+		}
+	}
+	if sa.Status.CustomerID == "" || !common.IsTrue(sa.Status.Conditions, budgetv1alpha1.ConditionReady) {
+		return blocked(budgetv1alpha1.ReasonSubAccountNotReady, fmt.Sprintf("SubAccount %s is not Ready (%s)", sa.Name,
+			orDefault(common.ReadyReason(sa.Status.Conditions, budgetv1alpha1.ConditionReady), "not reconciled yet")), time.Minute)
+	}
+	ba.Status.CustomerID = sa.Status.CustomerID
+	acct, ok := r.Registry.Get(sa.Spec.EnterpriseAccountRef.Name)
+	if !ok {
+		return blocked(budgetv1alpha1.ReasonEnterpriseAccountNotReady, fmt.Sprintf("EnterpriseAccount %s has no working connection", sa.Spec.EnterpriseAccountRef.Name), time.Minute)
+	}
+	s.acct = acct
+
+	if f := s.ledger.InFlight; f != nil && f.Phase == budgetv1alpha1.PhaseAwaitingApproval {
+		for i := range s.transfers {
+			if s.transfers[i].Name == f.Name {
+				s.awaiting = &s.transfers[i]
+			}
+		}
+		rest := make([]Entry, 0, len(s.entries))
+		for _, e := range s.entries {
+			if e.Name != f.Name {
+				rest = append(rest, e)
+			}
+		}
+		s.ledger = Summarize(rest)
+	}
+	d, err := r.desired(s, deleting)
+	if err != nil {
+		r.setReady(ba, metav1.ConditionFalse, budgetv1alpha1.ReasonProgressing, err.Error())
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	}
+	callCtx, cancel := context.WithTimeout(ctx, r.Options.BSSCallTimeout)
+	defer cancel()
+	obs, err := r.observe(callCtx, s, d, false)
+	if err != nil {
+		return r.bssError(ba, err, deleting)
+	}
+	retryAt := r.retryAt(s.ledger)
+	dec := Plan(d, s.ledger, obs, s.now, retryAt)
+	if dec.NeedsFreshMaster {
+		if obs, err = r.observe(callCtx, s, d, true); err != nil {
+			return r.bssError(ba, err, deleting)
+		}
+		dec = Plan(d, s.ledger, obs, s.now, retryAt)
+	}
+	ba.Status.Desired = budgetv1alpha1.Money(money.Max(dec.Desired, money.Zero).String())
+	return r.act(ctx, s, dec, deleting)
+}
+
+const releaseHint = "; to release the allocation without reclaiming, annotate it " + budgetv1alpha1.AnnotationReleaseFinalizer + "=true"
+
+// deletionShortcuts handles deletions that need no BSS call. It reports
+// whether it finished the reconcile.
+func (r *Reconciler) deletionShortcuts(ctx context.Context, s *scope) (bool, ctrl.Result, error) {
+	ba := s.ba
+	release := func(why string) (bool, ctrl.Result, error) {
+		r.Recorder.Eventf(ba, nil, corev1.EventTypeNormal, "Released", "Delete", "%s", why)
+		patch := client.MergeFrom(ba.DeepCopy())
+		controllerutil.RemoveFinalizer(ba, budgetv1alpha1.Finalizer)
+		return true, ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, ba, patch))
+	}
+	switch {
+	case ba.Annotations[budgetv1alpha1.AnnotationReleaseFinalizer] == "true":
+		return release(fmt.Sprintf("released by annotation; %s stays granted to the sub-account", s.ledger.Granted))
+	case ba.Spec.DeletionPolicy != budgetv1alpha1.DeletionPolicyReclaim:
+		return release(fmt.Sprintf("deletionPolicy Retain: %s stays with the sub-account", s.ledger.Granted))
+	case ba.Spec.ManagementPolicy == budgetv1alpha1.ManagementPolicyPlan:
+		return release(fmt.Sprintf("managementPolicy Plan moves no money: %s stays with the sub-account", s.ledger.Granted))
+	case s.ledger.InFlight == nil && s.ledger.Granted.IsZero() && len(s.ledger.Grants) == 0:
+		return release("nothing to reclaim")
+	}
+	return false, ctrl.Result{}, nil
+}
+
+func (r *Reconciler) desired(s *scope, deleting bool) (Desired, error) {
+	spec := s.ba.Spec
+	d := Desired{Credit: spec.BalanceType == budgetv1alpha1.BalanceTypeCredit, Deleting: deleting, Coupons: map[string]money.Amount{}}
+	if spec.Amount != nil {
+		a, err := money.Parse(string(*spec.Amount))
+		if err != nil {
+			return d, fmt.Errorf("spec.amount: %w", err)
+		}
+		d.Amount = &a
+	}
+	if t := spec.TopUp; t != nil {
+		var tu TopUp
+		var err error
+		for _, f := range []struct {
+			v   budgetv1alpha1.Money
+			dst *money.Amount
+		}{{t.MinimumBalance, &tu.Minimum}, {t.TargetBalance, &tu.Target}, {t.MonthlyLimit, &tu.MonthlyLimit}} {
+			if *f.dst, err = money.Parse(string(f.v)); err != nil {
+				return d, fmt.Errorf("spec.topUp: %w", err)
+			}
+		}
+		cycle := common.BillCycle(s.now)
+		tu.Used = s.ledger.TopUpUsed(cycle, common.BillCycle)
+		d.TopUp = &tu
+		s.ba.Status.TopUp = &budgetv1alpha1.TopUpStatus{Cycle: cycle, Used: budgetv1alpha1.Money(tu.Used.String())}
+	} else {
+		s.ba.Status.TopUp = nil
+	}
+	for _, c := range spec.Coupons {
+		a, err := money.Parse(string(c.Amount))
+		if err != nil {
+			return d, fmt.Errorf("spec.coupons[%s].amount: %w", c.CouponID, err)
+		}
+		d.Coupons[c.CouponID] = a
+	}
+	return d, nil
+}
+
+// observe reads what the plan needs from BSS: the sub-account's reclaimable
+// balance only when a reclaim or a top-up may be due, the master's balance
+// from the shared cache unless fresh is asked for.
+func (r *Reconciler) observe(ctx context.Context, s *scope, d Desired, fresh bool) (Observed, error) {
+	var o Observed
+	acct, cust := s.acct, s.sa.Status.CustomerID
+	needSub := d.Deleting || d.TopUp != nil || (d.Amount != nil && d.Amount.Cmp(s.ledger.Granted) < 0)
+	if needSub && s.ledger.InFlight == nil {
+		if d.Credit {
+			ls, err := acct.Client.ReclaimableCredit(ctx, cust)
+			if err != nil {
+				return o, err
+			}
+			o.SubCredit = creditLedgers(ls)
+			var sum money.Amount
+			for _, l := range o.SubCredit {
+				sum = sum.Add(l.Available)
+			}
+			o.SubBalance = Balance{Known: true, Amount: sum}
+		} else {
+			cash, err := acct.Client.ReclaimableCash(ctx, cust)
+			if err != nil {
+				return o, err
+			}
+			o.SubBalance = Balance{Known: true, Amount: cash}
+		}
+	}
+	if cash, ok := acct.TransferableCash(); ok && !fresh {
+		o.MasterCash = Balance{Known: true, Amount: cash}
+	} else if !d.Credit {
+		cash, err := acct.RefreshTransferableCash(ctx, s.now)
+		if err != nil {
+			return o, err
+		}
+		o.MasterCash = Balance{Known: true, Amount: cash}
+	}
+	if d.Credit && !d.Deleting {
+		key := "master-credit"
+		v, ok := acct.Cached(key, s.now)
+		if !ok || fresh {
+			ls, err := acct.Client.TransferableCredit(ctx)
+			if err != nil {
+				return o, err
+			}
+			v = creditLedgers(ls)
+			acct.Remember(key, v, s.now, 10*time.Second)
+		}
+		o.MasterCredit = v.([]CreditLedger)
+	}
+	if !d.Deleting && len(d.Coupons) > len(s.ledger.Grants) {
+		key := "master-coupons"
+		v, ok := acct.Cached(key, s.now)
+		if !ok || fresh {
+			cs, err := acct.Client.ListAllTransferableCoupons(ctx)
+			if err != nil {
+				return o, err
+			}
+			m := map[string]money.Amount{}
+			for _, c := range cs {
+				m[c.CouponID] = c.Balance
+			}
+			v = m
+			acct.Remember(key, v, s.now, 10*time.Second)
+		}
+		o.MasterCoupons = v.(map[string]money.Amount)
+	}
+	if lim := s.sa.Spec.FundingLimit; lim != nil && !d.Deleting {
+		headroom, err := r.fundingHeadroom(ctx, s, *lim)
+		if err != nil {
+			return o, err
+		}
+		o.FundingHeadroom = &headroom
+	}
+	return o, nil
+}
+
+// fundingHeadroom is the SubAccount's fundingLimit minus what every
+// allocation of it has granted or has in flight.
+func (r *Reconciler) fundingHeadroom(ctx context.Context, s *scope, limit budgetv1alpha1.Money) (money.Amount, error) {
+	lim, err := money.Parse(string(limit))
+	if err != nil {
+		return money.Zero, fmt.Errorf("SubAccount %s spec.fundingLimit: %w", s.sa.Name, err)
+	}
+	var list budgetv1alpha1.BudgetAllocationList
+	if err := r.List(ctx, &list, client.MatchingFields{common.IndexAllocationSubAccount: s.sa.Name}); err != nil {
+		return money.Zero, err
+	}
+	used := s.ledger.Granted
+	for _, other := range list.Items {
+		if other.UID == s.ba.UID {
+			continue
+		}
+		g, _ := money.Parse(string(other.Status.Granted))
+		used = used.Add(g)
+		if p, err := money.ParseDecimal(other.Status.Pending); err == nil && p.IsPositive() {
+			used = used.Add(p)
+		}
+	}
+	return lim.Sub(used), nil
+}
+
+func (r *Reconciler) act(ctx context.Context, s *scope, dec Decision, deleting bool) (ctrl.Result, error) {
+	ba := s.ba
+	mode := ba.Spec.ManagementPolicy
+	if deleting {
+		mode = budgetv1alpha1.ManagementPolicyManaged
+	}
+	ba.Status.Planned = nil
+	switch mode {
+	case budgetv1alpha1.ManagementPolicyPlan:
+		msg := "nothing would move: " + dec.Message
+		switch dec.Action {
+		case ActionCreate:
+			ba.Status.Planned = &budgetv1alpha1.PlannedTransfer{Operation: dec.Operation, CouponID: dec.CouponID}
+			if dec.Operation != budgetv1alpha1.OperationCouponReclaim {
+				ba.Status.Planned.Amount = budgetv1alpha1.Money(dec.Amount.String())
+			}
+			msg = "would submit " + describe(dec)
+		case ActionBlocked:
+			msg = "would not move money: " + dec.Message
+		}
+		r.setReady(ba, metav1.ConditionFalse, budgetv1alpha1.ReasonPlanned, "managementPolicy Plan: "+msg)
+		return ctrl.Result{RequeueAfter: r.resync(ctx, s)}, nil
+	case budgetv1alpha1.ManagementPolicyPaused:
+		r.setReady(ba, metav1.ConditionFalse, budgetv1alpha1.ReasonPaused, "managementPolicy Paused: nothing moves")
+		return ctrl.Result{}, nil
+	}
+
+	if aw := s.awaiting; aw != nil {
+		if dec.Action == ActionCreate && matches(aw, dec) {
+			r.setReady(ba, metav1.ConditionFalse, budgetv1alpha1.ReasonAwaitingApproval, fmt.Sprintf(
+				"%s %s waits for approval (set condition Approved=True or Denied=True on its status)", aw.Spec.Operation, aw.Name))
+			return ctrl.Result{}, nil
+		}
+		// The spec changed while the transfer waited: withdraw it. The
+		// precondition makes sure it has not moved on (to Submitting) since
+		// this reconcile read it.
+		rv := aw.ResourceVersion
+		if err := r.Delete(ctx, aw, client.Preconditions{ResourceVersion: &rv}); err != nil && !apierrors.IsNotFound(err) {
+			if apierrors.IsConflict(err) {
+				return ctrl.Result{RequeueAfter: time.Second}, nil
+			}
+			return ctrl.Result{}, err
+		}
+		r.Recorder.Eventf(ba, aw, corev1.EventTypeNormal, "TransferWithdrawn", "Plan", "withdrew %s, which was waiting for approval: the spec no longer asks for it", aw.Name)
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
+
+	switch dec.Action {
+	case ActionNone:
+		if deleting {
+			r.Recorder.Eventf(ba, nil, corev1.EventTypeNormal, "Reclaimed", "Delete", "reclaim finished; %s remains granted (not reclaimable)", s.ledger.Granted)
+			patch := client.MergeFrom(ba.DeepCopy())
+			controllerutil.RemoveFinalizer(ba, budgetv1alpha1.Finalizer)
+			return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, ba, patch))
+		}
+		ba.Status.ObservedGeneration = ba.Generation
+		r.setReady(ba, metav1.ConditionTrue, budgetv1alpha1.ReasonReady, dec.Message)
+		return ctrl.Result{RequeueAfter: r.resync(ctx, s)}, nil
+	case ActionWait:
+		reason, msg := dec.Reason, dec.Message
+		if f := s.ledger.InFlight; f != nil {
+			switch {
+			case f.Phase == budgetv1alpha1.PhaseAwaitingApproval:
+				reason, msg = budgetv1alpha1.ReasonAwaitingApproval, fmt.Sprintf("%s %s waits for approval (set condition Approved=True or Denied=True on its status)", f.Operation, f.Name)
+			case f.Reason == budgetv1alpha1.ReasonOutcomeUnknown:
+				reason, msg = budgetv1alpha1.ReasonOutcomeUnknown, fmt.Sprintf("the outcome of %s %s is unknown; check BSS and annotate it %s=Succeeded or Failed", f.Operation, f.Name, budgetv1alpha1.AnnotationResolve)
+			}
+		}
+		if deleting && reason != budgetv1alpha1.ReasonTransferInProgress {
+			reason, msg = budgetv1alpha1.ReasonReclaimBlocked, msg+releaseHint
+		} else if deleting {
+			reason = budgetv1alpha1.ReasonReclaiming
+		}
+		r.setReady(ba, metav1.ConditionFalse, reason, msg)
+		after := time.Minute
+		if !dec.RetryAt.IsZero() {
+			after = dec.RetryAt.Sub(s.now) + 10*time.Millisecond
+		}
+		return ctrl.Result{RequeueAfter: after}, nil
+	case ActionBlocked:
+		reason, msg := dec.Reason, dec.Message
+		if deleting {
+			reason, msg = budgetv1alpha1.ReasonReclaimBlocked, msg+releaseHint
+		}
+		if ba.Status.Conditions == nil || common.ReadyReason(ba.Status.Conditions, budgetv1alpha1.ConditionReady) != reason {
+			r.Recorder.Eventf(ba, nil, corev1.EventTypeWarning, reason, "Plan", "%s", msg)
+		}
+		r.setReady(ba, metav1.ConditionFalse, reason, msg)
+		return ctrl.Result{RequeueAfter: r.Options.FundsRecheckInterval}, nil
+	}
+	return r.createTransfer(ctx, s, dec, deleting)
+}
+
+func (r *Reconciler) createTransfer(ctx context.Context, s *scope, dec Decision, deleting bool) (ctrl.Result, error) {
+	ba := s.ba
+	seq := s.ledger.NextSequence
+	bt := &budgetv1alpha1.BudgetTransfer{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      TransferName(ba.Name, seq),
+			Namespace: ba.Namespace,
+			Labels:    map[string]string{"budget.bss.dev/allocation": labelValue(ba.Name), "budget.bss.dev/subaccount": labelValue(s.sa.Name)},
+		},
+		Spec: budgetv1alpha1.BudgetTransferSpec{
+			AllocationRef:         budgetv1alpha1.LocalObjectReference{Name: ba.Name},
+			SubAccountName:        s.sa.Name,
+			EnterpriseAccountName: s.sa.Spec.EnterpriseAccountRef.Name,
+			CustomerID:            s.sa.Status.CustomerID,
+			Operation:             dec.Operation,
+			ExpireTime:            dec.ExpireTime,
+			CouponID:              dec.CouponID,
+			SubCouponID:           dec.SubCouponID,
+			TransID:               TransID(ba.UID, seq),
+			Sequence:              seq,
+		},
+	}
+	if dec.Operation == budgetv1alpha1.OperationTransfer || dec.Operation == budgetv1alpha1.OperationReclaim {
+		bt.Spec.BalanceType = budgetv1alpha1.BalanceTypeDebit
+		if ba.Spec.BalanceType == budgetv1alpha1.BalanceTypeCredit {
+			bt.Spec.BalanceType = budgetv1alpha1.BalanceTypeCredit
+		}
+	}
+	if dec.Operation != budgetv1alpha1.OperationCouponReclaim {
+		bt.Spec.Amount = budgetv1alpha1.Money(dec.Amount.String())
+	}
+	if err := controllerutil.SetControllerReference(ba, bt, r.Scheme()); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.Create(ctx, bt); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			// Another worker (or a stale cache) got here first: the name is
+			// deterministic, so no second transfer can exist. Look again.
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	log.FromContext(ctx).Info("created transfer", "transfer", bt.Name, "operation", dec.Operation, "amount", dec.Amount.String())
+	r.Recorder.Eventf(ba, bt, corev1.EventTypeNormal, "TransferCreated", "Plan", "created %s: %s", bt.Name, describe(dec))
+	ba.Status.LastTransfer = &budgetv1alpha1.TransferSummary{Name: bt.Name, Operation: dec.Operation, Amount: bt.Spec.Amount, Phase: budgetv1alpha1.PhasePending}
+	if dec.Operation == budgetv1alpha1.OperationTransfer || dec.Operation == budgetv1alpha1.OperationReclaim {
+		signed := dec.Amount
+		if dec.Operation == budgetv1alpha1.OperationReclaim {
+			signed = signed.Neg()
+		}
+		ba.Status.Pending = signed.String()
+	}
+	reason := budgetv1alpha1.ReasonTransferInProgress
+	if deleting {
+		reason = budgetv1alpha1.ReasonReclaiming
+	}
+	r.setReady(ba, metav1.ConditionFalse, reason, "created "+bt.Name+": "+describe(dec))
+	return ctrl.Result{RequeueAfter: time.Minute}, nil
+}
+
+// matches reports whether an existing transfer is the one dec asks for.
+func matches(bt *budgetv1alpha1.BudgetTransfer, dec Decision) bool {
+	if bt.Spec.Operation != dec.Operation || bt.Spec.CouponID != dec.CouponID || bt.Spec.ExpireTime != dec.ExpireTime {
+		return false
+	}
+	return dec.Operation == budgetv1alpha1.OperationCouponReclaim || string(bt.Spec.Amount) == dec.Amount.String()
+}
+
+func describe(dec Decision) string {
+	switch dec.Operation {
+	case budgetv1alpha1.OperationCouponTransfer:
+		return fmt.Sprintf("CouponTransfer %s of coupon %s", dec.Amount, dec.CouponID)
+	case budgetv1alpha1.OperationCouponReclaim:
+		return fmt.Sprintf("CouponReclaim of sub-coupon %s (coupon %s)", dec.SubCouponID, dec.CouponID)
+	}
+	s := fmt.Sprintf("%s %s", dec.Operation, dec.Amount)
+	if dec.ExpireTime != "" {
+		s += " of credit expiring " + dec.ExpireTime
+	}
+	return s
+}
+
+// TransferName is the deterministic name of an allocation's seq-th transfer.
+func TransferName(allocation string, seq int64) string {
+	base := allocation
+	if len(base) > 230 {
+		base = strings.TrimRight(base[:230], "-.")
+	}
+	return fmt.Sprintf("%s-%05d", base, seq)
+}
+
+// TransID is the deterministic trans_id of an allocation's seq-th transfer:
+// 32 lowercase hex characters from the allocation's UID and the sequence.
+func TransID(uid types.UID, seq int64) string {
+	sum := sha256.Sum256([]byte(string(uid) + "/" + strconv.FormatInt(seq, 10)))
+	return hex.EncodeToString(sum[:])[:32]
+}
+
+func labelValue(s string) string {
+	if len(s) > 63 {
+		s = strings.TrimRight(s[:63], "-._")
+	}
+	return s
+}
+
+func (r *Reconciler) loadLedger(ctx context.Context, s *scope) error {
+	var list budgetv1alpha1.BudgetTransferList
+	if err := r.List(ctx, &list, client.InNamespace(s.ba.Namespace), client.MatchingFields{common.IndexTransferAllocation: s.ba.Name}); err != nil {
+		return err
+	}
+	s.transfers = s.transfers[:0]
+	entries := make([]Entry, 0, len(list.Items))
+	defer func() { s.entries = entries }()
+	for _, bt := range list.Items {
+		if !metav1.IsControlledBy(&bt, s.ba) {
+			continue
+		}
+		s.transfers = append(s.transfers, bt)
+		entries = append(entries, EntryOf(&bt))
+	}
+	s.ledger = Summarize(entries)
+	return nil
+}
+
+// EntryOf converts a BudgetTransfer to a ledger entry.
+func EntryOf(bt *budgetv1alpha1.BudgetTransfer) Entry {
+	amount, _ := money.Parse(string(bt.Spec.Amount))
+	e := Entry{
+		Name: bt.Name, Sequence: bt.Spec.Sequence, Operation: bt.Spec.Operation, Amount: amount, Phase: bt.Status.Phase,
+		CouponID: bt.Spec.CouponID, SubCouponID: bt.Spec.SubCouponID, Created: bt.CreationTimestamp.Time,
+		ErrorCode: bt.Status.ErrorCode, Reason: common.ReadyReason(bt.Status.Conditions, budgetv1alpha1.ConditionReady),
+	}
+	if bt.Status.CompletionTime != nil {
+		e.Completed = bt.Status.CompletionTime.Time
+	}
+	if bt.Spec.Operation == budgetv1alpha1.OperationCouponTransfer && bt.Status.Result != nil {
+		e.SubCouponID = bt.Status.Result.SubCouponID
+	}
+	return e
+}
+
+// recordLedger copies the ledger into status.
+func (r *Reconciler) recordLedger(s *scope) {
+	st := &s.ba.Status
+	l := s.ledger
+	st.Granted = budgetv1alpha1.Money(money.Max(l.Granted, money.Zero).String())
+	st.Pending = l.Pending().String()
+	st.Coupons = nil
+	ids := make([]string, 0, len(l.Grants))
+	for id := range l.Grants {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		g := l.Grants[id]
+		st.Coupons = append(st.Coupons, budgetv1alpha1.CouponGrantStatus{CouponID: id, SubCouponID: g.SubCouponID, Amount: budgetv1alpha1.Money(g.Amount.String())})
+	}
+	if last := l.Last; last != nil {
+		st.LastTransfer = &budgetv1alpha1.TransferSummary{Name: last.Name, Operation: last.Operation, Phase: last.Phase}
+		if last.Operation != budgetv1alpha1.OperationCouponReclaim {
+			st.LastTransfer.Amount = budgetv1alpha1.Money(last.Amount.String())
+		}
+		if st.LastTransfer.Phase == "" {
+			st.LastTransfer.Phase = budgetv1alpha1.PhasePending
+		}
+	}
+	st.ConsecutiveFailures = int32(l.ConsecutiveFailures)
+	st.NextAttemptTime = nil
+	if at := r.retryAt(l); !at.IsZero() && at.After(s.now) {
+		t := metav1.NewTime(at.Truncate(time.Second).Add(time.Second))
+		st.NextAttemptTime = &t
+	}
+}
+
+// retryAt is when a new transfer may follow the last failure.
+func (r *Reconciler) retryAt(l Ledger) time.Time {
+	if l.LastFailure == nil {
+		return time.Time{}
+	}
+	at := l.LastFailure.Completed
+	if at.IsZero() {
+		at = l.LastFailure.Created
+	}
+	return at.Add(common.Backoff(l.ConsecutiveFailures, r.Options.TransferRetryBase, r.Options.TransferRetryMax))
+}
+
+// pruneFailed deletes the oldest Failed transfers beyond MaxFailedTransfers.
+func (r *Reconciler) pruneFailed(ctx context.Context, s *scope) error {
+	var failed []budgetv1alpha1.BudgetTransfer
+	for _, bt := range s.transfers {
+		if bt.Status.Phase == budgetv1alpha1.PhaseFailed {
+			failed = append(failed, bt)
+		}
+	}
+	if len(failed) <= r.Options.MaxFailedTransfers {
+		return nil
+	}
+	sort.Slice(failed, func(i, j int) bool { return failed[i].Spec.Sequence < failed[j].Spec.Sequence })
+	for i := range failed[:len(failed)-r.Options.MaxFailedTransfers] {
+		if err := r.Delete(ctx, &failed[i]); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Reconciler) namespaceAllowed(ctx context.Context, sa *budgetv1alpha1.SubAccount, namespace string) (bool, error) {
+	an := sa.Spec.AllowedNamespaces
+	if an == nil {
+		return false, nil
+	}
+	if slices.Contains(an.Names, namespace) {
+		return true, nil
+	}
+	if an.Selector == nil {
+		return false, nil
+	}
+	sel, err := metav1.LabelSelectorAsSelector(an.Selector)
+	if err != nil {
+		return false, nil //nolint:nilerr // an invalid selector admits nothing; the SubAccount shows it
+	}
+	var ns corev1.Namespace
+	if err := r.Get(ctx, types.NamespacedName{Name: namespace}, &ns); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	return sel.Matches(labels.Set(ns.Labels)), nil
+}
+
+func (r *Reconciler) bssError(ba *budgetv1alpha1.BudgetAllocation, err error, deleting bool) (ctrl.Result, error) {
+	reason, after := enterpriseaccount.Classify(err)
+	msg := enterpriseaccount.Describe(err)
+	if bss.IsSubAccountNotFound(err) {
+		reason, after = budgetv1alpha1.ReasonSubAccountNotReady, 5*time.Minute
+	}
+	if deleting {
+		reason, msg = budgetv1alpha1.ReasonReclaimBlocked, msg+releaseHint
+	}
+	r.setReady(ba, metav1.ConditionFalse, reason, msg)
+	return ctrl.Result{RequeueAfter: after}, nil
+}
+
+func (r *Reconciler) setReady(ba *budgetv1alpha1.BudgetAllocation, status metav1.ConditionStatus, reason, msg string) {
+	common.SetCondition(&ba.Status.Conditions, ba.Generation, budgetv1alpha1.ConditionReady, status, reason, msg)
+}
+
+// resync is how often a settled allocation looks again: top-ups follow the
+// master's balance sync interval, fixed amounts need no polling.
+func (r *Reconciler) resync(ctx context.Context, s *scope) time.Duration {
+	if s.ba.Spec.TopUp == nil {
+		return common.Jitter(30*time.Minute, 0.1)
+	}
+	interval := 10 * time.Minute
+	var ea budgetv1alpha1.EnterpriseAccount
+	if err := r.Get(ctx, types.NamespacedName{Name: s.sa.Spec.EnterpriseAccountRef.Name}, &ea); err == nil &&
+		ea.Spec.BalanceSyncInterval != nil && ea.Spec.BalanceSyncInterval.Duration > 0 {
+		interval = ea.Spec.BalanceSyncInterval.Duration
+	}
+	return common.Jitter(interval, 0.1)
+}
+
+func (r *Reconciler) exportMetrics(ba *budgetv1alpha1.BudgetAllocation) {
+	if !ba.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(ba, budgetv1alpha1.Finalizer) {
+		metrics.AllocationGranted.DeleteLabelValues(ba.Namespace, ba.Name, ba.Spec.SubAccountRef.Name)
+		metrics.AllocationPending.DeleteLabelValues(ba.Namespace, ba.Name, ba.Spec.SubAccountRef.Name)
+		return
+	}
+	g, _ := money.Parse(string(ba.Status.Granted))
+	p, _ := money.ParseDecimal(ba.Status.Pending)
+	metrics.AllocationGranted.WithLabelValues(ba.Namespace, ba.Name, ba.Spec.SubAccountRef.Name).Set(metrics.Fen(g))
+	metrics.AllocationPending.WithLabelValues(ba.Namespace, ba.Name, ba.Spec.SubAccountRef.Name).Set(metrics.Fen(p))
+}
+
+func creditLedgers(rows []bss.AmountInfo) []CreditLedger {
+	out := make([]CreditLedger, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, CreditLedger{Available: r.Available, ExpireTime: r.ExpireTime})
+	}
+	return out
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// SetupWithManager registers the controller with its watches: owned
+// BudgetTransfers, the referenced SubAccount (through a field index) and the
+// namespace's labels.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.Options.Defaults()
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&budgetv1alpha1.BudgetAllocation{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Owns(&budgetv1alpha1.BudgetTransfer{}).
+		Watches(&budgetv1alpha1.SubAccount{}, handler.EnqueueRequestsFromMapFunc(r.allocationsForSubAccount)).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.allocationsInNamespace),
+			builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		Named("budgetallocation").
+		Complete(r)
+}
+
+func (r *Reconciler) allocationsForSubAccount(ctx context.Context, o client.Object) []reconcile.Request {
+	var list budgetv1alpha1.BudgetAllocationList
+	if err := r.List(ctx, &list, client.MatchingFields{common.IndexAllocationSubAccount: o.GetName()}); err != nil {
+		return nil
+	}
+	return requests(list.Items)
+}
+
+func (r *Reconciler) allocationsInNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	var list budgetv1alpha1.BudgetAllocationList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetName())); err != nil {
+		return nil
+	}
+	return requests(list.Items)
+}
+
+func requests(items []budgetv1alpha1.BudgetAllocation) []reconcile.Request {
+	out := make([]reconcile.Request, 0, len(items))
+	for _, ba := range items {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ba.Namespace, Name: ba.Name}})
+	}
+	return out
+}

@@ -1,0 +1,423 @@
+package budgetallocation
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+)
+
+// Entry is one BudgetTransfer as the planner sees it.
+type Entry struct {
+	Name        string
+	Sequence    int64
+	Operation   budgetv1alpha1.TransferOperation
+	Amount      money.Amount
+	Phase       budgetv1alpha1.TransferPhase
+	CouponID    string
+	SubCouponID string // CouponReclaim: the sub-coupon reclaimed; CouponTransfer: the one created
+	Created     time.Time
+	Completed   time.Time
+	ErrorCode   string
+	// Reason is the transfer's Ready reason (e.g. OutcomeUnknown).
+	Reason string
+}
+
+func (e Entry) final() bool {
+	return e.Phase == budgetv1alpha1.PhaseSucceeded || e.Phase == budgetv1alpha1.PhaseFailed
+}
+
+// signed returns the entry's effect on the net grant: + for transfers, − for reclaims.
+func (e Entry) signed() money.Amount {
+	switch e.Operation {
+	case budgetv1alpha1.OperationTransfer:
+		return e.Amount
+	case budgetv1alpha1.OperationReclaim:
+		return e.Amount.Neg()
+	}
+	return money.Zero
+}
+
+// CouponGrant is a sub-coupon the allocation holds.
+type CouponGrant struct {
+	CouponID    string
+	SubCouponID string
+	Amount      money.Amount
+}
+
+// Ledger summarises an allocation's BudgetTransfers.
+type Ledger struct {
+	// Granted is succeeded transfers minus succeeded reclaims.
+	Granted money.Amount
+	// InFlight is the one transfer not yet Succeeded or Failed, if any.
+	InFlight *Entry
+	// Grants are the sub-coupons created and not reclaimed, by coupon id.
+	Grants map[string]CouponGrant
+	// ConsecutiveFailures counts Failed transfers after the last success.
+	ConsecutiveFailures int
+	// LastFailure is the newest Failed transfer after the last success.
+	LastFailure *Entry
+	// NextSequence is the sequence number of the next transfer.
+	NextSequence int64
+	// Last is the transfer with the highest sequence.
+	Last    *Entry
+	entries []Entry
+}
+
+// Summarize builds the ledger of entries (in any order).
+func Summarize(entries []Entry) Ledger {
+	es := append([]Entry(nil), entries...)
+	sort.Slice(es, func(i, j int) bool { return es[i].Sequence < es[j].Sequence })
+	l := Ledger{Grants: map[string]CouponGrant{}, NextSequence: 1, entries: es}
+	for i := range es {
+		e := es[i]
+		if e.Sequence >= l.NextSequence {
+			l.NextSequence = e.Sequence + 1
+		}
+		l.Last = &es[i]
+		switch {
+		case !e.final():
+			if l.InFlight == nil {
+				l.InFlight = &es[i]
+			}
+		case e.Phase == budgetv1alpha1.PhaseFailed:
+			l.ConsecutiveFailures++
+			l.LastFailure = &es[i]
+		default: // Succeeded
+			l.ConsecutiveFailures, l.LastFailure = 0, nil
+			l.Granted = l.Granted.Add(e.signed())
+			switch e.Operation {
+			case budgetv1alpha1.OperationCouponTransfer:
+				l.Grants[e.CouponID] = CouponGrant{CouponID: e.CouponID, SubCouponID: e.SubCouponID, Amount: e.Amount}
+			case budgetv1alpha1.OperationCouponReclaim:
+				if g, ok := l.Grants[e.CouponID]; ok && g.SubCouponID == e.SubCouponID {
+					delete(l.Grants, e.CouponID)
+				}
+			}
+		}
+	}
+	return l
+}
+
+// Pending returns the signed amount in flight.
+func (l Ledger) Pending() money.Amount {
+	if l.InFlight == nil {
+		return money.Zero
+	}
+	return l.InFlight.signed()
+}
+
+// TopUpUsed returns the amount transferred (succeeded or in flight) by
+// transfers created in the bill cycle of now, as given by cycleOf.
+func (l Ledger) TopUpUsed(cycle string, cycleOf func(time.Time) string) money.Amount {
+	var used money.Amount
+	for _, e := range l.entries {
+		if e.Operation == budgetv1alpha1.OperationTransfer && e.Phase != budgetv1alpha1.PhaseFailed && cycleOf(e.Created) == cycle {
+			used = used.Add(e.Amount)
+		}
+	}
+	return used
+}
+
+// Balance is an observed balance that may be unknown.
+type Balance struct {
+	Known  bool
+	Amount money.Amount
+}
+
+// CreditLedger is an observed credit ledger.
+type CreditLedger struct {
+	Available  money.Amount
+	ExpireTime string // "" never expires
+}
+
+// Desired is what the spec asks for.
+type Desired struct {
+	// Amount is the fixed net grant; nil in top-up mode.
+	Amount *money.Amount
+	// TopUp rule; nil in amount mode.
+	TopUp *TopUp
+	// Credit is true for balanceType Credit.
+	Credit bool
+	// Coupons by coupon id.
+	Coupons map[string]money.Amount
+	// Deleting reclaims everything the allocation granted.
+	Deleting bool
+}
+
+// TopUp is the parsed topUp rule.
+type TopUp struct {
+	Minimum, Target, MonthlyLimit money.Amount
+	// Used is the amount topped up in the current cycle.
+	Used money.Amount
+}
+
+// Observed is what BSS (through caches) says.
+type Observed struct {
+	// SubBalance is the sub-account's reclaimable balance of the
+	// allocation's balance type (credit: the sum of its ledgers).
+	SubBalance Balance
+	// SubCredit are the sub-account's reclaimable credit ledgers.
+	SubCredit []CreditLedger
+	// MasterCash is the master's transferable cash.
+	MasterCash Balance
+	// MasterCredit are the master's transferable credit ledgers.
+	MasterCredit []CreditLedger
+	// MasterCoupons are the master coupons' balances, when known.
+	MasterCoupons map[string]money.Amount
+	// FundingHeadroom is how much more the SubAccount's fundingLimit allows
+	// this allocation to grant; nil without a limit.
+	FundingHeadroom *money.Amount
+}
+
+// Action is what the controller should do.
+type Action string
+
+// Actions.
+const (
+	// ActionNone: the allocation is in its desired state.
+	ActionNone Action = "None"
+	// ActionWait: something is in flight or backing off; look again later.
+	ActionWait Action = "Wait"
+	// ActionCreate: create the transfer described by the decision.
+	ActionCreate Action = "Create"
+	// ActionBlocked: the next step cannot be taken; Reason says why.
+	ActionBlocked Action = "Blocked"
+)
+
+// Decision is the planner's answer.
+type Decision struct {
+	Action  Action
+	Reason  string
+	Message string
+
+	Operation   budgetv1alpha1.TransferOperation
+	Amount      money.Amount
+	CouponID    string
+	SubCouponID string
+	ExpireTime  string
+
+	// Desired is the net grant the spec asks for now (for status).
+	Desired money.Amount
+	// RetryAt is when a backing-off allocation may try again.
+	RetryAt time.Time
+	// NeedsFreshMaster asks the controller to read the master's balance
+	// again before accepting an InsufficientFunds verdict.
+	NeedsFreshMaster bool
+}
+
+// Plan decides the allocation's next step from its ledger and what BSS
+// reports. It is a pure function; design.md §3 is the protocol it follows:
+// at most one transfer in flight, delta computed from the ledger (never from
+// balances alone), reclaims capped by what is reclaimable, and no transfer
+// the master cannot cover.
+func Plan(d Desired, l Ledger, o Observed, now, retryAt time.Time) Decision {
+	desired := desiredNet(d, l, o)
+	dec := Decision{Desired: desired}
+	if l.InFlight != nil {
+		dec.Action, dec.Reason = ActionWait, budgetv1alpha1.ReasonTransferInProgress
+		dec.Message = fmt.Sprintf("%s %s is %s", l.InFlight.Operation, l.InFlight.Name, l.InFlight.Phase)
+		return dec
+	}
+	if l.LastFailure != nil && now.Before(retryAt) {
+		dec.Action, dec.Reason, dec.RetryAt = ActionWait, budgetv1alpha1.ReasonTransferFailed, retryAt
+		dec.Message = fmt.Sprintf("%s %s failed with %s; %d failure(s) in a row, next attempt at %s",
+			l.LastFailure.Operation, l.LastFailure.Name, orUnknown(l.LastFailure.ErrorCode), l.ConsecutiveFailures, retryAt.UTC().Format(time.RFC3339))
+		return dec
+	}
+
+	if m := planMoney(d, l, o, desired); m.Action != ActionNone {
+		m.Desired = desired
+		return m
+	}
+	if c := planCoupons(d, l, o); c.Action != ActionNone {
+		c.Desired = desired
+		return c
+	}
+	dec.Action, dec.Reason = ActionNone, budgetv1alpha1.ReasonReady
+	switch {
+	case d.Deleting:
+		dec.Message = "everything reclaimable has been reclaimed"
+	case d.TopUp != nil:
+		dec.Message = fmt.Sprintf("balance %s is at or above the minimum %s; %s of %s topped up this cycle",
+			o.SubBalance.Amount, d.TopUp.Minimum, d.TopUp.Used, d.TopUp.MonthlyLimit)
+		if o.SubBalance.Known && o.SubBalance.Amount.Cmp(d.TopUp.Minimum) < 0 {
+			dec.Message = fmt.Sprintf("balance %s is below the minimum %s but the monthly limit %s is used up",
+				o.SubBalance.Amount, d.TopUp.Minimum, d.TopUp.MonthlyLimit)
+		}
+	default:
+		dec.Message = fmt.Sprintf("granted %s as desired", l.Granted)
+	}
+	return dec
+}
+
+// desiredNet is the net grant the spec asks for now.
+func desiredNet(d Desired, l Ledger, o Observed) money.Amount {
+	switch {
+	case d.Deleting:
+		return money.Zero
+	case d.Amount != nil:
+		return *d.Amount
+	case d.TopUp != nil:
+		return l.Granted.Add(topUpAmount(*d.TopUp, o))
+	}
+	return l.Granted
+}
+
+// topUpAmount is the transfer a top-up rule asks for now.
+func topUpAmount(t TopUp, o Observed) money.Amount {
+	if !o.SubBalance.Known || o.SubBalance.Amount.Cmp(t.Minimum) >= 0 {
+		return money.Zero
+	}
+	want := t.Target.Sub(o.SubBalance.Amount)
+	left := t.MonthlyLimit.Sub(t.Used)
+	if left.IsNegative() {
+		left = money.Zero
+	}
+	return money.Min(want, left)
+}
+
+func planMoney(d Desired, l Ledger, o Observed, desired money.Amount) Decision {
+	delta := desired.Sub(l.Granted)
+	switch {
+	case delta.IsPositive():
+		return planTransfer(d, o, delta)
+	case delta.IsNegative():
+		return planReclaim(d, o, delta.Neg())
+	}
+	return Decision{Action: ActionNone}
+}
+
+func planTransfer(d Desired, o Observed, amount money.Amount) Decision {
+	if o.FundingHeadroom != nil && amount.Cmp(*o.FundingHeadroom) > 0 {
+		return Decision{Action: ActionBlocked, Reason: budgetv1alpha1.ReasonFundingLimitExceeded,
+			Message: fmt.Sprintf("transferring %s would exceed the SubAccount's fundingLimit: only %s is left under it", amount, money.Max(*o.FundingHeadroom, money.Zero))}
+	}
+	dec := Decision{Action: ActionCreate, Operation: budgetv1alpha1.OperationTransfer, Amount: amount,
+		Reason: budgetv1alpha1.ReasonTransferInProgress}
+	if !d.Credit {
+		if !o.MasterCash.Known || o.MasterCash.Amount.Cmp(amount) < 0 {
+			return Decision{Action: ActionBlocked, Reason: budgetv1alpha1.ReasonInsufficientFunds, NeedsFreshMaster: true,
+				Message: fmt.Sprintf("the master has %s transferable cash; %s is needed", o.MasterCash.Amount, amount)}
+		}
+		dec.Message = fmt.Sprintf("transferring %s", amount)
+		return dec
+	}
+	l, ok := pickLedger(o.MasterCredit, amount)
+	if !ok {
+		return Decision{Action: ActionBlocked, Reason: budgetv1alpha1.ReasonInsufficientFunds, NeedsFreshMaster: true,
+			Message: fmt.Sprintf("no credit ledger of the master can cover %s", amount)}
+	}
+	dec.ExpireTime = l.ExpireTime
+	dec.Message = fmt.Sprintf("transferring %s of credit", amount)
+	return dec
+}
+
+func planReclaim(d Desired, o Observed, want money.Amount) Decision {
+	if !o.SubBalance.Known {
+		return Decision{Action: ActionWait, Reason: budgetv1alpha1.ReasonProgressing, Message: "reading the sub-account's reclaimable balance"}
+	}
+	amount := money.Min(want, o.SubBalance.Amount)
+	expire := ""
+	if d.Credit {
+		l, ok := pickLedger(o.SubCredit, amount)
+		if !ok {
+			l = largestLedger(o.SubCredit)
+			amount = money.Min(amount, l.Available)
+		}
+		expire = l.ExpireTime
+	}
+	if !amount.IsPositive() {
+		if d.Deleting {
+			return Decision{Action: ActionNone}
+		}
+		return Decision{Action: ActionBlocked, Reason: budgetv1alpha1.ReasonReclaimBlocked,
+			Message: fmt.Sprintf("%s more should be reclaimed but the sub-account has nothing reclaimable (it has spent it)", want)}
+	}
+	return Decision{Action: ActionCreate, Operation: budgetv1alpha1.OperationReclaim, Amount: amount, ExpireTime: expire,
+		Reason: budgetv1alpha1.ReasonTransferInProgress, Message: fmt.Sprintf("reclaiming %s", amount)}
+}
+
+// pickLedger chooses the credit ledger to move amount with: one that never
+// expires if it can cover the amount, else the one with the latest expiry
+// that can.
+func pickLedger(ls []CreditLedger, amount money.Amount) (CreditLedger, bool) {
+	var best *CreditLedger
+	for i := range ls {
+		l := &ls[i]
+		if l.Available.Cmp(amount) < 0 {
+			continue
+		}
+		switch {
+		case best == nil:
+			best = l
+		case best.ExpireTime == "":
+		case l.ExpireTime == "" || l.ExpireTime > best.ExpireTime:
+			best = l
+		}
+	}
+	if best == nil {
+		return CreditLedger{}, false
+	}
+	return *best, true
+}
+
+func largestLedger(ls []CreditLedger) CreditLedger {
+	var best CreditLedger
+	for _, l := range ls {
+		if l.Available.Cmp(best.Available) > 0 {
+			best = l
+		}
+	}
+	return best
+}
+
+func planCoupons(d Desired, l Ledger, o Observed) Decision {
+	// Reclaims first: coupons removed from the spec, changed in amount, or
+	// everything when the allocation is being deleted.
+	ids := make([]string, 0, len(l.Grants))
+	for id := range l.Grants {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		g := l.Grants[id]
+		want, keep := d.Coupons[id]
+		if d.Deleting || !keep || want != g.Amount {
+			return Decision{Action: ActionCreate, Operation: budgetv1alpha1.OperationCouponReclaim, CouponID: id, SubCouponID: g.SubCouponID,
+				Reason: budgetv1alpha1.ReasonTransferInProgress, Message: fmt.Sprintf("reclaiming sub-coupon %s of coupon %s", g.SubCouponID, id)}
+		}
+	}
+	if d.Deleting {
+		return Decision{Action: ActionNone}
+	}
+	ids = ids[:0]
+	for id := range d.Coupons {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if _, ok := l.Grants[id]; ok {
+			continue
+		}
+		amount := d.Coupons[id]
+		if o.MasterCoupons != nil {
+			if bal, ok := o.MasterCoupons[id]; !ok || bal.Cmp(amount) < 0 {
+				return Decision{Action: ActionBlocked, Reason: budgetv1alpha1.ReasonCouponUnavailable,
+					Message: fmt.Sprintf("master coupon %s has %s left; %s is needed", id, bal, amount)}
+			}
+		}
+		return Decision{Action: ActionCreate, Operation: budgetv1alpha1.OperationCouponTransfer, CouponID: id, Amount: amount,
+			Reason: budgetv1alpha1.ReasonTransferInProgress, Message: fmt.Sprintf("carving %s out of coupon %s", amount, id)}
+	}
+	return Decision{Action: ActionNone}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an unknown error"
+	}
+	return s
+}

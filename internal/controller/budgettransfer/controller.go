@@ -1,0 +1,463 @@
+// Package budgettransfer reconciles BudgetTransfers: it submits each one to
+// BSS exactly as design.md §3 steps 3–6 describe. The phase moves to
+// Submitting with a conflict-checked status write before any call; every
+// call carries the transfer's fixed trans_id; 2xx and CBC.99007009 (already
+// applied) mean Succeeded; terminal codes mean Failed; anything ambiguous
+// stays Submitting and is resent later with the same trans_id, until a
+// safety window passes and an administrator settles it.
+package budgettransfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/accounts"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/enterpriseaccount"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/metrics"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+)
+
+// Reconciler reconciles BudgetTransfers.
+type Reconciler struct {
+	client.Client
+	Recorder events.EventRecorder
+	Registry *accounts.Registry
+	Options  common.Options
+}
+
+// +kubebuilder:rbac:groups=budget.bss.dev,resources=budgettransfers,verbs=get;list;watch
+// +kubebuilder:rbac:groups=budget.bss.dev,resources=budgettransfers/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=budget.bss.dev,resources=enterpriseaccounts,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile advances one transfer.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var bt budgetv1alpha1.BudgetTransfer
+	if err := r.Get(ctx, req.NamespacedName, &bt); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if final(bt.Status.Phase) {
+		return ctrl.Result{}, nil
+	}
+	now := r.Options.Clock.Now()
+
+	if res := bt.Annotations[budgetv1alpha1.AnnotationResolve]; res != "" && bt.Status.Phase == budgetv1alpha1.PhaseSubmitting {
+		return r.resolve(ctx, &bt, res, now)
+	}
+
+	switch bt.Status.Phase {
+	case "", budgetv1alpha1.PhasePending:
+		needs, threshold, err := r.needsApproval(ctx, &bt)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if needs {
+			return r.transition(ctx, &bt, budgetv1alpha1.PhaseAwaitingApproval, budgetv1alpha1.ReasonAwaitingApproval,
+				fmt.Sprintf("%s %s is above the auto-approval limit %s: set condition Approved=True (or Denied=True) on this transfer's status", bt.Spec.Operation, bt.Spec.Amount, threshold), now)
+		}
+		if bt.Status.Phase == "" {
+			if res, err := r.transition(ctx, &bt, budgetv1alpha1.PhasePending, budgetv1alpha1.ReasonPending, "waiting to be submitted", now); err != nil || res.RequeueAfter > 0 {
+				return res, err
+			}
+		}
+		return r.submit(ctx, &bt, now)
+	case budgetv1alpha1.PhaseAwaitingApproval:
+		switch {
+		case common.IsTrue(bt.Status.Conditions, budgetv1alpha1.ConditionDenied):
+			return r.finish(ctx, &bt, budgetv1alpha1.PhaseFailed, budgetv1alpha1.ReasonDenied, "denied by an approver", nil, now, "Denied")
+		case common.IsTrue(bt.Status.Conditions, budgetv1alpha1.ConditionApproved):
+			return r.submit(ctx, &bt, now)
+		}
+		return ctrl.Result{}, nil
+	default: // Submitting
+		return r.submit(ctx, &bt, now)
+	}
+}
+
+func final(p budgetv1alpha1.TransferPhase) bool {
+	return p == budgetv1alpha1.PhaseSucceeded || p == budgetv1alpha1.PhaseFailed
+}
+
+// needsApproval reports whether the transfer moves money to the sub-account
+// above the EnterpriseAccount's auto-approval limit.
+func (r *Reconciler) needsApproval(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer) (bool, string, error) {
+	if bt.Spec.Operation != budgetv1alpha1.OperationTransfer && bt.Spec.Operation != budgetv1alpha1.OperationCouponTransfer {
+		return false, "", nil
+	}
+	var ea budgetv1alpha1.EnterpriseAccount
+	if err := r.Get(ctx, types.NamespacedName{Name: bt.Spec.EnterpriseAccountName}, &ea); err != nil {
+		return false, "", client.IgnoreNotFound(err)
+	}
+	if ea.Spec.Approval == nil || ea.Spec.Approval.AutoApproveUpTo == nil {
+		return false, "", nil
+	}
+	limit, err := money.Parse(string(*ea.Spec.Approval.AutoApproveUpTo))
+	if err != nil {
+		return false, "", nil //nolint:nilerr // the CRD validates the limit; an unreadable one approves nothing automatically
+	}
+	amount, _ := money.Parse(string(bt.Spec.Amount))
+	return amount.Cmp(limit) > 0, limit.String(), nil
+}
+
+// transition writes a new phase (conflict-checked) and an event.
+func (r *Reconciler) transition(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, phase budgetv1alpha1.TransferPhase, reason, msg string, _ time.Time) (ctrl.Result, error) {
+	old := bt.Status.Phase
+	bt.Status.Phase = phase
+	bt.Status.ObservedGeneration = bt.Generation
+	common.SetCondition(&bt.Status.Conditions, bt.Generation, budgetv1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
+	if err := r.Status().Update(ctx, bt); err != nil {
+		if apierrors.IsConflict(err) {
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if old != phase {
+		r.Recorder.Eventf(bt, nil, corev1.EventTypeNormal, string(phase), "Transition", "%s → %s: %s", orPhase(old), phase, msg)
+	}
+	return ctrl.Result{}, nil
+}
+
+func orPhase(p budgetv1alpha1.TransferPhase) string {
+	if p == "" {
+		return "new"
+	}
+	return string(p)
+}
+
+// submit sends (or resends) the transfer.
+func (r *Reconciler) submit(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, now time.Time) (ctrl.Result, error) {
+	logger := log.FromContext(ctx)
+	if bt.Status.Phase == budgetv1alpha1.PhaseSubmitting && bt.Status.SubmittedTime != nil &&
+		now.Sub(bt.Status.SubmittedTime.Time) > r.Options.TransferSafetyWindow {
+		msg := fmt.Sprintf("no definite answer from BSS since %s (%d attempts, last %s); it is no longer resent: check BSS, then annotate %s=Succeeded or Failed",
+			bt.Status.SubmittedTime.UTC().Format(time.RFC3339), bt.Status.Attempts, orCode(bt.Status.ErrorCode), budgetv1alpha1.AnnotationResolve)
+		if common.ReadyReason(bt.Status.Conditions, budgetv1alpha1.ConditionReady) != budgetv1alpha1.ReasonOutcomeUnknown {
+			r.Recorder.Eventf(bt, nil, corev1.EventTypeWarning, budgetv1alpha1.ReasonOutcomeUnknown, "Submit", "%s", msg)
+		}
+		before := bt.Status.DeepCopy()
+		common.SetCondition(&bt.Status.Conditions, bt.Generation, budgetv1alpha1.ConditionReady, metav1.ConditionFalse, budgetv1alpha1.ReasonOutcomeUnknown, msg)
+		if !apiequality.Semantic.DeepEqual(before, &bt.Status) {
+			if err := r.Status().Update(ctx, bt); err != nil && !apierrors.IsConflict(err) {
+				return ctrl.Result{}, err
+			}
+		}
+		return ctrl.Result{}, nil
+	}
+	if bt.Status.Phase == budgetv1alpha1.PhaseSubmitting && bt.Status.LastAttemptTime != nil {
+		next := bt.Status.LastAttemptTime.Add(common.Backoff(int(bt.Status.Attempts), r.Options.SubmitRetryBase, 5*time.Minute))
+		if now.Before(next) {
+			return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
+		}
+	}
+	acct, ok := r.Registry.Get(bt.Spec.EnterpriseAccountName)
+	if !ok {
+		before := bt.Status.DeepCopy()
+		common.SetCondition(&bt.Status.Conditions, bt.Generation, budgetv1alpha1.ConditionReady, metav1.ConditionFalse,
+			budgetv1alpha1.ReasonEnterpriseAccountNotReady, fmt.Sprintf("EnterpriseAccount %s has no working connection", bt.Spec.EnterpriseAccountName))
+		if !apiequality.Semantic.DeepEqual(before, &bt.Status) {
+			if err := r.Status().Update(ctx, bt); err != nil && !apierrors.IsConflict(err) {
+				return ctrl.Result{}, err
+			}
+		}
+		// The EnterpriseAccount watch brings the transfer back once the
+		// connection works; the requeue is a safety net.
+		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
+	}
+
+	// Step 3: record the attempt (and Submitting) with a conflict-checked
+	// write before calling BSS. If another worker or a stale cache raced us,
+	// the write fails and nothing is sent.
+	old := bt.Status.Phase
+	nowMeta := metav1.NewTime(now)
+	bt.Status.Phase = budgetv1alpha1.PhaseSubmitting
+	if bt.Status.SubmittedTime == nil {
+		bt.Status.SubmittedTime = &nowMeta
+	}
+	bt.Status.Attempts++
+	bt.Status.LastAttemptTime = &nowMeta
+	bt.Status.ObservedGeneration = bt.Generation
+	common.SetCondition(&bt.Status.Conditions, bt.Generation, budgetv1alpha1.ConditionReady, metav1.ConditionFalse,
+		budgetv1alpha1.ReasonSubmitting, fmt.Sprintf("sending to BSS with trans_id %s", bt.Spec.TransID))
+	if err := r.Status().Update(ctx, bt); err != nil {
+		if apierrors.IsConflict(err) {
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if old != budgetv1alpha1.PhaseSubmitting {
+		r.Recorder.Eventf(bt, nil, corev1.EventTypeNormal, string(budgetv1alpha1.PhaseSubmitting), "Submit", "%s → Submitting with trans_id %s", orPhase(old), bt.Spec.TransID)
+	}
+
+	// Step 4: the call. Its context is detached from the reconcile's so that
+	// a shutdown does not cut a call in half more often than necessary; the
+	// outcome is ambiguous either way and the resend settles it.
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.Options.BSSCallTimeout)
+	defer cancel()
+	result, err := r.call(callCtx, acct, bt)
+	switch {
+	case err == nil:
+		logger.Info("transfer applied", "transfer", bt.Name, "operation", bt.Spec.Operation, "attempt", bt.Status.Attempts)
+		r.applied(acct, bt)
+		return r.finish(ctx, bt, budgetv1alpha1.PhaseSucceeded, budgetv1alpha1.ReasonSucceeded, "applied by BSS", result, now, "Succeeded")
+	case bss.IsDuplicateTransID(err):
+		if bt.Spec.Operation == budgetv1alpha1.OperationCouponTransfer {
+			sub, ferr := r.findSubCoupon(callCtx, acct, bt)
+			if ferr != nil {
+				return r.stillSubmitting(ctx, bt, ferr, now)
+			}
+			result = &budgetv1alpha1.TransferResult{SubCouponID: sub}
+		}
+		if result == nil {
+			result = &budgetv1alpha1.TransferResult{}
+		}
+		result.AlreadyApplied = true
+		logger.Info("transfer already applied", "transfer", bt.Name, "operation", bt.Spec.Operation, "attempt", bt.Status.Attempts)
+		r.applied(acct, bt)
+		return r.finish(ctx, bt, budgetv1alpha1.PhaseSucceeded, budgetv1alpha1.ReasonSucceeded,
+			"BSS had already applied this trans_id (CBC.99007009): the earlier attempt succeeded", result, now, "AlreadyApplied")
+	case bss.IsTerminal(err):
+		code, msg := errorDetail(err)
+		bt.Status.ErrorCode, bt.Status.ErrorMessage = code, msg
+		return r.finish(ctx, bt, budgetv1alpha1.PhaseFailed, budgetv1alpha1.ReasonFailed,
+			fmt.Sprintf("BSS refused it: %s", enterpriseaccount.Describe(err)), nil, now, "Failed")
+	default:
+		return r.stillSubmitting(ctx, bt, err, now)
+	}
+}
+
+// stillSubmitting records an ambiguous outcome; the transfer is resent later
+// with the same trans_id.
+func (r *Reconciler) stillSubmitting(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, err error, now time.Time) (ctrl.Result, error) {
+	code, msg := errorDetail(err)
+	bt.Status.ErrorCode, bt.Status.ErrorMessage = code, msg
+	reason := budgetv1alpha1.ReasonSubmitting
+	if bss.IsThrottled(err) {
+		reason = budgetv1alpha1.ReasonThrottled
+	}
+	common.SetCondition(&bt.Status.Conditions, bt.Generation, budgetv1alpha1.ConditionReady, metav1.ConditionFalse, reason,
+		fmt.Sprintf("outcome unclear (%s); will resend with the same trans_id", orCode(code)))
+	if uerr := r.Status().Update(ctx, bt); uerr != nil && !apierrors.IsConflict(uerr) {
+		return ctrl.Result{}, uerr
+	}
+	after := common.Backoff(int(bt.Status.Attempts), r.Options.SubmitRetryBase, 5*time.Minute)
+	if hint := bss.RetryAfterHint(err); bss.IsThrottled(err) && hint > after {
+		after = hint
+	}
+	_ = now
+	return ctrl.Result{RequeueAfter: after}, nil
+}
+
+func (r *Reconciler) call(ctx context.Context, acct *accounts.Account, bt *budgetv1alpha1.BudgetTransfer) (*budgetv1alpha1.TransferResult, error) {
+	amount, _ := money.Parse(string(bt.Spec.Amount))
+	balanceType := bss.BalanceTypeDebit
+	if bt.Spec.BalanceType == budgetv1alpha1.BalanceTypeCredit {
+		balanceType = bss.BalanceTypeCredit
+	}
+	req := bss.AmountTransferRequest{CustomerID: bt.Spec.CustomerID, Amount: amount, TransID: bt.Spec.TransID, BalanceType: balanceType, ExpireTime: bt.Spec.ExpireTime}
+	switch bt.Spec.Operation {
+	case budgetv1alpha1.OperationTransfer:
+		return nil, acct.Client.TransferAmount(ctx, req)
+	case budgetv1alpha1.OperationReclaim:
+		return nil, acct.Client.ReclaimAmount(ctx, req)
+	case budgetv1alpha1.OperationCouponTransfer:
+		sub, err := acct.Client.TransferCoupon(ctx, bss.CouponTransferRequest{CustomerID: bt.Spec.CustomerID, CouponID: bt.Spec.CouponID, Amount: amount, TransID: bt.Spec.TransID})
+		if err != nil {
+			return nil, err
+		}
+		return &budgetv1alpha1.TransferResult{SubCouponID: sub}, nil
+	case budgetv1alpha1.OperationCouponReclaim:
+		got, err := acct.Client.ReclaimCoupon(ctx, bss.CouponReclaimRequest{CustomerID: bt.Spec.CustomerID, CouponID: bt.Spec.CouponID, SubCouponID: bt.Spec.SubCouponID, TransID: bt.Spec.TransID})
+		if err != nil {
+			return nil, err
+		}
+		return &budgetv1alpha1.TransferResult{ReclaimedAmount: budgetv1alpha1.Money(got.String())}, nil
+	}
+	return nil, fmt.Errorf("unknown operation %q: %w", bt.Spec.Operation, bss.ErrInvalidRequest)
+}
+
+// findSubCoupon finds the sub-coupon a CouponTransfer created when its
+// response was lost: a sub-coupon of the parent coupon on the sub-account
+// that no other transfer has claimed, preferring one whose balance equals
+// the amount (it has not been spent yet).
+func (r *Reconciler) findSubCoupon(ctx context.Context, acct *accounts.Account, bt *budgetv1alpha1.BudgetTransfer) (string, error) {
+	subs, err := acct.Client.ListAllReclaimableCoupons(ctx, bt.Spec.CustomerID)
+	if err != nil {
+		return "", err
+	}
+	var all budgetv1alpha1.BudgetTransferList
+	if err := r.List(ctx, &all); err != nil {
+		return "", err
+	}
+	claimed := map[string]bool{}
+	for _, o := range all.Items {
+		if o.UID != bt.UID && o.Spec.CustomerID == bt.Spec.CustomerID {
+			if o.Status.Result != nil && o.Status.Result.SubCouponID != "" {
+				claimed[o.Status.Result.SubCouponID] = true
+			}
+			if o.Spec.SubCouponID != "" {
+				claimed[o.Spec.SubCouponID] = true
+			}
+		}
+	}
+	amount, _ := money.Parse(string(bt.Spec.Amount))
+	var candidates []bss.SubCoupon
+	for _, s := range subs {
+		if s.CouponID == bt.Spec.CouponID && !claimed[s.SubCouponID] {
+			candidates = append(candidates, s)
+		}
+	}
+	sort.Slice(candidates, func(i, j int) bool {
+		ei, ej := candidates[i].Balance == amount, candidates[j].Balance == amount
+		if ei != ej {
+			return ei
+		}
+		return candidates[i].SubCouponID < candidates[j].SubCouponID
+	})
+	if len(candidates) == 0 {
+		return "", errors.New("BSS reports the coupon transfer as applied but no unclaimed sub-coupon of it was found")
+	}
+	return candidates[0].SubCouponID, nil
+}
+
+// applied keeps the master's cached transferable cash in step.
+func (r *Reconciler) applied(acct *accounts.Account, bt *budgetv1alpha1.BudgetTransfer) {
+	if bt.Spec.BalanceType == budgetv1alpha1.BalanceTypeCredit {
+		acct.Forget("master-credit")
+		return
+	}
+	amount, _ := money.Parse(string(bt.Spec.Amount))
+	switch bt.Spec.Operation {
+	case budgetv1alpha1.OperationTransfer:
+		acct.AdjustTransferableCash(amount.Neg())
+	case budgetv1alpha1.OperationReclaim:
+		acct.AdjustTransferableCash(amount)
+	default:
+		acct.Forget("master-coupons")
+	}
+}
+
+// finish writes a final phase.
+func (r *Reconciler) finish(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, phase budgetv1alpha1.TransferPhase, reason, msg string,
+	result *budgetv1alpha1.TransferResult, now time.Time, metricResult string) (ctrl.Result, error) {
+	old := bt.Status.Phase
+	nowMeta := metav1.NewTime(now)
+	bt.Status.Phase = phase
+	bt.Status.CompletionTime = &nowMeta
+	bt.Status.ObservedGeneration = bt.Generation
+	if result != nil {
+		bt.Status.Result = result
+	}
+	status := metav1.ConditionTrue
+	eventType := corev1.EventTypeNormal
+	if phase == budgetv1alpha1.PhaseFailed {
+		status, eventType = metav1.ConditionFalse, corev1.EventTypeWarning
+	} else {
+		bt.Status.ErrorCode, bt.Status.ErrorMessage = "", ""
+	}
+	common.SetCondition(&bt.Status.Conditions, bt.Generation, budgetv1alpha1.ConditionReady, status, reason, msg)
+	if err := r.Status().Update(ctx, bt); err != nil {
+		if apierrors.IsConflict(err) {
+			// The money may have moved; the next reconcile resends with the
+			// same trans_id and BSS answers CBC.99007009.
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	r.Recorder.Eventf(bt, nil, eventType, string(phase), "Submit", "%s → %s: %s", orPhase(old), phase, msg)
+	metrics.Transfers.WithLabelValues(string(bt.Spec.Operation), metricResult).Inc()
+	if phase == budgetv1alpha1.PhaseSucceeded {
+		amount, _ := money.Parse(string(bt.Spec.Amount))
+		if result != nil && result.ReclaimedAmount != "" {
+			amount, _ = money.Parse(string(result.ReclaimedAmount))
+		}
+		metrics.TransferredFen.WithLabelValues(string(bt.Spec.Operation)).Add(metrics.Fen(amount))
+	}
+	return ctrl.Result{}, nil
+}
+
+// resolve settles a Submitting transfer from the administrator's annotation.
+func (r *Reconciler) resolve(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, res string, now time.Time) (ctrl.Result, error) {
+	switch budgetv1alpha1.TransferPhase(res) {
+	case budgetv1alpha1.PhaseSucceeded:
+		if acct, ok := r.Registry.Get(bt.Spec.EnterpriseAccountName); ok {
+			r.applied(acct, bt)
+		}
+		return r.finish(ctx, bt, budgetv1alpha1.PhaseSucceeded, budgetv1alpha1.ReasonResolvedByAdmin, "settled as Succeeded by the "+budgetv1alpha1.AnnotationResolve+" annotation", nil, now, "Resolved")
+	case budgetv1alpha1.PhaseFailed:
+		return r.finish(ctx, bt, budgetv1alpha1.PhaseFailed, budgetv1alpha1.ReasonResolvedByAdmin, "settled as Failed by the "+budgetv1alpha1.AnnotationResolve+" annotation", nil, now, "Resolved")
+	}
+	r.Recorder.Eventf(bt, nil, corev1.EventTypeWarning, "InvalidAnnotation", "Resolve", "%s must be Succeeded or Failed, not %q", budgetv1alpha1.AnnotationResolve, res)
+	return ctrl.Result{}, nil
+}
+
+func errorDetail(err error) (string, string) {
+	var be *bss.Error
+	if errors.As(err, &be) {
+		msg := be.Message
+		if len(be.FailCheckItems) > 0 {
+			msg = fmt.Sprintf("%s (failed checks: %v)", msg, be.FailCheckItems)
+		}
+		if len(msg) > 1024 {
+			msg = msg[:1024]
+		}
+		return be.Code, msg
+	}
+	msg := err.Error()
+	if len(msg) > 1024 {
+		msg = msg[:1024]
+	}
+	return "", msg
+}
+
+func orCode(c string) string {
+	if c == "" {
+		return "no BSS error code: transport error or timeout"
+	}
+	return c
+}
+
+// SetupWithManager registers the controller. Transfers are reconciled on
+// every change, including status: approvers write conditions there.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.Options.Defaults()
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&budgetv1alpha1.BudgetTransfer{}).
+		Watches(&budgetv1alpha1.EnterpriseAccount{}, handler.EnqueueRequestsFromMapFunc(r.openTransfersOf)).
+		Named("budgettransfer").
+		Complete(r)
+}
+
+// openTransfersOf maps an EnterpriseAccount to its transfers that are not
+// final, so that they resume as soon as its connection works (after a
+// restart, or when credentials are fixed).
+func (r *Reconciler) openTransfersOf(ctx context.Context, o client.Object) []reconcile.Request {
+	var list budgetv1alpha1.BudgetTransferList
+	if err := r.List(ctx, &list); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, bt := range list.Items {
+		if bt.Spec.EnterpriseAccountName == o.GetName() && !final(bt.Status.Phase) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: bt.Namespace, Name: bt.Name}})
+		}
+	}
+	return reqs
+}

@@ -1,0 +1,159 @@
+package integration
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bss/sign"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/budgetallocation"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+)
+
+// TestManagerStoppedBetweenSubmittingAndCall leaves transfers in Submitting
+// while no manager runs, as a crash right after the Submitting write would:
+// one whose call never reached BSS and one whose call was applied but whose
+// answer was lost with the process. A new manager settles both, and the
+// money moves exactly once each.
+func TestManagerStoppedBetweenSubmittingAndCall(t *testing.T) {
+	ctx := context.Background()
+	tm := newTeam(t)
+	paused := func(ba *budgetv1alpha1.BudgetAllocation) {
+		ba.Spec.ManagementPolicy = budgetv1alpha1.ManagementPolicyPaused
+	}
+	tm.create(t, tm.allocation("never-sent", "40", paused))
+	tm.create(t, tm.allocation("applied", "25", paused))
+	tm.waitReason(t, "never-sent", budgetv1alpha1.ReasonPaused)
+	tm.waitReason(t, "applied", budgetv1alpha1.ReasonPaused)
+
+	stopManager()
+	restarted := false
+	defer func() {
+		if !restarted {
+			stopManager = startManager(testOptions)
+		}
+	}()
+
+	submitting := func(baName, amount string) *budgetv1alpha1.BudgetTransfer {
+		ba := tm.get(t, baName)
+		bt := &budgetv1alpha1.BudgetTransfer{
+			ObjectMeta: metav1.ObjectMeta{Name: budgetallocation.TransferName(ba.Name, 1), Namespace: tm.ns},
+			Spec: budgetv1alpha1.BudgetTransferSpec{
+				AllocationRef: budgetv1alpha1.LocalObjectReference{Name: ba.Name}, SubAccountName: tm.sa, EnterpriseAccountName: eaName,
+				CustomerID: tm.customerID, Operation: budgetv1alpha1.OperationTransfer, Amount: budgetv1alpha1.Money(amount),
+				BalanceType: budgetv1alpha1.BalanceTypeDebit, TransID: budgetallocation.TransID(ba.UID, 1), Sequence: 1,
+			},
+		}
+		if err := controllerutil.SetControllerReference(ba, bt, scheme); err != nil {
+			t.Fatal(err)
+		}
+		if err := k8s.Create(ctx, bt); err != nil {
+			t.Fatal(err)
+		}
+		now := metav1.Now()
+		bt.Status = budgetv1alpha1.BudgetTransferStatus{Phase: budgetv1alpha1.PhaseSubmitting, Attempts: 1, SubmittedTime: &now, LastAttemptTime: &now}
+		if err := k8s.Status().Update(ctx, bt); err != nil {
+			t.Fatal(err)
+		}
+		return bt
+	}
+	submitting("never-sent", "40.00")
+	applied := submitting("applied", "25.00")
+
+	// The lost call of "applied" did reach BSS.
+	c, err := bss.New(bss.Config{Endpoint: simURL, DomainID: bsssim.DefaultDomainID,
+		Credentials: sign.Credentials{AccessKey: bsssim.DefaultAccessKey, SecretKey: bsssim.DefaultSecretKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.TransferAmount(ctx, bss.AmountTransferRequest{CustomerID: tm.customerID, Amount: money.MustParse("25"),
+		TransID: applied.Spec.TransID, BalanceType: bss.BalanceTypeDebit}); err != nil {
+		t.Fatal(err)
+	}
+	tm.expectLedger(t, "25.00")
+
+	time.Sleep(200 * time.Millisecond)
+	stopManager = startManager(testOptions)
+	restarted = true
+	for _, name := range []string{"never-sent", "applied"} {
+		tm.update(t, name, func(ba *budgetv1alpha1.BudgetAllocation) { ba.Spec.ManagementPolicy = budgetv1alpha1.ManagementPolicyManaged })
+	}
+	tm.waitReady(t, "never-sent", "40.00")
+	tm.waitReady(t, "applied", "25.00")
+	tm.expectLedger(t, "65.00")
+	for _, bt := range tm.transfers(t) {
+		if bt.Status.Phase != budgetv1alpha1.PhaseSucceeded || bt.Status.Attempts != 2 {
+			t.Errorf("%s: phase %s after %d attempts", bt.Name, bt.Status.Phase, bt.Status.Attempts)
+		}
+		wantAlready := bt.Spec.AllocationRef.Name == "applied"
+		if got := bt.Status.Result != nil && bt.Status.Result.AlreadyApplied; got != wantAlready {
+			t.Errorf("%s: alreadyApplied = %v, want %v", bt.Name, got, wantAlready)
+		}
+	}
+}
+
+// TestOutcomeUnknownAfterSafetyWindow: a transfer left Submitting past the
+// safety window is not resent; the allocation shows OutcomeUnknown until an
+// administrator resolves it with the annotation.
+func TestOutcomeUnknownAfterSafetyWindow(t *testing.T) {
+	ctx := context.Background()
+	tm := newTeam(t)
+	tm.create(t, tm.allocation("stuck", "33", func(ba *budgetv1alpha1.BudgetAllocation) {
+		ba.Spec.ManagementPolicy = budgetv1alpha1.ManagementPolicyPaused
+	}))
+	tm.waitReason(t, "stuck", budgetv1alpha1.ReasonPaused)
+	ba := tm.get(t, "stuck")
+	// Written while no manager runs, as the state a crashed one left behind.
+	stopManager()
+	restarted := false
+	defer func() {
+		if !restarted {
+			stopManager = startManager(testOptions)
+		}
+	}()
+	bt := &budgetv1alpha1.BudgetTransfer{
+		ObjectMeta: metav1.ObjectMeta{Name: budgetallocation.TransferName(ba.Name, 1), Namespace: tm.ns},
+		Spec: budgetv1alpha1.BudgetTransferSpec{
+			AllocationRef: budgetv1alpha1.LocalObjectReference{Name: ba.Name}, SubAccountName: tm.sa, EnterpriseAccountName: eaName,
+			CustomerID: tm.customerID, Operation: budgetv1alpha1.OperationTransfer, Amount: "33.00",
+			BalanceType: budgetv1alpha1.BalanceTypeDebit, TransID: budgetallocation.TransID(ba.UID, 1), Sequence: 1,
+		},
+	}
+	if err := controllerutil.SetControllerReference(ba, bt, scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Create(ctx, bt); err != nil {
+		t.Fatal(err)
+	}
+	long := metav1.NewTime(time.Now().Add(-25 * time.Hour))
+	bt.Status = budgetv1alpha1.BudgetTransferStatus{Phase: budgetv1alpha1.PhaseSubmitting, Attempts: 9, SubmittedTime: &long, LastAttemptTime: &long, ErrorCode: "CBC.0999"}
+	if err := k8s.Status().Update(ctx, bt); err != nil {
+		t.Fatal(err)
+	}
+	stopManager = startManager(testOptions)
+	restarted = true
+	tm.update(t, "stuck", func(ba *budgetv1alpha1.BudgetAllocation) { ba.Spec.ManagementPolicy = budgetv1alpha1.ManagementPolicyManaged })
+	tm.waitReason(t, "stuck", budgetv1alpha1.ReasonOutcomeUnknown)
+	tm.expectLedger(t, "0.00")
+
+	// The administrator checked BSS: it did not move. Failed lets the
+	// allocation try again with a new trans_id.
+	if err := waitFor(10*time.Second, func() (bool, error) {
+		if err := k8s.Get(ctx, objKey(bt), bt); err != nil {
+			return false, err
+		}
+		bt.Annotations = map[string]string{budgetv1alpha1.AnnotationResolve: "Failed"}
+		err := k8s.Update(ctx, bt)
+		return err == nil, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tm.waitReady(t, "stuck", "33.00")
+	tm.expectLedger(t, "33.00")
+}

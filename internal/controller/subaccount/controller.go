@@ -1,0 +1,633 @@
+// Package subaccount reconciles SubAccounts: it adopts an enterprise
+// sub-account by customer id or creates one (with the master's phone or an
+// SMS verification code a person stores in a Secret), and reports the
+// sub-account's reclaimable balances, the money BudgetAllocations granted
+// it, its monthly bills and orders, and its consumption against the monthly
+// budget, in status, events and metrics.
+package subaccount
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/accounts"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/enterpriseaccount"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/metrics"
+)
+
+
+// Event reasons besides the Ready condition's reasons.
+const (
+	eventAdopted              = "Adopted"
+	eventCreated              = "Created"
+	eventCreateRequested      = "CreateRequested"
+	eventVerificationCodeSent = "VerificationCodeSent"
+	eventBudgetThreshold      = "BudgetThresholdReached"
+)
+
+// Event actions.
+const (
+	actionSync   = "Sync"
+	actionCreate = "Create"
+	actionAlert  = "Alert"
+)
+
+const (
+	// defaultBalanceInterval and defaultBillingInterval apply when the
+	// EnterpriseAccount leaves its intervals unset (the CRD defaults).
+	defaultBalanceInterval = 10 * time.Minute
+	defaultBillingInterval = time.Hour
+	// registryRetry is how soon to look again when the EnterpriseAccount
+	// is Ready but its connection is not in the registry yet (right after
+	// the operator started).
+	registryRetry = 10 * time.Second
+)
+
+// Reconciler reconciles SubAccounts.
+type Reconciler struct {
+	client.Client
+	// Recorder emits events; SetupWithManager fills it in when nil.
+	Recorder events.EventRecorder
+	// Registry holds the BSS connection of each EnterpriseAccount.
+	Registry *accounts.Registry
+	// Options are the operator-wide settings.
+	Options common.Options
+
+	// fetches serialises the per-master batch reads (sub-account list,
+	// bills, orders) so that concurrent workers wait for one read instead
+	// of each sending their own.
+	fetches keyedLocks
+	// codesSent remembers recent SMS sends per SubAccount, so that a
+	// reconcile working from a stale cache, or retrying after a failed
+	// status write, does not text a second code (which would invalidate
+	// the first one).
+	codesSent sync.Map // SubAccount name → sentCode
+}
+
+type sentCode struct {
+	uid types.UID
+	at  time.Time
+}
+
+// +kubebuilder:rbac:groups=budget.bss.dev,resources=subaccounts,verbs=get;list;watch
+// +kubebuilder:rbac:groups=budget.bss.dev,resources=subaccounts/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=budget.bss.dev,resources=budgetallocations,verbs=get;list;watch
+// +kubebuilder:rbac:groups=budget.bss.dev,resources=enterpriseaccounts,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// scope is what one reconcile knows and has decided.
+type scope struct {
+	sa     *budgetv1alpha1.SubAccount
+	before *budgetv1alpha1.SubAccountStatus
+	now    time.Time
+	// wasReady: Ready was True before this reconcile (otherwise everything
+	// is re-read, to recover as soon as possible).
+	wasReady bool
+
+	ea   *budgetv1alpha1.EnterpriseAccount
+	acct *accounts.Account
+
+	// customerID is set once the sub-account is known to BSS and is
+	// Normal (or closed: it is then reported but not Ready).
+	customerID     string
+	closed         bool
+	grantedChanged bool
+
+	// halted stops the remaining phases; Ready has been set to False.
+	halted bool
+	// syncErr is the BSS error behind a halt, for the log.
+	syncErr error
+	// events are announced once the status write succeeded.
+	events []pendingEvent
+}
+
+type pendingEvent struct {
+	eventType, reason, action, note string
+}
+
+type phase func(ctx context.Context, s *scope) (ctrl.Result, error)
+
+func (s *scope) status() *budgetv1alpha1.SubAccountStatus { return &s.sa.Status }
+
+// fail sets Ready to False and stops the remaining phases.
+func (s *scope) fail(reason, message string) {
+	common.SetCondition(&s.sa.Status.Conditions, s.sa.Generation, budgetv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
+	s.halted = true
+}
+
+// bssFailed reports a BSS error on Ready and returns the requeue its class
+// calls for (the throttling hint, a short delay for an unreachable endpoint,
+// longer for a BSS error).
+func (s *scope) bssFailed(err error, doing string) ctrl.Result {
+	s.syncErr = err
+	if errors.Is(err, bss.ErrInvalidRequest) {
+		// The client refused to send a request that breaks a documented
+		// limit; only a change of the object can fix it.
+		s.fail(budgetv1alpha1.ReasonBSSError, doing+": "+err.Error())
+		return ctrl.Result{RequeueAfter: 5 * time.Minute}
+	}
+	reason, requeue := enterpriseaccount.Classify(err)
+	s.fail(reason, doing+": "+enterpriseaccount.Describe(err))
+	return ctrl.Result{RequeueAfter: requeue}
+}
+
+func (s *scope) announce(eventType, reason, action, note string) {
+	s.events = append(s.events, pendingEvent{eventType: eventType, reason: reason, action: action, note: note})
+}
+
+// Reconcile brings one SubAccount's status up to date.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	logger := log.FromContext(ctx)
+	var sa budgetv1alpha1.SubAccount
+	if err := r.Get(ctx, req.NamespacedName, &sa); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetMetrics(req.Name)
+			r.codesSent.Delete(req.Name)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if !sa.DeletionTimestamp.IsZero() {
+		// Nothing to clean up in BSS: the operator never closes accounts.
+		return ctrl.Result{}, nil
+	}
+
+	s := &scope{
+		sa:       &sa,
+		before:   sa.Status.DeepCopy(),
+		now:      r.Options.Clock.Now(),
+		wasReady: common.IsTrue(sa.Status.Conditions, budgetv1alpha1.ConditionReady),
+	}
+	callCtx, cancel := context.WithTimeout(ctx, r.Options.BSSCallTimeout)
+	defer cancel()
+	result, err := r.runPhases(callCtx, s)
+
+	// One status write per reconcile, only when something changed.
+	if !apiequality.Semantic.DeepEqual(s.before, &sa.Status) {
+		evs := append(transitionEvents(s.before, &sa.Status), s.events...)
+		if uerr := r.Status().Update(ctx, &sa); uerr != nil {
+			if apierrors.IsConflict(uerr) {
+				// A newer version exists; the reconcile starts over from it
+				// (and announces its transitions only once written).
+				return ctrl.Result{RequeueAfter: time.Second}, nil
+			}
+			return ctrl.Result{}, fmt.Errorf("updating the status of SubAccount %s: %w", sa.Name, uerr)
+		}
+		for _, e := range evs {
+			r.Recorder.Eventf(&sa, nil, e.eventType, e.reason, e.action, "%s", e.note)
+		}
+	}
+	if s.syncErr != nil {
+		logger.V(1).Info("sync failed", "reason", common.ReadyReason(sa.Status.Conditions, budgetv1alpha1.ConditionReady), "error", s.syncErr.Error())
+	}
+	return result, err
+}
+
+// runPhases runs the phases in order until one halts or fails; the result
+// of the last phase run is the reconcile's.
+func (r *Reconciler) runPhases(ctx context.Context, s *scope) (ctrl.Result, error) {
+	phases := []phase{
+		r.syncGranted,
+		r.resolveEnterpriseAccount,
+		r.resolveSubAccount,
+		r.syncBalances,
+		r.syncBilling,
+		r.evaluateBudget,
+		r.markReady,
+	}
+	var result ctrl.Result
+	for _, p := range phases {
+		var err error
+		result, err = p(ctx, s)
+		if err != nil || s.halted {
+			return result, err
+		}
+	}
+	return result, nil
+}
+
+// syncGranted adds up the grants of every BudgetAllocation funding this
+// SubAccount, in all namespaces. It needs no BSS call, so it runs first.
+func (r *Reconciler) syncGranted(ctx context.Context, s *scope) (ctrl.Result, error) {
+	var list budgetv1alpha1.BudgetAllocationList
+	if err := r.List(ctx, &list, client.MatchingFields{common.IndexAllocationSubAccount: s.sa.Name}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing the BudgetAllocations of SubAccount %s: %w", s.sa.Name, err)
+	}
+	total, count := sumGranted(list.Items)
+	st := s.status()
+	granted := toMoney(total)
+	s.grantedChanged = st.Granted != granted
+	st.Granted = granted
+	st.Allocations = count
+	metrics.SubAccountGranted.WithLabelValues(s.sa.Name).Set(metrics.Fen(total))
+	return ctrl.Result{}, nil
+}
+
+// resolveEnterpriseAccount finds the master's connection.
+func (r *Reconciler) resolveEnterpriseAccount(ctx context.Context, s *scope) (ctrl.Result, error) {
+	name := s.sa.Spec.EnterpriseAccountRef.Name
+	var ea budgetv1alpha1.EnterpriseAccount
+	if err := r.Get(ctx, types.NamespacedName{Name: name}, &ea); err != nil {
+		if apierrors.IsNotFound(err) {
+			// The EnterpriseAccount watch brings the SubAccount back.
+			s.fail(budgetv1alpha1.ReasonEnterpriseAccountNotReady, fmt.Sprintf("EnterpriseAccount %q not found", name))
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, fmt.Errorf("reading EnterpriseAccount %s: %w", name, err)
+	}
+	if !common.IsTrue(ea.Status.Conditions, budgetv1alpha1.ConditionReady) {
+		msg := fmt.Sprintf("EnterpriseAccount %q is not Ready", name)
+		if reason := common.ReadyReason(ea.Status.Conditions, budgetv1alpha1.ConditionReady); reason != "" {
+			msg += " (" + reason + ")"
+		}
+		s.fail(budgetv1alpha1.ReasonEnterpriseAccountNotReady, msg)
+		return ctrl.Result{}, nil
+	}
+	acct, ok := r.Registry.Get(name)
+	if !ok {
+		s.fail(budgetv1alpha1.ReasonEnterpriseAccountNotReady, fmt.Sprintf("EnterpriseAccount %q has no BSS connection yet", name))
+		return ctrl.Result{RequeueAfter: registryRetry}, nil
+	}
+	s.ea, s.acct = &ea, acct
+	return ctrl.Result{}, nil
+}
+
+// resolveSubAccount establishes the customer id: adopted from the spec, or
+// found or created by login name.
+func (r *Reconciler) resolveSubAccount(ctx context.Context, s *scope) (ctrl.Result, error) {
+	spec := s.sa.Spec
+	switch {
+	case spec.CustomerID != "":
+		return r.adopt(ctx, s, spec.CustomerID)
+	case spec.Create != nil:
+		return r.ensureCreated(ctx, s, spec.Create)
+	}
+	s.fail(budgetv1alpha1.ReasonSubAccountNotFound, "spec sets neither customerID nor create")
+	return ctrl.Result{}, nil
+}
+
+// adopt verifies that id is a sub-account of the master and records it.
+func (r *Reconciler) adopt(ctx context.Context, s *scope, id string) (ctrl.Result, error) {
+	sub, found, err := r.findByID(ctx, s, id)
+	if err != nil {
+		if isAPIError(err) {
+			return s.bssFailed(err, "listing the master's sub-accounts"), nil
+		}
+		return ctrl.Result{}, err
+	}
+	if !found {
+		// Not terminal: the account may still be added in BSS, and nothing
+		// in the cluster would announce it, so look again periodically.
+		s.fail(budgetv1alpha1.ReasonSubAccountNotFound, fmt.Sprintf(
+			"customer id %s is not a sub-account of the master of EnterpriseAccount %q", id, s.ea.Name))
+		return ctrl.Result{RequeueAfter: common.Jitter(balanceInterval(s.ea), 0.1)}, nil
+	}
+	return r.useSubCustomer(s, sub)
+}
+
+// useSubCustomer records what BSS says about the sub-account and decides
+// whether the sync can go on.
+func (r *Reconciler) useSubCustomer(s *scope, sub bss.SubCustomer) (ctrl.Result, error) {
+	recordSubCustomer(s.status(), sub)
+	switch accountStateKind(sub.Status) {
+	case kindPending:
+		s.fail(budgetv1alpha1.ReasonCreating, fmt.Sprintf(
+			"sub-account %s (%s) is %s in BSS; waiting until it is Normal", sub.Name, sub.ID, accountState(sub.Status)))
+		return ctrl.Result{RequeueAfter: creationPoll(s.status().CreateRequestedTime, s.now)}, nil
+	case kindClosed:
+		s.closed = true
+	}
+	s.customerID = sub.ID
+	return ctrl.Result{}, nil
+}
+
+// creationPoll is how often to look at an account that is not Normal yet:
+// every 2 s right after the create request, then less often, because an
+// account awaiting registration or activation can wait for a person.
+func creationPoll(requested *metav1.Time, now time.Time) time.Duration {
+	if requested != nil {
+		switch age := now.Sub(requested.Time); {
+		case age < time.Minute:
+			return 2 * time.Second
+		case age < 10*time.Minute:
+			return 10 * time.Second
+		}
+	}
+	return time.Minute
+}
+
+// findByID looks id up in the master's list of sub-accounts, which is read
+// once per master and shared for subCustomersTTL. A miss in a cached list
+// is checked against a fresh one, so that an account added in BSS moments
+// ago is not reported missing.
+func (r *Reconciler) findByID(ctx context.Context, s *scope, id string) (bss.SubCustomer, bool, error) {
+	subs, cached, err := r.subCustomers(ctx, s, false)
+	if err != nil {
+		return bss.SubCustomer{}, false, err
+	}
+	if sub, ok := subs[id]; ok || !cached {
+		return sub, ok, nil
+	}
+	if subs, _, err = r.subCustomers(ctx, s, true); err != nil {
+		return bss.SubCustomer{}, false, err
+	}
+	sub, ok := subs[id]
+	return sub, ok, nil
+}
+
+// syncBalances reads the reclaimable cash, credit ledgers and coupons when
+// they are due: on the EnterpriseAccount's balanceSyncInterval, after a spec
+// change, when the allocations' grants changed (money moved), or while
+// recovering from a failure.
+func (r *Reconciler) syncBalances(ctx context.Context, s *scope) (ctrl.Result, error) {
+	st := s.status()
+	if !s.forceSync() && !s.grantedChanged && !due(st.LastBalanceSyncTime, balanceInterval(s.ea), s.now) {
+		return ctrl.Result{}, nil
+	}
+	c := s.acct.Client
+	cash, err := c.ReclaimableCash(ctx, s.customerID)
+	var credit []bss.AmountInfo
+	var coupons []bss.SubCoupon
+	if err == nil {
+		credit, err = c.ReclaimableCredit(ctx, s.customerID)
+	}
+	if err == nil {
+		coupons, err = c.ListAllReclaimableCoupons(ctx, s.customerID)
+	}
+	if err != nil {
+		if bss.IsSubAccountNotFound(err) {
+			s.syncErr = err
+			s.fail(budgetv1alpha1.ReasonSubAccountNotFound, fmt.Sprintf(
+				"BSS does not know customer id %s: %s", s.customerID, enterpriseaccount.Describe(err)))
+			return ctrl.Result{RequeueAfter: common.Jitter(balanceInterval(s.ea), 0.1)}, nil
+		}
+		if !isAPIError(err) {
+			return ctrl.Result{}, err
+		}
+		return s.bssFailed(err, "reading the reclaimable balances"), nil
+	}
+	st.ReclaimableCash = toMoney(cash)
+	st.ReclaimableCredit = creditLedgers(credit)
+	st.ReclaimableCoupons = couponBalances(coupons)
+	st.LastBalanceSyncTime = stamp(s.now)
+	metrics.SubAccountReclaimable.WithLabelValues(s.sa.Name, "debit").Set(metrics.Fen(cash))
+	metrics.SubAccountReclaimable.WithLabelValues(s.sa.Name, "credit").Set(metrics.Fen(sumLedgers(credit)))
+	metrics.SubAccountReclaimable.WithLabelValues(s.sa.Name, "coupon").Set(metrics.Fen(sumCoupons(coupons)))
+	return ctrl.Result{}, nil
+}
+
+// forceSync reports that everything must be read now, whatever the
+// intervals say: the spec changed, the account was just identified, or the
+// last reconcile did not end Ready (except for a closed account, which
+// never becomes Ready and is read on the intervals).
+func (s *scope) forceSync() bool {
+	st := s.status()
+	if s.sa.Generation != s.before.ObservedGeneration || s.before.CustomerID != st.CustomerID {
+		return true
+	}
+	return !s.wasReady && common.ReadyReason(s.before.Conditions, budgetv1alpha1.ConditionReady) != budgetv1alpha1.ReasonSubAccountClosed
+}
+
+// markReady finishes a complete sync and schedules the next one.
+func (r *Reconciler) markReady(_ context.Context, s *scope) (ctrl.Result, error) {
+	st := s.status()
+	st.ObservedGeneration = s.sa.Generation
+	if s.closed {
+		common.SetCondition(&st.Conditions, s.sa.Generation, budgetv1alpha1.ConditionReady, metav1.ConditionFalse, budgetv1alpha1.ReasonSubAccountClosed,
+			fmt.Sprintf("sub-account %s (%s) is %s in BSS and cannot be funded", st.AccountName, st.CustomerID, st.AccountState))
+	} else {
+		common.SetCondition(&st.Conditions, s.sa.Generation, budgetv1alpha1.ConditionReady, metav1.ConditionTrue, budgetv1alpha1.ReasonReady,
+			fmt.Sprintf("sub-account %s (%s) is Normal; balances, bills and orders are synced", st.AccountName, st.CustomerID))
+	}
+	next := min(untilDue(st.LastBalanceSyncTime, balanceInterval(s.ea), s.now),
+		untilDue(st.LastBillingSyncTime, billingInterval(s.ea), s.now))
+	return ctrl.Result{RequeueAfter: common.Jitter(next, 0.1)}, nil
+}
+
+func balanceInterval(ea *budgetv1alpha1.EnterpriseAccount) time.Duration {
+	if ea.Spec.BalanceSyncInterval != nil && ea.Spec.BalanceSyncInterval.Duration > 0 {
+		return ea.Spec.BalanceSyncInterval.Duration
+	}
+	return defaultBalanceInterval
+}
+
+func billingInterval(ea *budgetv1alpha1.EnterpriseAccount) time.Duration {
+	if ea.Spec.BillingSyncInterval != nil && ea.Spec.BillingSyncInterval.Duration > 0 {
+		return ea.Spec.BillingSyncInterval.Duration
+	}
+	return defaultBillingInterval
+}
+
+// stamp is a status timestamp; the API keeps whole seconds.
+func stamp(t time.Time) *metav1.Time {
+	m := metav1.NewTime(t.Truncate(time.Second))
+	return &m
+}
+
+// isAPIError reports an answer from BSS or a failure to reach it, as
+// opposed to an error of the operator itself.
+func isAPIError(err error) bool {
+	var be *bss.Error
+	var te *bss.TransportError
+	var de *bss.DecodeError
+	return errors.As(err, &be) || errors.As(err, &te) || errors.As(err, &de) || errors.Is(err, bss.ErrInvalidRequest)
+}
+
+// transitionEvents announces what changed between two statuses: the Ready
+// condition's status or reason, the sub-account becoming known, and the
+// budget being exceeded.
+func transitionEvents(before, after *budgetv1alpha1.SubAccountStatus) []pendingEvent {
+	var out []pendingEvent
+	if before.CustomerID == "" && after.CustomerID != "" {
+		reason, verb := eventAdopted, "adopted"
+		if after.CreateRequestedTime != nil {
+			reason, verb = eventCreated, "created"
+		}
+		out = append(out, pendingEvent{eventType: corev1.EventTypeNormal, reason: reason, action: actionSync,
+			note: fmt.Sprintf("%s sub-account %s with customer id %s", verb, after.AccountName, after.CustomerID)})
+	}
+	oldReady := meta.FindStatusCondition(before.Conditions, budgetv1alpha1.ConditionReady)
+	newReady := meta.FindStatusCondition(after.Conditions, budgetv1alpha1.ConditionReady)
+	if newReady != nil && (oldReady == nil || oldReady.Status != newReady.Status || oldReady.Reason != newReady.Reason) {
+		out = append(out, pendingEvent{eventType: readyEventType(newReady), reason: newReady.Reason, action: actionSync, note: newReady.Message})
+	}
+	oldOver := common.IsTrue(before.Conditions, budgetv1alpha1.ConditionBudgetExceeded)
+	if newOver := meta.FindStatusCondition(after.Conditions, budgetv1alpha1.ConditionBudgetExceeded); newOver != nil && newOver.Status == metav1.ConditionTrue && !oldOver {
+		out = append(out, pendingEvent{eventType: corev1.EventTypeWarning, reason: newOver.Reason, action: actionAlert, note: newOver.Message})
+	}
+	return out
+}
+
+// readyEventType is Normal for Ready and for work in progress, Warning for
+// everything that needs attention.
+func readyEventType(c *metav1.Condition) string {
+	switch {
+	case c.Status == metav1.ConditionTrue,
+		c.Reason == budgetv1alpha1.ReasonCreating,
+		c.Reason == budgetv1alpha1.ReasonAwaitingVerificationCode:
+		return corev1.EventTypeNormal
+	}
+	return corev1.EventTypeWarning
+}
+
+// forgetMetrics drops the series of a deleted SubAccount.
+func forgetMetrics(name string) {
+	labels := map[string]string{"subaccount": name}
+	metrics.SubAccountReclaimable.DeletePartialMatch(labels)
+	metrics.SubAccountConsumption.DeletePartialMatch(labels)
+	metrics.SubAccountBudgetRatio.DeletePartialMatch(labels)
+	metrics.SubAccountGranted.DeletePartialMatch(labels)
+}
+
+// SetupWithManager registers the controller. Besides SubAccounts it
+// watches EnterpriseAccounts (a SubAccount recovers when its master becomes
+// Ready), BudgetAllocations (their grants add up in status.granted) and the
+// Secrets of the operator's namespace that hold a password or an SMS code
+// for a SubAccount being created.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.Options.Defaults()
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder("subaccount-controller")
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&budgetv1alpha1.SubAccount{}, builder.WithPredicates(
+			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&budgetv1alpha1.EnterpriseAccount{}, handler.EnqueueRequestsFromMapFunc(r.subAccountsForEnterpriseAccount),
+			builder.WithPredicates(enterpriseAccountChanged())).
+		Watches(&budgetv1alpha1.BudgetAllocation{}, handler.EnqueueRequestsFromMapFunc(subAccountForAllocation),
+			builder.WithPredicates(grantChanged())).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.subAccountsForSecret),
+			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+				return o.GetNamespace() == r.Options.Namespace
+			}))).
+		Named("subaccount").
+		Complete(r)
+}
+
+// enterpriseAccountChanged passes EnterpriseAccount events that matter to
+// SubAccounts: creation, deletion, a spec change (intervals) and a change of
+// the Ready condition's status or reason (SubAccounts show the reason). The
+// master's periodic status updates (balances) do not.
+func enterpriseAccountChanged() predicate.Predicate {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			oldEA, okOld := e.ObjectOld.(*budgetv1alpha1.EnterpriseAccount)
+			newEA, okNew := e.ObjectNew.(*budgetv1alpha1.EnterpriseAccount)
+			if !okOld || !okNew {
+				return true
+			}
+			return oldEA.Generation != newEA.Generation || readyOf(oldEA) != readyOf(newEA)
+		},
+	}
+}
+
+// grantChanged passes BudgetAllocation creations, deletions and updates
+// that change status.granted.
+func readyOf(ea *budgetv1alpha1.EnterpriseAccount) string {
+	c := meta.FindStatusCondition(ea.Status.Conditions, budgetv1alpha1.ConditionReady)
+	if c == nil {
+		return ""
+	}
+	return string(c.Status) + "/" + c.Reason
+}
+
+func grantChanged() predicate.Predicate {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			oldBA, okOld := e.ObjectOld.(*budgetv1alpha1.BudgetAllocation)
+			newBA, okNew := e.ObjectNew.(*budgetv1alpha1.BudgetAllocation)
+			if !okOld || !okNew {
+				return true
+			}
+			return oldBA.Status.Granted != newBA.Status.Granted
+		},
+	}
+}
+
+func (r *Reconciler) subAccountsForEnterpriseAccount(ctx context.Context, o client.Object) []reconcile.Request {
+	var list budgetv1alpha1.SubAccountList
+	if err := r.List(ctx, &list, client.MatchingFields{common.IndexSubAccountEnterprise: o.GetName()}); err != nil {
+		log.FromContext(ctx).Error(err, "listing the SubAccounts of an EnterpriseAccount", "enterpriseAccount", o.GetName())
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, sa := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: sa.Name}})
+	}
+	return reqs
+}
+
+func subAccountForAllocation(_ context.Context, o client.Object) []reconcile.Request {
+	ba, ok := o.(*budgetv1alpha1.BudgetAllocation)
+	if !ok || ba.Spec.SubAccountRef.Name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: ba.Spec.SubAccountRef.Name}}}
+}
+
+func (r *Reconciler) subAccountsForSecret(ctx context.Context, o client.Object) []reconcile.Request {
+	var list budgetv1alpha1.SubAccountList
+	if err := r.List(ctx, &list); err != nil {
+		log.FromContext(ctx).Error(err, "listing SubAccounts for a Secret", "secret", o.GetName())
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, sa := range list.Items {
+		if referencesSecret(&sa, o.GetName()) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: sa.Name}})
+		}
+	}
+	return reqs
+}
+
+// referencesSecret reports whether the SubAccount's create spec names the
+// Secret (in the operator's namespace) for its password or SMS code.
+func referencesSecret(sa *budgetv1alpha1.SubAccount, name string) bool {
+	c := sa.Spec.Create
+	if c == nil {
+		return false
+	}
+	if c.PasswordSecretRef.Name == name {
+		return true
+	}
+	return c.Phone.VerificationCodeSecretRef != nil && c.Phone.VerificationCodeSecretRef.Name == name
+}
+
+// keyedLocks are context-aware mutexes by key.
+type keyedLocks struct {
+	m sync.Map // key → chan struct{} of capacity 1
+}
+
+// lock takes the lock of key, or gives up when ctx ends.
+func (k *keyedLocks) lock(ctx context.Context, key string) (func(), error) {
+	v, _ := k.m.LoadOrStore(key, make(chan struct{}, 1))
+	ch, _ := v.(chan struct{})
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for another worker's BSS read: %w", ctx.Err())
+	}
+}

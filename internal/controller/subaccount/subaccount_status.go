@@ -1,0 +1,368 @@
+package subaccount
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+)
+
+// This file holds the pure decisions of the controller: how BSS records
+// become status fields. Nothing here talks to BSS or the API server.
+
+// Limits of the status fields (kubebuilder MaxLength/MaxItems markers).
+const (
+	maxNameLen        = 64
+	maxOrgIDLen       = 20
+	maxOrgNameLen     = 128
+	maxStateLen       = 32
+	maxCouponIDLen    = 64
+	maxPlanNameLen    = 256
+	maxTimeLen        = 32
+	maxLedgers        = 100
+	maxCoupons        = 200
+	maxLatestOrders   = 5
+	maxOrderTypeLen   = 32
+	maxOrderStatusLen = 32
+)
+
+// Account states shown in status.accountState.
+const (
+	stateNormal             = "Normal"
+	stateCreating           = "Creating"
+	stateClosing            = "Closing"
+	stateClosed             = "Closed"
+	stateRegistering        = "Registering"
+	stateAwaitingActivation = "AwaitingActivation"
+)
+
+// accountState names a BSS sub-account status (bss-api.md §3.2); unknown
+// codes are shown as the number.
+func accountState(code int) string {
+	switch code {
+	case bss.SubCustomerStatusNormal:
+		return stateNormal
+	case bss.SubCustomerStatusCreating:
+		return stateCreating
+	case bss.SubCustomerStatusClosing:
+		return stateClosing
+	case bss.SubCustomerStatusClosed:
+		return stateClosed
+	case bss.SubCustomerStatusRegistering:
+		return stateRegistering
+	case bss.SubCustomerStatusAwaitingActivation:
+		return stateAwaitingActivation
+	}
+	return strconv.Itoa(code)
+}
+
+// stateKind groups account states by what the controller does with them.
+type stateKind int
+
+const (
+	// kindUsable: the account is Normal; it is synced and can be Ready.
+	kindUsable stateKind = iota
+	// kindPending: the account is still being created, registered or
+	// activated; the controller polls until it is Normal.
+	kindPending
+	// kindClosed: the account is closing or closed; it is still reported
+	// but never Ready, so nothing funds it.
+	kindClosed
+)
+
+func accountStateKind(code int) stateKind {
+	switch code {
+	case bss.SubCustomerStatusNormal:
+		return kindUsable
+	case bss.SubCustomerStatusClosing, bss.SubCustomerStatusClosed:
+		return kindClosed
+	}
+	return kindPending
+}
+
+// orderType names a BSS order type; types other than the four common ones
+// are shown as the BSS code.
+func orderType(code string) string {
+	switch code {
+	case "1":
+		return "New"
+	case "2":
+		return "Renewal"
+	case "3":
+		return "Change"
+	case "4":
+		return "Unsubscribe"
+	}
+	return clip(code, maxOrderTypeLen)
+}
+
+// orderStatus names a BSS order status; other statuses (review, refund,
+// confirmation, logistics) are shown as the BSS code.
+func orderStatus(code int) string {
+	switch code {
+	case bss.OrderStatusPendingPayment:
+		return "PendingPayment"
+	case bss.OrderStatusProcessing:
+		return "Processing"
+	case bss.OrderStatusCompleted:
+		return "Completed"
+	case bss.OrderStatusCancelled:
+		return "Cancelled"
+	}
+	return strconv.Itoa(code)
+}
+
+// summarizeOrders counts a sub-account's orders by state and keeps the
+// latest few, newest first (ties broken by order id so the result does not
+// depend on the order BSS listed them in).
+func summarizeOrders(orders []bss.Order) *budgetv1alpha1.OrdersSummary {
+	out := &budgetv1alpha1.OrdersSummary{}
+	for _, o := range orders {
+		switch o.Status {
+		case bss.OrderStatusPendingPayment:
+			out.PendingPayment++
+		case bss.OrderStatusProcessing:
+			out.Processing++
+		case bss.OrderStatusCompleted:
+			out.Completed++
+		case bss.OrderStatusCancelled:
+			out.Cancelled++
+		default:
+			out.Other++
+		}
+	}
+	sorted := slices.Clone(orders)
+	slices.SortStableFunc(sorted, func(a, b bss.Order) int {
+		if c := compareTimes(b.CreateTime, a.CreateTime); c != 0 {
+			return c
+		}
+		return compareStrings(b.OrderID, a.OrderID)
+	})
+	for _, o := range sorted[:min(len(sorted), maxLatestOrders)] {
+		out.Latest = append(out.Latest, budgetv1alpha1.OrderSummary{
+			ID:         clip(o.OrderID, maxNameLen),
+			Type:       orderType(o.OrderType),
+			Status:     orderStatus(o.Status),
+			Amount:     toMoney(o.AmountAfterDiscount),
+			CreateTime: clip(o.CreateTime, maxTimeLen),
+		})
+	}
+	return out
+}
+
+// compareTimes orders two BSS UTC timestamps; unparsable ones sort as text
+// before every parsable one.
+func compareTimes(a, b string) int {
+	ta, errA := time.Parse(time.RFC3339, a)
+	tb, errB := time.Parse(time.RFC3339, b)
+	switch {
+	case errA == nil && errB == nil:
+		return ta.Compare(tb)
+	case errA == nil:
+		return 1
+	case errB == nil:
+		return -1
+	}
+	return compareStrings(a, b)
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// groupOrders splits the master's batch of sub-account orders by customer id.
+func groupOrders(orders []bss.Order) map[string][]bss.Order {
+	out := map[string][]bss.Order{}
+	for _, o := range orders {
+		out[o.CustomerID] = append(out[o.CustomerID], o)
+	}
+	return out
+}
+
+// billTotals is one account's share of a monthly-sum bill.
+type billTotals struct {
+	Consumption, Cash, Credit, Coupon, Debt money.Amount
+}
+
+// groupBills adds up the monthly-sum records per consuming account
+// (bill_sums[].customer_id). Flexi-purchase coupons and stored-value cards
+// count as Coupon, so that Consumption = Cash + Credit + Coupon + Debt.
+func groupBills(sums []bss.BillSum) map[string]billTotals {
+	out := map[string]billTotals{}
+	for _, b := range sums {
+		t := out[b.CustomerID]
+		t.Consumption = t.Consumption.Add(b.ConsumeAmount)
+		t.Cash = t.Cash.Add(b.CashAmount)
+		t.Credit = t.Credit.Add(b.CreditAmount)
+		t.Coupon = t.Coupon.Add(b.CouponAmount).Add(b.FlexipurchaseCouponAmount).Add(b.StoredValueCardAmount)
+		t.Debt = t.Debt.Add(b.DebtAmount)
+		out[b.CustomerID] = t
+	}
+	return out
+}
+
+// cycleSummary is the status view of one cycle's totals. BudgetPercent is
+// filled by the budget evaluation.
+func cycleSummary(cycle string, t billTotals) *budgetv1alpha1.BillCycleSummary {
+	return &budgetv1alpha1.BillCycleSummary{
+		Cycle:       cycle,
+		Consumption: toMoney(t.Consumption),
+		Cash:        toMoney(t.Cash),
+		Credit:      toMoney(t.Credit),
+		Coupon:      toMoney(t.Coupon),
+		Debt:        toMoney(t.Debt),
+	}
+}
+
+// budgetPercent is consumption as a whole percentage of budget, rounded
+// down and kept between 0 and MaxInt32.
+func budgetPercent(consumption, budget money.Amount) int32 {
+	c, b := consumption.Fen(), budget.Fen()
+	if c <= 0 || b <= 0 {
+		return 0
+	}
+	q, r := c/b, c%b
+	if q >= math.MaxInt32/100 {
+		return math.MaxInt32
+	}
+	// r < b, and the CRD keeps b below 10^14 fen, so r*100 cannot overflow.
+	return int32(min(q*100+r*100/b, math.MaxInt32))
+}
+
+// reached reports whether consumption has reached threshold percent of
+// budget, comparing in fen so that no rounding can announce an alert early.
+func reached(consumption, budget money.Amount, threshold int32) bool {
+	c := consumption.Fen()
+	if c > math.MaxInt64/100 {
+		return true // far beyond any budget the CRD admits (threshold·budget < 10^17 fen)
+	}
+	return c*100 >= int64(threshold)*budget.Fen()
+}
+
+// planAlerts decides which budget thresholds to announce. alerted are the
+// thresholds already announced in the cycle; the result next is the new
+// alerted set (sorted, limited to the configured thresholds) and announce
+// the thresholds crossed since, in ascending order.
+func planAlerts(thresholds, alerted []int32, consumption, budget money.Amount) (announce, next []int32) {
+	configured := slices.Clone(thresholds)
+	slices.Sort(configured)
+	configured = slices.Compact(configured)
+	for _, t := range configured {
+		switch {
+		case slices.Contains(alerted, t):
+			next = append(next, t)
+		case budget.IsPositive() && reached(consumption, budget, t):
+			next = append(next, t)
+			announce = append(announce, t)
+		}
+	}
+	return announce, next
+}
+
+// toMoney formats an amount for a status field. Status money is never
+// negative (the CRD pattern has no sign), so refunds that outweigh
+// consumption show as 0.00.
+func toMoney(a money.Amount) budgetv1alpha1.Money {
+	if a.IsNegative() {
+		a = money.Zero
+	}
+	return budgetv1alpha1.Money(a.String())
+}
+
+// creditLedgers converts BSS credit rows, keeping at most maxLedgers.
+func creditLedgers(rows []bss.AmountInfo) []budgetv1alpha1.CreditLedger {
+	var out []budgetv1alpha1.CreditLedger
+	for _, r := range rows[:min(len(rows), maxLedgers)] {
+		l := budgetv1alpha1.CreditLedger{Available: toMoney(r.Available), ExpireTime: clip(r.ExpireTime, 20)}
+		if r.CreditAmount.IsPositive() {
+			l.CreditLine = toMoney(r.CreditAmount)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// couponBalances converts a sub-account's reclaimable sub-coupons, keeping
+// at most maxCoupons.
+func couponBalances(cs []bss.SubCoupon) []budgetv1alpha1.CouponBalance {
+	var out []budgetv1alpha1.CouponBalance
+	for _, c := range cs[:min(len(cs), maxCoupons)] {
+		out = append(out, budgetv1alpha1.CouponBalance{
+			CouponID:    clip(c.CouponID, maxCouponIDLen),
+			SubCouponID: clip(c.SubCouponID, maxCouponIDLen),
+			PlanName:    clip(c.PlanName, maxPlanNameLen),
+			Balance:     toMoney(c.Balance),
+			ExpireTime:  clip(c.ExpireTime, maxTimeLen),
+		})
+	}
+	return out
+}
+
+// sumLedgers adds up the available amounts of credit ledgers.
+func sumLedgers(rows []bss.AmountInfo) money.Amount {
+	var total money.Amount
+	for _, r := range rows {
+		total = total.Add(r.Available)
+	}
+	return total
+}
+
+// sumCoupons adds up the balances of sub-coupons.
+func sumCoupons(cs []bss.SubCoupon) money.Amount {
+	var total money.Amount
+	for _, c := range cs {
+		total = total.Add(c.Balance)
+	}
+	return total
+}
+
+// recordSubCustomer copies what BSS says about the sub-account into status.
+func recordSubCustomer(st *budgetv1alpha1.SubAccountStatus, sub bss.SubCustomer) {
+	st.CustomerID = clip(sub.ID, maxNameLen)
+	st.AccountName = clip(sub.Name, maxNameLen)
+	st.DisplayName = clip(sub.DisplayName, maxNameLen)
+	st.OrgID = clip(sub.OrgID, maxOrgIDLen)
+	st.OrgName = clip(sub.OrgName, maxOrgNameLen)
+	st.AccountState = clip(accountState(sub.Status), maxStateLen)
+}
+
+// due reports whether a sync last done at last is due again at now. A sync
+// counts as due from 90% of the interval on, so that a requeue jittered by
+// ±10% around the interval never wakes up to find nothing to do.
+func due(last *metav1.Time, interval time.Duration, now time.Time) bool {
+	return last == nil || now.Sub(last.Time) >= interval-interval/10
+}
+
+// untilDue is how long until a sync last done at last is due at the full
+// interval; at least a second.
+func untilDue(last *metav1.Time, interval time.Duration, now time.Time) time.Duration {
+	if last == nil {
+		return time.Second
+	}
+	return max(last.Add(interval).Sub(now), time.Second)
+}
+
+// clip cuts s to at most n bytes on a rune boundary, so that a long BSS
+// value can never make the status write fail validation.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,376 @@
+package subaccount
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
+	clocktesting "k8s.io/utils/clock/testing"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/accounts"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/enterpriseaccount"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
+)
+
+// The reconciler tests run one real kube-apiserver (envtest), one BSS
+// simulator behind an httptest server, and one manager with the
+// EnterpriseAccount controller and this one, all shared by the tests.
+// Tests use unique object names and run one after another: they share the
+// simulator's time and the SubAccount controller's fake clock.
+
+const (
+	opNS           = "bss-budget-system"
+	credsSecret    = "bss-creds"
+	masterName     = "sim-master"
+	waitTimeout    = 30 * time.Second
+	billingEvery   = time.Minute
+	balancesEvery  = 10 * time.Second
+	annotationPoke = "test.budget.bss.dev/poke"
+)
+
+var (
+	k8sClient client.Client
+	sim       *bsssim.Sim
+	simURL    string
+	// clock is the SubAccount controller's clock; advance moves it together
+	// with the simulator's time.
+	clock    *clocktesting.FakeClock
+	recorder = &captureRecorder{}
+	calls    = &callCounter{counts: map[string]int{}}
+)
+
+func TestMain(m *testing.M) {
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "subaccount suite:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (code int, err error) {
+	logOut := io.Discard
+	if os.Getenv("TEST_LOGS") != "" {
+		logOut = os.Stderr
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(logOut), zap.UseDevMode(true)))
+
+	env, cfg, err := testenv.Start()
+	if err != nil {
+		return 0, err
+	}
+	defer func() { err = errors.Join(err, env.Stop()) }()
+
+	// Keep the simulated time away from the end of a bill cycle, so that the
+	// few hours the tests advance never cross into the next one.
+	shift := time.Duration(0)
+	if untilCycleEnd(time.Now()) < 6*time.Hour {
+		shift = -12 * time.Hour
+	}
+	simNow := func() time.Time { return time.Now().Add(shift) }
+	sim, err = bsssim.New(bsssim.DefaultStateAt(simNow()), bsssim.Options{
+		Seed: 1, ThrottlePerSecond: -1, CreationDelay: 3 * time.Second, Now: simNow,
+	})
+	if err != nil {
+		return 0, err
+	}
+	srv := httptest.NewServer(sim.Handler())
+	defer srv.Close()
+	simURL = srv.URL
+	clock = clocktesting.NewFakeClock(sim.Now())
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme.Scheme,
+		Metrics:                server.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Controller:             config.Controller{MaxConcurrentReconciles: 4},
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Namespaces: map[string]cache.Config{opNS: {}}},
+		}},
+	})
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := common.SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+		return 0, err
+	}
+	reg := accounts.NewRegistry(calls, nil)
+	if err := (&enterpriseaccount.Reconciler{
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("enterpriseaccount-controller"), Registry: reg,
+		Options: common.Options{Namespace: opNS},
+	}).SetupWithManager(mgr); err != nil {
+		return 0, err
+	}
+	recorder.next = mgr.GetEventRecorder("subaccount-controller")
+	if err := (&Reconciler{
+		Client: mgr.GetClient(), Recorder: recorder, Registry: reg,
+		Options: common.Options{Namespace: opNS, Clock: clock, BSSCallTimeout: 20 * time.Second},
+	}).SetupWithManager(mgr); err != nil {
+		return 0, err
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- mgr.Start(ctx) }()
+	defer func() {
+		cancel()
+		err = errors.Join(err, <-stopped)
+	}()
+
+	if k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.Scheme}); err != nil {
+		return 0, err
+	}
+	if err := k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: opNS}}); err != nil {
+		return 0, err
+	}
+	if err := k8sClient.Create(ctx, credentials(credsSecret)); err != nil {
+		return 0, err
+	}
+	if err := k8sClient.Create(ctx, enterpriseAccount(masterName, credsSecret)); err != nil {
+		return 0, err
+	}
+	return m.Run(), nil
+}
+
+// untilCycleEnd is the time left in t's bill cycle (calendar month, UTC+8).
+func untilCycleEnd(t time.Time) time.Duration {
+	b := t.In(time.FixedZone("UTC+8", 8*3600))
+	next := time.Date(b.Year(), b.Month()+1, 1, 0, 0, 0, 0, b.Location())
+	return next.Sub(t)
+}
+
+func credentials(name string) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: opNS, Name: name},
+		Data: map[string][]byte{
+			common.KeyAccessKeyID:     []byte(bsssim.DefaultAccessKey),
+			common.KeySecretAccessKey: []byte(bsssim.DefaultSecretKey),
+			common.KeyDomainID:        []byte(bsssim.DefaultDomainID),
+		},
+	}
+}
+
+func enterpriseAccount(name, secret string) *budgetv1alpha1.EnterpriseAccount {
+	return &budgetv1alpha1.EnterpriseAccount{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: budgetv1alpha1.EnterpriseAccountSpec{
+			Endpoint:             simURL,
+			CredentialsSecretRef: budgetv1alpha1.SecretReference{Name: secret},
+			BalanceSyncInterval:  &metav1.Duration{Duration: balancesEvery},
+			BillingSyncInterval:  &metav1.Duration{Duration: billingEvery},
+		},
+	}
+}
+
+// advance moves the simulator's time and the controller's clock by d.
+func advance(d time.Duration) {
+	sim.Advance(d)
+	clock.SetTime(sim.Now())
+}
+
+// expireBatches makes every per-master batch cached by the controller stale.
+func expireBatches() { advance(2 * billingEvery) }
+
+// eventually polls check until it returns nil, failing the test with the
+// last error after timeout.
+func eventually(t *testing.T, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s: %v", what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func getSubAccount(t *testing.T, name string) *budgetv1alpha1.SubAccount {
+	t.Helper()
+	var sa budgetv1alpha1.SubAccount
+	must(t, k8sClient.Get(context.Background(), types.NamespacedName{Name: name}, &sa))
+	return &sa
+}
+
+func createSubAccount(t *testing.T, name string, spec budgetv1alpha1.SubAccountSpec) {
+	t.Helper()
+	if spec.EnterpriseAccountRef.Name == "" {
+		spec.EnterpriseAccountRef.Name = masterName
+	}
+	must(t, k8sClient.Create(context.Background(), &budgetv1alpha1.SubAccount{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}))
+}
+
+func createSecret(t *testing.T, name string, data map[string]string) {
+	t.Helper()
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: opNS, Name: name}, StringData: data}
+	must(t, k8sClient.Create(context.Background(), s))
+}
+
+// waitForReason waits until Ready has reason and, for Ready, until the
+// status reflects the current generation; it returns the SubAccount.
+func waitForReason(t *testing.T, name, reason string) *budgetv1alpha1.SubAccount {
+	t.Helper()
+	var sa *budgetv1alpha1.SubAccount
+	eventually(t, fmt.Sprintf("SubAccount %s has Ready reason %s", name, reason), func() error {
+		sa = getSubAccount(t, name)
+		c := meta.FindStatusCondition(sa.Status.Conditions, budgetv1alpha1.ConditionReady)
+		switch {
+		case c == nil:
+			return errors.New("no Ready condition")
+		case c.Reason != reason:
+			return fmt.Errorf("Ready is %s/%s: %s", c.Status, c.Reason, c.Message)
+		case reason == budgetv1alpha1.ReasonReady && (sa.Status.ObservedGeneration != sa.Generation || c.ObservedGeneration != sa.Generation):
+			return fmt.Errorf("observed generation %d, want %d", sa.Status.ObservedGeneration, sa.Generation)
+		}
+		return nil
+	})
+	return sa
+}
+
+// poke changes an annotation, which makes the controller reconcile the
+// SubAccount without changing its spec.
+func poke(t *testing.T, name string) {
+	t.Helper()
+	sa := getSubAccount(t, name)
+	patch := client.MergeFrom(sa.DeepCopy())
+	if sa.Annotations == nil {
+		sa.Annotations = map[string]string{}
+	}
+	sa.Annotations[annotationPoke] = time.Now().Format(time.RFC3339Nano)
+	must(t, k8sClient.Patch(context.Background(), sa, patch))
+}
+
+// resyncBilling expires the batches, pokes the SubAccount and waits for a
+// billing sync at the new time.
+func resyncBilling(t *testing.T, name string) *budgetv1alpha1.SubAccount {
+	t.Helper()
+	expireBatches()
+	want := clock.Now().Truncate(time.Second)
+	poke(t, name)
+	var sa *budgetv1alpha1.SubAccount
+	eventually(t, "a billing sync of "+name, func() error {
+		sa = getSubAccount(t, name)
+		if last := sa.Status.LastBillingSyncTime; last == nil || last.Time.Before(want) {
+			return fmt.Errorf("last billing sync %v, want %s", last, want)
+		}
+		return nil
+	})
+	return sa
+}
+
+func condition(sa *budgetv1alpha1.SubAccount, condType string) *metav1.Condition {
+	return meta.FindStatusCondition(sa.Status.Conditions, condType)
+}
+
+func gauge(t *testing.T, g *prometheus.GaugeVec, labels ...string) float64 {
+	t.Helper()
+	var m dto.Metric
+	must(t, g.WithLabelValues(labels...).Write(&m))
+	return m.GetGauge().GetValue()
+}
+
+// recordedEvent is one event the controller emitted.
+type recordedEvent struct {
+	object, eventType, reason, note string
+}
+
+// captureRecorder records events and forwards them to the manager's
+// recorder, so that tests can count them exactly.
+type captureRecorder struct {
+	next events.EventRecorder
+
+	mu     sync.Mutex
+	events []recordedEvent
+}
+
+// Eventf records the event and forwards it.
+func (c *captureRecorder) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...interface{}) {
+	name := ""
+	if o, err := meta.Accessor(regarding); err == nil {
+		name = o.GetName()
+	}
+	c.mu.Lock()
+	c.events = append(c.events, recordedEvent{object: name, eventType: eventtype, reason: reason, note: fmt.Sprintf(note, args...)})
+	c.mu.Unlock()
+	c.next.Eventf(regarding, related, eventtype, reason, action, note, args...)
+}
+
+// of returns the events about one object with the given reason ("" for all).
+func (c *captureRecorder) of(object, reason string) []recordedEvent {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []recordedEvent
+	for _, e := range c.events {
+		if e.object == object && (reason == "" || e.reason == reason) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// count returns how many events about object have reason and a note
+// containing text.
+func (c *captureRecorder) count(object, reason, text string) int {
+	n := 0
+	for _, e := range c.of(object, reason) {
+		if strings.Contains(e.note, text) {
+			n++
+		}
+	}
+	return n
+}
+
+// callCounter counts BSS calls by operation (a bss.Observer).
+type callCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+// ObserveCall counts one HTTP attempt.
+func (c *callCounter) ObserveCall(info bss.CallInfo) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.counts[info.Operation]++
+}
+
+func (c *callCounter) get(op string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts[op]
+}

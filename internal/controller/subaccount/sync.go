@@ -1,0 +1,223 @@
+package subaccount
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/metrics"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+)
+
+// Keys of the per-master batches shared through accounts.Account.Remember.
+const (
+	keySubCustomers     = "subaccount/sub-customers"
+	keyOrders           = "subaccount/orders"
+	keyMonthlySumPrefix = "subaccount/monthly-sum/"
+)
+
+// subCustomersTTL is how long the master's list of sub-accounts is shared
+// between the reconciles of its SubAccounts.
+const subCustomersTTL = 30 * time.Second
+
+// batch returns the per-master value cached under key, or reads it with
+// fetch and caches it for ttl. Only one worker reads a given batch at a
+// time; the others wait and take its result. fresh skips the cache. The
+// second result reports a value taken from the cache.
+func batch[T any](ctx context.Context, r *Reconciler, s *scope, key string, ttl time.Duration, fresh bool,
+	fetch func(context.Context) (T, error),
+) (T, bool, error) {
+	var zero T
+	cached := func() (T, bool) {
+		if v, ok := s.acct.Cached(key, s.now); ok {
+			t, ok := v.(T)
+			return t, ok
+		}
+		return zero, false
+	}
+	if !fresh {
+		if v, ok := cached(); ok {
+			return v, true, nil
+		}
+	}
+	unlock, err := r.fetches.lock(ctx, s.acct.Name+"\x00"+key)
+	if err != nil {
+		return zero, false, err
+	}
+	defer unlock()
+	if !fresh {
+		if v, ok := cached(); ok { // read by another worker while this one waited
+			return v, true, nil
+		}
+	}
+	v, err := fetch(ctx)
+	if err != nil {
+		return zero, false, err
+	}
+	s.acct.Remember(key, v, s.now, ttl)
+	return v, false, nil
+}
+
+// subCustomers is the master's list of sub-accounts by customer id.
+func (r *Reconciler) subCustomers(ctx context.Context, s *scope, fresh bool) (map[string]bss.SubCustomer, bool, error) {
+	return batch(ctx, r, s, keySubCustomers, subCustomersTTL, fresh, func(ctx context.Context) (map[string]bss.SubCustomer, error) {
+		subs, err := s.acct.Client.ListAllSubCustomers(ctx, bss.ListSubCustomersRequest{})
+		if err != nil {
+			return nil, err
+		}
+		byID := make(map[string]bss.SubCustomer, len(subs))
+		for _, sub := range subs {
+			byID[sub.ID] = sub
+		}
+		return byID, nil
+	})
+}
+
+// monthlySums is one bill cycle's monthly-sum bill of the master and all
+// its sub-accounts (method=all, every page), totalled per customer id.
+func (r *Reconciler) monthlySums(ctx context.Context, s *scope, cycle string, ttl time.Duration) (map[string]billTotals, error) {
+	v, _, err := batch(ctx, r, s, keyMonthlySumPrefix+cycle, ttl, false, func(ctx context.Context) (map[string]billTotals, error) {
+		resp, err := s.acct.Client.ListAllMonthlySums(ctx, bss.MonthlySumRequest{BillCycle: cycle, Method: bss.MethodAll})
+		if err != nil {
+			return nil, err
+		}
+		return groupBills(resp.BillSums), nil
+	})
+	return v, err
+}
+
+// orders are the orders the master's sub-accounts placed (method=
+// sub_customer, newest first, every page), by customer id.
+func (r *Reconciler) orders(ctx context.Context, s *scope, ttl time.Duration) (map[string][]bss.Order, error) {
+	v, _, err := batch(ctx, r, s, keyOrders, ttl, false, func(ctx context.Context) (map[string][]bss.Order, error) {
+		orders, err := s.acct.Client.ListAllOrders(ctx, bss.ListOrdersRequest{Method: bss.MethodSubCustomer, OrderBy: bss.OrderByCreateTimeDesc})
+		if err != nil {
+			return nil, err
+		}
+		return groupOrders(orders), nil
+	})
+	return v, err
+}
+
+// syncBilling reads the current and previous bill cycle and the orders
+// when they are due: on the EnterpriseAccount's billingSyncInterval, when a
+// new cycle began, after a spec change, or while recovering from a
+// failure. The batches are shared by all SubAccounts of the master for
+// half the interval, so that no SubAccount reports bills older than one
+// and a half intervals.
+func (r *Reconciler) syncBilling(ctx context.Context, s *scope) (ctrl.Result, error) {
+	st := s.status()
+	interval := billingInterval(s.ea)
+	cur, prev := common.BillCycle(s.now), common.PreviousBillCycle(s.now)
+	newCycle := st.CurrentCycle == nil || st.CurrentCycle.Cycle != cur
+	if !s.forceSync() && !newCycle && !due(st.LastBillingSyncTime, interval, s.now) {
+		return ctrl.Result{}, nil
+	}
+	ttl := interval / 2
+	curBills, err := r.monthlySums(ctx, s, cur, ttl)
+	var prevBills map[string]billTotals
+	var orders map[string][]bss.Order
+	if err == nil {
+		prevBills, err = r.monthlySums(ctx, s, prev, ttl)
+	}
+	if err == nil {
+		orders, err = r.orders(ctx, s, ttl)
+	}
+	if err != nil {
+		if !isAPIError(err) {
+			return ctrl.Result{}, err
+		}
+		return s.bssFailed(err, "reading the bills and orders"), nil
+	}
+	id := s.customerID
+	if newCycle {
+		// Alerts are once per cycle: a new cycle starts with none.
+		st.AlertedThresholds = nil
+	}
+	st.CurrentCycle = cycleSummary(cur, curBills[id])
+	st.PreviousCycle = cycleSummary(prev, prevBills[id])
+	st.Orders = summarizeOrders(orders[id])
+	st.LastBillingSyncTime = stamp(s.now)
+	metrics.SubAccountConsumption.WithLabelValues(s.sa.Name).Set(metrics.Fen(amountOf(st.CurrentCycle.Consumption)))
+	return ctrl.Result{}, nil
+}
+
+// evaluateBudget compares the current cycle's consumption with the monthly
+// budget: the percentages, one Warning event per threshold reached in the
+// cycle, and the BudgetExceeded condition.
+func (r *Reconciler) evaluateBudget(_ context.Context, s *scope) (ctrl.Result, error) {
+	st := s.status()
+	mb := s.sa.Spec.MonthlyBudget
+	var budget money.Amount
+	if mb != nil {
+		budget = amountOf(mb.Amount)
+	}
+	if !budget.IsPositive() {
+		meta.RemoveStatusCondition(&st.Conditions, budgetv1alpha1.ConditionBudgetExceeded)
+		st.AlertedThresholds = nil
+		for _, c := range []*budgetv1alpha1.BillCycleSummary{st.CurrentCycle, st.PreviousCycle} {
+			if c != nil {
+				c.BudgetPercent = nil
+			}
+		}
+		metrics.SubAccountBudgetRatio.DeleteLabelValues(s.sa.Name)
+		return ctrl.Result{}, nil
+	}
+	if st.CurrentCycle == nil {
+		return ctrl.Result{}, nil // no bill read yet
+	}
+	if st.PreviousCycle != nil {
+		p := budgetPercent(amountOf(st.PreviousCycle.Consumption), budget)
+		st.PreviousCycle.BudgetPercent = &p
+	}
+	cycle := st.CurrentCycle.Cycle
+	consumption := amountOf(st.CurrentCycle.Consumption)
+	percent := budgetPercent(consumption, budget)
+	st.CurrentCycle.BudgetPercent = &percent
+
+	announce, next := planAlerts(mb.AlertThresholds, st.AlertedThresholds, consumption, budget)
+	st.AlertedThresholds = next
+	for _, t := range announce {
+		s.announce(corev1.EventTypeWarning, eventBudgetThreshold, actionAlert, fmt.Sprintf(
+			"consumption %s in bill cycle %s reached %d%% of the monthly budget %s", consumption, cycle, t, budget))
+	}
+	if consumption.Cmp(budget) > 0 {
+		common.SetCondition(&st.Conditions, s.sa.Generation, budgetv1alpha1.ConditionBudgetExceeded, metav1.ConditionTrue, budgetv1alpha1.ReasonBudgetExceeded,
+			fmt.Sprintf("consumption %s in bill cycle %s is above the monthly budget %s (%d%%)", consumption, cycle, budget, percent))
+	} else {
+		common.SetCondition(&st.Conditions, s.sa.Generation, budgetv1alpha1.ConditionBudgetExceeded, metav1.ConditionFalse, budgetv1alpha1.ReasonWithinBudget,
+			fmt.Sprintf("consumption %s in bill cycle %s is within the monthly budget %s (%d%%)", consumption, cycle, budget, percent))
+	}
+	metrics.SubAccountBudgetRatio.WithLabelValues(s.sa.Name).Set(float64(consumption.Fen()) / float64(budget.Fen()))
+	return ctrl.Result{}, nil
+}
+
+// sumGranted adds up the allocations' confirmed grants.
+func sumGranted(items []budgetv1alpha1.BudgetAllocation) (money.Amount, int32) {
+	var total money.Amount
+	for i := range items {
+		total = total.Add(amountOf(items[i].Status.Granted))
+	}
+	return total, int32(len(items))
+}
+
+// amountOf reads a Money field. The CRDs validate the format on every write,
+// so a value that does not parse cannot occur; it would count as zero.
+func amountOf(m budgetv1alpha1.Money) money.Amount {
+	if m == "" {
+		return money.Zero
+	}
+	a, err := money.Parse(string(m))
+	if err != nil {
+		return money.Zero
+	}
+	return a
+}
