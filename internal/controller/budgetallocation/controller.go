@@ -68,9 +68,9 @@ type scope struct {
 	// not reached BSS, so the plan is made without it and it is withdrawn
 	// when the spec no longer asks for it.
 	awaiting *budgetv1alpha1.BudgetTransfer
-	sa        *budgetv1alpha1.SubAccount
-	acct      *accounts.Account
-	now       time.Time
+	sa       *budgetv1alpha1.SubAccount
+	acct     *accounts.Account
+	now      time.Time
 }
 
 // Reconcile moves one allocation one step towards its spec.

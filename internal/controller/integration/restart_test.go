@@ -82,7 +82,9 @@ func TestManagerStoppedBetweenSubmittingAndCall(t *testing.T) {
 	stopManager = startManager(testOptions)
 	restarted = true
 	for _, name := range []string{"never-sent", "applied"} {
-		tm.update(t, name, func(ba *budgetv1alpha1.BudgetAllocation) { ba.Spec.ManagementPolicy = budgetv1alpha1.ManagementPolicyManaged })
+		tm.update(t, name, func(ba *budgetv1alpha1.BudgetAllocation) {
+			ba.Spec.ManagementPolicy = budgetv1alpha1.ManagementPolicyManaged
+		})
 	}
 	tm.waitReady(t, "never-sent", "40.00")
 	tm.waitReady(t, "applied", "25.00")
@@ -138,7 +140,9 @@ func TestOutcomeUnknownAfterSafetyWindow(t *testing.T) {
 	}
 	stopManager = startManager(testOptions)
 	restarted = true
-	tm.update(t, "stuck", func(ba *budgetv1alpha1.BudgetAllocation) { ba.Spec.ManagementPolicy = budgetv1alpha1.ManagementPolicyManaged })
+	tm.update(t, "stuck", func(ba *budgetv1alpha1.BudgetAllocation) {
+		ba.Spec.ManagementPolicy = budgetv1alpha1.ManagementPolicyManaged
+	})
 	tm.waitReason(t, "stuck", budgetv1alpha1.ReasonOutcomeUnknown)
 	tm.expectLedger(t, "0.00")
 

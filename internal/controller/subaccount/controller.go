@@ -37,7 +37,6 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/metrics"
 )
 
-
 // Event reasons besides the Ready condition's reasons.
 const (
 	eventAdopted              = "Adopted"
