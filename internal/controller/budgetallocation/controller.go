@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -752,11 +753,30 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&budgetv1alpha1.BudgetAllocation{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&budgetv1alpha1.BudgetTransfer{}).
-		Watches(&budgetv1alpha1.SubAccount{}, handler.EnqueueRequestsFromMapFunc(r.allocationsForSubAccount)).
+		Watches(&budgetv1alpha1.SubAccount{}, handler.EnqueueRequestsFromMapFunc(r.allocationsForSubAccount),
+			builder.WithPredicates(subAccountChangeMatters)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.allocationsInNamespace),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Named("budgetallocation").
 		Complete(r)
+}
+
+// subAccountChangeMatters passes SubAccount events that can change what an
+// allocation does: creation and deletion, spec changes (allowedNamespaces,
+// fundingLimit), a new customer id and Ready flipping. Balance and bill
+// syncs, which rewrite the status every interval, do not wake every
+// allocation of the sub-account.
+var subAccountChangeMatters = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, ok1 := e.ObjectOld.(*budgetv1alpha1.SubAccount)
+		n, ok2 := e.ObjectNew.(*budgetv1alpha1.SubAccount)
+		if !ok1 || !ok2 {
+			return true
+		}
+		return o.Generation != n.Generation || o.Status.CustomerID != n.Status.CustomerID ||
+			common.IsTrue(o.Status.Conditions, budgetv1alpha1.ConditionReady) != common.IsTrue(n.Status.Conditions, budgetv1alpha1.ConditionReady) ||
+			!n.DeletionTimestamp.IsZero()
+	},
 }
 
 func (r *Reconciler) allocationsForSubAccount(ctx context.Context, o client.Object) []reconcile.Request {
