@@ -99,6 +99,14 @@ func Register(reg prometheus.Registerer) {
 		reg.MustRegister(BSSRequests, BSSRequestDuration, BSSThrottled, Transfers, TransferredFen,
 			MasterTransferable, SubAccountReclaimable, SubAccountConsumption, SubAccountBudgetRatio,
 			SubAccountGranted, AllocationGranted, AllocationPending)
+		// Start every transfer outcome at zero so that increase() sees the
+		// first one.
+		for _, op := range []string{"Transfer", "Reclaim", "CouponTransfer", "CouponReclaim"} {
+			for _, result := range []string{"Succeeded", "AlreadyApplied", "Failed", "Denied", "Resolved"} {
+				Transfers.WithLabelValues(op, result)
+			}
+			TransferredFen.WithLabelValues(op)
+		}
 	})
 }
 

@@ -52,6 +52,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Get(ctx, req.NamespacedName, &ea); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Registry.Remove(req.Name)
+			metrics.MasterTransferable.DeleteLabelValues(req.Name, "debit")
+			metrics.MasterTransferable.DeleteLabelValues(req.Name, "credit")
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err

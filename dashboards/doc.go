@@ -1,0 +1,6 @@
+// Package dashboards holds the operator's Grafana dashboard
+// (bss-budget-operator.json). It has no code of its own: its tests check
+// the dashboard and the Prometheus alerts in
+// config/prometheus/prometheusrule.yaml, parsing every query and making
+// sure that it uses only the metrics and labels the README documents.
+package dashboards
