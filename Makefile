@@ -27,8 +27,9 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRDs and RBAC role into config/.
+manifests: controller-gen ## Generate the CRDs and RBAC role into config/ and copy them into the Helm chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./internal/controller/..." output:crd:artifacts:config=config/crd/bases
+	rm -f charts/bss-budget-operator/crds/*.yaml && cp config/crd/bases/*.yaml charts/bss-budget-operator/crds/ && cp config/rbac/role.yaml charts/bss-budget-operator/files/manager-role.yaml
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -46,26 +47,44 @@ vet: ## Run go vet.
 lint: golangci-lint ## Run golangci-lint.
 	$(GOLANGCI_LINT) run ./...
 
+.PHONY: api-docs
+api-docs: manifests ## Generate docs/api-reference.md from the CRDs.
+	go run ./hack/api-docs -crds config/crd/bases -out docs/api-reference.md
+
 .PHONY: verify
-verify: manifests generate ## Fail if generated files are stale (manifests and generate leave a git diff).
-	@if [ -n "$$(git status --porcelain -- api config)" ]; then \
+verify: manifests generate api-docs ## Fail if generated files are stale (manifests, generate and api-docs leave a git diff).
+	@if [ -n "$$(git status --porcelain -- api config charts)" ]; then \
 		echo "generated files are stale; run 'make manifests generate' and commit:"; \
-		git status --porcelain -- api config; git --no-pager diff -- api config | head -50; exit 1; fi
+		git status --porcelain -- api config charts; git --no-pager diff -- api config charts | head -50; exit 1; fi
+	@if [ -n "$$(git status --porcelain -- docs)" ]; then \
+		echo "docs/api-reference.md is stale; run 'make api-docs' and commit:"; \
+		git status --porcelain -- docs; git --no-pager diff -- docs | head -50; exit 1; fi
 
 .PHONY: envtest
 envtest: ## Build (once) kube-apiserver, etcd and kubectl for envtest from pinned Go modules; prints the assets path.
 	@hack/envtest-bins.sh
 
 .PHONY: test
-test: manifests generate vet ## Run unit and envtest tests with -race.
+test: manifests generate vet ## Run unit and envtest tests with -race, then the end-to-end tests (test-e2e).
 	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" go test -race -count=1 ./... $(TEST_ARGS)
+	$(MAKE) test-e2e
+
+.PHONY: test-e2e
+test-e2e: build ## Run the end-to-end and chaos tests: etcd, kube-apiserver, bss-simulator and bin/manager as real processes.
+	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" E2E_BIN_DIR=$(LOCALBIN) go test -tags e2e -count=1 -timeout 12m -v ./test/e2e/... $(E2E_ARGS)
+
+.PHONY: demo
+demo: build ## Run the operator against bss-simulator on a local control plane, print a summary, keep running until Ctrl-C (DEMO_ONCE=1: exit after the summary).
+	go build -o $(LOCALBIN)/budget-demo ./cmd/demo
+	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" $(LOCALBIN)/budget-demo --dir=$(LOCALBIN)/demo --bin-dir=$(LOCALBIN)
 
 ##@ Build
 
 .PHONY: build
-build: ## Build the manager and the simulator into bin/.
+build: build-image-binary ## Build the manager and the simulator into bin/ (and the manager as the image does).
 	go build -o $(LOCALBIN)/manager ./cmd/manager
 	go build -o $(LOCALBIN)/bss-simulator ./cmd/bss-simulator
+	go build -o $(LOCALBIN)/kubectl-budget ./cmd/kubectl-budget
 
 .PHONY: run
 run: manifests generate ## Run the manager against the cluster in $$KUBECONFIG (OPERATOR_NAMESPACE defaults to bss-budget-system).
@@ -74,6 +93,13 @@ run: manifests generate ## Run the manager against the cluster in $$KUBECONFIG (
 .PHONY: docker-build
 docker-build: ## Build the container image $(IMG) (needs a Docker engine).
 	docker build -t $(IMG) .
+
+# Keep this command line identical to the Dockerfile's `go build` (test/install checks it).
+.PHONY: build-image-binary
+build-image-binary: ## Build the manager with the Dockerfile's flags (static, -trimpath) into bin/manager-image.
+	CGO_ENABLED=0 GOOS=$${TARGETOS:-linux} GOARCH=$${TARGETARCH:-amd64} go build -trimpath -ldflags="-s -w" -o $(LOCALBIN)/manager-image ./cmd/manager
+	@info="$$(go version -m $(LOCALBIN)/manager-image)"; grep -q 'CGO_ENABLED=0' <<<"$$info" && grep -q -- '-trimpath=true' <<<"$$info" \
+		|| { echo "bin/manager-image is not a static -trimpath build"; exit 1; }
 
 ##@ Tools
 
