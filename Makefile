@@ -87,11 +87,11 @@ build: build-image-binary ## Build the manager and the simulator into bin/ (and 
 	go build -o $(LOCALBIN)/kubectl-budget ./cmd/kubectl-budget
 
 .PHONY: run
-run: manifests generate ## Run the manager against the cluster in $$KUBECONFIG (OPERATOR_NAMESPACE defaults to bss-budget-system).
+run: manifests generate ## Run the manager against the current kubeconfig's cluster (OPERATOR_NAMESPACE, default bss-budget-system).
 	go run ./cmd/manager --operator-namespace=$${OPERATOR_NAMESPACE:-bss-budget-system}
 
 .PHONY: docker-build
-docker-build: ## Build the container image $(IMG) (needs a Docker engine).
+docker-build: ## Build the container image (IMG, default bss-budget-operator:dev; needs a Docker engine).
 	docker build -t $(IMG) .
 
 # Keep this command line identical to the Dockerfile's `go build` (test/install checks it).
