@@ -688,6 +688,11 @@ func (r *Reconciler) namespaceAllowed(ctx context.Context, sa *budgetv1alpha1.Su
 func (r *Reconciler) bssError(ba *budgetv1alpha1.BudgetAllocation, err error, deleting bool) (ctrl.Result, error) {
 	reason, after := enterpriseaccount.Classify(err)
 	msg := enterpriseaccount.Describe(err)
+	if bss.IsRetryableRead(err) && !bss.IsThrottled(err) {
+		// A transient BSS answer (CBC.0999, a reset): look again soon
+		// rather than at the error class's usual pace.
+		after = 2 * time.Second
+	}
 	if bss.IsSubAccountNotFound(err) {
 		reason, after = budgetv1alpha1.ReasonSubAccountNotReady, 5*time.Minute
 	}

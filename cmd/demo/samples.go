@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
+)
+
+// The seeded sub-accounts and coupons of the simulator (README, "Default
+// seed").
+const (
+	customerTeamA = "cust-team-a-0001"
+	customerTeamB = "cust-team-b-0001"
+	customerTeamC = "cust-team-c-0001"
+	coupon1       = "CP2026110100001"
+	coupon2       = "CP2026110100002"
+	enterprise    = "acme"
+	masterKeys    = "acme-bss-credentials"
+)
+
+// samples are the objects the demo creates, in order: what config/samples
+// shows, pointed at the simulator, plus team-b and team-c and an allocation
+// from a namespace that team-c does not admit.
+func samples(endpoint string) []client.Object {
+	ns := framework.OperatorNamespace
+	ea := framework.EnterpriseAccount(enterprise, endpoint, masterKeys)
+	ea.Spec.Approval = &budgetv1alpha1.Approval{AutoApproveUpTo: framework.Money("20000.00")}
+
+	teamA := framework.SubAccount("team-a", enterprise, customerTeamA, "team-a")
+	teamA.Spec.FundingLimit = framework.Money("50000.00")
+	teamA.Spec.MonthlyBudget = &budgetv1alpha1.MonthlyBudget{Amount: "8000.00", AlertThresholds: []int32{50, 80, 100}}
+	teamB := framework.SubAccount("team-b", enterprise, customerTeamB, "team-b")
+	teamB.Spec.MonthlyBudget = &budgetv1alpha1.MonthlyBudget{Amount: "5000.00", AlertThresholds: []int32{80, 100}}
+	teamC := framework.SubAccount("team-c", enterprise, customerTeamC, "team-c")
+
+	compute := framework.Allocation("team-a", "compute", "team-a", "5000.00")
+	compute.Spec.DeletionPolicy = budgetv1alpha1.DeletionPolicyReclaim
+	launch := framework.Allocation("team-a", "launch", "team-a", "1000.00")
+	launch.Spec.Coupons = []budgetv1alpha1.CouponGrant{{CouponID: coupon1, Amount: "500.00"}, {CouponID: coupon2, Amount: "200.00"}}
+	topUp := framework.Allocation("team-b", "topup", "team-b", "")
+	topUp.Spec.TopUp = &budgetv1alpha1.TopUp{MinimumBalance: "1000.00", TargetBalance: "3000.00", MonthlyLimit: "10000.00"}
+	plan := framework.Allocation("team-b", "credit-plan", "team-b", "20000.00")
+	plan.Spec.BalanceType = budgetv1alpha1.BalanceTypeCredit
+	plan.Spec.ManagementPolicy = budgetv1alpha1.ManagementPolicyPlan
+	storage := framework.Allocation("team-c", "storage", "team-c", "800.00")
+	borrowed := framework.Allocation("sandbox", "borrowed", "team-c", "300.00")
+
+	return []client.Object{
+		framework.Namespace(ns, nil),
+		framework.CredentialsSecret(ns, masterKeys),
+		ea, teamA, teamB, teamC,
+		framework.Namespace("team-a", nil), framework.Namespace("team-b", nil),
+		framework.Namespace("team-c", nil), framework.Namespace("sandbox", nil),
+		compute, launch, topUp, plan, storage, borrowed,
+	}
+}
+
+// describeObject is one line about a sample.
+func describeObject(o client.Object) string {
+	switch o := o.(type) {
+	case *corev1.Namespace:
+		return "Namespace " + o.Name
+	case *corev1.Secret:
+		return fmt.Sprintf("Secret %s/%s (accessKeyID, secretAccessKey, domainID of the simulator's master)", o.Namespace, o.Name)
+	case *budgetv1alpha1.EnterpriseAccount:
+		return fmt.Sprintf("EnterpriseAccount %s -> %s", o.Name, o.Spec.Endpoint)
+	case *budgetv1alpha1.SubAccount:
+		return fmt.Sprintf("SubAccount %s adopts %s, admits namespace %s", o.Name, o.Spec.CustomerID, strings.Join(o.Spec.AllowedNamespaces.Names, ", "))
+	case *budgetv1alpha1.BudgetAllocation:
+		return fmt.Sprintf("BudgetAllocation %s/%s from %s: %s", o.Namespace, o.Name, o.Spec.SubAccountRef.Name, allocationSpec(o))
+	}
+	return fmt.Sprintf("%T %s", o, o.GetName())
+}
+
+func allocationSpec(ba *budgetv1alpha1.BudgetAllocation) string {
+	var parts []string
+	if ba.Spec.Amount != nil {
+		parts = append(parts, "amount "+string(*ba.Spec.Amount))
+	}
+	if t := ba.Spec.TopUp; t != nil {
+		parts = append(parts, fmt.Sprintf("topUp to %s when below %s, at most %s a month", t.TargetBalance, t.MinimumBalance, t.MonthlyLimit))
+	}
+	if ba.Spec.BalanceType == budgetv1alpha1.BalanceTypeCredit {
+		parts = append(parts, "of credit")
+	}
+	for _, c := range ba.Spec.Coupons {
+		parts = append(parts, fmt.Sprintf("coupon %s %s", c.CouponID, c.Amount))
+	}
+	if ba.Spec.ManagementPolicy == budgetv1alpha1.ManagementPolicyPlan {
+		parts = append(parts, "managementPolicy Plan")
+	}
+	if ba.Spec.DeletionPolicy == budgetv1alpha1.DeletionPolicyReclaim {
+		parts = append(parts, "deletionPolicy Reclaim")
+	}
+	if ba.Namespace == "sandbox" {
+		parts = append(parts, "(its namespace is not admitted)")
+	}
+	return strings.Join(parts, ", ")
+}
