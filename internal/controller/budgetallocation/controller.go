@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -605,12 +606,7 @@ func (r *Reconciler) recordLedger(s *scope) {
 	st.Granted = budgetv1alpha1.Money(money.Max(l.Granted, money.Zero).String())
 	st.Pending = l.Pending().String()
 	st.Coupons = nil
-	ids := make([]string, 0, len(l.Grants))
-	for id := range l.Grants {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(l.Grants)) {
 		g := l.Grants[id]
 		st.Coupons = append(st.Coupons, budgetv1alpha1.CouponGrantStatus{CouponID: id, SubCouponID: g.SubCouponID, Amount: budgetv1alpha1.Money(g.Amount.String())})
 	}

@@ -2,6 +2,8 @@ package budgetallocation
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -377,12 +379,7 @@ func largestLedger(ls []CreditLedger) CreditLedger {
 func planCoupons(d Desired, l Ledger, o Observed) Decision {
 	// Reclaims first: coupons removed from the spec, changed in amount, or
 	// everything when the allocation is being deleted.
-	ids := make([]string, 0, len(l.Grants))
-	for id := range l.Grants {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(l.Grants)) {
 		g := l.Grants[id]
 		want, keep := d.Coupons[id]
 		if d.Deleting || !keep || want != g.Amount {
@@ -393,12 +390,7 @@ func planCoupons(d Desired, l Ledger, o Observed) Decision {
 	if d.Deleting {
 		return Decision{Action: ActionNone}
 	}
-	ids = ids[:0]
-	for id := range d.Coupons {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(d.Coupons)) {
 		if _, ok := l.Grants[id]; ok {
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -143,7 +144,7 @@ func summarizeOrders(orders []bss.Order) *budgetv1alpha1.OrdersSummary {
 		if c := compareTimes(b.CreateTime, a.CreateTime); c != 0 {
 			return c
 		}
-		return compareStrings(b.OrderID, a.OrderID)
+		return strings.Compare(b.OrderID, a.OrderID)
 	})
 	for _, o := range sorted[:min(len(sorted), maxLatestOrders)] {
 		out.Latest = append(out.Latest, budgetv1alpha1.OrderSummary{
@@ -170,17 +171,7 @@ func compareTimes(a, b string) int {
 	case errB == nil:
 		return -1
 	}
-	return compareStrings(a, b)
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return strings.Compare(a, b)
 }
 
 // groupOrders splits the master's batch of sub-account orders by customer id.
