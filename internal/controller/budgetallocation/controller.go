@@ -148,6 +148,12 @@ func (r *Reconciler) reconcile(ctx context.Context, s *scope) (ctrl.Result, erro
 		}
 		if !allowed {
 			ba.Status.Planned = nil
+			if ba.Spec.Amount != nil {
+				ba.Status.Desired = *ba.Spec.Amount
+				if a, err := money.Parse(string(*ba.Spec.Amount)); err == nil {
+					ba.Status.Desired = budgetv1alpha1.Money(a.String())
+				}
+			}
 			r.setReady(ba, metav1.ConditionFalse, budgetv1alpha1.ReasonNamespaceNotAllowed, fmt.Sprintf(
 				"SubAccount %s does not admit namespace %s in spec.allowedNamespaces; nothing moves", sa.Name, ba.Namespace))
 			return ctrl.Result{}, nil

@@ -274,6 +274,9 @@ func TestNamespaceRefusedThenAdmittedByLabel(t *testing.T) {
 	if n := len(tm.transfers(t)); n != 0 {
 		t.Fatalf("refused allocation created %d transfers", n)
 	}
+	if ba.Status.Desired != "15.00" {
+		t.Errorf("a refused allocation still shows what it asks for: desired = %q, want 15.00", ba.Status.Desired)
+	}
 	tm.expectLedger(t, "0.00")
 
 	var ns corev1.Namespace
