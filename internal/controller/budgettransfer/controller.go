@@ -71,10 +71,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		if needs {
 			return r.transition(ctx, &bt, budgetv1alpha1.PhaseAwaitingApproval, budgetv1alpha1.ReasonAwaitingApproval,
-				fmt.Sprintf("%s %s is above the auto-approval limit %s: set condition Approved=True (or Denied=True) on this transfer's status", bt.Spec.Operation, bt.Spec.Amount, threshold), now)
+				fmt.Sprintf("%s %s is above the auto-approval limit %s: set condition Approved=True (or Denied=True) on this transfer's status", bt.Spec.Operation, bt.Spec.Amount, threshold))
 		}
 		if bt.Status.Phase == "" {
-			if res, err := r.transition(ctx, &bt, budgetv1alpha1.PhasePending, budgetv1alpha1.ReasonPending, "waiting to be submitted", now); err != nil || res.RequeueAfter > 0 {
+			if res, err := r.transition(ctx, &bt, budgetv1alpha1.PhasePending, budgetv1alpha1.ReasonPending, "waiting to be submitted"); err != nil || res.RequeueAfter > 0 {
 				return res, err
 			}
 		}
@@ -118,7 +118,7 @@ func (r *Reconciler) needsApproval(ctx context.Context, bt *budgetv1alpha1.Budge
 }
 
 // transition writes a new phase (conflict-checked) and an event.
-func (r *Reconciler) transition(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, phase budgetv1alpha1.TransferPhase, reason, msg string, _ time.Time) (ctrl.Result, error) {
+func (r *Reconciler) transition(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, phase budgetv1alpha1.TransferPhase, reason, msg string) (ctrl.Result, error) {
 	old := bt.Status.Phase
 	bt.Status.Phase = phase
 	bt.Status.ObservedGeneration = bt.Generation
@@ -221,7 +221,7 @@ func (r *Reconciler) submit(ctx context.Context, bt *budgetv1alpha1.BudgetTransf
 		if bt.Spec.Operation == budgetv1alpha1.OperationCouponTransfer {
 			sub, ferr := r.findSubCoupon(callCtx, acct, bt)
 			if ferr != nil {
-				return r.stillSubmitting(ctx, bt, ferr, now)
+				return r.stillSubmitting(ctx, bt, ferr)
 			}
 			result = &budgetv1alpha1.TransferResult{SubCouponID: sub}
 		}
@@ -239,13 +239,13 @@ func (r *Reconciler) submit(ctx context.Context, bt *budgetv1alpha1.BudgetTransf
 		return r.finish(ctx, bt, budgetv1alpha1.PhaseFailed, budgetv1alpha1.ReasonFailed,
 			fmt.Sprintf("BSS refused it: %s", enterpriseaccount.Describe(err)), nil, now, "Failed")
 	default:
-		return r.stillSubmitting(ctx, bt, err, now)
+		return r.stillSubmitting(ctx, bt, err)
 	}
 }
 
 // stillSubmitting records an ambiguous outcome; the transfer is resent later
 // with the same trans_id.
-func (r *Reconciler) stillSubmitting(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, err error, now time.Time) (ctrl.Result, error) {
+func (r *Reconciler) stillSubmitting(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, err error) (ctrl.Result, error) {
 	code, msg := errorDetail(err)
 	bt.Status.ErrorCode, bt.Status.ErrorMessage = code, msg
 	reason := budgetv1alpha1.ReasonSubmitting
@@ -261,7 +261,6 @@ func (r *Reconciler) stillSubmitting(ctx context.Context, bt *budgetv1alpha1.Bud
 	if hint := bss.RetryAfterHint(err); bss.IsThrottled(err) && hint > after {
 		after = hint
 	}
-	_ = now
 	return ctrl.Result{RequeueAfter: after}, nil
 }
 
