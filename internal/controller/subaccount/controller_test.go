@@ -60,10 +60,10 @@ func TestAdoptExistingSubAccount(t *testing.T) {
 	if c := condition(sa, budgetv1alpha1.ConditionBudgetExceeded); c != nil {
 		t.Errorf("BudgetExceeded without a monthly budget: %+v", c)
 	}
-	if got := recorder.count(name, eventAdopted, "cust-team-a-0001"); got != 1 {
+	if got := recorder.await(name, eventAdopted, "cust-team-a-0001", 1); got != 1 {
 		t.Errorf("%d Adopted events, want 1", got)
 	}
-	if got := recorder.count(name, budgetv1alpha1.ReasonReady, ""); got != 1 {
+	if got := recorder.await(name, budgetv1alpha1.ReasonReady, "", 1); got != 1 {
 		t.Errorf("%d Ready events, want 1", got)
 	}
 	if got := gauge(t, metrics.SubAccountReclaimable, name, "debit"); got != 100000 {
@@ -172,10 +172,10 @@ func TestCreateWithMasterPhone(t *testing.T) {
 	if created[0].MobilePhone != "" || cmp.Diff([]string{"READ_FINANCE_INFO", "READ_CONSUME_BILL"}, created[0].PermissionIDs) != "" {
 		t.Errorf("created with phone %q and permissions %v", created[0].MobilePhone, created[0].PermissionIDs)
 	}
-	if got := recorder.count(name, eventCreated, created[0].ID); got != 1 {
+	if got := recorder.await(name, eventCreated, created[0].ID, 1); got != 1 {
 		t.Errorf("%d Created events, want 1", got)
 	}
-	if got := recorder.count(name, eventCreateRequested, login); got != 1 {
+	if got := recorder.await(name, eventCreateRequested, login, 1); got != 1 {
 		t.Errorf("%d CreateRequested events, want 1", got)
 	}
 	assertNoSecretLeak(t, name, password)
@@ -277,7 +277,7 @@ func TestExistingLoginNameIsAdopted(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d sub-accounts named preexisting-1, want 1", n)
 	}
-	if got := recorder.count(name, eventAdopted, sub.ID); got != 1 {
+	if got := recorder.await(name, eventAdopted, sub.ID, 1); got != 1 {
 		t.Errorf("%d Adopted events, want 1", got)
 	}
 	if got := len(recorder.of(name, eventCreateRequested)); got != 0 {
@@ -345,7 +345,7 @@ func TestBillingBudgetThresholds(t *testing.T) {
 	// Another sync with nothing new announces nothing again.
 	resyncBilling(t, name)
 	for _, threshold := range []string{"reached 50%", "reached 80%", "reached 100%"} {
-		if got := recorder.count(name, eventBudgetThreshold, threshold); got != 1 {
+		if got := recorder.await(name, eventBudgetThreshold, threshold, 1); got != 1 {
 			t.Errorf("%d %q events, want 1", got, threshold)
 		}
 	}

@@ -356,6 +356,20 @@ func (c *captureRecorder) count(object, reason, text string) int {
 	return n
 }
 
+// await is count after waiting up to 10 s for at least want such events:
+// the controller emits events after its status write, so a test that has
+// just seen the status may be a moment ahead of them.
+func (c *captureRecorder) await(object, reason, text string, want int) int {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := c.count(object, reason, text)
+		if n >= want || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // callCounter counts BSS calls by operation (a bss.Observer).
 type callCounter struct {
 	mu     sync.Mutex
