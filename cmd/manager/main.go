@@ -29,10 +29,11 @@ import (
 
 func main() {
 	var (
-		metricsAddr, probeAddr, namespace, leaderElectionID string
-		secureMetrics, enableHTTP2, leaderElect             bool
-		opts                                                common.Options
-		maxConcurrent                                       int
+		metricsAddr, probeAddr, pprofAddr, namespace, leaderElectionID string
+		secureMetrics, enableHTTP2, leaderElect                        bool
+		opts                                                           common.Options
+		maxConcurrent, apiBurst                                        int
+		apiQPS                                                         float64
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint (\"0\" disables it).")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization; false serves plain HTTP (for local use only).")
@@ -49,6 +50,9 @@ func main() {
 	flag.DurationVar(&opts.FundsRecheckInterval, "funds-recheck-interval", time.Minute, "How often an allocation blocked on InsufficientFunds, FundingLimitExceeded or CouponUnavailable looks again.")
 	flag.DurationVar(&opts.BSSCallTimeout, "bss-timeout", 2*time.Minute, "Upper bound of the BSS calls of one reconcile.")
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 4, "Workers per controller.")
+	flag.Float64Var(&apiQPS, "kube-api-qps", 50, "Sustained requests per second to the Kubernetes API (reads come from the cache; this bounds writes). Converging one funded allocation takes five writes, so 50 keeps up with BSS's 10 transfers per second.")
+	flag.IntVar(&apiBurst, "kube-api-burst", 100, "Burst of requests to the Kubernetes API above --kube-api-qps.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Serve net/http/pprof on this address (e.g. 127.0.0.1:8082); empty disables it. For profiling only: it is unauthenticated.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -70,8 +74,11 @@ func main() {
 	}
 	metrics.Register(ctrlmetrics.Registry)
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	restConfig := ctrl.GetConfigOrDie()
+	restConfig.QPS, restConfig.Burst = float32(apiQPS), apiBurst
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                        scheme,
+		PprofBindAddress:              pprofAddr,
 		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        probeAddr,
 		LeaderElection:                leaderElect,

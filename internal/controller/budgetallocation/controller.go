@@ -34,6 +34,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/accounts"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
@@ -79,11 +81,22 @@ type scope struct {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var ba budgetv1alpha1.BudgetAllocation
 	if err := r.Get(ctx, req.NamespacedName, &ba); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetMetrics(req.Namespace, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if ba.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(&ba, budgetv1alpha1.Finalizer) {
+	// The finalizer is held only where a deletion has work to do in BSS:
+	// deletionPolicy Reclaim. A Retain allocation leaves its money with the
+	// sub-account, so it carries none and costs no metadata write.
+	if want := ba.Spec.DeletionPolicy == budgetv1alpha1.DeletionPolicyReclaim; ba.DeletionTimestamp.IsZero() &&
+		want != controllerutil.ContainsFinalizer(&ba, budgetv1alpha1.Finalizer) {
 		patch := client.MergeFrom(ba.DeepCopy())
-		controllerutil.AddFinalizer(&ba, budgetv1alpha1.Finalizer)
+		if want {
+			controllerutil.AddFinalizer(&ba, budgetv1alpha1.Finalizer)
+		} else {
+			controllerutil.RemoveFinalizer(&ba, budgetv1alpha1.Finalizer)
+		}
 		if err := r.Patch(ctx, &ba, patch); err != nil {
 			return ctrl.Result{}, err
 		}
@@ -520,7 +533,9 @@ func (r *Reconciler) createTransfer(ctx context.Context, s *scope, dec Decision,
 	if deleting {
 		reason = budgetv1alpha1.ReasonReclaiming
 	}
-	r.setReady(ba, metav1.ConditionFalse, reason, "created "+bt.Name+": "+describe(dec))
+	// The same message the next reconcile derives from the ledger, so that
+	// it has nothing to write while the transfer waits its turn.
+	r.setReady(ba, metav1.ConditionFalse, reason, InFlightMessage(bt.Spec.Operation, bt.Name, budgetv1alpha1.PhasePending))
 	return ctrl.Result{RequeueAfter: time.Minute}, nil
 }
 
@@ -726,14 +741,20 @@ func (r *Reconciler) resync(ctx context.Context, s *scope) time.Duration {
 
 func (r *Reconciler) exportMetrics(ba *budgetv1alpha1.BudgetAllocation) {
 	if !ba.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(ba, budgetv1alpha1.Finalizer) {
-		metrics.AllocationGranted.DeleteLabelValues(ba.Namespace, ba.Name, ba.Spec.SubAccountRef.Name)
-		metrics.AllocationPending.DeleteLabelValues(ba.Namespace, ba.Name, ba.Spec.SubAccountRef.Name)
+		forgetMetrics(ba.Namespace, ba.Name)
 		return
 	}
 	g, _ := money.Parse(string(ba.Status.Granted))
 	p, _ := money.ParseDecimal(ba.Status.Pending)
 	metrics.AllocationGranted.WithLabelValues(ba.Namespace, ba.Name, ba.Spec.SubAccountRef.Name).Set(metrics.Fen(g))
 	metrics.AllocationPending.WithLabelValues(ba.Namespace, ba.Name, ba.Spec.SubAccountRef.Name).Set(metrics.Fen(p))
+}
+
+// forgetMetrics drops the series of an allocation that is gone.
+func forgetMetrics(namespace, name string) {
+	l := prometheus.Labels{"namespace": namespace, "allocation": name}
+	metrics.AllocationGranted.DeletePartialMatch(l)
+	metrics.AllocationPending.DeletePartialMatch(l)
 }
 
 func creditLedgers(rows []bss.AmountInfo) []CreditLedger {
@@ -759,7 +780,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&budgetv1alpha1.BudgetAllocation{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Owns(&budgetv1alpha1.BudgetTransfer{}).
+		Owns(&budgetv1alpha1.BudgetTransfer{}, builder.WithPredicates(transferChangeMatters)).
 		Watches(&budgetv1alpha1.SubAccount{}, handler.EnqueueRequestsFromMapFunc(r.allocationsForSubAccount),
 			builder.WithPredicates(subAccountChangeMatters)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.allocationsInNamespace),
@@ -783,6 +804,33 @@ var subAccountChangeMatters = predicate.Funcs{
 		return o.Generation != n.Generation || o.Status.CustomerID != n.Status.CustomerID ||
 			common.IsTrue(o.Status.Conditions, budgetv1alpha1.ConditionReady) != common.IsTrue(n.Status.Conditions, budgetv1alpha1.ConditionReady) ||
 			!n.DeletionTimestamp.IsZero()
+	},
+}
+
+// transferChangeMatters passes the BudgetTransfer updates an allocation
+// acts on or reports: outcomes, approvals, errors and OutcomeUnknown. The
+// start of a submission (Pending to Submitting with no error) does not wake
+// the allocation: its outcome follows within one BSS call and is what the
+// allocation reports; a resend that changes nothing the ledger reads is
+// skipped too. Creations are the allocation's own doing and need no echo.
+var transferChangeMatters = predicate.Funcs{
+	CreateFunc: func(event.CreateEvent) bool { return false },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, ok1 := e.ObjectOld.(*budgetv1alpha1.BudgetTransfer)
+		n, ok2 := e.ObjectNew.(*budgetv1alpha1.BudgetTransfer)
+		if !ok1 || !ok2 {
+			return true
+		}
+		before, after := EntryOf(o), EntryOf(n)
+		if before.Phase == "" {
+			before.Phase = budgetv1alpha1.PhasePending
+		}
+		if before.Phase == budgetv1alpha1.PhasePending && after.Phase == budgetv1alpha1.PhaseSubmitting && after.ErrorCode == "" {
+			return false
+		}
+		return before.Phase != after.Phase || before.ErrorCode != after.ErrorCode || before.Reason != after.Reason ||
+			before.SubCouponID != after.SubCouponID || !before.Completed.Equal(after.Completed) ||
+			o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero()
 	},
 }
 

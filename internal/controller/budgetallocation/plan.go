@@ -210,6 +210,15 @@ type Decision struct {
 	NeedsFreshMaster bool
 }
 
+// InFlightMessage is the Ready message of an allocation waiting for its
+// transfer; a transfer with no phase yet is Pending.
+func InFlightMessage(op budgetv1alpha1.TransferOperation, name string, phase budgetv1alpha1.TransferPhase) string {
+	if phase == "" {
+		phase = budgetv1alpha1.PhasePending
+	}
+	return fmt.Sprintf("%s %s is %s", op, name, phase)
+}
+
 // Plan decides the allocation's next step from its ledger and what BSS
 // reports. It is a pure function; design.md §3 is the protocol it follows:
 // at most one transfer in flight, delta computed from the ledger (never from
@@ -220,7 +229,7 @@ func Plan(d Desired, l Ledger, o Observed, now, retryAt time.Time) Decision {
 	dec := Decision{Desired: desired}
 	if l.InFlight != nil {
 		dec.Action, dec.Reason = ActionWait, budgetv1alpha1.ReasonTransferInProgress
-		dec.Message = fmt.Sprintf("%s %s is %s", l.InFlight.Operation, l.InFlight.Name, l.InFlight.Phase)
+		dec.Message = InFlightMessage(l.InFlight.Operation, l.InFlight.Name, l.InFlight.Phase)
 		return dec
 	}
 	if l.LastFailure != nil && now.Before(retryAt) {

@@ -73,11 +73,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return r.transition(ctx, &bt, budgetv1alpha1.PhaseAwaitingApproval, budgetv1alpha1.ReasonAwaitingApproval,
 				fmt.Sprintf("%s %s is above the auto-approval limit %s: set condition Approved=True (or Denied=True) on this transfer's status", bt.Spec.Operation, bt.Spec.Amount, threshold))
 		}
-		if bt.Status.Phase == "" {
-			if res, err := r.transition(ctx, &bt, budgetv1alpha1.PhasePending, budgetv1alpha1.ReasonPending, "waiting to be submitted"); err != nil || res.RequeueAfter > 0 {
-				return res, err
-			}
-		}
+		// A new transfer goes straight to Submitting: that write is the
+		// one the protocol needs before the call, and a transfer with no
+		// status is Pending to every reader.
 		return r.submit(ctx, &bt, now)
 	case budgetv1alpha1.PhaseAwaitingApproval:
 		switch {
@@ -170,6 +168,9 @@ func (r *Reconciler) submit(ctx context.Context, bt *budgetv1alpha1.BudgetTransf
 	acct, ok := r.Registry.Get(bt.Spec.EnterpriseAccountName)
 	if !ok {
 		before := bt.Status.DeepCopy()
+		if bt.Status.Phase == "" {
+			bt.Status.Phase = budgetv1alpha1.PhasePending
+		}
 		common.SetCondition(&bt.Status.Conditions, bt.Generation, budgetv1alpha1.ConditionReady, metav1.ConditionFalse,
 			budgetv1alpha1.ReasonEnterpriseAccountNotReady, fmt.Sprintf("EnterpriseAccount %s has no working connection", bt.Spec.EnterpriseAccountName))
 		if !apiequality.Semantic.DeepEqual(before, &bt.Status) {
@@ -202,7 +203,9 @@ func (r *Reconciler) submit(ctx context.Context, bt *budgetv1alpha1.BudgetTransf
 		}
 		return ctrl.Result{}, err
 	}
-	if old != budgetv1alpha1.PhaseSubmitting {
+	if old == budgetv1alpha1.PhaseAwaitingApproval {
+		// A routine first send has no event of its own (its outcome event
+		// names the trans_id); the end of a wait for approval does.
 		r.Recorder.Eventf(bt, nil, corev1.EventTypeNormal, string(budgetv1alpha1.PhaseSubmitting), "Submit", "%s → Submitting with trans_id %s", orPhase(old), bt.Spec.TransID)
 	}
 
@@ -380,7 +383,7 @@ func (r *Reconciler) finish(ctx context.Context, bt *budgetv1alpha1.BudgetTransf
 		}
 		return ctrl.Result{}, err
 	}
-	r.Recorder.Eventf(bt, nil, eventType, string(phase), "Submit", "%s → %s: %s", orPhase(old), phase, msg)
+	r.Recorder.Eventf(bt, nil, eventType, string(phase), "Submit", "%s → %s (trans_id %s, %d attempt(s)): %s", orPhase(old), phase, bt.Spec.TransID, bt.Status.Attempts, msg)
 	metrics.Transfers.WithLabelValues(string(bt.Spec.Operation), metricResult).Inc()
 	if phase == budgetv1alpha1.PhaseSucceeded {
 		amount, _ := money.Parse(string(bt.Spec.Amount))

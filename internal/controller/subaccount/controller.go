@@ -35,6 +35,7 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/enterpriseaccount"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/metrics"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
 
 // Event reasons besides the Ready condition's reasons.
@@ -62,6 +63,9 @@ const (
 	// is Ready but its connection is not in the registry yet (right after
 	// the operator started).
 	registryRetry = 10 * time.Second
+	// defaultGrantRefreshWindow applies when Reconciler.GrantRefreshWindow
+	// is zero.
+	defaultGrantRefreshWindow = 10 * time.Second
 )
 
 // Reconciler reconciles SubAccounts.
@@ -73,6 +77,14 @@ type Reconciler struct {
 	Registry *accounts.Registry
 	// Options are the operator-wide settings.
 	Options common.Options
+	// GrantRefreshWindow is the least time between two refreshes of a Ready
+	// SubAccount caused by grant changes alone: a grant change less than
+	// this after the last balance read is reflected (granted total and
+	// balances together) when the window ends, together with every other
+	// grant change of the window. SetupWithManager sets zero to
+	// defaultGrantRefreshWindow; a negative window refreshes on every grant
+	// change.
+	GrantRefreshWindow time.Duration
 
 	// fetches serialises the per-master batch reads (sub-account list,
 	// bills, orders) so that concurrent workers wait for one read instead
@@ -83,11 +95,22 @@ type Reconciler struct {
 	// status write, does not text a second code (which would invalidate
 	// the first one).
 	codesSent sync.Map // SubAccount name → sentCode
+	// fullSyncs remembers when all three balance kinds were last read per
+	// SubAccount. status.lastBalanceSyncTime also moves when a grant change
+	// re-reads only the kinds that moved, and those reads must not postpone
+	// the balanceSyncInterval's full read (money can arrive from outside
+	// the operator). After a restart the status time stands in.
+	fullSyncs sync.Map // SubAccount name → fullSync
 }
 
 type sentCode struct {
 	uid types.UID
 	at  time.Time
+}
+
+type fullSync struct {
+	uid types.UID
+	at  *metav1.Time
 }
 
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=subaccounts,verbs=get;list;watch
@@ -110,9 +133,19 @@ type scope struct {
 
 	// customerID is set once the sub-account is known to BSS and is
 	// Normal (or closed: it is then reported but not Ready).
-	customerID     string
-	closed         bool
+	customerID string
+	closed     bool
+	// allocations are the BudgetAllocations funding the SubAccount, as
+	// syncGranted listed them.
+	allocations []budgetv1alpha1.BudgetAllocation
+	// grantedChanged: the allocations' grants add up to something else than
+	// status.granted says (money moved).
 	grantedChanged bool
+	// refreshIn is set when the refresh a grant change calls for was put
+	// off until the grant refresh window ends.
+	refreshIn time.Duration
+	// fullSync is set when this reconcile read all balance kinds.
+	fullSync *metav1.Time
 
 	// halted stops the remaining phases; Ready has been set to False.
 	halted bool
@@ -164,6 +197,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if apierrors.IsNotFound(err) {
 			forgetMetrics(req.Name)
 			r.codesSent.Delete(req.Name)
+			r.fullSyncs.Delete(req.Name)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -198,6 +232,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			r.Recorder.Eventf(&sa, nil, e.eventType, e.reason, e.action, "%s", e.note)
 		}
 	}
+	if s.fullSync != nil {
+		// Only once written: a read whose status write failed is redone.
+		r.fullSyncs.Store(sa.Name, fullSync{uid: sa.UID, at: s.fullSync})
+	}
 	if s.syncErr != nil {
 		logger.V(1).Info("sync failed", "reason", common.ReadyReason(sa.Status.Conditions, budgetv1alpha1.ConditionReady), "error", s.syncErr.Error())
 	}
@@ -229,11 +267,13 @@ func (r *Reconciler) runPhases(ctx context.Context, s *scope) (ctrl.Result, erro
 
 // syncGranted adds up the grants of every BudgetAllocation funding this
 // SubAccount, in all namespaces. It needs no BSS call, so it runs first.
+// syncBalances may put the new total off (see grantRefreshWait).
 func (r *Reconciler) syncGranted(ctx context.Context, s *scope) (ctrl.Result, error) {
 	var list budgetv1alpha1.BudgetAllocationList
 	if err := r.List(ctx, &list, client.MatchingFields{common.IndexAllocationSubAccount: s.sa.Name}); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing the BudgetAllocations of SubAccount %s: %w", s.sa.Name, err)
 	}
+	s.allocations = list.Items
 	total, count := sumGranted(list.Items)
 	st := s.status()
 	granted := toMoney(total)
@@ -357,22 +397,39 @@ func (r *Reconciler) findByID(ctx context.Context, s *scope, id string) (bss.Sub
 }
 
 // syncBalances reads the reclaimable cash, credit ledgers and coupons when
-// they are due: on the EnterpriseAccount's balanceSyncInterval, after a spec
-// change, when the allocations' grants changed (money moved), or while
-// recovering from a failure.
+// they are due: all three on the EnterpriseAccount's balanceSyncInterval,
+// after a spec change, or while recovering from a failure; only the kinds
+// the allocations can have moved when their grants changed (money moved),
+// at most once per GrantRefreshWindow.
 func (r *Reconciler) syncBalances(ctx context.Context, s *scope) (ctrl.Result, error) {
 	st := s.status()
-	if !s.forceSync() && !s.grantedChanged && !due(st.LastBalanceSyncTime, balanceInterval(s.ea), s.now) {
-		return ctrl.Result{}, nil
+	kinds := allBalances
+	if !s.forceSync() && !due(r.lastFullSync(s), balanceInterval(s.ea), s.now) {
+		if !s.grantedChanged {
+			return ctrl.Result{}, nil
+		}
+		if wait := r.grantRefreshWait(s); wait > 0 {
+			s.deferGrantRefresh(wait)
+			return ctrl.Result{}, nil
+		}
+		if kinds = s.movedBalances(); kinds == (balanceKinds{}) {
+			return ctrl.Result{}, nil
+		}
 	}
 	c := s.acct.Client
-	cash, err := c.ReclaimableCash(ctx, s.customerID)
-	var credit []bss.AmountInfo
-	var coupons []bss.SubCoupon
-	if err == nil {
+	var (
+		cash    money.Amount
+		credit  []bss.AmountInfo
+		coupons []bss.SubCoupon
+		err     error
+	)
+	if kinds.cash {
+		cash, err = c.ReclaimableCash(ctx, s.customerID)
+	}
+	if err == nil && kinds.credit {
 		credit, err = c.ReclaimableCredit(ctx, s.customerID)
 	}
-	if err == nil {
+	if err == nil && kinds.coupons {
 		coupons, err = c.ListAllReclaimableCoupons(ctx, s.customerID)
 	}
 	if err != nil {
@@ -387,14 +444,93 @@ func (r *Reconciler) syncBalances(ctx context.Context, s *scope) (ctrl.Result, e
 		}
 		return s.bssFailed(err, "reading the reclaimable balances"), nil
 	}
-	st.ReclaimableCash = toMoney(cash)
-	st.ReclaimableCredit = creditLedgers(credit)
-	st.ReclaimableCoupons = couponBalances(coupons)
+	// The kinds not read keep their last values.
+	if kinds.cash {
+		st.ReclaimableCash = toMoney(cash)
+		metrics.SubAccountReclaimable.WithLabelValues(s.sa.Name, "debit").Set(metrics.Fen(cash))
+	}
+	if kinds.credit {
+		st.ReclaimableCredit = creditLedgers(credit)
+		metrics.SubAccountReclaimable.WithLabelValues(s.sa.Name, "credit").Set(metrics.Fen(sumLedgers(credit)))
+	}
+	if kinds.coupons {
+		st.ReclaimableCoupons = couponBalances(coupons)
+		metrics.SubAccountReclaimable.WithLabelValues(s.sa.Name, "coupon").Set(metrics.Fen(sumCoupons(coupons)))
+	}
 	st.LastBalanceSyncTime = stamp(s.now)
-	metrics.SubAccountReclaimable.WithLabelValues(s.sa.Name, "debit").Set(metrics.Fen(cash))
-	metrics.SubAccountReclaimable.WithLabelValues(s.sa.Name, "credit").Set(metrics.Fen(sumLedgers(credit)))
-	metrics.SubAccountReclaimable.WithLabelValues(s.sa.Name, "coupon").Set(metrics.Fen(sumCoupons(coupons)))
+	if kinds == allBalances {
+		s.fullSync = st.LastBalanceSyncTime
+	}
 	return ctrl.Result{}, nil
+}
+
+// balanceKinds says which reclaimable balances to read.
+type balanceKinds struct{ cash, credit, coupons bool }
+
+var allBalances = balanceKinds{cash: true, credit: true, coupons: true}
+
+// movedBalances are the balance kinds the SubAccount's allocations can
+// have moved: cash for a Debit amount or top-up, credit for a Credit one,
+// coupons for coupon grants. When an allocation went away since the last
+// status write, what it moved is unknown, so all kinds are read.
+func (s *scope) movedBalances() balanceKinds {
+	if s.status().Allocations < s.before.Allocations {
+		return allBalances
+	}
+	var k balanceKinds
+	for i := range s.allocations {
+		spec := &s.allocations[i].Spec
+		switch spec.BalanceType {
+		case budgetv1alpha1.BalanceTypeCredit:
+			k.credit = true
+		case budgetv1alpha1.BalanceTypeDebit, "":
+			if spec.Amount != nil || spec.TopUp != nil {
+				k.cash = true
+			}
+		}
+		if len(spec.Coupons) > 0 || len(s.allocations[i].Status.Coupons) > 0 {
+			k.coupons = true
+		}
+	}
+	return k
+}
+
+// grantRefreshWait is how long the refresh a grant change calls for waits,
+// so that the grant changes of one window are reflected together, in one
+// status write: until GrantRefreshWindow after the last balance read. It
+// waits only for a SubAccount that is Ready and whose bills are not due
+// either (a status write is coming anyway); 0 means refresh now, which is
+// the case for the first grant change after a quiet window.
+func (r *Reconciler) grantRefreshWait(s *scope) time.Duration {
+	last := s.before.LastBalanceSyncTime
+	if !s.wasReady || last == nil || s.billingDue() {
+		return 0
+	}
+	return max(last.Add(r.GrantRefreshWindow).Sub(s.now), 0)
+}
+
+// deferGrantRefresh keeps status.granted and status.allocations as they
+// were, so that nothing is written for the grant change now, and has the
+// reconcile come back when the window ends: the grants still differ from
+// status.granted then, and are refreshed with the balances.
+func (s *scope) deferGrantRefresh(wait time.Duration) {
+	st := s.status()
+	st.Granted, st.Allocations = s.before.Granted, s.before.Allocations
+	metrics.SubAccountGranted.WithLabelValues(s.sa.Name).Set(metrics.Fen(amountOf(st.Granted)))
+	s.refreshIn = wait
+}
+
+// lastFullSync is when all balance kinds were last read.
+func (r *Reconciler) lastFullSync(s *scope) *metav1.Time {
+	if s.fullSync != nil {
+		return s.fullSync
+	}
+	if v, ok := r.fullSyncs.Load(s.sa.Name); ok {
+		if f, ok := v.(fullSync); ok && f.uid == s.sa.UID {
+			return f.at
+		}
+	}
+	return s.before.LastBalanceSyncTime
 }
 
 // forceSync reports that everything must be read now, whatever the
@@ -409,7 +545,8 @@ func (s *scope) forceSync() bool {
 	return !s.wasReady && common.ReadyReason(s.before.Conditions, budgetv1alpha1.ConditionReady) != budgetv1alpha1.ReasonSubAccountClosed
 }
 
-// markReady finishes a complete sync and schedules the next one.
+// markReady finishes a complete sync and schedules the next one (or the
+// grant refresh syncBalances put off, if that is sooner).
 func (r *Reconciler) markReady(_ context.Context, s *scope) (ctrl.Result, error) {
 	st := s.status()
 	st.ObservedGeneration = s.sa.Generation
@@ -420,9 +557,12 @@ func (r *Reconciler) markReady(_ context.Context, s *scope) (ctrl.Result, error)
 		common.SetCondition(&st.Conditions, s.sa.Generation, budgetv1alpha1.ConditionReady, metav1.ConditionTrue, budgetv1alpha1.ReasonReady,
 			fmt.Sprintf("sub-account %s (%s) is Normal; balances, bills and orders are synced", st.AccountName, st.CustomerID))
 	}
-	next := min(untilDue(st.LastBalanceSyncTime, balanceInterval(s.ea), s.now),
-		untilDue(st.LastBillingSyncTime, billingInterval(s.ea), s.now))
-	return ctrl.Result{RequeueAfter: common.Jitter(next, 0.1)}, nil
+	next := common.Jitter(min(untilDue(r.lastFullSync(s), balanceInterval(s.ea), s.now),
+		untilDue(st.LastBillingSyncTime, billingInterval(s.ea), s.now)), 0.1)
+	if s.refreshIn > 0 {
+		next = min(next, s.refreshIn)
+	}
+	return ctrl.Result{RequeueAfter: next}, nil
 }
 
 func balanceInterval(ea *budgetv1alpha1.EnterpriseAccount) time.Duration {
@@ -507,6 +647,9 @@ func forgetMetrics(name string) {
 // for a SubAccount being created.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.Options.Defaults()
+	if r.GrantRefreshWindow == 0 {
+		r.GrantRefreshWindow = defaultGrantRefreshWindow
+	}
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder("subaccount-controller")
 	}

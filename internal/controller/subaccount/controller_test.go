@@ -430,6 +430,9 @@ func TestGrantedSumsAllocations(t *testing.T) {
 
 	waitForGranted := func(granted string, count int32) {
 		t.Helper()
+		// Grant changes within the grant refresh window are reflected when
+		// it ends.
+		advance(grantWindow)
 		eventually(t, "granted is "+granted, func() error {
 			sa := getSubAccount(t, name)
 			if sa.Status.Granted != budgetv1alpha1.Money(granted) || sa.Status.Allocations != count {

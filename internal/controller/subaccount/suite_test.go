@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -45,12 +46,16 @@ import (
 // simulator's time and the SubAccount controller's fake clock.
 
 const (
-	opNS           = "bss-budget-system"
-	credsSecret    = "bss-creds"
-	masterName     = "sim-master"
-	waitTimeout    = 30 * time.Second
-	billingEvery   = time.Minute
-	balancesEvery  = 10 * time.Second
+	opNS          = "bss-budget-system"
+	credsSecret   = "bss-creds"
+	masterName    = "sim-master"
+	waitTimeout   = 30 * time.Second
+	billingEvery  = time.Minute
+	balancesEvery = 10 * time.Second
+	// grantWindow is the controller's GrantRefreshWindow: shorter than
+	// balancesEvery, so that a grant refresh can be told from an interval
+	// sync.
+	grantWindow    = 2 * time.Second
 	annotationPoke = "test.budget.bss.dev/poke"
 )
 
@@ -63,6 +68,14 @@ var (
 	clock    *clocktesting.FakeClock
 	recorder = &captureRecorder{}
 	calls    = &callCounter{counts: map[string]int{}}
+	// balanceReads counts the balance reads the simulator served, by
+	// sub-account and kind.
+	balanceReads = &balanceReadCounter{counts: map[string]balanceCounts{}}
+	// statusWrites counts the SubAccount controller's status writes.
+	statusWrites = &writeCounter{counts: map[string]int{}}
+	// registry holds the master's BSS connection, which tests use to move
+	// money as the BudgetAllocation controller would.
+	registry *accounts.Registry
 )
 
 func TestMain(m *testing.M) {
@@ -100,7 +113,7 @@ func run(m *testing.M) (code int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	srv := httptest.NewServer(sim.Handler())
+	srv := httptest.NewServer(balanceReads.wrap(sim.Handler()))
 	defer srv.Close()
 	simURL = srv.URL
 	clock = clocktesting.NewFakeClock(sim.Now())
@@ -122,17 +135,18 @@ func run(m *testing.M) (code int, err error) {
 	if err := common.SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		return 0, err
 	}
-	reg := accounts.NewRegistry(calls, nil)
+	registry = accounts.NewRegistry(calls, nil)
 	if err := (&enterpriseaccount.Reconciler{
-		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("enterpriseaccount-controller"), Registry: reg,
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("enterpriseaccount-controller"), Registry: registry,
 		Options: common.Options{Namespace: opNS},
 	}).SetupWithManager(mgr); err != nil {
 		return 0, err
 	}
 	recorder.next = mgr.GetEventRecorder("subaccount-controller")
 	if err := (&Reconciler{
-		Client: mgr.GetClient(), Recorder: recorder, Registry: reg,
-		Options: common.Options{Namespace: opNS, Clock: clock, BSSCallTimeout: 20 * time.Second},
+		Client: countingClient{Client: mgr.GetClient(), writes: statusWrites}, Recorder: recorder, Registry: registry,
+		Options:            common.Options{Namespace: opNS, Clock: clock, BSSCallTimeout: 20 * time.Second},
+		GrantRefreshWindow: grantWindow,
 	}).SetupWithManager(mgr); err != nil {
 		return 0, err
 	}
@@ -387,4 +401,86 @@ func (c *callCounter) get(op string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.counts[op]
+}
+
+// balanceCounts are the reads of one sub-account's reclaimable balances.
+type balanceCounts struct{ cash, credit, coupons int }
+
+func (c balanceCounts) minus(d balanceCounts) balanceCounts {
+	return balanceCounts{cash: c.cash - d.cash, credit: c.credit - d.credit, coupons: c.coupons - d.coupons}
+}
+
+// balanceReadCounter counts the reclaimable-balance reads (every page) the
+// simulator serves, by sub-account and kind; the bss.Observer sees neither
+// the customer id nor the balance type.
+type balanceReadCounter struct {
+	mu     sync.Mutex
+	counts map[string]balanceCounts
+}
+
+func (c *balanceReadCounter) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			q := r.URL.Query()
+			c.mu.Lock()
+			n := c.counts[q.Get("sub_customer_id")]
+			switch {
+			case strings.HasSuffix(r.URL.Path, "/multi-accounts/retrieve-amount") && q.Get("balance_type") == bss.BalanceTypeCredit:
+				n.credit++
+			case strings.HasSuffix(r.URL.Path, "/multi-accounts/retrieve-amount"):
+				n.cash++
+			case strings.HasSuffix(r.URL.Path, "/multi-accounts/retrieve-coupons"):
+				n.coupons++
+			}
+			c.counts[q.Get("sub_customer_id")] = n
+			c.mu.Unlock()
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// of returns the reads of one sub-account so far.
+func (c *balanceReadCounter) of(customerID string) balanceCounts {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts[customerID]
+}
+
+// writeCounter counts successful status writes by object name.
+type writeCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (c *writeCounter) get(name string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts[name]
+}
+
+// countingClient is the controller's client; it counts status writes.
+type countingClient struct {
+	client.Client
+	writes *writeCounter
+}
+
+// Status returns a status writer that counts writes.
+func (c countingClient) Status() client.SubResourceWriter {
+	return countingStatus{SubResourceWriter: c.Client.Status(), writes: c.writes}
+}
+
+type countingStatus struct {
+	client.SubResourceWriter
+	writes *writeCounter
+}
+
+// Update writes the status and counts a success.
+func (s countingStatus) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+	if err := s.SubResourceWriter.Update(ctx, obj, opts...); err != nil {
+		return err
+	}
+	s.writes.mu.Lock()
+	s.writes.counts[obj.GetName()]++
+	s.writes.mu.Unlock()
+	return nil
 }

@@ -115,12 +115,12 @@ func (r *Reconciler) orders(ctx context.Context, s *scope, ttl time.Duration) (m
 // and a half intervals.
 func (r *Reconciler) syncBilling(ctx context.Context, s *scope) (ctrl.Result, error) {
 	st := s.status()
-	interval := billingInterval(s.ea)
-	cur, prev := common.BillCycle(s.now), common.PreviousBillCycle(s.now)
-	newCycle := st.CurrentCycle == nil || st.CurrentCycle.Cycle != cur
-	if !s.forceSync() && !newCycle && !due(st.LastBillingSyncTime, interval, s.now) {
+	if !s.billingDue() {
 		return ctrl.Result{}, nil
 	}
+	interval := billingInterval(s.ea)
+	cur, prev := common.BillCycle(s.now), common.PreviousBillCycle(s.now)
+	newCycle := s.newBillCycle()
 	ttl := interval / 2
 	curBills, err := r.monthlySums(ctx, s, cur, ttl)
 	var prevBills map[string]billTotals
@@ -148,6 +148,19 @@ func (r *Reconciler) syncBilling(ctx context.Context, s *scope) (ctrl.Result, er
 	st.LastBillingSyncTime = stamp(s.now)
 	metrics.SubAccountConsumption.WithLabelValues(s.sa.Name).Set(metrics.Fen(amountOf(st.CurrentCycle.Consumption)))
 	return ctrl.Result{}, nil
+}
+
+// billingDue reports whether syncBilling reads the bills and orders in this
+// reconcile.
+func (s *scope) billingDue() bool {
+	return s.forceSync() || s.newBillCycle() || due(s.status().LastBillingSyncTime, billingInterval(s.ea), s.now)
+}
+
+// newBillCycle reports that status.currentCycle is not the current bill
+// cycle (or not there yet).
+func (s *scope) newBillCycle() bool {
+	st := s.status()
+	return st.CurrentCycle == nil || st.CurrentCycle.Cycle != common.BillCycle(s.now)
 }
 
 // evaluateBudget compares the current cycle's consumption with the monthly
