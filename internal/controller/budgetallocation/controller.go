@@ -459,8 +459,11 @@ func (r *Reconciler) act(ctx context.Context, s *scope, dec Decision, deleting b
 		}
 		r.setReady(ba, metav1.ConditionFalse, reason, msg)
 		after := time.Minute
-		if !dec.RetryAt.IsZero() {
+		switch {
+		case !dec.RetryAt.IsZero():
 			after = dec.RetryAt.Sub(s.now) + 10*time.Millisecond
+		case s.ledger.InFlight != nil:
+			after = inFlightResync
 		}
 		return ctrl.Result{RequeueAfter: after}, nil
 	case ActionBlocked:
@@ -536,8 +539,14 @@ func (r *Reconciler) createTransfer(ctx context.Context, s *scope, dec Decision,
 	// The same message the next reconcile derives from the ledger, so that
 	// it has nothing to write while the transfer waits its turn.
 	r.setReady(ba, metav1.ConditionFalse, reason, InFlightMessage(bt.Spec.Operation, bt.Name, budgetv1alpha1.PhasePending))
-	return ctrl.Result{RequeueAfter: time.Minute}, nil
+	return ctrl.Result{RequeueAfter: inFlightResync}, nil
 }
+
+// inFlightResync is how often an allocation with a transfer in flight looks
+// again on its own. The transfer's updates wake it; this is only a safety
+// net, long enough that an allocation whose transfer waits its turn behind
+// thousands of others is not reconciled for nothing.
+const inFlightResync = 10 * time.Minute
 
 // matches reports whether an existing transfer is the one dec asks for.
 func matches(bt *budgetv1alpha1.BudgetTransfer, dec Decision) bool {
