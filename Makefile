@@ -73,6 +73,11 @@ test: manifests generate vet ## Run unit and envtest tests with -race, then the 
 test-e2e: build ## Run the end-to-end and chaos tests: etcd, kube-apiserver, bss-simulator and bin/manager as real processes.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" E2E_BIN_DIR=$(LOCALBIN) go test -tags e2e -count=1 -timeout 12m -v ./test/e2e/... $(E2E_ARGS)
 
+.PHONY: bench
+bench: build ## Benchmark convergence and cost: 1000 allocations over 200 sub-accounts at BSS's rate limit; PASS/FAIL per target (BENCH_ARGS="-allocations=5000 -pprof").
+	go build -o $(LOCALBIN)/bench ./test/bench
+	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" $(LOCALBIN)/bench -bin=$(LOCALBIN) $(BENCH_ARGS)
+
 .PHONY: demo
 demo: build ## Run the operator against bss-simulator on a local control plane, print a summary, keep running until Ctrl-C (DEMO_ONCE=1: exit after the summary).
 	go build -o $(LOCALBIN)/budget-demo ./cmd/demo

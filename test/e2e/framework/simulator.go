@@ -147,6 +147,12 @@ func (s *Simulator) AddSubAccount(ctx context.Context, name, orgID string) (stri
 	return created.ID, nil
 }
 
+// AddFunds is POST /_sim/funds: amount yuan more transferable cash for the
+// master domainID.
+func (s *Simulator) AddFunds(ctx context.Context, domainID string, amount money.Amount) error {
+	return s.admin(ctx, http.MethodPost, "/_sim/funds", map[string]string{"domain_id": domainID, "amount": amount.String()}, nil)
+}
+
 // NetByCustomer sums the ledger per sub-account: cash and credit
 // transferred minus reclaimed.
 func NetByCustomer(st *bsssim.State) map[string]money.Amount {

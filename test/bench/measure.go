@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
+	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
+)
+
+// snapshot is what the counters said at one moment.
+type snapshot struct {
+	at      time.Time
+	mgr     *framework.Metrics
+	api     *framework.Metrics
+	ledger  int
+	cpu     float64 // manager CPU seconds
+	peakRSS int64   // manager peak resident set, bytes
+}
+
+func (w *world) snapshot(ctx context.Context) (*snapshot, error) {
+	s := &snapshot{at: time.Now()}
+	var err error
+	if s.mgr, err = w.mgr.Scrape(ctx); err != nil {
+		return nil, err
+	}
+	body, err := httpGet(ctx, w.apiHTTP, strings.TrimSuffix(w.cp.Config.Host, "/")+"/metrics")
+	if err != nil {
+		return nil, err
+	}
+	if s.api, err = framework.ParseMetrics(bytes.NewReader(body)); err != nil {
+		return nil, err
+	}
+	st, err := w.sim.State(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.ledger = len(st.Ledger)
+	if s.cpu, s.peakRSS, err = procStats(w.mgr.Pid()); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// procStats reads a process's CPU seconds (user + system) and peak RSS.
+func procStats(pid int) (float64, int64, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	// The command name may hold spaces; the fields after it are fixed.
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(f) < 13 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	const clockTicks = 100 // USER_HZ on Linux
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	var hwm int64
+	for line := range strings.SplitSeq(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			hwm = kb * 1024
+		}
+	}
+	return (utime + stime) / clockTicks, hwm, nil
+}
+
+// The BSS operations by what they read or write.
+var categories = map[string]string{
+	bss.OpUpdateSubEnterpriseAmount:           "money writes",
+	bss.OpReclaimSubEnterpriseAmount:          "money writes",
+	bss.OpClaimEnterpriseMultiAccountCoupon:   "money writes",
+	bss.OpReclaimEnterpriseMultiAccountCoupon: "money writes",
+	bss.OpShowMultiAccountTransferAmount:      "balances",
+	bss.OpListEnterpriseMultiAccount:          "balances",
+	bss.OpListMultiAccountTransferCoupons:     "balances",
+	bss.OpListMultiAccountRetrieveCoupons:     "balances",
+	bss.OpShowCustomerAccountBalances:         "balances",
+	bss.OpShowCustomerMonthlySum:              "bills",
+	bss.OpListCustomerAccountChangeRecords:    "bills",
+	bss.OpListCustomerOrders:                  "orders",
+	bss.OpShowCustomerOrderDetails:            "orders",
+}
+
+func category(op string) string {
+	if c, ok := categories[op]; ok {
+		return c
+	}
+	return "accounts"
+}
+
+// bssCalls is the manager's BSS HTTP attempts between two snapshots, by
+// operation.
+func bssCalls(a, b *snapshot) map[string]float64 {
+	return counterDelta(a.mgr, b.mgr, "bss_budget_bss_requests_total", nil, func(l map[string]string) string { return l["operation"] })
+}
+
+// reconciles is controller-runtime's reconcile count between two
+// snapshots, by controller.
+func reconciles(a, b *snapshot) map[string]float64 {
+	return counterDelta(a.mgr, b.mgr, "controller_runtime_reconcile_total", nil, func(l map[string]string) string { return l["controller"] })
+}
+
+// writeKey names a write: resource, subresource and verb.
+func writeKey(resource, subresource, verb string) string {
+	if subresource != "" {
+		resource += "/" + subresource
+	}
+	return resource + " " + verb
+}
+
+var writeVerbs = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "DELETE": true, "APPLY": true}
+
+// apiWrites is the API server's write requests between two snapshots for
+// budget.bss.dev and for events, by writeKey.
+func apiWrites(a, b *snapshot) map[string]float64 {
+	return counterDelta(a.api, b.api, "apiserver_request_total", func(l map[string]string) bool {
+		return writeVerbs[l["verb"]] && (l["group"] == "budget.bss.dev" || l["resource"] == "events")
+	}, func(l map[string]string) string {
+		k := writeKey(l["resource"], l["subresource"], l["verb"])
+		if !strings.HasPrefix(l["code"], "2") {
+			k += " " + l["code"] // refused writes (409 conflicts) apart
+		}
+		return k
+	})
+}
+
+// counterDelta sums the increase of a counter family's samples between two
+// scrapes, grouped by key and filtered by keep (nil keeps all).
+func counterDelta(a, b *framework.Metrics, name string, keep func(map[string]string) bool, key func(map[string]string) string) map[string]float64 {
+	sum := func(m *framework.Metrics, sign float64, out map[string]float64) {
+		for _, s := range m.Samples {
+			if s.Name == name && (keep == nil || keep(s.Labels)) {
+				out[key(s.Labels)] += sign * s.Value
+			}
+		}
+	}
+	out := map[string]float64{}
+	sum(b, 1, out)
+	sum(a, -1, out)
+	for k, v := range out {
+		if v == 0 {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
+func total(m map[string]float64) float64 {
+	var t float64
+	for _, v := range m {
+		t += v
+	}
+	return t
+}
+
+func byCategory(calls map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for op, n := range calls {
+		out[category(op)] += n
+	}
+	return out
+}

@@ -1,0 +1,357 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bss/sign"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
+)
+
+// phaseReport is what one converging phase cost.
+type phaseReport struct {
+	// Funded is how many allocations the phase funded.
+	Funded int `json:"funded"`
+	// Seconds is from the first write of the phase until every allocation
+	// was seen Ready with its amount granted.
+	Seconds float64 `json:"seconds"`
+	// MoneyWrites is how many money operations BSS applied in the phase.
+	MoneyWrites int `json:"money_writes"`
+	// FloorSeconds is MoneyWrites ÷ the write rate limit.
+	FloorSeconds float64 `json:"floor_seconds"`
+	// Ratio is Seconds ÷ FloorSeconds.
+	Ratio float64 `json:"ratio"`
+	// BSSCalls are the manager's BSS HTTP attempts by operation.
+	BSSCalls map[string]float64 `json:"bss_calls"`
+	// BSSCallsPerFunded is all of them ÷ Funded.
+	BSSCallsPerFunded float64 `json:"bss_calls_per_funded"`
+	// BSSPerFundedByCategory splits BSSCallsPerFunded.
+	BSSPerFundedByCategory map[string]float64 `json:"bss_per_funded_by_category"`
+	// Writes are the manager's API server writes (budget.bss.dev and
+	// events) by resource and verb.
+	Writes map[string]float64 `json:"writes"`
+	// WritesPerFunded counts BudgetAllocation and BudgetTransfer writes
+	// (metadata, status, create) ÷ Funded.
+	WritesPerFunded float64 `json:"writes_per_funded"`
+	// SubAccountWritesPerFunded and EventsPerFunded are the rest.
+	SubAccountWritesPerFunded float64 `json:"subaccount_writes_per_funded"`
+	EventsPerFunded           float64 `json:"events_per_funded"`
+	// ReconcilesPerFunded are the reconciles by controller ÷ Funded.
+	ReconcilesPerFunded map[string]float64 `json:"reconciles_per_funded"`
+	// CPUSeconds is the manager's CPU time in the phase.
+	CPUSeconds float64 `json:"cpu_seconds"`
+}
+
+// steadyReport is what the operator does when nothing changes.
+type steadyReport struct {
+	Seconds float64 `json:"seconds"`
+	// BSSPerMinute is BSS calls per minute by category.
+	BSSPerMinute map[string]float64 `json:"bss_per_minute"`
+	// BSSCalls are the calls in the window by operation.
+	BSSCalls map[string]float64 `json:"bss_calls"`
+	// BalanceCallsPerSubAccountPoll is balance calls ÷ S ÷ polls.
+	BalanceCallsPerSubAccountPoll float64 `json:"balance_calls_per_subaccount_poll"`
+	// BillingPages is how many calls one full read of both bill cycles and
+	// the orders takes (pages).
+	BillingPages int `json:"billing_pages"`
+	// BillingReads is the bill and order calls ÷ BillingPages: how many
+	// times the master's bills and orders were read in the window.
+	BillingReads float64 `json:"billing_reads"`
+	// BillingReadsAllowed is two per billing interval (plus one), however
+	// many sub-accounts there are.
+	BillingReadsAllowed float64 `json:"billing_reads_allowed"`
+	// ReconcilesPerAllocationPerPoll is BudgetAllocation reconciles ÷ N ÷
+	// (window ÷ balanceSyncInterval).
+	ReconcilesPerAllocationPerPoll float64 `json:"reconciles_per_allocation_per_poll"`
+	// Reconciles are the reconciles in the window by controller.
+	Reconciles map[string]float64 `json:"reconciles"`
+	// WritesPerMinute are the manager's API server writes per minute.
+	WritesPerMinute map[string]float64 `json:"writes_per_minute"`
+	CPUSeconds      float64            `json:"cpu_seconds"`
+}
+
+// report is the whole run.
+type report struct {
+	Allocations  int           `json:"allocations"`
+	SubAccounts  int           `json:"subaccounts"`
+	Rate         int           `json:"rate_per_second"`
+	Latency      string        `json:"latency"`
+	PollInterval string        `json:"poll_interval"`
+	Setup        float64       `json:"setup_seconds"`
+	Converge     *phaseReport  `json:"converge"`
+	Raise        *phaseReport  `json:"raise"`
+	Steady       *steadyReport `json:"steady"`
+	// Duplicates is trans_ids BSS applied twice plus money operations
+	// applied beyond the Succeeded BudgetTransfers.
+	Duplicates int `json:"duplicates"`
+	// LedgerMismatches counts sub-accounts whose BSS ledger differs from
+	// what their allocations declare.
+	LedgerMismatches int     `json:"ledger_mismatches"`
+	PeakRSSMiB       float64 `json:"manager_peak_rss_mib"`
+	CPUSeconds       float64 `json:"manager_cpu_seconds"`
+	Targets          []check `json:"targets"`
+	Pass             bool    `json:"pass"`
+}
+
+// phases runs converge, raise and steady and measures each.
+func (w *world) phases(ctx context.Context) (*report, error) {
+	cfg := w.cfg
+	rep := &report{
+		Allocations: cfg.allocations, SubAccounts: cfg.subAccounts, Rate: cfg.rate,
+		Latency:      fmt.Sprintf("%s + [0, %s)", cfg.latency, cfg.jitter),
+		PollInterval: cfg.balanceSync.String(),
+	}
+	start, err := w.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.Setup = start.cpu
+
+	// 1. Converge.
+	floor := time.Duration(float64(cfg.allocations) / float64(cfg.rate) * float64(time.Second))
+	w.logf("converge: creating %d BudgetAllocations over %d SubAccounts (floor ≈ %s)", cfg.allocations, cfg.subAccounts, floor.Round(time.Second))
+	began := time.Now()
+	cpuProfile := make(chan error, 1)
+	if w.pprof != "" {
+		secs := max(5, int(floor.Seconds()*0.8))
+		go func() { cpuProfile <- w.profile(ctx, fmt.Sprintf("profile?seconds=%d", secs), "converge-cpu.pprof") }()
+	} else {
+		cpuProfile <- nil
+	}
+	if err := w.createAllocations(ctx); err != nil {
+		return nil, err
+	}
+	w.logf("converge: created in %s", since(began))
+	done, err := w.waitSettled(ctx, "converge", w.phaseTimeout(floor))
+	if err != nil {
+		return nil, err
+	}
+	afterConverge, err := w.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.Converge = w.phaseReport(start, afterConverge, began, done, cfg.allocations)
+	w.logf("converge: %d allocations Ready in %.1fs (floor %.1fs, ratio %.3f)", cfg.allocations, rep.Converge.Seconds, rep.Converge.FloorSeconds, rep.Converge.Ratio)
+	if err := w.profile(ctx, "heap", "converged-heap.pprof"); err != nil {
+		return nil, err
+	}
+
+	// 2. Raise a tenth.
+	began = time.Now()
+	raised, err := w.raise(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if raised > 0 {
+		floor = time.Duration(float64(raised) / float64(cfg.rate) * float64(time.Second))
+		done, err = w.waitSettled(ctx, "raise", w.phaseTimeout(floor))
+		if err != nil {
+			return nil, err
+		}
+		afterRaise, err := w.snapshot(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rep.Raise = w.phaseReport(afterConverge, afterRaise, began, done, raised)
+		w.logf("raise: %d allocations raised and Ready in %.1fs (floor %.1fs, ratio %.3f)", raised, rep.Raise.Seconds, rep.Raise.FloorSeconds, rep.Raise.Ratio)
+	}
+	if err := <-cpuProfile; err != nil {
+		return nil, err
+	}
+
+	// 3. Steady state. The billing page count is measured first so that
+	// its calls stay out of the window (they are the benchmark's own
+	// anyway, not the manager's).
+	pages, err := w.billingPages(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w.logf("steady: holding still for %s", cfg.steady)
+	before, err := w.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(cfg.steady):
+	}
+	after, err := w.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.Steady = w.steadyReport(before, after, pages)
+	if err := w.profile(ctx, "heap", "steady-heap.pprof"); err != nil {
+		return nil, err
+	}
+
+	if err := w.verifyBooks(ctx, rep); err != nil {
+		return nil, err
+	}
+	rep.PeakRSSMiB = float64(after.peakRSS) / (1 << 20)
+	rep.CPUSeconds = after.cpu
+	rep.Targets = w.targets(rep)
+	rep.Pass = true
+	for _, t := range rep.Targets {
+		rep.Pass = rep.Pass && t.Pass
+	}
+	return rep, nil
+}
+
+func (w *world) phaseTimeout(floor time.Duration) time.Duration {
+	if w.cfg.timeout > 0 {
+		return w.cfg.timeout
+	}
+	return 3*floor + 2*time.Minute
+}
+
+func (w *world) phaseReport(a, b *snapshot, began, done time.Time, funded int) *phaseReport {
+	p := &phaseReport{Funded: funded, Seconds: done.Sub(began).Seconds(), MoneyWrites: b.ledger - a.ledger}
+	p.FloorSeconds = float64(p.MoneyWrites) / float64(w.cfg.rate)
+	if p.FloorSeconds > 0 {
+		p.Ratio = p.Seconds / p.FloorSeconds
+	}
+	n := float64(funded)
+	p.BSSCalls = bssCalls(a, b)
+	p.BSSCallsPerFunded = total(p.BSSCalls) / n
+	p.BSSPerFundedByCategory = map[string]float64{}
+	for c, v := range byCategory(p.BSSCalls) {
+		p.BSSPerFundedByCategory[c] = v / n
+	}
+	p.Writes = w.managerWrites(a, b)
+	var own, sub, events float64
+	for k, v := range p.Writes {
+		switch res := strings.SplitN(k, "/", 2)[0]; {
+		case strings.HasPrefix(res, "budgetallocations"), strings.HasPrefix(res, "budgettransfers"):
+			own += v
+		case strings.HasPrefix(res, "events"):
+			events += v
+		default:
+			sub += v
+		}
+	}
+	p.WritesPerFunded, p.SubAccountWritesPerFunded, p.EventsPerFunded = own/n, sub/n, events/n
+	p.ReconcilesPerFunded = map[string]float64{}
+	for c, v := range reconciles(a, b) {
+		p.ReconcilesPerFunded[c] = v / n
+	}
+	p.CPUSeconds = b.cpu - a.cpu
+	return p
+}
+
+// managerWrites are the API server's writes between two snapshots less the
+// benchmark's own.
+func (w *world) managerWrites(a, b *snapshot) map[string]float64 {
+	all := apiWrites(a, b)
+	for k, v := range all {
+		v -= w.benchWritten(k)
+		if v <= 0 {
+			delete(all, k)
+			continue
+		}
+		all[k] = v
+	}
+	return all
+}
+
+func (w *world) steadyReport(a, b *snapshot, pages int) *steadyReport {
+	cfg := w.cfg
+	s := &steadyReport{Seconds: b.at.Sub(a.at).Seconds(), BillingPages: pages}
+	minutes := s.Seconds / 60
+	s.BSSCalls = bssCalls(a, b)
+	s.BSSPerMinute = map[string]float64{}
+	for c, v := range byCategory(s.BSSCalls) {
+		s.BSSPerMinute[c] = v / minutes
+	}
+	for _, c := range []string{"balances", "bills", "orders"} {
+		s.BSSPerMinute[c] += 0 // present even when zero
+	}
+	polls := s.Seconds / cfg.balanceSync.Seconds()
+	byCat := byCategory(s.BSSCalls)
+	s.BalanceCallsPerSubAccountPoll = byCat["balances"] / float64(cfg.subAccounts) / polls
+	if pages > 0 {
+		s.BillingReads = (byCat["bills"] + byCat["orders"]) / float64(pages)
+	}
+	s.BillingReadsAllowed = 2*math.Ceil(s.Seconds/cfg.billingSync.Seconds()) + 1
+	s.Reconciles = reconciles(a, b)
+	s.ReconcilesPerAllocationPerPoll = s.Reconciles["budgetallocation"] / float64(cfg.allocations) / polls
+	s.WritesPerMinute = map[string]float64{}
+	for k, v := range w.managerWrites(a, b) {
+		s.WritesPerMinute[k] = v / minutes
+	}
+	s.CPUSeconds = b.cpu - a.cpu
+	return s
+}
+
+// billingPages counts the calls one full read of the master's bills (this
+// and last cycle, method=all) and its sub-accounts' orders takes, the way
+// the SubAccount controller reads them.
+func (w *world) billingPages(ctx context.Context) (int, error) {
+	var calls atomic.Int64
+	c, err := bss.New(bss.Config{
+		Endpoint:    w.sim.URL,
+		Credentials: sign.Credentials{AccessKey: bsssim.DefaultAccessKey, SecretKey: bsssim.DefaultSecretKey},
+		DomainID:    bsssim.DefaultDomainID, RequestsPerSecond: 5,
+		Observer: bss.ObserverFunc(func(ci bss.CallInfo) {
+			if ci.HTTPStatus == 200 {
+				calls.Add(1)
+			}
+		}),
+	})
+	if err != nil {
+		return 0, err
+	}
+	now := time.Now()
+	for _, cycle := range []string{common.BillCycle(now), common.PreviousBillCycle(now)} {
+		if _, err := c.ListAllMonthlySums(ctx, bss.MonthlySumRequest{BillCycle: cycle, Method: bss.MethodAll}); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := c.ListAllOrders(ctx, bss.ListOrdersRequest{Method: bss.MethodSubCustomer, OrderBy: bss.OrderByCreateTimeDesc}); err != nil {
+		return 0, err
+	}
+	return int(calls.Load()), nil
+}
+
+// verifyBooks compares the simulator's ledger with the declared
+// allocations and the BudgetTransfers.
+func (w *world) verifyBooks(ctx context.Context, rep *report) error {
+	st, err := w.sim.State(ctx)
+	if err != nil {
+		return err
+	}
+	rep.Duplicates = len(framework.DuplicateTransIDs(st))
+	var transfers budgetv1alpha1.BudgetTransferList
+	if err := w.k8s.List(ctx, &transfers); err != nil {
+		return err
+	}
+	succeeded := 0
+	for _, bt := range transfers.Items {
+		if bt.Status.Phase == budgetv1alpha1.PhaseSucceeded {
+			succeeded++
+		}
+	}
+	if extra := len(st.Ledger) - succeeded; extra > 0 {
+		rep.Duplicates += extra
+	}
+	want := map[string]money.Amount{}
+	for _, a := range w.allocs {
+		want[a.customer] = want[a.customer].Add(a.amount)
+	}
+	got := framework.NetByCustomer(st)
+	for cust, amount := range want {
+		if got[cust] != amount {
+			rep.LedgerMismatches++
+		}
+	}
+	return nil
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// check is one target and whether the run met it.
+type check struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	Limit float64 `json:"limit"`
+	Pass  bool    `json:"pass"`
+}
+
+// Targets (issue: scale and cost).
+const (
+	maxRatio             = 1.25
+	maxCallsPerFunded    = 3
+	maxWritesPerFunded   = 5
+	maxReconcilesPerPoll = 1
+	maxRSSMiB            = 200
+)
+
+func atMost(name string, value, limit float64) check {
+	return check{Name: name, Value: value, Limit: limit, Pass: value <= limit}
+}
+
+func (w *world) targets(rep *report) []check {
+	c := rep.Converge
+	out := []check{
+		atMost("converge time ÷ floor", c.Ratio, maxRatio),
+		atMost("BSS calls per funded allocation (converge)", c.BSSCallsPerFunded, maxCallsPerFunded),
+	}
+	if r := rep.Raise; r != nil {
+		out = append(out, atMost("BSS calls per funded allocation (raise)", r.BSSCallsPerFunded, maxCallsPerFunded))
+	}
+	out = append(out,
+		atMost("bill and order reads in the steady window (O(pages), not O(S))", rep.Steady.BillingReads, rep.Steady.BillingReadsAllowed),
+		atMost("API server writes per funded allocation (converge)", c.WritesPerFunded, maxWritesPerFunded),
+	)
+	if r := rep.Raise; r != nil {
+		out = append(out, atMost("API server writes per funded allocation (raise)", r.WritesPerFunded, maxWritesPerFunded))
+	}
+	out = append(out,
+		atMost("allocation reconciles per allocation per poll interval (steady)", rep.Steady.ReconcilesPerAllocationPerPoll, maxReconcilesPerPoll),
+		atMost("duplicates applied", float64(rep.Duplicates), 0),
+		atMost("sub-accounts whose BSS ledger differs from the allocations", float64(rep.LedgerMismatches), 0),
+		atMost("manager peak RSS (MiB)", rep.PeakRSSMiB, maxRSSMiB),
+	)
+	return out
+}
+
+// print writes the table and, last, the JSON line. It reports whether
+// every target passed.
+func (rep *report) print(out io.Writer) bool {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	row := func(cells ...any) {
+		strs := make([]string, len(cells))
+		for i, c := range cells {
+			switch v := c.(type) {
+			case float64:
+				strs[i] = fmt.Sprintf("%.3f", v)
+			default:
+				strs[i] = fmt.Sprint(v)
+			}
+		}
+		_, _ = fmt.Fprintln(tw, strings.Join(strs, "\t"))
+	}
+	row("bench", fmt.Sprintf("N=%d allocations, S=%d sub-accounts, %d requests/s per API, latency %s, poll interval %s",
+		rep.Allocations, rep.SubAccounts, rep.Rate, rep.Latency, rep.PollInterval))
+	row("")
+	row("figure", "converge", "raise")
+	phases := []*phaseReport{rep.Converge, rep.Raise}
+	cell := func(f func(p *phaseReport) any) []any {
+		out := make([]any, len(phases))
+		for i, p := range phases {
+			out[i] = "-"
+			if p != nil {
+				out[i] = f(p)
+			}
+		}
+		return out
+	}
+	prow := func(name string, f func(p *phaseReport) any) { row(append([]any{name}, cell(f)...)...) }
+	prow("allocations funded", func(p *phaseReport) any { return p.Funded })
+	prow("time to converge (s)", func(p *phaseReport) any { return p.Seconds })
+	prow("money writes applied by BSS", func(p *phaseReport) any { return p.MoneyWrites })
+	prow("floor = writes ÷ rate (s)", func(p *phaseReport) any { return p.FloorSeconds })
+	prow("time ÷ floor", func(p *phaseReport) any { return p.Ratio })
+	prow("BSS calls per funded allocation", func(p *phaseReport) any { return p.BSSCallsPerFunded })
+	cats := map[string]bool{}
+	for _, p := range phases {
+		if p != nil {
+			for c := range p.BSSPerFundedByCategory {
+				cats[c] = true
+			}
+		}
+	}
+	for _, c := range slices.Sorted(maps.Keys(cats)) {
+		prow("  "+c, func(p *phaseReport) any { return p.BSSPerFundedByCategory[c] })
+	}
+	ops := map[string]bool{}
+	for _, p := range phases {
+		if p != nil {
+			for op := range p.BSSCalls {
+				ops[op] = true
+			}
+		}
+	}
+	for _, op := range slices.Sorted(maps.Keys(ops)) {
+		prow("    "+op, func(p *phaseReport) any { return p.BSSCalls[op] / float64(p.Funded) })
+	}
+	prow("API writes per funded allocation (allocation + transfer)", func(p *phaseReport) any { return p.WritesPerFunded })
+	keys := map[string]bool{}
+	for _, p := range phases {
+		if p != nil {
+			for k := range p.Writes {
+				keys[k] = true
+			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		prow("    "+k, func(p *phaseReport) any { return p.Writes[k] / float64(p.Funded) })
+	}
+	prow("SubAccount status writes per funded allocation", func(p *phaseReport) any { return p.SubAccountWritesPerFunded })
+	prow("events per funded allocation", func(p *phaseReport) any { return p.EventsPerFunded })
+	ctrls := map[string]bool{}
+	for _, p := range phases {
+		if p != nil {
+			for c := range p.ReconcilesPerFunded {
+				ctrls[c] = true
+			}
+		}
+	}
+	for _, c := range slices.Sorted(maps.Keys(ctrls)) {
+		prow("reconciles per funded allocation: "+c, func(p *phaseReport) any { return p.ReconcilesPerFunded[c] })
+	}
+	prow("manager CPU (s)", func(p *phaseReport) any { return p.CPUSeconds })
+
+	s := rep.Steady
+	row("")
+	row("steady state", fmt.Sprintf("%.0f s window", s.Seconds))
+	for _, c := range slices.Sorted(maps.Keys(s.BSSPerMinute)) {
+		row("BSS calls per minute: "+c, s.BSSPerMinute[c])
+	}
+	row("balance calls per sub-account per poll", s.BalanceCallsPerSubAccountPoll)
+	row("calls for one read of bills and orders (pages)", s.BillingPages)
+	row("reads of bills and orders in the window", s.BillingReads)
+	for _, c := range slices.Sorted(maps.Keys(s.Reconciles)) {
+		row("reconciles: "+c, s.Reconciles[c])
+	}
+	row("allocation reconciles per allocation per poll", s.ReconcilesPerAllocationPerPoll)
+	for _, k := range slices.Sorted(maps.Keys(s.WritesPerMinute)) {
+		row("API writes per minute: "+k, s.WritesPerMinute[k])
+	}
+	row("manager CPU (s)", s.CPUSeconds)
+	row("")
+	row("manager peak RSS (MiB)", rep.PeakRSSMiB)
+	row("manager CPU, whole run (s)", rep.CPUSeconds)
+	row("duplicates applied", rep.Duplicates)
+	row("ledger mismatches", rep.LedgerMismatches)
+	row("")
+	row("target", "value", "limit", "result")
+	for _, t := range rep.Targets {
+		result := "PASS"
+		if !t.Pass {
+			result = "FAIL"
+		}
+		row(t.Name, t.Value, t.Limit, result)
+	}
+	_ = tw.Flush()
+	b, err := json.Marshal(rep)
+	if err != nil {
+		_, _ = fmt.Fprintln(out, `{"error":"`+err.Error()+`"}`)
+		return false
+	}
+	_, _ = fmt.Fprintln(out, string(b))
+	return rep.Pass
+}

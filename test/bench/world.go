@@ -1,0 +1,301 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
+)
+
+const (
+	opNS        = framework.OperatorNamespace
+	eaName      = "bench"
+	credentials = "bench-bss-credentials" //nolint:gosec // G101: a Secret's name, not a secret
+)
+
+// world is the running control plane, simulator and manager, and what the
+// benchmark declared.
+type world struct {
+	cfg *config
+	dir string
+	out io.Writer
+	rng *rand.Rand
+
+	cp      *framework.ControlPlane
+	k8s     client.Client
+	apiHTTP *http.Client
+	sim     *framework.Simulator
+	mgr     *framework.Manager
+	pprof   string // base URL of the manager's pprof, when -pprof
+
+	allocs []*allocation
+	// benchWrites counts the benchmark's own writes to budget.bss.dev, by
+	// the key apiWrites uses, so that they can be told from the manager's.
+	benchWrites sync.Map // string → *atomic.Int64
+}
+
+// allocation is one declared BudgetAllocation.
+type allocation struct {
+	ns, name, subAccount, customer string
+	amount                         money.Amount
+}
+
+func (w *world) logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s bench: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+func (w *world) countBenchWrite(key string) {
+	v, _ := w.benchWrites.LoadOrStore(key, &atomic.Int64{})
+	v.(*atomic.Int64).Add(1)
+}
+
+func (w *world) benchWritten(key string) float64 {
+	if v, ok := w.benchWrites.Load(key); ok {
+		return float64(v.(*atomic.Int64).Load())
+	}
+	return 0
+}
+
+// start brings up the control plane, the simulator with its sub-accounts and
+// funds, the EnterpriseAccount and SubAccounts, and the manager, and waits
+// until every SubAccount is Ready.
+func (w *world) start(ctx context.Context, root, assets string) error {
+	cfg := w.cfg
+	began := time.Now()
+	var err error
+	w.cp, err = framework.StartControlPlane(framework.ControlPlaneOptions{
+		AssetsDir: assets, CRDDir: filepath.Join(root, "config", "crd", "bases"), Dir: w.dir,
+	})
+	if err != nil {
+		return err
+	}
+	// The benchmark's own client must not be what limits the rollout.
+	benchCfg := rest.CopyConfig(w.cp.Config)
+	benchCfg.QPS, benchCfg.Burst = 1000, 2000
+	if w.k8s, err = framework.NewClient(benchCfg); err != nil {
+		return err
+	}
+	if w.apiHTTP, err = rest.HTTPClientFor(w.cp.Config); err != nil {
+		return err
+	}
+	w.sim, err = framework.StartSimulator(ctx, framework.SimulatorOptions{
+		Binary: filepath.Join(cfg.binDir, "bss-simulator"), Dir: w.dir,
+		Args: []string{
+			"--throttle=" + strconv.Itoa(cfg.rate), "--latency=" + cfg.latency.String(), "--latency-jitter=" + cfg.jitter.String(),
+			"--seed=" + strconv.FormatInt(cfg.seed, 10), "--log-level=warn",
+		},
+	})
+	if err != nil {
+		return err
+	}
+	w.logf("control plane and simulator up in %s; logs in %s", since(began), w.dir)
+
+	// Money enough for every allocation and raise.
+	if err := w.sim.AddFunds(ctx, bsssim.DefaultDomainID, money.FromFen(int64(cfg.allocations)*30000)); err != nil {
+		return err
+	}
+	ea := framework.EnterpriseAccount(eaName, w.sim.URL, credentials)
+	ea.Spec.RateLimit = &budgetv1alpha1.RateLimit{RequestsPerSecond: int32(cfg.rate)} //nolint:gosec // G115: parseFlags bounds it to 1–10
+	ea.Spec.BalanceSyncInterval = &metav1.Duration{Duration: cfg.balanceSync}
+	ea.Spec.BillingSyncInterval = &metav1.Duration{Duration: cfg.billingSync}
+	if err := framework.CreateAll(ctx, w.k8s, framework.Namespace(opNS, nil), framework.CredentialsSecret(opNS, credentials), ea); err != nil {
+		return err
+	}
+
+	// S sub-accounts in BSS, each adopted by a SubAccount admitting its own
+	// namespace; N allocations spread over them round-robin.
+	subs := make([]int, cfg.subAccounts)
+	for i := range subs {
+		subs[i] = i
+	}
+	customers := make([]string, cfg.subAccounts)
+	if err := framework.Parallel(subs, 16, func(i int) error {
+		name := fmt.Sprintf("team-%04d", i)
+		cust, err := w.sim.AddSubAccount(ctx, name, "")
+		if err != nil {
+			return err
+		}
+		customers[i] = cust
+		return framework.CreateAll(ctx, w.k8s, framework.Namespace(name, nil), framework.SubAccount(name, eaName, cust, name))
+	}); err != nil {
+		return err
+	}
+	for i := range cfg.allocations {
+		s := i % cfg.subAccounts
+		name := fmt.Sprintf("team-%04d", s)
+		w.allocs = append(w.allocs, &allocation{
+			ns: name, name: fmt.Sprintf("alloc-%05d", i), subAccount: name, customer: customers[s],
+			amount: money.FromFen(1000 + w.rng.Int64N(9000)), // 10.00 to 99.99
+		})
+	}
+
+	args := []string{
+		// Production backoffs, not the tests' short ones.
+		"--transfer-retry-base=1m", "--submit-retry-base=2s", "--funds-recheck-interval=1m",
+	}
+	if cfg.pprof {
+		port, err := framework.FreePort()
+		if err != nil {
+			return err
+		}
+		args = append(args, "--pprof-bind-address="+framework.LoopbackAddr(port))
+		w.pprof = "http://" + framework.LoopbackAddr(port) + "/debug/pprof"
+	}
+	args = append(args, cfg.managerArgs...)
+	w.mgr, err = framework.StartManager(ctx, framework.ManagerOptions{
+		Binary: filepath.Join(cfg.binDir, "manager"), Kubeconfig: w.cp.KubeconfigPath, Dir: w.dir,
+		Namespace: opNS, Args: args,
+	})
+	if err != nil {
+		return err
+	}
+	w.logf("manager pid %d started with %s", w.mgr.Pid(), strings.Join(args, " "))
+
+	var ready int
+	err = framework.Poll(ctx, 10*time.Minute, time.Second, func(ctx context.Context) (bool, error) {
+		if w.mgr.Exited() {
+			return false, framework.Permanent(fmt.Errorf("the manager exited: %s\n%s", w.mgr.ExitStatus(), w.mgr.Tail(20)))
+		}
+		var list budgetv1alpha1.SubAccountList
+		if err := w.k8s.List(ctx, &list); err != nil {
+			return false, err
+		}
+		ready = 0
+		for _, sa := range list.Items {
+			if framework.IsReady(sa.Status.Conditions) {
+				ready++
+			}
+		}
+		return ready == cfg.subAccounts, nil
+	}, func() string { return fmt.Sprintf("%d of %d SubAccounts Ready", ready, cfg.subAccounts) })
+	if err != nil {
+		return err
+	}
+	w.logf("%d SubAccounts Ready, %s after start", cfg.subAccounts, since(began))
+	return nil
+}
+
+// stop stops the manager, the simulator and the control plane.
+func (w *world) stop() {
+	if w.mgr != nil {
+		if err := w.mgr.Stop(15 * time.Second); err != nil {
+			w.logf("stopping the manager: %v", err)
+		}
+	}
+	if w.sim != nil {
+		if err := w.sim.Stop(10 * time.Second); err != nil {
+			w.logf("stopping the simulator: %v", err)
+		}
+	}
+	if err := w.cp.Stop(); err != nil {
+		w.logf("stopping the control plane: %v", err)
+	}
+}
+
+// createAllocations creates every declared allocation.
+func (w *world) createAllocations(ctx context.Context) error {
+	return framework.Parallel(w.allocs, 32, func(a *allocation) error {
+		if err := w.k8s.Create(ctx, framework.Allocation(a.ns, a.name, a.subAccount, a.amount.String())); err != nil {
+			return err
+		}
+		w.countBenchWrite(writeKey("budgetallocations", "", "POST"))
+		return nil
+	})
+}
+
+// raise raises share of the allocations by 5.00 to 50.00 each and returns
+// how many it raised.
+func (w *world) raise(ctx context.Context) (int, error) {
+	n := len(w.allocs) * w.cfg.raisePercent / 100
+	picked := make([]*allocation, 0, n)
+	for _, i := range w.rng.Perm(len(w.allocs))[:n] {
+		a := w.allocs[i]
+		a.amount = a.amount.Add(money.FromFen(500 + w.rng.Int64N(4501)))
+		picked = append(picked, a)
+	}
+	return n, framework.Parallel(picked, 32, func(a *allocation) error {
+		ba := &budgetv1alpha1.BudgetAllocation{ObjectMeta: metav1.ObjectMeta{Namespace: a.ns, Name: a.name}}
+		patch := []byte(`{"spec":{"amount":"` + a.amount.String() + `"}}`)
+		if err := w.k8s.Patch(ctx, ba, client.RawPatch("application/merge-patch+json", patch)); err != nil {
+			return err
+		}
+		w.countBenchWrite(writeKey("budgetallocations", "", "PATCH"))
+		return nil
+	})
+}
+
+// waitSettled waits until every allocation is Ready with its declared
+// amount granted, and returns when it saw that.
+func (w *world) waitSettled(ctx context.Context, what string, timeout time.Duration) (time.Time, error) {
+	var waiting []string
+	var at time.Time
+	err := framework.Poll(ctx, timeout, 250*time.Millisecond, func(ctx context.Context) (bool, error) {
+		if w.mgr.Exited() {
+			return false, framework.Permanent(fmt.Errorf("the manager exited: %s\n%s", w.mgr.ExitStatus(), w.mgr.Tail(20)))
+		}
+		var list budgetv1alpha1.BudgetAllocationList
+		if err := w.k8s.List(ctx, &list); err != nil {
+			return false, err
+		}
+		seen := time.Now()
+		got := make(map[string]*budgetv1alpha1.BudgetAllocation, len(list.Items))
+		for i := range list.Items {
+			got[list.Items[i].Namespace+"/"+list.Items[i].Name] = &list.Items[i]
+		}
+		waiting = waiting[:0]
+		for _, a := range w.allocs {
+			ba, ok := got[a.ns+"/"+a.name]
+			switch {
+			case !ok:
+				waiting = append(waiting, a.ns+"/"+a.name+" missing")
+			case !framework.AllocationSettled(ba) || !framework.IsReady(ba.Status.Conditions) || string(ba.Status.Granted) != a.amount.String():
+				waiting = append(waiting, fmt.Sprintf("%s/%s granted %s of %s (%s)", a.ns, a.name, ba.Status.Granted, a.amount, framework.ReadyReason(ba.Status.Conditions)))
+			}
+		}
+		at = seen
+		return len(waiting) == 0, nil
+	}, func() string {
+		if len(waiting) > 5 {
+			return fmt.Sprintf("%d allocations not settled, such as %s", len(waiting), strings.Join(waiting[:5], "; "))
+		}
+		return strings.Join(waiting, "; ")
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s: %w", what, err)
+	}
+	return at, nil
+}
+
+// profile saves the manager's pprof profile name (with query) to file.
+func (w *world) profile(ctx context.Context, name, file string) error {
+	if w.pprof == "" {
+		return nil
+	}
+	body, err := httpGet(ctx, &http.Client{Timeout: 5 * time.Minute}, w.pprof+"/"+name)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(w.dir, file)
+	if err := os.WriteFile(path, body, 0o600); err != nil {
+		return err
+	}
+	w.logf("saved %s (go tool pprof %s %s)", path, filepath.Join(w.cfg.binDir, "manager"), path)
+	return nil
+}
