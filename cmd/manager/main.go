@@ -86,10 +86,15 @@ func main() {
 		LeaderElectionNamespace:       namespace,
 		LeaderElectionReleaseOnCancel: true,
 		Controller:                    config.Controller{MaxConcurrentReconciles: maxConcurrent},
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			// Secrets are read in the operator's namespace only.
-			&corev1.Secret{}: {Namespaces: map[string]cache.Config{namespace: {}}},
-		}},
+		Cache: cache.Options{
+			// The reconcilers never read managedFields (and the operator
+			// does not use server-side apply): the informers drop them
+			// before they store an object.
+			DefaultTransform: cache.TransformStripManagedFields(),
+			ByObject: map[client.Object]cache.ByObject{
+				// Secrets are read in the operator's namespace only.
+				&corev1.Secret{}: {Namespaces: map[string]cache.Config{namespace: {}}},
+			}},
 	})
 	if err != nil {
 		log.Error(err, "unable to create the manager")

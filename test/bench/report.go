@@ -94,51 +94,19 @@ func (rep *report) print(out io.Writer) bool {
 	prow("floor = writes ÷ rate (s)", func(p *phaseReport) any { return p.FloorSeconds })
 	prow("time ÷ floor", func(p *phaseReport) any { return p.Ratio })
 	prow("BSS calls per funded allocation", func(p *phaseReport) any { return p.BSSCallsPerFunded })
-	cats := map[string]bool{}
-	for _, p := range phases {
-		if p != nil {
-			for c := range p.BSSPerFundedByCategory {
-				cats[c] = true
-			}
-		}
-	}
-	for _, c := range slices.Sorted(maps.Keys(cats)) {
+	for _, c := range keysOf(phases, func(p *phaseReport) map[string]float64 { return p.BSSPerFundedByCategory }) {
 		prow("  "+c, func(p *phaseReport) any { return p.BSSPerFundedByCategory[c] })
 	}
-	ops := map[string]bool{}
-	for _, p := range phases {
-		if p != nil {
-			for op := range p.BSSCalls {
-				ops[op] = true
-			}
-		}
-	}
-	for _, op := range slices.Sorted(maps.Keys(ops)) {
+	for _, op := range keysOf(phases, func(p *phaseReport) map[string]float64 { return p.BSSCalls }) {
 		prow("    "+op, func(p *phaseReport) any { return p.BSSCalls[op] / float64(p.Funded) })
 	}
 	prow("API writes per funded allocation (allocation + transfer)", func(p *phaseReport) any { return p.WritesPerFunded })
-	keys := map[string]bool{}
-	for _, p := range phases {
-		if p != nil {
-			for k := range p.Writes {
-				keys[k] = true
-			}
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(keys)) {
+	for _, k := range keysOf(phases, func(p *phaseReport) map[string]float64 { return p.Writes }) {
 		prow("    "+k, func(p *phaseReport) any { return p.Writes[k] / float64(p.Funded) })
 	}
 	prow("SubAccount status writes per funded allocation", func(p *phaseReport) any { return p.SubAccountWritesPerFunded })
 	prow("events per funded allocation", func(p *phaseReport) any { return p.EventsPerFunded })
-	ctrls := map[string]bool{}
-	for _, p := range phases {
-		if p != nil {
-			for c := range p.ReconcilesPerFunded {
-				ctrls[c] = true
-			}
-		}
-	}
-	for _, c := range slices.Sorted(maps.Keys(ctrls)) {
+	for _, c := range keysOf(phases, func(p *phaseReport) map[string]float64 { return p.ReconcilesPerFunded }) {
 		prow("reconciles per funded allocation: "+c, func(p *phaseReport) any { return p.ReconcilesPerFunded[c] })
 	}
 	prow("manager CPU (s)", func(p *phaseReport) any { return p.CPUSeconds })
@@ -182,4 +150,17 @@ func (rep *report) print(out io.Writer) bool {
 	}
 	_, _ = fmt.Fprintln(out, string(b))
 	return rep.Pass
+}
+
+// keysOf is the sorted union of the keys of one map of every phase that ran.
+func keysOf(phases []*phaseReport, m func(p *phaseReport) map[string]float64) []string {
+	keys := map[string]bool{}
+	for _, p := range phases {
+		if p != nil {
+			for k := range m(p) {
+				keys[k] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(keys))
 }

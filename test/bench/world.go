@@ -288,7 +288,8 @@ func (w *world) profile(ctx context.Context, name, file string) error {
 	if w.pprof == "" {
 		return nil
 	}
-	body, err := httpGet(ctx, &http.Client{Timeout: 5 * time.Minute}, w.pprof+"/"+name)
+	// A CPU profile answers after its duration; the rest at once.
+	body, err := httpGet(ctx, &http.Client{Timeout: time.Hour}, w.pprof+"/"+name)
 	if err != nil {
 		return err
 	}

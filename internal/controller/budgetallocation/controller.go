@@ -367,7 +367,7 @@ func (r *Reconciler) fundingHeadroom(ctx context.Context, s *scope, limit budget
 		return money.Zero, fmt.Errorf("SubAccount %s spec.fundingLimit: %w", s.sa.Name, err)
 	}
 	var list budgetv1alpha1.BudgetAllocationList
-	if err := r.List(ctx, &list, client.MatchingFields{common.IndexAllocationSubAccount: s.sa.Name}); err != nil {
+	if err := r.List(ctx, &list, client.MatchingFields{common.IndexAllocationSubAccount: s.sa.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return money.Zero, err
 	}
 	used := s.ledger.Granted
@@ -845,7 +845,7 @@ var transferChangeMatters = predicate.Funcs{
 
 func (r *Reconciler) allocationsForSubAccount(ctx context.Context, o client.Object) []reconcile.Request {
 	var list budgetv1alpha1.BudgetAllocationList
-	if err := r.List(ctx, &list, client.MatchingFields{common.IndexAllocationSubAccount: o.GetName()}); err != nil {
+	if err := r.List(ctx, &list, client.MatchingFields{common.IndexAllocationSubAccount: o.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	return requests(list.Items)
@@ -853,7 +853,7 @@ func (r *Reconciler) allocationsForSubAccount(ctx context.Context, o client.Obje
 
 func (r *Reconciler) allocationsInNamespace(ctx context.Context, o client.Object) []reconcile.Request {
 	var list budgetv1alpha1.BudgetAllocationList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetName())); err != nil {
+	if err := r.List(ctx, &list, client.InNamespace(o.GetName()), client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	return requests(list.Items)

@@ -305,7 +305,7 @@ func (r *Reconciler) findSubCoupon(ctx context.Context, acct *accounts.Account, 
 		return "", err
 	}
 	var all budgetv1alpha1.BudgetTransferList
-	if err := r.List(ctx, &all); err != nil {
+	if err := r.List(ctx, &all, client.UnsafeDisableDeepCopy); err != nil {
 		return "", err
 	}
 	claimed := map[string]bool{}
@@ -449,17 +449,16 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 // openTransfersOf maps an EnterpriseAccount to its transfers that are not
 // final, so that they resume as soon as its connection works (after a
-// restart, or when credentials are fixed).
+// restart, or when credentials are fixed). The index holds open transfers
+// only, so the thousands of settled ones are never listed.
 func (r *Reconciler) openTransfersOf(ctx context.Context, o client.Object) []reconcile.Request {
 	var list budgetv1alpha1.BudgetTransferList
-	if err := r.List(ctx, &list); err != nil {
+	if err := r.List(ctx, &list, client.MatchingFields{common.IndexOpenTransferEnterprise: o.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
-	var reqs []reconcile.Request
+	reqs := make([]reconcile.Request, 0, len(list.Items))
 	for _, bt := range list.Items {
-		if bt.Spec.EnterpriseAccountName == o.GetName() && !final(bt.Status.Phase) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: bt.Namespace, Name: bt.Name}})
-		}
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: bt.Namespace, Name: bt.Name}})
 	}
 	return reqs
 }

@@ -16,6 +16,9 @@ const (
 	IndexSubAccountEnterprise = "spec.enterpriseAccountRef.name"
 	// IndexTransferAllocation indexes BudgetTransfers by spec.allocationRef.name.
 	IndexTransferAllocation = "spec.allocationRef.name"
+	// IndexOpenTransferEnterprise indexes the BudgetTransfers that are not
+	// final (not Succeeded or Failed) by spec.enterpriseAccountName.
+	IndexOpenTransferEnterprise = "open.spec.enterpriseAccountName"
 )
 
 // Indexer is the part of a manager's field indexer the controllers need.
@@ -36,7 +39,16 @@ func SetupIndexes(ctx context.Context, idx Indexer) error {
 	}); err != nil {
 		return err
 	}
-	return idx.IndexField(ctx, &budgetv1alpha1.BudgetTransfer{}, IndexTransferAllocation, func(o client.Object) []string {
+	if err := idx.IndexField(ctx, &budgetv1alpha1.BudgetTransfer{}, IndexTransferAllocation, func(o client.Object) []string {
 		return []string{o.(*budgetv1alpha1.BudgetTransfer).Spec.AllocationRef.Name}
+	}); err != nil {
+		return err
+	}
+	return idx.IndexField(ctx, &budgetv1alpha1.BudgetTransfer{}, IndexOpenTransferEnterprise, func(o client.Object) []string {
+		bt := o.(*budgetv1alpha1.BudgetTransfer)
+		if p := bt.Status.Phase; p == budgetv1alpha1.PhaseSucceeded || p == budgetv1alpha1.PhaseFailed {
+			return nil
+		}
+		return []string{bt.Spec.EnterpriseAccountName}
 	})
 }

@@ -270,7 +270,7 @@ func (r *Reconciler) runPhases(ctx context.Context, s *scope) (ctrl.Result, erro
 // syncBalances may put the new total off (see grantRefreshWait).
 func (r *Reconciler) syncGranted(ctx context.Context, s *scope) (ctrl.Result, error) {
 	var list budgetv1alpha1.BudgetAllocationList
-	if err := r.List(ctx, &list, client.MatchingFields{common.IndexAllocationSubAccount: s.sa.Name}); err != nil {
+	if err := r.List(ctx, &list, client.MatchingFields{common.IndexAllocationSubAccount: s.sa.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing the BudgetAllocations of SubAccount %s: %w", s.sa.Name, err)
 	}
 	s.allocations = list.Items
@@ -710,7 +710,7 @@ func grantChanged() predicate.Predicate {
 
 func (r *Reconciler) subAccountsForEnterpriseAccount(ctx context.Context, o client.Object) []reconcile.Request {
 	var list budgetv1alpha1.SubAccountList
-	if err := r.List(ctx, &list, client.MatchingFields{common.IndexSubAccountEnterprise: o.GetName()}); err != nil {
+	if err := r.List(ctx, &list, client.MatchingFields{common.IndexSubAccountEnterprise: o.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 		log.FromContext(ctx).Error(err, "listing the SubAccounts of an EnterpriseAccount", "enterpriseAccount", o.GetName())
 		return nil
 	}
