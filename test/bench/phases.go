@@ -86,7 +86,7 @@ type report struct {
 	Rate         int           `json:"rate_per_second"`
 	Latency      string        `json:"latency"`
 	PollInterval string        `json:"poll_interval"`
-	Setup        float64       `json:"setup_seconds"`
+	SetupCPU     float64       `json:"setup_cpu_seconds"`
 	Converge     *phaseReport  `json:"converge"`
 	Raise        *phaseReport  `json:"raise"`
 	Steady       *steadyReport `json:"steady"`
@@ -114,7 +114,7 @@ func (w *world) phases(ctx context.Context) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep.Setup = start.cpu
+	rep.SetupCPU = start.cpu
 
 	// 1. Converge.
 	floor := time.Duration(float64(cfg.allocations) / float64(cfg.rate) * float64(time.Second))
