@@ -24,6 +24,7 @@ import (
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/setup"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/memlimit"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/metrics"
 )
 
@@ -59,6 +60,11 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 	opts.Namespace = namespace
+	if soft, err := memlimit.Set(); err != nil {
+		log.Error(err, "reading the cgroup memory limit; no soft memory limit set")
+	} else if soft > 0 {
+		log.Info("soft memory limit set below the container's limit", "bytes", soft, "fraction", memlimit.Fraction)
+	}
 
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
