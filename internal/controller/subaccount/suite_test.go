@@ -51,10 +51,11 @@ const (
 	masterName    = "sim-master"
 	waitTimeout   = 30 * time.Second
 	billingEvery  = time.Minute
-	balancesEvery = 10 * time.Second
-	// grantWindow is the controller's GrantRefreshWindow: shorter than
+	balancesEvery = 30 * time.Second
+	// grantWindow is the controller's GrantRefreshWindow: much shorter than
 	// balancesEvery, so that a grant refresh can be told from an interval
-	// sync.
+	// sync even though advance also moves the clock by the real time a test
+	// has taken.
 	grantWindow    = 2 * time.Second
 	annotationPoke = "test.budget.bss.dev/poke"
 )
