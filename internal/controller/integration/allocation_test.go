@@ -19,6 +19,7 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
 )
 
 func money2(s string) *budgetv1alpha1.Money { m := budgetv1alpha1.Money(s); return &m }
@@ -404,14 +405,7 @@ func TestUnknownCustomerID(t *testing.T) {
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
 		t.Fatal(err)
 	}
-	sa := &budgetv1alpha1.SubAccount{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: budgetv1alpha1.SubAccountSpec{
-			EnterpriseAccountRef: budgetv1alpha1.LocalObjectReference{Name: eaName},
-			CustomerID:           "no-such-customer",
-			AllowedNamespaces:    &budgetv1alpha1.AllowedNamespaces{Names: []string{name}},
-		},
-	}
+	sa := framework.SubAccount(name, eaName, "no-such-customer", name)
 	if err := k8s.Create(ctx, sa); err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/setup"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
+	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
 )
 
 const (
@@ -176,15 +177,7 @@ func credentialsSecret(name, sk string) *corev1.Secret {
 }
 
 func enterpriseAccount(name, secret string, approval *budgetv1alpha1.Money) *budgetv1alpha1.EnterpriseAccount {
-	ea := &budgetv1alpha1.EnterpriseAccount{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: budgetv1alpha1.EnterpriseAccountSpec{
-			Endpoint:             simURL,
-			CredentialsSecretRef: budgetv1alpha1.SecretReference{Name: secret},
-			BalanceSyncInterval:  &metav1.Duration{Duration: 10 * time.Second},
-			BillingSyncInterval:  &metav1.Duration{Duration: time.Minute},
-		},
-	}
+	ea := framework.EnterpriseAccount(name, simURL, secret)
 	if approval != nil {
 		ea.Spec.Approval = &budgetv1alpha1.Approval{AutoApproveUpTo: approval}
 	}
@@ -265,14 +258,7 @@ func newTeam(t *testing.T, opts ...teamOption) *team {
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
 		t.Fatal(err)
 	}
-	sa := &budgetv1alpha1.SubAccount{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: budgetv1alpha1.SubAccountSpec{
-			EnterpriseAccountRef: budgetv1alpha1.LocalObjectReference{Name: eaName},
-			CustomerID:           sub.ID,
-			AllowedNamespaces:    &budgetv1alpha1.AllowedNamespaces{Names: []string{name}},
-		},
-	}
+	sa := framework.SubAccount(name, eaName, sub.ID, name)
 	for _, o := range opts {
 		o(sa)
 	}

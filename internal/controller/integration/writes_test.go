@@ -17,7 +17,10 @@ import (
 // object and verb, keyed by writeKey. (A write refused with a conflict, as
 // a reconcile working from a stale cache can send, changes nothing and is
 // not counted.)
-var managerWrites sync.Map // string → int
+var (
+	writesMu      sync.Mutex
+	managerWrites = map[string]int{}
+)
 
 func writeKey(o client.Object, verb string) string {
 	kind := fmt.Sprintf("%T", o)
@@ -30,30 +33,21 @@ func writeKey(o client.Object, verb string) string {
 	return kind + " " + o.GetNamespace() + "/" + o.GetName() + " " + verb
 }
 
-var writesMu sync.Mutex
-
-func countWrite(o client.Object, verb string) {
-	writesMu.Lock()
-	defer writesMu.Unlock()
-	k := writeKey(o, verb)
-	n, _ := managerWrites.Load(k)
-	c, _ := n.(int)
-	managerWrites.Store(k, c+1)
-}
-
 // counted counts a write that succeeded and passes its error on.
 func counted(o client.Object, verb string, err error) error {
 	if err == nil {
-		countWrite(o, verb)
+		writesMu.Lock()
+		managerWrites[writeKey(o, verb)]++
+		writesMu.Unlock()
 	}
 	return err
 }
 
 // writesOf is how many writes of verb the manager sent for o.
 func writesOf(o client.Object, verb string) int {
-	n, _ := managerWrites.Load(writeKey(o, verb))
-	c, _ := n.(int)
-	return c
+	writesMu.Lock()
+	defer writesMu.Unlock()
+	return managerWrites[writeKey(o, verb)]
 }
 
 // countingClient is the manager's client, counting the writes that
