@@ -16,10 +16,13 @@ import (
 // managerWrites counts the manager's writes the API server applied, per
 // object and verb, keyed by writeKey. (A write refused with a conflict, as
 // a reconcile working from a stale cache can send, changes nothing and is
-// not counted.)
+// not counted.) inFlight holds the writes sent and not yet answered, so
+// that a test which has seen what a write did can wait for it to be
+// counted.
 var (
 	writesMu      sync.Mutex
 	managerWrites = map[string]int{}
+	inFlight      = map[string]int{}
 )
 
 func writeKey(o client.Object, verb string) string {
@@ -33,21 +36,36 @@ func writeKey(o client.Object, verb string) string {
 	return kind + " " + o.GetNamespace() + "/" + o.GetName() + " " + verb
 }
 
-// counted counts a write that succeeded and passes its error on.
-func counted(o client.Object, verb string, err error) error {
-	if err == nil {
+// counting marks a write of o as in flight; the function it returns ends
+// it, counts it when it succeeded and passes its error on.
+func counting(o client.Object, verb string) func(error) error {
+	key := writeKey(o, verb)
+	writesMu.Lock()
+	inFlight[key]++
+	writesMu.Unlock()
+	return func(err error) error {
 		writesMu.Lock()
-		managerWrites[writeKey(o, verb)]++
-		writesMu.Unlock()
+		defer writesMu.Unlock()
+		inFlight[key]--
+		if err == nil {
+			managerWrites[key]++
+		}
+		return err
 	}
-	return err
 }
 
-// writesOf is how many writes of verb the manager sent for o.
+// writesOf is how many writes of verb the manager sent for o, once none is
+// in flight (or after five seconds, when one is stuck).
 func writesOf(o client.Object, verb string) int {
-	writesMu.Lock()
-	defer writesMu.Unlock()
-	return managerWrites[writeKey(o, verb)]
+	key := writeKey(o, verb)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		writesMu.Lock()
+		n, busy := managerWrites[key], inFlight[key] > 0
+		writesMu.Unlock()
+		if !busy || time.Now().After(deadline) {
+			return n
+		}
+	}
 }
 
 // countingClient is the manager's client, counting the writes that
@@ -57,19 +75,23 @@ type countingClient struct {
 }
 
 func (c *countingClient) Create(ctx context.Context, o client.Object, opts ...client.CreateOption) error {
-	return counted(o, "create", c.Client.Create(ctx, o, opts...))
+	done := counting(o, "create")
+	return done(c.Client.Create(ctx, o, opts...))
 }
 
 func (c *countingClient) Update(ctx context.Context, o client.Object, opts ...client.UpdateOption) error {
-	return counted(o, "update", c.Client.Update(ctx, o, opts...))
+	done := counting(o, "update")
+	return done(c.Client.Update(ctx, o, opts...))
 }
 
 func (c *countingClient) Patch(ctx context.Context, o client.Object, p client.Patch, opts ...client.PatchOption) error {
-	return counted(o, "patch", c.Client.Patch(ctx, o, p, opts...))
+	done := counting(o, "patch")
+	return done(c.Client.Patch(ctx, o, p, opts...))
 }
 
 func (c *countingClient) Delete(ctx context.Context, o client.Object, opts ...client.DeleteOption) error {
-	return counted(o, "delete", c.Client.Delete(ctx, o, opts...))
+	done := counting(o, "delete")
+	return done(c.Client.Delete(ctx, o, opts...))
 }
 
 func (c *countingClient) Status() client.SubResourceWriter {
@@ -81,11 +103,13 @@ type countingStatus struct {
 }
 
 func (s countingStatus) Update(ctx context.Context, o client.Object, opts ...client.SubResourceUpdateOption) error {
-	return counted(o, "status", s.SubResourceWriter.Update(ctx, o, opts...))
+	done := counting(o, "status")
+	return done(s.SubResourceWriter.Update(ctx, o, opts...))
 }
 
 func (s countingStatus) Patch(ctx context.Context, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
-	return counted(o, "status", s.SubResourceWriter.Patch(ctx, o, p, opts...))
+	done := counting(o, "status")
+	return done(s.SubResourceWriter.Patch(ctx, o, p, opts...))
 }
 
 // TestFundedAllocationCostsFiveWrites pins the API server cost of funding

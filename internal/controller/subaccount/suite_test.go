@@ -73,7 +73,7 @@ var (
 	// sub-account and kind.
 	balanceReads = &balanceReadCounter{counts: map[string]balanceCounts{}}
 	// statusWrites counts the SubAccount controller's status writes.
-	statusWrites = &writeCounter{counts: map[string]int{}}
+	statusWrites = &writeCounter{counts: map[string]int{}, inFlight: map[string]int{}}
 	// registry holds the master's BSS connection, which tests use to move
 	// money as the BudgetAllocation controller would.
 	registry *accounts.Registry
@@ -447,16 +447,43 @@ func (c *balanceReadCounter) of(customerID string) balanceCounts {
 	return c.counts[customerID]
 }
 
-// writeCounter counts successful status writes by object name.
+// writeCounter counts successful status writes by object name. A write
+// is marked in flight before it is sent, so a test that has seen a status
+// can wait for the write that made it to be counted.
 type writeCounter struct {
-	mu     sync.Mutex
-	counts map[string]int
+	mu       sync.Mutex
+	counts   map[string]int
+	inFlight map[string]int
 }
 
+// get returns the successful status writes of name, once none of its
+// writes is in flight (or after five seconds, when one is stuck).
 func (c *writeCounter) get(name string) int {
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		c.mu.Lock()
+		n, busy := c.counts[name], c.inFlight[name] > 0
+		c.mu.Unlock()
+		if !busy || time.Now().After(deadline) {
+			return n
+		}
+	}
+}
+
+// start marks a write of name as in flight; done ends it, counting it when
+// it succeeded.
+func (c *writeCounter) start(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.counts[name]
+	c.inFlight[name]++
+}
+
+func (c *writeCounter) done(name string, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.inFlight[name]--
+	if err == nil {
+		c.counts[name]++
+	}
 }
 
 // countingClient is the controller's client; it counts status writes.
@@ -477,11 +504,8 @@ type countingStatus struct {
 
 // Update writes the status and counts a success.
 func (s countingStatus) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-	if err := s.SubResourceWriter.Update(ctx, obj, opts...); err != nil {
-		return err
-	}
-	s.writes.mu.Lock()
-	s.writes.counts[obj.GetName()]++
-	s.writes.mu.Unlock()
-	return nil
+	s.writes.start(obj.GetName())
+	err := s.SubResourceWriter.Update(ctx, obj, opts...)
+	s.writes.done(obj.GetName(), err)
+	return err
 }
