@@ -16,11 +16,23 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
 
+// ConnectGrace bounds how long after the operator started a missing
+// connection may be taken for one not rebuilt yet (see Connecting).
+const ConnectGrace = time.Minute
+
+// ConnectingRetry is how soon a reconciler that found the connection still
+// being rebuilt looks again.
+const ConnectingRetry = time.Second
+
 // Registry maps EnterpriseAccount names to their BSS connections. It is safe
 // for concurrent use.
 type Registry struct {
 	mu       sync.Mutex
 	accounts map[string]*Account
+	// started is when the registry was made (the operator started);
+	// reconciled holds the EnterpriseAccounts reconciled since.
+	started    time.Time
+	reconciled map[string]bool
 	// Observer receives every BSS call of every client (metrics).
 	observer bss.Observer
 	// configure adjusts each client configuration (timeouts, retries).
@@ -30,7 +42,10 @@ type Registry struct {
 // NewRegistry returns an empty registry. observer may be nil; configure, if
 // not nil, is applied to every client configuration before it is built.
 func NewRegistry(observer bss.Observer, configure func(*bss.Config)) *Registry {
-	return &Registry{accounts: map[string]*Account{}, observer: observer, configure: configure}
+	return &Registry{
+		accounts: map[string]*Account{}, observer: observer, configure: configure,
+		started: time.Now(), reconciled: map[string]bool{},
+	}
 }
 
 // Account is the connection to one master account.
@@ -88,6 +103,28 @@ func (r *Registry) Get(name string) (*Account, bool) {
 	defer r.mu.Unlock()
 	a, ok := r.accounts[name]
 	return a, ok
+}
+
+// Reconciled records that the EnterpriseAccount controller has reconciled
+// name since the operator started: from then on, a missing connection means
+// that it has none.
+func (r *Registry) Reconciled(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reconciled[name] = true
+}
+
+// Connecting reports whether the connection of name may be missing only
+// because it is not rebuilt yet: the operator started less than
+// ConnectGrace ago and has not reconciled the EnterpriseAccount since.
+// Reconcilers then keep the status they show (it was written with a
+// connection) and look again after ConnectingRetry, instead of reporting
+// the EnterpriseAccount as not ready.
+func (r *Registry) Connecting(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.accounts[name]
+	return !ok && !r.reconciled[name] && time.Since(r.started) < ConnectGrace
 }
 
 // Remove forgets the account (its EnterpriseAccount was deleted or lost its

@@ -177,6 +177,11 @@ func (r *Reconciler) reconcile(ctx context.Context, s *scope) (ctrl.Result, erro
 	}
 	ba.Status.CustomerID = sa.Status.CustomerID
 	acct, ok := r.Registry.Get(sa.Spec.EnterpriseAccountRef.Name)
+	if !ok && r.Registry.Connecting(sa.Spec.EnterpriseAccountRef.Name) {
+		// Right after a start, the connection is being rebuilt: keep the
+		// conditions as they are.
+		return ctrl.Result{RequeueAfter: accounts.ConnectingRetry}, nil
+	}
 	if !ok {
 		return blocked(budgetv1alpha1.ReasonEnterpriseAccountNotReady, fmt.Sprintf("EnterpriseAccount %s has no working connection", sa.Spec.EnterpriseAccountRef.Name), time.Minute)
 	}

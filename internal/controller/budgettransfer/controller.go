@@ -166,6 +166,11 @@ func (r *Reconciler) submit(ctx context.Context, bt *budgetv1alpha1.BudgetTransf
 		}
 	}
 	acct, ok := r.Registry.Get(bt.Spec.EnterpriseAccountName)
+	if !ok && r.Registry.Connecting(bt.Spec.EnterpriseAccountName) {
+		// Right after a start, the connection is being rebuilt: nothing
+		// to report yet.
+		return ctrl.Result{RequeueAfter: accounts.ConnectingRetry}, nil
+	}
 	if !ok {
 		before := bt.Status.DeepCopy()
 		if bt.Status.Phase == "" {

@@ -52,6 +52,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Get(ctx, req.NamespacedName, &ea); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Registry.Remove(req.Name)
+			r.Registry.Reconciled(req.Name)
 			metrics.MasterTransferable.DeleteLabelValues(req.Name, "debit")
 			metrics.MasterTransferable.DeleteLabelValues(req.Name, "credit")
 			return ctrl.Result{}, nil
@@ -60,11 +61,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if !ea.DeletionTimestamp.IsZero() {
 		r.Registry.Remove(ea.Name)
+		r.Registry.Reconciled(ea.Name)
 		return ctrl.Result{}, nil
 	}
 
 	before := ea.Status.DeepCopy()
 	result, syncErr := r.sync(ctx, &ea)
+	// Whether or not it worked, the registry now shows what this process
+	// found; the status written below says why when it has no connection.
+	r.Registry.Reconciled(ea.Name)
 	if !apiequality.Semantic.DeepEqual(before, &ea.Status) {
 		if err := r.Status().Update(ctx, &ea); err != nil {
 			if apierrors.IsConflict(err) {

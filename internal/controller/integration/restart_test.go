@@ -2,10 +2,16 @@ package integration
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
@@ -13,6 +19,7 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss/sign"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/budgetallocation"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
 
@@ -160,4 +167,137 @@ func TestOutcomeUnknownAfterSafetyWindow(t *testing.T) {
 	}
 	tm.waitReady(t, "stuck", "33.00")
 	tm.expectLedger(t, "33.00")
+}
+
+// TestRestartKeepsReadyConditions restarts the manager under Ready objects.
+// The new manager rebuilds its BSS connection from the EnterpriseAccount
+// first; until then the SubAccount, the allocations and their transfers
+// keep what they showed, instead of reporting a connection that is only
+// not rebuilt yet.
+func TestRestartKeepsReadyConditions(t *testing.T) {
+	ctx := context.Background()
+	tm := newTeam(t)
+	tm.create(t, tm.allocation("first", "12"))
+	tm.create(t, tm.allocation("second", "8"))
+	tm.waitReady(t, "first", "12.00")
+	tm.waitReady(t, "second", "8.00")
+
+	wc, err := client.NewWithWatch(restCfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	var (
+		mu      sync.Mutex
+		flapped []string
+	)
+	observe := func(list client.ObjectList, opts ...client.ListOption) {
+		w, err := wc.Watch(watchCtx, list, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			defer w.Stop()
+			for {
+				select {
+				case <-watchCtx.Done():
+					return
+				case ev, ok := <-w.ResultChan():
+					if !ok {
+						return
+					}
+					if s := notReady(ev.Object); s != "" {
+						mu.Lock()
+						flapped = append(flapped, s)
+						mu.Unlock()
+					}
+				}
+			}
+		}()
+	}
+	observe(&budgetv1alpha1.SubAccountList{}, client.MatchingFields{"metadata.name": tm.sa})
+	observe(&budgetv1alpha1.BudgetAllocationList{}, client.InNamespace(tm.ns))
+	observe(&budgetv1alpha1.BudgetTransferList{}, client.InNamespace(tm.ns))
+
+	stopManager()
+	stopManager = startManager(testOptions)
+	// Long enough for the new manager to reconcile everything, and for the
+	// allocations' transfers to be read again.
+	time.Sleep(5 * time.Second)
+	stopWatching()
+
+	mu.Lock()
+	defer mu.Unlock()
+	for _, s := range flapped {
+		t.Errorf("after the restart: %s", s)
+	}
+	tm.waitReady(t, "first", "12.00")
+	tm.waitReady(t, "second", "8.00")
+}
+
+// notReady describes o when its Ready condition is not True (for a
+// transfer: when it blames the connection), and is empty otherwise.
+func notReady(o runtime.Object) string {
+	var (
+		conds []metav1.Condition
+		what  string
+		any   = true
+	)
+	switch o := o.(type) {
+	case *budgetv1alpha1.SubAccount:
+		conds, what = o.Status.Conditions, "SubAccount "+o.Name
+	case *budgetv1alpha1.BudgetAllocation:
+		conds, what = o.Status.Conditions, "BudgetAllocation "+o.Name
+	case *budgetv1alpha1.BudgetTransfer:
+		conds, what, any = o.Status.Conditions, "BudgetTransfer "+o.Name, false
+	default:
+		return ""
+	}
+	c := meta.FindStatusCondition(conds, budgetv1alpha1.ConditionReady)
+	switch {
+	case c == nil && any:
+		return what + " has no Ready condition"
+	case c == nil:
+		return ""
+	case any && c.Status != metav1.ConditionTrue, c.Reason == budgetv1alpha1.ReasonEnterpriseAccountNotReady:
+		return fmt.Sprintf("%s is Ready=%s %s: %s", what, c.Status, c.Reason, c.Message)
+	}
+	return ""
+}
+
+// TestRestartWithCredentialsGone restarts the manager after the master's
+// credentials were deleted while it was down: the SubAccount keeps Ready
+// only until the EnterpriseAccount is reconciled, then reports it.
+func TestRestartWithCredentialsGone(t *testing.T) {
+	ctx := context.Background()
+	const ea, secret = "restart-gone", "restart-gone"
+	s := credentialsSecret(secret, bsssim.DefaultSecretKey)
+	if err := k8s.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Create(ctx, enterpriseAccount(ea, secret, nil)); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = k8s.Delete(ctx, &budgetv1alpha1.EnterpriseAccount{ObjectMeta: metav1.ObjectMeta{Name: ea}})
+	}()
+	tm := newTeam(t, withEnterprise(ea))
+	saReason := func() string {
+		var sa budgetv1alpha1.SubAccount
+		if err := k8s.Get(ctx, types.NamespacedName{Name: tm.sa}, &sa); err != nil {
+			return err.Error()
+		}
+		return common.ReadyReason(sa.Status.Conditions, budgetv1alpha1.ConditionReady)
+	}
+	eventually(t, 30*time.Second, "SubAccount Ready", func() bool { return saReason() == budgetv1alpha1.ReasonReady }, tm.saConditions)
+
+	stopManager()
+	if err := k8s.Delete(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	stopManager = startManager(testOptions)
+	eventually(t, 15*time.Second, "SubAccount EnterpriseAccountNotReady", func() bool {
+		return saReason() == budgetv1alpha1.ReasonEnterpriseAccountNotReady
+	}, tm.saConditions)
 }

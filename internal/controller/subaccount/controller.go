@@ -60,8 +60,8 @@ const (
 	defaultBalanceInterval = 10 * time.Minute
 	defaultBillingInterval = time.Hour
 	// registryRetry is how soon to look again when the EnterpriseAccount
-	// is Ready but its connection is not in the registry yet (right after
-	// the operator started).
+	// is Ready but its connection is not in the registry (and not merely
+	// being rebuilt after a start).
 	registryRetry = 10 * time.Second
 	// defaultGrantRefreshWindow applies when Reconciler.GrantRefreshWindow
 	// is zero.
@@ -305,6 +305,12 @@ func (r *Reconciler) resolveEnterpriseAccount(ctx context.Context, s *scope) (ct
 		return ctrl.Result{}, nil
 	}
 	acct, ok := r.Registry.Get(name)
+	if !ok && r.Registry.Connecting(name) {
+		// Right after a start: the EnterpriseAccount controller is
+		// rebuilding the connection its Ready status was written with.
+		s.halted = true
+		return ctrl.Result{RequeueAfter: accounts.ConnectingRetry}, nil
+	}
 	if !ok {
 		s.fail(budgetv1alpha1.ReasonEnterpriseAccountNotReady, fmt.Sprintf("EnterpriseAccount %q has no BSS connection yet", name))
 		return ctrl.Result{RequeueAfter: registryRetry}, nil
