@@ -20,7 +20,7 @@ import (
 
 // builtinGroups are the API groups every cluster serves: an installation
 // using only these (and its own CRDs) installs on a plain cluster.
-var builtinGroups = []string{"", "apps", "rbac.authorization.k8s.io", "networking.k8s.io", "apiextensions.k8s.io"}
+var builtinGroups = []string{"", "apps", "rbac.authorization.k8s.io", "networking.k8s.io", "apiextensions.k8s.io", "admissionregistration.k8s.io"}
 
 // checkBuiltinOnly fails on any object of an API group a plain cluster
 // lacks, such as monitoring.coreos.com.

@@ -46,6 +46,7 @@ func TestChartDefaults(t *testing.T) {
 	checkManagerRole(t, r, chartPrefix+"manager-role")
 	checkUserRoles(t, r, chartPrefix)
 	checkNetworking(t, objs, d, 8443, defaultIngress, defaultEgress)
+	checkTransferGuard(t, objs, chartPrefix, ns, chartSA)
 	for _, want := range []string{"--metrics-secure=true", "--enable-http2=false", "--transfer-safety-window=24h", "--submit-retry-base=2s", "--max-concurrent-reconciles=4"} {
 		if !slices.Contains(args(d), want) {
 			t.Errorf("args %q lack %s", args(d), want)
@@ -109,6 +110,7 @@ networkPolicy:
 	r := checkRBAC(t, objs, ns, chartSA)
 	checkUserRoles(t, r, chartPrefix)
 	checkNetworking(t, objs, d, 9443, []port{"TCP/8081", "TCP/9443"}, []port{"TCP/443", "TCP/53", "TCP/6443", "TCP/8443", "UDP/53"})
+	checkTransferGuard(t, objs, chartPrefix, ns, chartSA)
 	np := typed[networkingv1.NetworkPolicy](t, objs.one(t, "NetworkPolicy"))
 	if from := np.Spec.Ingress[0].From; len(from) != 1 || from[0].NamespaceSelector == nil {
 		t.Errorf("metrics ingress from %+v, want the monitoring namespace", from)
@@ -136,6 +138,9 @@ func TestChartWithoutMetrics(t *testing.T) {
 	}
 	if objs.ofKind("ServiceMonitor") != nil || objs.find("ClusterRole", chartPrefix+"metrics-reader") != nil {
 		t.Error("metrics are disabled but a ServiceMonitor or the metrics roles are rendered")
+	}
+	if g := renderChart(t, chartRender{namespace: ns, values: `admissionPolicy: {enabled: false}`}); g.ofKind("ValidatingAdmissionPolicy") != nil || g.ofKind("ValidatingAdmissionPolicyBinding") != nil {
+		t.Error("admissionPolicy.enabled=false still renders the transfer status policy")
 	}
 	checkRBAC(t, objs, ns, chartSA)
 	checkNetworking(t, objs, d, 0, []port{"TCP/8081"}, defaultEgress)
@@ -226,7 +231,10 @@ func TestChartCopiesAreCurrent(t *testing.T) {
 	if diff := cmp.Diff(names(bases), names(copies)); diff != "" {
 		t.Errorf("charts/bss-budget-operator/crds differs from config/crd/bases; run `make manifests` (-bases +chart):\n%s", diff)
 	}
-	pairs := map[string]string{"config/rbac/role.yaml": "charts/bss-budget-operator/files/manager-role.yaml"}
+	pairs := map[string]string{
+		"config/rbac/role.yaml":                        "charts/bss-budget-operator/files/manager-role.yaml",
+		"config/admission/transfer_status_policy.yaml": "charts/bss-budget-operator/files/transfer-status-policy.yaml",
+	}
 	for _, b := range bases {
 		pairs[filepath.Join("config", "crd", "bases", filepath.Base(b))] = filepath.Join("charts", "bss-budget-operator", "crds", filepath.Base(b))
 	}
@@ -275,6 +283,15 @@ image: {repository: bss-budget-operator, tag: dev}
 			if h := chart.find(kind, k.GetName()); h != nil {
 				if diff := cmp.Diff([]any{k.Object["roleRef"], k.Object["subjects"]}, []any{h.Object["roleRef"], h.Object["subjects"]}); diff != "" {
 					t.Errorf("%s %s (-kustomize +helm):\n%s", kind, k.GetName(), diff)
+				}
+			}
+		}
+	}
+	for _, kind := range []string{"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} {
+		for _, k := range kust.ofKind(kind) {
+			if h := chart.find(kind, k.GetName()); h != nil {
+				if diff := cmp.Diff(k.Object["spec"], h.Object["spec"]); diff != "" {
+					t.Errorf("%s %s spec (-kustomize +helm):\n%s", kind, k.GetName(), diff)
 				}
 			}
 		}

@@ -42,7 +42,7 @@ func TestConfigDefaultInstallsOnAPlainCluster(t *testing.T) {
 		if !strings.HasPrefix(u.GetName(), prefix) {
 			t.Errorf("%s %s lacks the %q name prefix", u.GetKind(), u.GetName(), prefix)
 		}
-		namespaced := !slices.Contains([]string{"Namespace", "ClusterRole", "ClusterRoleBinding"}, u.GetKind())
+		namespaced := !slices.Contains([]string{"Namespace", "ClusterRole", "ClusterRoleBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}, u.GetKind())
 		if namespaced && u.GetNamespace() != operatorNamespace {
 			t.Errorf("%s %s is in namespace %q, want %q", u.GetKind(), u.GetName(), u.GetNamespace(), operatorNamespace)
 		}
@@ -68,6 +68,7 @@ func TestConfigDefaultInstallsOnAPlainCluster(t *testing.T) {
 	checkManagerRole(t, r, prefix+"manager-role")
 	checkUserRoles(t, r, prefix)
 	checkNetworking(t, objs, d, 8443, defaultIngress, defaultEgress)
+	checkTransferGuard(t, objs, prefix, operatorNamespace, managerSA)
 
 	createNamespace(t, operatorNamespace, ns)
 	dryRun(t, objs)
@@ -169,23 +170,10 @@ func TestConfigDefaultGrantsLeastPrivilege(t *testing.T) {
 	for _, ns := range []string{"team-a", "team-b"} {
 		createNamespace(t, ns, nil)
 	}
-	bind := func(name, namespace, role string, subject rbacv1.Subject) {
-		rb := &rbacv1.RoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
-			Subjects:   []rbacv1.Subject{subject},
-		}
-		if err := k8s.Create(t.Context(), rb); client.IgnoreAlreadyExists(err) != nil {
-			t.Fatal(err)
-		}
-	}
-	user := func(name string) rbacv1.Subject {
-		return rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: name}
-	}
-	bind("finance-approves", "team-a", prefix+"budgettransfer-approver", user("finance"))
+	bindUser(t, "finance-approves", "team-a", prefix+"budgettransfer-approver", "finance")
 	// The aggregation into the built-in edit role needs kube-controller-manager,
 	// which envtest does not run: bind the editor role itself.
-	bind("team-a-edits", "team-a", prefix+"budgetallocation-editor-role", user("team-a-dev"))
+	bindUser(t, "team-a-edits", "team-a", prefix+"budgetallocation-editor-role", "team-a-dev")
 	crb := &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "prometheus-scrapes-bss-budget"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: prefix + "metrics-reader"},
@@ -266,6 +254,19 @@ func TestConfigDefaultGrantsLeastPrivilege(t *testing.T) {
 	}
 	if !scrape.Status.Allowed {
 		t.Errorf("a scraper bound to %smetrics-reader may not GET /metrics: %s", prefix, scrape.Status.Reason)
+	}
+}
+
+// bindUser binds the ClusterRole role to user in namespace.
+func bindUser(t *testing.T, name, namespace, role, user string) {
+	t.Helper()
+	rb := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
+	}
+	if err := k8s.Create(t.Context(), rb); client.IgnoreAlreadyExists(err) != nil {
+		t.Fatal(err)
 	}
 }
 
