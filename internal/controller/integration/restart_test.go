@@ -86,6 +86,7 @@ func TestManagerStoppedBetweenSubmittingAndCall(t *testing.T) {
 	tm.expectLedger(t, "25.00")
 
 	time.Sleep(200 * time.Millisecond)
+	blamed := tm.watchBlame(t)
 	stopManager = startManager(testOptions)
 	restarted = true
 	for _, name := range []string{"never-sent", "applied"} {
@@ -95,6 +96,11 @@ func TestManagerStoppedBetweenSubmittingAndCall(t *testing.T) {
 	}
 	tm.waitReady(t, "never-sent", "40.00")
 	tm.waitReady(t, "applied", "25.00")
+	// The transfers in Submitting were reconciled by the new manager before
+	// it had rebuilt its connection, and waited without blaming it.
+	for _, s := range blamed() {
+		t.Errorf("after the restart: %s", s)
+	}
 	tm.expectLedger(t, "65.00")
 	for _, bt := range tm.transfers(t) {
 		if bt.Status.Phase != budgetv1alpha1.PhaseSucceeded || bt.Status.Attempts != 2 {
@@ -175,74 +181,87 @@ func TestOutcomeUnknownAfterSafetyWindow(t *testing.T) {
 // keep what they showed, instead of reporting a connection that is only
 // not rebuilt yet.
 func TestRestartKeepsReadyConditions(t *testing.T) {
-	ctx := context.Background()
 	tm := newTeam(t)
 	tm.create(t, tm.allocation("first", "12"))
 	tm.create(t, tm.allocation("second", "8"))
 	tm.waitReady(t, "first", "12.00")
 	tm.waitReady(t, "second", "8.00")
 
-	wc, err := client.NewWithWatch(restCfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	watchCtx, stopWatching := context.WithCancel(ctx)
-	defer stopWatching()
-	var (
-		mu      sync.Mutex
-		flapped []string
-	)
-	observe := func(list client.ObjectList, opts ...client.ListOption) {
-		w, err := wc.Watch(watchCtx, list, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		go func() {
-			defer w.Stop()
-			for {
-				select {
-				case <-watchCtx.Done():
-					return
-				case ev, ok := <-w.ResultChan():
-					if !ok {
-						return
-					}
-					if s := notReady(ev.Object); s != "" {
-						mu.Lock()
-						flapped = append(flapped, s)
-						mu.Unlock()
-					}
-				}
-			}
-		}()
-	}
-	observe(&budgetv1alpha1.SubAccountList{}, client.MatchingFields{"metadata.name": tm.sa})
-	observe(&budgetv1alpha1.BudgetAllocationList{}, client.InNamespace(tm.ns))
-	observe(&budgetv1alpha1.BudgetTransferList{}, client.InNamespace(tm.ns))
-
+	blamed := tm.watchBlame(t)
 	stopManager()
 	stopManager = startManager(testOptions)
 	// Long enough for the new manager to reconcile everything, and for the
 	// allocations' transfers to be read again.
 	time.Sleep(5 * time.Second)
-	stopWatching()
-
-	mu.Lock()
-	defer mu.Unlock()
-	for _, s := range flapped {
+	for _, s := range blamed() {
 		t.Errorf("after the restart: %s", s)
 	}
-	tm.waitReady(t, "first", "12.00")
-	tm.waitReady(t, "second", "8.00")
+	for name, granted := range map[string]string{"first": "12.00", "second": "8.00"} {
+		if ba := tm.get(t, name); !common.IsTrue(ba.Status.Conditions, budgetv1alpha1.ConditionReady) || string(ba.Status.Granted) != granted {
+			t.Errorf("after the restart %s shows granted %s, conditions %+v; want Ready with %s", name, ba.Status.Granted, ba.Status.Conditions, granted)
+		}
+	}
 }
 
-// notReady describes o when its Ready condition is not True (for a
-// transfer: when it blames the connection), and is empty otherwise.
-func notReady(o runtime.Object) string {
+// watchBlame watches the team's SubAccount, allocations and transfers, and
+// returns a function that stops watching and lists every state seen that
+// blamed the EnterpriseAccount's or the SubAccount's readiness: after a
+// restart, that is what a connection not rebuilt yet used to cause.
+func (tm *team) watchBlame(t *testing.T) func() []string {
+	t.Helper()
+	wc, err := client.NewWithWatch(restCfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	var (
+		mu     sync.Mutex
+		blamed []string
+		done   sync.WaitGroup
+	)
+	observe := func(list client.ObjectList, opts ...client.ListOption) {
+		w, err := wc.Watch(ctx, list, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done.Go(func() {
+			defer w.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case ev, ok := <-w.ResultChan():
+					if !ok {
+						return
+					}
+					if s := blames(ev.Object); s != "" {
+						mu.Lock()
+						blamed = append(blamed, s)
+						mu.Unlock()
+					}
+				}
+			}
+		})
+	}
+	observe(&budgetv1alpha1.SubAccountList{}, client.MatchingFields{"metadata.name": tm.sa})
+	observe(&budgetv1alpha1.BudgetAllocationList{}, client.InNamespace(tm.ns))
+	observe(&budgetv1alpha1.BudgetTransferList{}, client.InNamespace(tm.ns))
+	return func() []string {
+		cancel()
+		done.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		return blamed
+	}
+}
+
+// blames describes o when its Ready condition blames the EnterpriseAccount
+// or the SubAccount, and is empty otherwise.
+func blames(o runtime.Object) string {
 	var (
 		conds []metav1.Condition
 		what  string
-		any   = true
 	)
 	switch o := o.(type) {
 	case *budgetv1alpha1.SubAccount:
@@ -250,17 +269,12 @@ func notReady(o runtime.Object) string {
 	case *budgetv1alpha1.BudgetAllocation:
 		conds, what = o.Status.Conditions, "BudgetAllocation "+o.Name
 	case *budgetv1alpha1.BudgetTransfer:
-		conds, what, any = o.Status.Conditions, "BudgetTransfer "+o.Name, false
+		conds, what = o.Status.Conditions, "BudgetTransfer "+o.Name
 	default:
 		return ""
 	}
 	c := meta.FindStatusCondition(conds, budgetv1alpha1.ConditionReady)
-	switch {
-	case c == nil && any:
-		return what + " has no Ready condition"
-	case c == nil:
-		return ""
-	case any && c.Status != metav1.ConditionTrue, c.Reason == budgetv1alpha1.ReasonEnterpriseAccountNotReady:
+	if c != nil && (c.Reason == budgetv1alpha1.ReasonEnterpriseAccountNotReady || c.Reason == budgetv1alpha1.ReasonSubAccountNotReady) {
 		return fmt.Sprintf("%s is Ready=%s %s: %s", what, c.Status, c.Reason, c.Message)
 	}
 	return ""
