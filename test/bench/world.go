@@ -255,28 +255,14 @@ func (w *world) waitSettled(ctx context.Context, what string, timeout time.Durat
 			return false, err
 		}
 		seen := time.Now()
-		got := make(map[string]*budgetv1alpha1.BudgetAllocation, len(list.Items))
-		for i := range list.Items {
-			got[list.Items[i].Namespace+"/"+list.Items[i].Name] = &list.Items[i]
+		declared := make([]framework.Declared, len(w.allocs))
+		for i, a := range w.allocs {
+			declared[i] = framework.Declared{Namespace: a.ns, Name: a.name, Granted: a.amount.String()}
 		}
-		waiting = waiting[:0]
-		for _, a := range w.allocs {
-			ba, ok := got[a.ns+"/"+a.name]
-			switch {
-			case !ok:
-				waiting = append(waiting, a.ns+"/"+a.name+" missing")
-			case !framework.AllocationSettled(ba) || !framework.IsReady(ba.Status.Conditions) || string(ba.Status.Granted) != a.amount.String():
-				waiting = append(waiting, fmt.Sprintf("%s/%s granted %s of %s (%s)", a.ns, a.name, ba.Status.Granted, a.amount, framework.ReadyReason(ba.Status.Conditions)))
-			}
-		}
+		waiting = framework.Unsettled(list.Items, declared)
 		at = seen
 		return len(waiting) == 0, nil
-	}, func() string {
-		if len(waiting) > 5 {
-			return fmt.Sprintf("%d allocations not settled, such as %s", len(waiting), strings.Join(waiting[:5], "; "))
-		}
-		return strings.Join(waiting, "; ")
-	})
+	}, func() string { return framework.Summarize(waiting) })
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%s: %w", what, err)
 	}

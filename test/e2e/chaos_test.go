@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -160,30 +159,13 @@ func (e *env) waitChaosSettled(phase string, allocs []*chaosAllocation) {
 		if err := e.k8s.List(ctx, &list); err != nil {
 			return false, err
 		}
-		got := map[string]*budgetv1alpha1.BudgetAllocation{}
-		for i := range list.Items {
-			got[list.Items[i].Namespace+"/"+list.Items[i].Name] = &list.Items[i]
+		declared := make([]framework.Declared, len(allocs))
+		for i, a := range allocs {
+			declared[i] = framework.Declared{Namespace: a.ns, Name: a.name, Granted: a.amount.String(), Deleted: a.deleted}
 		}
-		waiting = waiting[:0]
-		for _, a := range allocs {
-			ba, ok := got[a.ns+"/"+a.name]
-			switch {
-			case a.deleted && ok:
-				waiting = append(waiting, fmt.Sprintf("%s/%s deleting (%s)", a.ns, a.name, framework.ReadyReason(ba.Status.Conditions)))
-			case a.deleted:
-			case !ok:
-				waiting = append(waiting, fmt.Sprintf("%s/%s missing", a.ns, a.name))
-			case !framework.AllocationSettled(ba) || !framework.IsReady(ba.Status.Conditions) || string(ba.Status.Granted) != a.amount.String():
-				waiting = append(waiting, fmt.Sprintf("%s/%s granted %s of %s (%s)", a.ns, a.name, ba.Status.Granted, a.amount, framework.ReadyReason(ba.Status.Conditions)))
-			}
-		}
+		waiting = framework.Unsettled(list.Items, declared)
 		return len(waiting) == 0, nil
-	}, func() string {
-		if len(waiting) > 5 {
-			return fmt.Sprintf("%d allocations, such as %s", len(waiting), strings.Join(waiting[:5], "; "))
-		}
-		return strings.Join(waiting, "; ")
-	})
+	}, func() string { return framework.Summarize(waiting) })
 }
 
 // verifyChaos compares the simulator's books with the declared allocations
