@@ -290,9 +290,15 @@ type SubAccountStatus struct {
 	// +optional
 	CreateRequestedTime *metav1.Time `json:"createRequestedTime,omitempty"`
 
-	// LastBalanceSyncTime is when balances were last read.
+	// LastBalanceSyncTime is when balances were last read: all of them, or
+	// only those a grant change can have moved.
 	// +optional
 	LastBalanceSyncTime *metav1.Time `json:"lastBalanceSyncTime,omitempty"`
+	// LastFullBalanceSyncTime is when all reclaimable balances (cash, credit
+	// and coupons) were last read; the EnterpriseAccount's
+	// balanceSyncInterval counts from it.
+	// +optional
+	LastFullBalanceSyncTime *metav1.Time `json:"lastFullBalanceSyncTime,omitempty"`
 	// LastBillingSyncTime is when bills and orders were last read.
 	// +optional
 	LastBillingSyncTime *metav1.Time `json:"lastBillingSyncTime,omitempty"`

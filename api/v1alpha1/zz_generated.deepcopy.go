@@ -850,6 +850,10 @@ func (in *SubAccountStatus) DeepCopyInto(out *SubAccountStatus) {
 		in, out := &in.LastBalanceSyncTime, &out.LastBalanceSyncTime
 		*out = (*in).DeepCopy()
 	}
+	if in.LastFullBalanceSyncTime != nil {
+		in, out := &in.LastFullBalanceSyncTime, &out.LastFullBalanceSyncTime
+		*out = (*in).DeepCopy()
+	}
 	if in.LastBillingSyncTime != nil {
 		in, out := &in.LastBillingSyncTime, &out.LastBillingSyncTime
 		*out = (*in).DeepCopy()

@@ -95,22 +95,11 @@ type Reconciler struct {
 	// status write, does not text a second code (which would invalidate
 	// the first one).
 	codesSent sync.Map // SubAccount name → sentCode
-	// fullSyncs remembers when all three balance kinds were last read per
-	// SubAccount. status.lastBalanceSyncTime also moves when a grant change
-	// re-reads only the kinds that moved, and those reads must not postpone
-	// the balanceSyncInterval's full read (money can arrive from outside
-	// the operator). After a restart the status time stands in.
-	fullSyncs sync.Map // SubAccount name → fullSync
 }
 
 type sentCode struct {
 	uid types.UID
 	at  time.Time
-}
-
-type fullSync struct {
-	uid types.UID
-	at  *metav1.Time
 }
 
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=subaccounts,verbs=get;list;watch
@@ -144,8 +133,6 @@ type scope struct {
 	// refreshIn is set when the refresh a grant change calls for was put
 	// off until the grant refresh window ends.
 	refreshIn time.Duration
-	// fullSync is set when this reconcile read all balance kinds.
-	fullSync *metav1.Time
 
 	// halted stops the remaining phases; Ready has been set to False.
 	halted bool
@@ -197,7 +184,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if apierrors.IsNotFound(err) {
 			forgetMetrics(req.Name)
 			r.codesSent.Delete(req.Name)
-			r.fullSyncs.Delete(req.Name)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -231,10 +217,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		for _, e := range evs {
 			r.Recorder.Eventf(&sa, nil, e.eventType, e.reason, e.action, "%s", e.note)
 		}
-	}
-	if s.fullSync != nil {
-		// Only once written: a read whose status write failed is redone.
-		r.fullSyncs.Store(sa.Name, fullSync{uid: sa.UID, at: s.fullSync})
 	}
 	if s.syncErr != nil {
 		logger.V(1).Info("sync failed", "reason", common.ReadyReason(sa.Status.Conditions, budgetv1alpha1.ConditionReady), "error", s.syncErr.Error())
@@ -410,7 +392,7 @@ func (r *Reconciler) findByID(ctx context.Context, s *scope, id string) (bss.Sub
 func (r *Reconciler) syncBalances(ctx context.Context, s *scope) (ctrl.Result, error) {
 	st := s.status()
 	kinds := allBalances
-	if !s.forceSync() && !due(r.lastFullSync(s), balanceInterval(s.ea), s.now) {
+	if !s.forceSync() && !due(lastFullSync(s), balanceInterval(s.ea), s.now) {
 		if !s.grantedChanged {
 			return ctrl.Result{}, nil
 		}
@@ -465,7 +447,7 @@ func (r *Reconciler) syncBalances(ctx context.Context, s *scope) (ctrl.Result, e
 	}
 	st.LastBalanceSyncTime = stamp(s.now)
 	if kinds == allBalances {
-		s.fullSync = st.LastBalanceSyncTime
+		st.LastFullBalanceSyncTime = st.LastBalanceSyncTime
 	}
 	return ctrl.Result{}, nil
 }
@@ -526,17 +508,15 @@ func (s *scope) deferGrantRefresh(wait time.Duration) {
 	s.refreshIn = wait
 }
 
-// lastFullSync is when all balance kinds were last read.
-func (r *Reconciler) lastFullSync(s *scope) *metav1.Time {
-	if s.fullSync != nil {
-		return s.fullSync
+// lastFullSync is when all balance kinds were last read. A status written
+// before LastFullBalanceSyncTime existed has only LastBalanceSyncTime,
+// which stands in until the next full read.
+func lastFullSync(s *scope) *metav1.Time {
+	st := s.status()
+	if st.LastFullBalanceSyncTime != nil {
+		return st.LastFullBalanceSyncTime
 	}
-	if v, ok := r.fullSyncs.Load(s.sa.Name); ok {
-		if f, ok := v.(fullSync); ok && f.uid == s.sa.UID {
-			return f.at
-		}
-	}
-	return s.before.LastBalanceSyncTime
+	return st.LastBalanceSyncTime
 }
 
 // forceSync reports that everything must be read now, whatever the
@@ -563,7 +543,7 @@ func (r *Reconciler) markReady(_ context.Context, s *scope) (ctrl.Result, error)
 		common.SetCondition(&st.Conditions, s.sa.Generation, budgetv1alpha1.ConditionReady, metav1.ConditionTrue, budgetv1alpha1.ReasonReady,
 			fmt.Sprintf("sub-account %s (%s) is Normal; balances, bills and orders are synced", st.AccountName, st.CustomerID))
 	}
-	next := common.Jitter(min(untilDue(r.lastFullSync(s), balanceInterval(s.ea), s.now),
+	next := common.Jitter(min(untilDue(lastFullSync(s), balanceInterval(s.ea), s.now),
 		untilDue(st.LastBillingSyncTime, billingInterval(s.ea), s.now)), 0.1)
 	if s.refreshIn > 0 {
 		next = min(next, s.refreshIn)

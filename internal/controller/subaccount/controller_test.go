@@ -44,7 +44,7 @@ func TestAdoptExistingSubAccount(t *testing.T) {
 		}},
 	}
 	got := st.DeepCopy()
-	got.Conditions, got.ObservedGeneration, got.LastBalanceSyncTime, got.LastBillingSyncTime = nil, 0, nil, nil
+	got.Conditions, got.ObservedGeneration, got.LastBalanceSyncTime, got.LastFullBalanceSyncTime, got.LastBillingSyncTime = nil, 0, nil, nil, nil
 	for i := range got.ReclaimableCoupons {
 		got.ReclaimableCoupons[i].ExpireTime = ""
 	}
@@ -54,8 +54,8 @@ func TestAdoptExistingSubAccount(t *testing.T) {
 	if diff := cmp.Diff(&want, got); diff != "" {
 		t.Errorf("status (-want +got):\n%s", diff)
 	}
-	if st.LastBalanceSyncTime == nil || st.LastBillingSyncTime == nil {
-		t.Errorf("sync times not recorded: %v, %v", st.LastBalanceSyncTime, st.LastBillingSyncTime)
+	if st.LastBalanceSyncTime == nil || st.LastBillingSyncTime == nil || st.LastFullBalanceSyncTime == nil || !st.LastFullBalanceSyncTime.Equal(st.LastBalanceSyncTime) {
+		t.Errorf("sync times not recorded: balances %v (all %v), billing %v", st.LastBalanceSyncTime, st.LastFullBalanceSyncTime, st.LastBillingSyncTime)
 	}
 	if c := condition(sa, budgetv1alpha1.ConditionBudgetExceeded); c != nil {
 		t.Errorf("BudgetExceeded without a monthly budget: %+v", c)

@@ -24,7 +24,10 @@ func TestGrantChangeReadsOnlyTheMovedBalances(t *testing.T) {
 	const name = "refresh-debit"
 	id := readySubAccount(t, name)
 	ba := allocateCash(t, name, "cash")
-	waitForSubAccount(t, name, "", 1)
+	full := waitForSubAccount(t, name, "", 1).Status.LastFullBalanceSyncTime
+	if full == nil {
+		t.Fatal("no lastFullBalanceSyncTime after the first sync")
+	}
 	advance(grantWindow + time.Second) // a quiet window
 
 	// The allocation's transfer, and credit arriving from outside the
@@ -44,6 +47,9 @@ func TestGrantChangeReadsOnlyTheMovedBalances(t *testing.T) {
 	}
 	if last, want := sa.Status.LastBalanceSyncTime, clock.Now().Truncate(time.Second); last == nil || !last.Time.Equal(want) {
 		t.Errorf("lastBalanceSyncTime %v, want %s", last, want)
+	}
+	if last := sa.Status.LastFullBalanceSyncTime; last == nil || !last.Equal(full) {
+		t.Errorf("lastFullBalanceSyncTime %v after a cash refresh, want it kept at %s", last, full)
 	}
 }
 
@@ -95,11 +101,13 @@ func TestGrantChangesWithinTheWindowAreCoalesced(t *testing.T) {
 }
 
 // The balanceSyncInterval's sync reads all three kinds, and a grant
-// refresh in between does not put it off.
+// refresh in between does not put it off: the interval counts from
+// status.lastFullBalanceSyncTime, which a refresh leaves alone (and which,
+// being in the status, a restarted operator finds too).
 func TestIntervalSyncReadsAllBalances(t *testing.T) {
 	const name = "refresh-interval"
 	id := readySubAccount(t, name)
-	full := getSubAccount(t, name).Status.LastBalanceSyncTime.Time
+	full := getSubAccount(t, name).Status.LastFullBalanceSyncTime.Time
 	ba := allocateCash(t, name, "cash")
 	waitForSubAccount(t, name, "", 1)
 	advance(grantWindow + time.Second)
@@ -119,8 +127,8 @@ func TestIntervalSyncReadsAllBalances(t *testing.T) {
 	poke(t, name)
 	eventually(t, "an interval sync of "+name, func() error {
 		sa = getSubAccount(t, name)
-		if last := sa.Status.LastBalanceSyncTime; last == nil || last.Time.Before(want) {
-			return fmt.Errorf("last balance sync %v, want %s", last, want)
+		if last := sa.Status.LastFullBalanceSyncTime; last == nil || last.Time.Before(want) {
+			return fmt.Errorf("last full balance sync %v, want %s", last, want)
 		}
 		return nil
 	})
