@@ -3,6 +3,8 @@ package install
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -18,6 +20,8 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 )
@@ -184,6 +188,34 @@ func TestTransferStatusGuardCoversEveryField(t *testing.T) {
 	}
 }
 
+// TestTransferStatusGuardFollowsNamespaceAndPrefix renders a copy of
+// config whose config/default installs into another namespace under
+// another prefix: the policy must exempt that installation's manager.
+func TestTransferStatusGuardFollowsNamespaceAndPrefix(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(repoRoot, "config"))); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "default", "kustomization.yaml")
+	k := strings.NewReplacer("namespace: bss-budget-system\n", "namespace: finops\n", "namePrefix: bss-budget-\n", "namePrefix: acme-\n").
+		Replace(string(readFile(t, "config/default/kustomization.yaml")))
+	if !strings.Contains(k, "namespace: finops\n") || !strings.Contains(k, "namePrefix: acme-\n") {
+		t.Fatal("config/default/kustomization.yaml no longer sets namespace: bss-budget-system and namePrefix: bss-budget-")
+	}
+	if err := os.WriteFile(path, []byte(k), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(dir, "default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := m.AsYaml()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTransferGuard(t, decodeYAML(t, out), "acme-", "finops", "acme-controller-manager")
+}
+
 // checkTransferGuard asserts that objs hold the transfer-status-guard
 // policy named prefix+"transfer-status-guard", bound to deny, exempting
 // the manager's ServiceAccount serviceAccount in namespace and nobody else.
@@ -196,7 +228,7 @@ func checkTransferGuard(t *testing.T, objs objects, prefix, namespace, serviceAc
 		return
 	}
 	conds, _, _ := unstructured.NestedSlice(policy.Object, "spec", "matchConditions")
-	want := fmt.Sprintf("request.userInfo.username != %q", "system:serviceaccount:"+namespace+":"+serviceAccount)
+	want := fmt.Sprintf(`request.userInfo.username != "system:serviceaccount:" + %q + ":" + %q`, namespace, serviceAccount)
 	if len(conds) != 1 || conds[0].(map[string]any)["expression"] != want {
 		t.Errorf("policy %s matchConditions %v, want only %s", name, conds, want)
 	}
