@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -29,11 +28,7 @@ func (w *world) snapshot(ctx context.Context) (*snapshot, error) {
 	if s.mgr, err = w.mgr.Scrape(ctx); err != nil {
 		return nil, err
 	}
-	body, err := httpGet(ctx, w.apiHTTP, strings.TrimSuffix(w.cp.Config.Host, "/")+"/metrics")
-	if err != nil {
-		return nil, err
-	}
-	if s.api, err = framework.ParseMetrics(bytes.NewReader(body)); err != nil {
+	if s.api, err = framework.ScrapeURL(ctx, w.apiHTTP, strings.TrimSuffix(w.cp.Config.Host, "/")+"/metrics"); err != nil {
 		return nil, err
 	}
 	st, err := w.sim.State(ctx)
@@ -49,17 +44,16 @@ func (w *world) snapshot(ctx context.Context) (*snapshot, error) {
 
 // procStats reads a process's CPU seconds (user + system) and peak RSS.
 func procStats(pid int) (float64, int64, error) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := framework.StatFields(pid)
 	if err != nil {
 		return 0, 0, err
 	}
-	// The command name may hold spaces; the fields after it are fixed.
-	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-	if len(f) < 13 {
+	const utimeField, stimeField = 14 - 3, 15 - 3
+	if len(f) <= stimeField {
 		return 0, 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
 	}
-	utime, _ := strconv.ParseFloat(f[11], 64)
-	stime, _ := strconv.ParseFloat(f[12], 64)
+	utime, _ := strconv.ParseFloat(f[utimeField], 64)
+	stime, _ := strconv.ParseFloat(f[stimeField], 64)
 	const clockTicks = 100 // USER_HZ on Linux
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {

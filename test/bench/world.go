@@ -275,7 +275,7 @@ func (w *world) profile(ctx context.Context, name, file string) error {
 		return nil
 	}
 	// A CPU profile answers after its duration; the rest at once.
-	body, err := httpGet(ctx, &http.Client{Timeout: time.Hour}, w.pprof+"/"+name)
+	body, err := framework.Get(ctx, &http.Client{Timeout: time.Hour}, w.pprof+"/"+name)
 	if err != nil {
 		return err
 	}

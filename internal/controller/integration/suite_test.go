@@ -130,7 +130,7 @@ func startManager(opts common.Options) func() {
 		Scheme: scheme,
 		NewClient: func(config *rest.Config, options client.Options) (client.Client, error) {
 			c, err := client.New(config, options)
-			return &countingClient{Client: c}, err
+			return managerWrites.Client(c), err
 		},
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",

@@ -407,21 +407,9 @@ func TestGrantedSumsAllocations(t *testing.T) {
 	const name = "granted-team-b"
 	createSubAccount(t, name, budgetv1alpha1.SubAccountSpec{CustomerID: "cust-team-b-0001"})
 	waitForReason(t, name, budgetv1alpha1.ReasonReady)
-	ctx := context.Background()
-	for _, ns := range []string{"granted-ns-1", "granted-ns-2"} {
-		must(t, k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
-	}
 	allocate := func(ns, allocName, subAccount, granted string) *budgetv1alpha1.BudgetAllocation {
-		ba := &budgetv1alpha1.BudgetAllocation{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: allocName},
-			Spec: budgetv1alpha1.BudgetAllocationSpec{
-				SubAccountRef: budgetv1alpha1.LocalObjectReference{Name: subAccount},
-				Amount:        ptr.To(budgetv1alpha1.Money("1000")),
-			},
-		}
-		must(t, k8sClient.Create(ctx, ba))
-		ba.Status.Granted = budgetv1alpha1.Money(granted)
-		must(t, k8sClient.Status().Update(ctx, ba))
+		ba := allocateCash(t, ns, subAccount, allocName)
+		setGranted(t, ba, granted)
 		return ba
 	}
 	first := allocate("granted-ns-1", "alloc-1", name, "100.50")
@@ -443,11 +431,10 @@ func TestGrantedSumsAllocations(t *testing.T) {
 	}
 	waitForGranted("300.75", 2)
 
-	first.Status.Granted = "150.50"
-	must(t, k8sClient.Status().Update(ctx, first))
+	setGranted(t, first, "150.50")
 	waitForGranted("350.75", 2)
 
-	must(t, k8sClient.Delete(ctx, second))
+	must(t, k8sClient.Delete(context.Background(), second))
 	waitForGranted("150.50", 1)
 	if got := gauge(t, metrics.SubAccountGranted, name); got != 15050 {
 		t.Errorf("granted metric %v fen, want 15050", got)

@@ -23,7 +23,7 @@ import (
 func TestGrantChangeReadsOnlyTheMovedBalances(t *testing.T) {
 	const name = "refresh-debit"
 	id := readySubAccount(t, name)
-	ba := allocateCash(t, name, "cash")
+	ba := allocateCash(t, name, name, "cash")
 	full := waitForSubAccount(t, name, "", 1).Status.LastFullBalanceSyncTime
 	if full == nil {
 		t.Fatal("no lastFullBalanceSyncTime after the first sync")
@@ -59,15 +59,15 @@ func TestGrantChangeReadsOnlyTheMovedBalances(t *testing.T) {
 func TestGrantChangesWithinTheWindowAreCoalesced(t *testing.T) {
 	const name = "refresh-coalesce"
 	id := readySubAccount(t, name)
-	allocs := []*budgetv1alpha1.BudgetAllocation{allocateCash(t, name, "a"), allocateCash(t, name, "b"), allocateCash(t, name, "c")}
+	allocs := []*budgetv1alpha1.BudgetAllocation{allocateCash(t, name, name, "a"), allocateCash(t, name, name, "b"), allocateCash(t, name, name, "c")}
 	waitForSubAccount(t, name, "", 3)
 	advance(grantWindow + time.Second) // a quiet window
-	writes, reads := statusWrites.get(name), balanceReads.of(id)
+	writes, reads := statusWrites.Count("status "+name), balanceReads.of(id)
 
 	transfer(t, id, "10", bss.BalanceTypeDebit)
 	setGranted(t, allocs[0], "10")
 	waitForSubAccount(t, name, "10.00", 3)
-	if got := statusWrites.get(name) - writes; got != 1 {
+	if got := statusWrites.Count("status "+name) - writes; got != 1 {
 		t.Errorf("%d status writes for the first grant change, want 1", got)
 	}
 	if got := balanceReads.of(id).minus(reads); got != (balanceCounts{cash: 1}) {
@@ -82,7 +82,7 @@ func TestGrantChangesWithinTheWindowAreCoalesced(t *testing.T) {
 	if sa := getSubAccount(t, name); sa.Status.Granted != "10.00" || sa.Status.ReclaimableCash != "10.00" {
 		t.Errorf("granted %s, reclaimable cash %s within the window, want 10.00 and 10.00", sa.Status.Granted, sa.Status.ReclaimableCash)
 	}
-	if got := statusWrites.get(name) - writes; got != 1 {
+	if got := statusWrites.Count("status "+name) - writes; got != 1 {
 		t.Errorf("%d status writes within the window, want 1", got)
 	}
 
@@ -92,7 +92,7 @@ func TestGrantChangesWithinTheWindowAreCoalesced(t *testing.T) {
 	if sa.Status.ReclaimableCash != "60.00" {
 		t.Errorf("reclaimable cash %s, want 60.00", sa.Status.ReclaimableCash)
 	}
-	if got := statusWrites.get(name) - writes; got != 2 {
+	if got := statusWrites.Count("status "+name) - writes; got != 2 {
 		t.Errorf("%d status writes for three grant changes, want 2", got)
 	}
 	if got := balanceReads.of(id).minus(reads); got != (balanceCounts{cash: 2}) {
@@ -108,7 +108,7 @@ func TestIntervalSyncReadsAllBalances(t *testing.T) {
 	const name = "refresh-interval"
 	id := readySubAccount(t, name)
 	full := getSubAccount(t, name).Status.LastFullBalanceSyncTime.Time
-	ba := allocateCash(t, name, "cash")
+	ba := allocateCash(t, name, name, "cash")
 	waitForSubAccount(t, name, "", 1)
 	advance(grantWindow + time.Second)
 
@@ -151,17 +151,17 @@ func readySubAccount(t *testing.T, name string) string {
 	return sub.ID
 }
 
-// allocateCash creates a Debit allocation of 1000 for the SubAccount, in a
-// namespace named after it, with nothing granted yet.
-func allocateCash(t *testing.T, subAccount, name string) *budgetv1alpha1.BudgetAllocation {
+// allocateCash creates a Debit allocation of 1000 for the SubAccount in
+// namespace (made if missing), with nothing granted yet.
+func allocateCash(t *testing.T, namespace, subAccount, name string) *budgetv1alpha1.BudgetAllocation {
 	t.Helper()
 	ctx := context.Background()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: subAccount}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
 	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(ns), ns); err != nil {
 		must(t, k8sClient.Create(ctx, ns))
 	}
 	ba := &budgetv1alpha1.BudgetAllocation{
-		ObjectMeta: metav1.ObjectMeta{Namespace: subAccount, Name: name},
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
 		Spec: budgetv1alpha1.BudgetAllocationSpec{
 			SubAccountRef: budgetv1alpha1.LocalObjectReference{Name: subAccount},
 			Amount:        ptr.To(budgetv1alpha1.Money("1000")),

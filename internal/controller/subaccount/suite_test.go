@@ -72,8 +72,9 @@ var (
 	// balanceReads counts the balance reads the simulator served, by
 	// sub-account and kind.
 	balanceReads = &balanceReadCounter{counts: map[string]balanceCounts{}}
-	// statusWrites counts the SubAccount controller's status writes.
-	statusWrites = &writeCounter{counts: map[string]int{}, inFlight: map[string]int{}}
+	// statusWrites counts the SubAccount controller's writes by verb and
+	// object name (statusWrites.Count("status "+name)).
+	statusWrites = &testenv.Writes{Key: func(o client.Object, verb string) string { return verb + " " + o.GetName() }}
 	// registry holds the master's BSS connection, which tests use to move
 	// money as the BudgetAllocation controller would.
 	registry *accounts.Registry
@@ -145,7 +146,7 @@ func run(m *testing.M) (code int, err error) {
 	}
 	recorder.next = mgr.GetEventRecorder("subaccount-controller")
 	if err := (&Reconciler{
-		Client: countingClient{Client: mgr.GetClient(), writes: statusWrites}, Recorder: recorder, Registry: registry,
+		Client: statusWrites.Client(mgr.GetClient()), Recorder: recorder, Registry: registry,
 		Options:            common.Options{Namespace: opNS, Clock: clock, BSSCallTimeout: 20 * time.Second},
 		GrantRefreshWindow: grantWindow,
 	}).SetupWithManager(mgr); err != nil {
@@ -445,67 +446,4 @@ func (c *balanceReadCounter) of(customerID string) balanceCounts {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.counts[customerID]
-}
-
-// writeCounter counts successful status writes by object name. A write
-// is marked in flight before it is sent, so a test that has seen a status
-// can wait for the write that made it to be counted.
-type writeCounter struct {
-	mu       sync.Mutex
-	counts   map[string]int
-	inFlight map[string]int
-}
-
-// get returns the successful status writes of name, once none of its
-// writes is in flight (or after five seconds, when one is stuck).
-func (c *writeCounter) get(name string) int {
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		c.mu.Lock()
-		n, busy := c.counts[name], c.inFlight[name] > 0
-		c.mu.Unlock()
-		if !busy || time.Now().After(deadline) {
-			return n
-		}
-	}
-}
-
-// start marks a write of name as in flight; done ends it, counting it when
-// it succeeded.
-func (c *writeCounter) start(name string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.inFlight[name]++
-}
-
-func (c *writeCounter) done(name string, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.inFlight[name]--
-	if err == nil {
-		c.counts[name]++
-	}
-}
-
-// countingClient is the controller's client; it counts status writes.
-type countingClient struct {
-	client.Client
-	writes *writeCounter
-}
-
-// Status returns a status writer that counts writes.
-func (c countingClient) Status() client.SubResourceWriter {
-	return countingStatus{SubResourceWriter: c.Client.Status(), writes: c.writes}
-}
-
-type countingStatus struct {
-	client.SubResourceWriter
-	writes *writeCounter
-}
-
-// Update writes the status and counts a success.
-func (s countingStatus) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-	s.writes.start(obj.GetName())
-	err := s.SubResourceWriter.Update(ctx, obj, opts...)
-	s.writes.done(obj.GetName(), err)
-	return err
 }

@@ -1,8 +1,10 @@
 package framework
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -94,19 +96,37 @@ func StartManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
 
 // Scrape reads the metrics endpoint.
 func (m *Manager) Scrape(ctx context.Context) (*Metrics, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.MetricsURL, nil)
+	return ScrapeURL(ctx, &http.Client{Timeout: 10 * time.Second}, m.MetricsURL)
+}
+
+// ScrapeURL reads a Prometheus text endpoint with c.
+func ScrapeURL(ctx context.Context, c *http.Client, url string) (*Metrics, error) {
+	body, err := Get(ctx, c, url)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	return ParseMetrics(bytes.NewReader(body))
+}
+
+// Get reads url with c and fails on any status but 200 OK.
+func Get(ctx context.Context, c *http.Client, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", m.MetricsURL, resp.Status)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
 	}
-	return ParseMetrics(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return body, nil
 }
 
 // IsLeader reports whether the replica says it holds the leader Lease

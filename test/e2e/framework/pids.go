@@ -25,17 +25,10 @@ type PIDRecord struct {
 // StartTimeOf reads a live process's start time from /proc/<pid>/stat. A
 // zombie counts as gone.
 func StartTimeOf(pid int) (string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := StatFields(pid)
 	if err != nil {
 		return "", err
 	}
-	s := string(b)
-	// The command name (field 2) is in parentheses and may hold spaces.
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return "", fmt.Errorf("unexpected /proc/%d/stat", pid)
-	}
-	f := strings.Fields(s[i+1:])
 	const stateField, startTimeField = 0, 22 - 3 // fields after ')' start at field 3
 	if len(f) <= startTimeField {
 		return "", fmt.Errorf("unexpected /proc/%d/stat", pid)
@@ -44,6 +37,22 @@ func StartTimeOf(pid int) (string, error) {
 		return "", fmt.Errorf("process %d has exited: %w", pid, os.ErrNotExist)
 	}
 	return f[startTimeField], nil
+}
+
+// StatFields returns the fields of /proc/<pid>/stat after the command
+// name, so that field n (numbered from 1 as in proc(5)) is at index n-3.
+func StatFields(pid int) ([]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
+	}
+	s := string(b)
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	return strings.Fields(s[i+1:]), nil
 }
 
 // Record describes a running process for a pid file.
