@@ -74,7 +74,7 @@ test-e2e: build ## Run the end-to-end and chaos tests: etcd, kube-apiserver, bss
 	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" E2E_BIN_DIR=$(LOCALBIN) go test -tags e2e -count=1 -timeout 12m -v ./test/e2e/... $(E2E_ARGS)
 
 .PHONY: bench
-bench: build ## Benchmark convergence and cost: 1000 allocations over 200 sub-accounts at BSS's rate limit; PASS/FAIL per target (BENCH_ARGS="-allocations=5000 -pprof").
+bench: build ## Benchmark convergence and cost: 1000 allocations over 200 sub-accounts at BSS's rate limit; PASS/FAIL per target (BENCH_ARGS="-allocations=5000 -pprof -keep").
 	go build -o $(LOCALBIN)/bench ./test/bench
 	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" $(LOCALBIN)/bench -bin=$(LOCALBIN) $(BENCH_ARGS)
 

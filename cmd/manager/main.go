@@ -51,8 +51,8 @@ func main() {
 	flag.DurationVar(&opts.FundsRecheckInterval, "funds-recheck-interval", time.Minute, "How often an allocation blocked on InsufficientFunds, FundingLimitExceeded or CouponUnavailable looks again.")
 	flag.DurationVar(&opts.BSSCallTimeout, "bss-timeout", 2*time.Minute, "Upper bound of the BSS calls of one reconcile.")
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 4, "Workers per controller.")
-	flag.Float64Var(&apiQPS, "kube-api-qps", 50, "Sustained requests per second to the Kubernetes API (reads come from the cache; this bounds writes). Converging one funded allocation takes five writes, so 50 keeps up with BSS's 10 transfers per second.")
-	flag.IntVar(&apiBurst, "kube-api-burst", 100, "Burst of requests to the Kubernetes API above --kube-api-qps.")
+	flag.Float64Var(&apiQPS, "kube-api-qps", 50, "Client-side limit of requests per second to the Kubernetes API, for each resource kind (each has its own client). Reads come from the cache, so this bounds writes: at BSS's 10 transfers per second, BudgetTransfers take 30 writes per second and BudgetAllocations 20.")
+	flag.IntVar(&apiBurst, "kube-api-burst", 100, "Burst of requests to the Kubernetes API above --kube-api-qps, for each resource kind.")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Serve net/http/pprof on this address (e.g. 127.0.0.1:8082); empty disables it. For profiling only: it is unauthenticated.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
