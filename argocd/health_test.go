@@ -49,6 +49,8 @@ var wantHealth = map[string]string{
 	"CreateFailed":         "Degraded",
 	"CredentialsMissing":   "Degraded",
 	"CredentialsRejected":  "Degraded",
+	"CustomerChanged":      "Degraded",
+	"CustomerIDInUse":      "Degraded",
 	"Denied":               "Degraded",
 	"EndpointUnreachable":  "Degraded",
 	"Failed":               "Degraded",
@@ -60,6 +62,7 @@ var wantHealth = map[string]string{
 	"SubAccountClosed":     "Degraded",
 	"SubAccountNotFound":   "Degraded",
 	"TransferFailed":       "Degraded",
+	"TransferNameConflict": "Degraded",
 
 	// The operator is getting there by itself, or waits for another object
 	// that carries the real status.
@@ -78,7 +81,7 @@ var wantHealth = map[string]string{
 // notByReason are reasons whose health follows from Ready=True or from a
 // BudgetTransfer's phase, or that belong to another condition
 // (BudgetExceeded), not from the reason tables.
-var notByReason = []string{"BudgetExceeded", "Ready", "ResolvedByAdmin", "Succeeded", "WithinBudget"}
+var notByReason = []string{"BudgetExceeded", "Ready", "ResolvedByAdmin", "Succeeded", "WithinBudget", "Withdrawn"}
 
 // reasonsByKind are the reasons each kind's controller writes on its
 // conditions (internal/controller/<kind>): every one needs a fixture.
@@ -87,13 +90,13 @@ var reasonsByKind = map[string][]string{
 	"EnterpriseAccount": {"Ready", "CredentialsMissing", "CredentialsRejected", "EndpointUnreachable", "Throttled", "BSSError"},
 	"SubAccount": {"Ready", "EnterpriseAccountNotReady", "SubAccountNotFound", "Creating", "AwaitingVerificationCode", "CreateFailed",
 		"CredentialsMissing", "CredentialsRejected", "EndpointUnreachable", "Throttled", "BSSError", "SubAccountClosed",
-		"BudgetExceeded", "WithinBudget"},
+		"BudgetExceeded", "WithinBudget", "CustomerIDInUse"},
 	"BudgetAllocation": {"Ready", "Progressing", "SubAccountNotReady", "NamespaceNotAllowed", "EnterpriseAccountNotReady",
 		"InsufficientFunds", "FundingLimitExceeded", "CouponUnavailable", "TransferInProgress", "TransferFailed",
 		"AwaitingApproval", "OutcomeUnknown", "Planned", "Paused", "Reclaiming", "ReclaimBlocked",
-		"CredentialsRejected", "EndpointUnreachable", "Throttled", "BSSError"},
+		"CredentialsRejected", "EndpointUnreachable", "Throttled", "BSSError", "CustomerChanged", "Denied", "TransferNameConflict"},
 	"BudgetTransfer": {"Pending", "AwaitingApproval", "Submitting", "Throttled", "OutcomeUnknown", "EnterpriseAccountNotReady",
-		"Succeeded", "Failed", "Denied", "ResolvedByAdmin"},
+		"Succeeded", "Failed", "Denied", "ResolvedByAdmin", "Withdrawn"},
 }
 
 // healthTest is one entry of a health_test.yaml, Argo CD's format.

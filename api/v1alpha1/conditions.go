@@ -44,6 +44,10 @@ const (
 	// ReasonSubAccountClosed means BSS reports the sub-account as closing or
 	// closed; nothing is funded.
 	ReasonSubAccountClosed = "SubAccountClosed"
+	// ReasonCustomerIDInUse means another SubAccount already adopts the
+	// customer (or claims it and is older); the message names it. Nothing is
+	// funded through this SubAccount until that one is deleted.
+	ReasonCustomerIDInUse = "CustomerIDInUse"
 	// ReasonCreating means the sub-account is being created in BSS.
 	ReasonCreating = "Creating"
 	// ReasonAwaitingVerificationCode means an SMS code was sent and the operator
@@ -86,6 +90,13 @@ const (
 	ReasonReclaimBlocked = "ReclaimBlocked"
 	// ReasonCouponUnavailable means a requested master coupon is missing or too small.
 	ReasonCouponUnavailable = "CouponUnavailable"
+	// ReasonCustomerChanged means the allocation granted money to a BSS
+	// customer its SubAccount no longer resolves to; nothing moves until the
+	// SubAccount's spec.previousCustomers says Reclaim or Release for it.
+	ReasonCustomerChanged = "CustomerChanged"
+	// ReasonTransferNameConflict means the name of the allocation's next
+	// BudgetTransfer is taken by an object it does not own; nothing moves.
+	ReasonTransferNameConflict = "TransferNameConflict"
 
 	// ReasonPending means the transfer has not been sent yet.
 	ReasonPending = "Pending"
@@ -97,8 +108,13 @@ const (
 	ReasonSucceeded = "Succeeded"
 	// ReasonFailed means BSS refused the transfer with a terminal code.
 	ReasonFailed = "Failed"
-	// ReasonDenied means an approver denied the transfer.
+	// ReasonDenied means an approver denied the transfer. On an allocation
+	// it means the movement it needs was denied and is not asked for again
+	// until the allocation's spec or the approval settings change.
 	ReasonDenied = "Denied"
+	// ReasonWithdrawn means the transfer was never sent and its allocation no
+	// longer wants it (spec changed, Paused, Plan, deleted); nothing moved.
+	ReasonWithdrawn = "Withdrawn"
 	// ReasonResolvedByAdmin means an administrator settled the outcome.
 	ReasonResolvedByAdmin = "ResolvedByAdmin"
 )
@@ -111,7 +127,22 @@ const (
 	// AnnotationReleaseFinalizer, set to "true" on a BudgetAllocation being
 	// deleted with Reclaim, releases it even though the reclaim is blocked.
 	AnnotationReleaseFinalizer = "budget.bss.dev/release-finalizer"
+	// AnnotationWithdraw is set by the operator on a BudgetTransfer that was
+	// never sent and that its allocation no longer wants; its value says
+	// why. The transfer then ends Failed with reason Withdrawn.
+	AnnotationWithdraw = "budget.bss.dev/withdraw"
+	// AnnotationAllocationGeneration is the generation of the allocation
+	// that asks for a BudgetTransfer. A transfer waiting for approval is sent
+	// only while its allocation is Managed and still at that generation.
+	AnnotationAllocationGeneration = "budget.bss.dev/allocation-generation"
+	// AnnotationApprovalLimit is the EnterpriseAccount's autoApproveUpTo
+	// when the BudgetTransfer was created ("" without a limit): a denial
+	// stands until the allocation's spec or this limit changes.
+	AnnotationApprovalLimit = "budget.bss.dev/approval-limit"
 )
 
-// Finalizer is the finalizer the operator puts on the objects it manages.
+// Finalizer is the finalizer the operator puts on the objects it manages:
+// BudgetAllocations with deletionPolicy Reclaim (their money is reclaimed
+// first) and BudgetTransfers (one is not deleted while its outcome in BSS is
+// unknown).
 const Finalizer = "budget.bss.dev/finalizer"

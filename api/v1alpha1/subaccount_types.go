@@ -39,6 +39,44 @@ type SubAccountSpec struct {
 	// BudgetExceeded condition above 100%.
 	// +optional
 	MonthlyBudget *MonthlyBudget `json:"monthlyBudget,omitempty"`
+
+	// PreviousCustomers says what happens to money that BudgetAllocations of
+	// this SubAccount granted to another BSS customer, before the SubAccount
+	// was re-created or re-pointed. Until a customer is listed here, every
+	// allocation holding money of it stops with reason CustomerChanged and
+	// moves nothing.
+	// +listType=map
+	// +listMapKey=customerID
+	// +kubebuilder:validation:MaxItems=20
+	// +optional
+	PreviousCustomers []PreviousCustomer `json:"previousCustomers,omitempty"`
+}
+
+// PreviousCustomerPolicy is what to do with money granted to a customer the
+// SubAccount no longer resolves to.
+// +kubebuilder:validation:Enum=Reclaim;Release
+type PreviousCustomerPolicy string
+
+const (
+	// PreviousCustomerReclaim reclaims from the previous customer what each
+	// allocation granted it (at most what is still reclaimable) before the
+	// allocation funds the current customer.
+	PreviousCustomerReclaim PreviousCustomerPolicy = "Reclaim"
+	// PreviousCustomerRelease leaves the money with the previous customer;
+	// the allocations fund the current customer from zero.
+	PreviousCustomerRelease PreviousCustomerPolicy = "Release"
+)
+
+// PreviousCustomer is an administrator's decision about money granted to a
+// customer the SubAccount no longer resolves to.
+type PreviousCustomer struct {
+	// CustomerID is the previous BSS customer id.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_-]+$`
+	CustomerID string `json:"customerID"`
+	// Policy is Reclaim or Release.
+	Policy PreviousCustomerPolicy `json:"policy"`
 }
 
 // Permission is a right the sub-account grants the master.

@@ -114,8 +114,12 @@ func runDecide(ctx context.Context, c client.Client, key types.NamespacedName, a
 			return err
 		}
 		if bt.Status.Phase != budgetv1alpha1.PhaseAwaitingApproval {
-			return refusal{fmt.Sprintf("%s is in phase %s, not AwaitingApproval: only a transfer waiting for approval can be %s",
-				label, orNone(bt.Status.Phase), past)}
+			why := ""
+			if c := meta.FindStatusCondition(bt.Status.Conditions, budgetv1alpha1.ConditionReady); c != nil && c.Reason != "" {
+				why = fmt.Sprintf(" (%s: %s)", c.Reason, c.Message)
+			}
+			return refusal{fmt.Sprintf("%s is in phase %s%s, not AwaitingApproval: only a transfer waiting for approval can be %s",
+				label, orNone(bt.Status.Phase), why, past)}
 		}
 		if meta.IsStatusConditionTrue(bt.Status.Conditions, other) {
 			return refusal{fmt.Sprintf("%s already has %s=True; it cannot also be %s", label, other, past)}

@@ -505,7 +505,7 @@ func TestApproveRefusesSettledTransfer(t *testing.T) {
 	if code != plugin.ExitError {
 		t.Fatalf("exit %d, want %d", code, plugin.ExitError)
 	}
-	mustContain(t, errOut, "bt/team-a/compute-00001 is in phase Succeeded, not AwaitingApproval")
+	mustContain(t, errOut, "bt/team-a/compute-00001 is in phase Succeeded (Succeeded: test), not AwaitingApproval")
 	after := getTransfer(t, "compute-00001")
 	if after.ResourceVersion != before.ResourceVersion || meta.FindStatusCondition(after.Status.Conditions, budgetv1alpha1.ConditionApproved) != nil {
 		t.Error("a Succeeded transfer was changed")

@@ -205,6 +205,9 @@ func TestConfigDefaultGrantsLeastPrivilege(t *testing.T) {
 		{managerUsername, access{"list", "pods", "", "", ""}, false},
 		{managerUsername, access{"create", "budgettransfers", "", budget, "team-a"}, true},
 		{managerUsername, access{"update", "budgettransfers", "", budget, "team-a"}, false},
+		// Patch only: the annotations that confirm or withdraw a transfer
+		// waiting for approval, and the finalizer of a settled one.
+		{managerUsername, access{"patch", "budgettransfers", "", budget, "team-a"}, true},
 		{managerUsername, access{"patch", "budgettransfers", "status", budget, "team-a"}, true},
 		{managerUsername, access{"update", "budgetallocations", "finalizers", budget, "team-a"}, true},
 		{managerUsername, access{"delete", "budgetallocations", "", budget, "team-a"}, false},

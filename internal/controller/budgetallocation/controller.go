@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -55,7 +56,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=budgetallocations,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=budgetallocations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=budgetallocations/finalizers,verbs=update
-// +kubebuilder:rbac:groups=budget.bss.dev,resources=budgettransfers,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=budget.bss.dev,resources=budgettransfers,verbs=get;list;watch;create;delete;patch
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=subaccounts,verbs=get;list;watch
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=enterpriseaccounts,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
@@ -65,7 +66,6 @@ type Reconciler struct {
 type scope struct {
 	ba        *budgetv1alpha1.BudgetAllocation
 	transfers []budgetv1alpha1.BudgetTransfer
-	entries   []Entry
 	ledger    Ledger
 	// awaiting is the in-flight transfer still waiting for approval; it has
 	// not reached BSS, so the plan is made without it and it is withdrawn
@@ -175,6 +175,12 @@ func (r *Reconciler) reconcile(ctx context.Context, s *scope) (ctrl.Result, erro
 		return blocked(budgetv1alpha1.ReasonSubAccountNotReady, fmt.Sprintf("SubAccount %s is not Ready (%s)", sa.Name,
 			orDefault(common.ReadyReason(sa.Status.Conditions, budgetv1alpha1.ConditionReady), "not reconciled yet")), time.Minute)
 	}
+	if cust := sa.Status.CustomerID; cust != s.ledger.Customer {
+		// Grants are counted only where they went: the SubAccount's
+		// customer is the one this allocation funds now.
+		s.ledger = s.ledger.For(cust)
+		r.recordLedger(s)
+	}
 	ba.Status.CustomerID = sa.Status.CustomerID
 	acct, ok := r.Registry.Get(sa.Spec.EnterpriseAccountRef.Name)
 	if !ok && r.Registry.Connecting(sa.Spec.EnterpriseAccountRef.Name) {
@@ -193,27 +199,28 @@ func (r *Reconciler) reconcile(ctx context.Context, s *scope) (ctrl.Result, erro
 				s.awaiting = &s.transfers[i]
 			}
 		}
-		rest := make([]Entry, 0, len(s.entries))
-		for _, e := range s.entries {
-			if e.Name != f.Name {
-				rest = append(rest, e)
-			}
-		}
-		s.ledger = Summarize(rest)
+		s.ledger = s.ledger.Without(f.Name)
 	}
-	d, err := r.desired(s, deleting)
+	d, err := r.desired(ctx, s, deleting)
 	if err != nil {
 		r.setReady(ba, metav1.ConditionFalse, budgetv1alpha1.ReasonProgressing, err.Error())
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	}
 	callCtx, cancel := context.WithTimeout(ctx, r.Options.BSSCallTimeout)
 	defer cancel()
+	retryAt := r.retryAt(s.ledger)
+	dec, err := r.planPreviousCustomers(callCtx, s, d, retryAt)
+	if err != nil {
+		return r.bssError(ba, err, deleting)
+	}
+	if dec.Action != ActionNone {
+		return r.act(ctx, s, dec, deleting)
+	}
 	obs, err := r.observe(callCtx, s, d, false)
 	if err != nil {
 		return r.bssError(ba, err, deleting)
 	}
-	retryAt := r.retryAt(s.ledger)
-	dec := Plan(d, s.ledger, obs, s.now, retryAt)
+	dec = Plan(d, s.ledger, obs, s.now, retryAt)
 	if dec.NeedsFreshMaster {
 		if obs, err = r.observe(callCtx, s, d, true); err != nil {
 			return r.bssError(ba, err, deleting)
@@ -222,6 +229,69 @@ func (r *Reconciler) reconcile(ctx context.Context, s *scope) (ctrl.Result, erro
 	}
 	ba.Status.Desired = budgetv1alpha1.Money(money.Max(dec.Desired, money.Zero).String())
 	return r.act(ctx, s, dec, deleting)
+}
+
+// planPreviousCustomers deals with money the allocation granted to
+// customers its SubAccount no longer resolves to (it was re-created or
+// re-pointed). Such money is never counted as the current customer's and is
+// only ever reclaimed from where it went. An administrator decides what
+// happens to it in the SubAccount's spec.previousCustomers: Release leaves
+// it there; Reclaim takes it back (as far as it is reclaimable) before the
+// current customer is funded. Without a decision nothing moves, except that
+// a deletion with deletionPolicy Reclaim reclaims from every customer it
+// did not release. ActionNone means the current customer's plan may run.
+func (r *Reconciler) planPreviousCustomers(ctx context.Context, s *scope, d Desired, retryAt time.Time) (Decision, error) {
+	policies := map[string]budgetv1alpha1.PreviousCustomerPolicy{}
+	for _, p := range s.sa.Spec.PreviousCustomers {
+		policies[p.CustomerID] = p.Policy
+	}
+	for _, id := range slices.Sorted(maps.Keys(s.ledger.Others)) {
+		h := s.ledger.Others[id]
+		policy := policies[id]
+		if policy == budgetv1alpha1.PreviousCustomerRelease {
+			continue
+		}
+		if policy != budgetv1alpha1.PreviousCustomerReclaim && !d.Deleting {
+			return Decision{Action: ActionBlocked, Reason: budgetv1alpha1.ReasonCustomerChanged, Message: customerChangedMessage(s, h)}, nil
+		}
+		ea := orDefault(h.EnterpriseAccount, s.sa.Spec.EnterpriseAccountRef.Name)
+		acct, ok := r.Registry.Get(ea)
+		if !ok {
+			return Decision{Action: ActionBlocked, Reason: budgetv1alpha1.ReasonEnterpriseAccountNotReady,
+				Message: fmt.Sprintf("reclaiming from previous customer %s needs EnterpriseAccount %s, which has no working connection", id, ea)}, nil
+		}
+		old := s.ledger.For(id)
+		var o Observed
+		if old.InFlight == nil {
+			var err error
+			if o.SubBalance, o.SubCredit, err = reclaimable(ctx, acct, id, d.Credit); err != nil {
+				return Decision{}, err
+			}
+		}
+		dec := Plan(Desired{Deleting: true, Credit: d.Credit}, old, o, s.now, retryAt)
+		if dec.Action == ActionNone {
+			continue // everything reclaimable there is back
+		}
+		dec.CustomerID, dec.EnterpriseAccount = id, ea
+		if dec.Action == ActionCreate {
+			dec.Message += " from previous customer " + id
+		}
+		return dec, nil
+	}
+	return Decision{Action: ActionNone}, nil
+}
+
+func customerChangedMessage(s *scope, h Holding) string {
+	what := make([]string, 0, 1+len(h.Grants))
+	if !h.Granted.IsZero() {
+		what = append(what, h.Granted.String())
+	}
+	for _, id := range slices.Sorted(maps.Keys(h.Grants)) {
+		what = append(what, fmt.Sprintf("sub-coupon %s of coupon %s", h.Grants[id].SubCouponID, id))
+	}
+	return fmt.Sprintf("this allocation granted %s to customer %s, but SubAccount %s now resolves to customer %s; that money is still with %s. "+
+		"Nothing moves until SubAccount %s lists %s in spec.previousCustomers with policy Reclaim (take it back, then fund %s) or Release (leave it with %s)",
+		strings.Join(what, " and "), h.CustomerID, s.sa.Name, s.sa.Status.CustomerID, h.CustomerID, s.sa.Name, h.CustomerID, s.sa.Status.CustomerID, h.CustomerID)
 }
 
 const releaseHint = "; to release the allocation without reclaiming, annotate it " + budgetv1alpha1.AnnotationReleaseFinalizer + "=true"
@@ -243,15 +313,16 @@ func (r *Reconciler) deletionShortcuts(ctx context.Context, s *scope) (bool, ctr
 		return release(fmt.Sprintf("deletionPolicy Retain: %s stays with the sub-account", s.ledger.Granted))
 	case ba.Spec.ManagementPolicy == budgetv1alpha1.ManagementPolicyPlan:
 		return release(fmt.Sprintf("managementPolicy Plan moves no money: %s stays with the sub-account", s.ledger.Granted))
-	case s.ledger.InFlight == nil && s.ledger.Granted.IsZero() && len(s.ledger.Grants) == 0:
+	case s.ledger.InFlight == nil && s.ledger.Granted.IsZero() && len(s.ledger.Grants) == 0 && len(s.ledger.Others) == 0:
 		return release("nothing to reclaim")
 	}
 	return false, ctrl.Result{}, nil
 }
 
-func (r *Reconciler) desired(s *scope, deleting bool) (Desired, error) {
+func (r *Reconciler) desired(ctx context.Context, s *scope, deleting bool) (Desired, error) {
 	spec := s.ba.Spec
-	d := Desired{Credit: spec.BalanceType == budgetv1alpha1.BalanceTypeCredit, Deleting: deleting, Coupons: map[string]money.Amount{}}
+	d := Desired{Credit: spec.BalanceType == budgetv1alpha1.BalanceTypeCredit, Deleting: deleting, Coupons: map[string]money.Amount{},
+		Generation: s.ba.Generation, ApprovalLimit: r.approvalLimit(ctx, s.sa.Spec.EnterpriseAccountRef.Name)}
 	if spec.Amount != nil {
 		a, err := money.Parse(string(*spec.Amount))
 		if err != nil {
@@ -295,23 +366,9 @@ func (r *Reconciler) observe(ctx context.Context, s *scope, d Desired, fresh boo
 	acct, cust := s.acct, s.sa.Status.CustomerID
 	needSub := d.Deleting || d.TopUp != nil || (d.Amount != nil && d.Amount.Cmp(s.ledger.Granted) < 0)
 	if needSub && s.ledger.InFlight == nil {
-		if d.Credit {
-			ls, err := acct.Client.ReclaimableCredit(ctx, cust)
-			if err != nil {
-				return o, err
-			}
-			o.SubCredit = creditLedgers(ls)
-			var sum money.Amount
-			for _, l := range o.SubCredit {
-				sum = sum.Add(l.Available)
-			}
-			o.SubBalance = Balance{Known: true, Amount: sum}
-		} else {
-			cash, err := acct.Client.ReclaimableCash(ctx, cust)
-			if err != nil {
-				return o, err
-			}
-			o.SubBalance = Balance{Known: true, Amount: cash}
+		var err error
+		if o.SubBalance, o.SubCredit, err = reclaimable(ctx, acct, cust, d.Credit); err != nil {
+			return o, err
 		}
 	}
 	if cash, ok := acct.TransferableCash(); ok && !fresh {
@@ -363,6 +420,40 @@ func (r *Reconciler) observe(ctx context.Context, s *scope, d Desired, fresh boo
 	return o, nil
 }
 
+// reclaimable reads a sub-account's reclaimable cash, or its reclaimable
+// credit ledgers and their sum.
+func reclaimable(ctx context.Context, acct *accounts.Account, cust string, credit bool) (Balance, []CreditLedger, error) {
+	if !credit {
+		cash, err := acct.Client.ReclaimableCash(ctx, cust)
+		return Balance{Known: err == nil, Amount: cash}, nil, err
+	}
+	ls, err := acct.Client.ReclaimableCredit(ctx, cust)
+	if err != nil {
+		return Balance{}, nil, err
+	}
+	ledgers := creditLedgers(ls)
+	var sum money.Amount
+	for _, l := range ledgers {
+		sum = sum.Add(l.Available)
+	}
+	return Balance{Known: true, Amount: sum}, ledgers, nil
+}
+
+// approvalLimit is the EnterpriseAccount's auto-approval limit as the
+// ledger records it on transfers: "" when there is none (or the
+// EnterpriseAccount cannot be read, which the transfer controller treats
+// on its own).
+func (r *Reconciler) approvalLimit(ctx context.Context, name string) string {
+	var ea budgetv1alpha1.EnterpriseAccount
+	if err := r.Get(ctx, types.NamespacedName{Name: name}, &ea); err != nil || ea.Spec.Approval == nil || ea.Spec.Approval.AutoApproveUpTo == nil {
+		return ""
+	}
+	if a, err := money.Parse(string(*ea.Spec.Approval.AutoApproveUpTo)); err == nil {
+		return a.String()
+	}
+	return string(*ea.Spec.Approval.AutoApproveUpTo)
+}
+
 // fundingHeadroom is the SubAccount's fundingLimit minus what every
 // allocation of it has granted or has in flight.
 func (r *Reconciler) fundingHeadroom(ctx context.Context, s *scope, limit budgetv1alpha1.Money) (money.Amount, error) {
@@ -395,6 +486,11 @@ func (r *Reconciler) act(ctx context.Context, s *scope, dec Decision, deleting b
 		mode = budgetv1alpha1.ManagementPolicyManaged
 	}
 	ba.Status.Planned = nil
+	if s.awaiting != nil {
+		if res, done, err := r.settleAwaiting(ctx, s, dec, mode, deleting); done {
+			return res, err
+		}
+	}
 	switch mode {
 	case budgetv1alpha1.ManagementPolicyPlan:
 		msg := "nothing would move: " + dec.Message
@@ -411,28 +507,12 @@ func (r *Reconciler) act(ctx context.Context, s *scope, dec Decision, deleting b
 		r.setReady(ba, metav1.ConditionFalse, budgetv1alpha1.ReasonPlanned, "managementPolicy Plan: "+msg)
 		return ctrl.Result{RequeueAfter: r.resync(ctx, s)}, nil
 	case budgetv1alpha1.ManagementPolicyPaused:
-		r.setReady(ba, metav1.ConditionFalse, budgetv1alpha1.ReasonPaused, "managementPolicy Paused: nothing moves")
+		msg := "managementPolicy Paused: nothing moves"
+		if f := s.ledger.InFlight; f != nil {
+			msg = fmt.Sprintf("managementPolicy Paused: nothing new moves; %s %s, already sent to BSS, is finished first", f.Operation, f.Name)
+		}
+		r.setReady(ba, metav1.ConditionFalse, budgetv1alpha1.ReasonPaused, msg)
 		return ctrl.Result{}, nil
-	}
-
-	if aw := s.awaiting; aw != nil {
-		if dec.Action == ActionCreate && matches(aw, dec) {
-			r.setReady(ba, metav1.ConditionFalse, budgetv1alpha1.ReasonAwaitingApproval, fmt.Sprintf(
-				"%s %s waits for approval (set condition Approved=True or Denied=True on its status)", aw.Spec.Operation, aw.Name))
-			return ctrl.Result{}, nil
-		}
-		// The spec changed while the transfer waited: withdraw it. The
-		// precondition makes sure it has not moved on (to Submitting) since
-		// this reconcile read it.
-		rv := aw.ResourceVersion
-		if err := r.Delete(ctx, aw, client.Preconditions{ResourceVersion: &rv}); err != nil && !apierrors.IsNotFound(err) {
-			if apierrors.IsConflict(err) {
-				return ctrl.Result{RequeueAfter: time.Second}, nil
-			}
-			return ctrl.Result{}, err
-		}
-		r.Recorder.Eventf(ba, aw, corev1.EventTypeNormal, "TransferWithdrawn", "Plan", "withdrew %s, which was waiting for approval: the spec no longer asks for it", aw.Name)
-		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
 
 	switch dec.Action {
@@ -484,20 +564,100 @@ func (r *Reconciler) act(ctx context.Context, s *scope, dec Decision, deleting b
 	return r.createTransfer(ctx, s, dec, deleting)
 }
 
+// settleAwaiting keeps a transfer that waits for approval only while the
+// allocation is Managed and its plan asks for exactly that movement: it
+// then confirms the transfer for the allocation's current generation, which
+// the transfer controller checks before it sends an approved transfer.
+// Otherwise it has the transfer withdrawn (the transfer controller ends it
+// Failed with reason Withdrawn, so an approval arriving later moves
+// nothing). Both writes are conflict-checked against the version read, so
+// neither lands on a transfer that has moved on to Submitting. done is
+// false when the reconcile should go on to report the management policy.
+func (r *Reconciler) settleAwaiting(ctx context.Context, s *scope, dec Decision, mode budgetv1alpha1.ManagementPolicy, deleting bool) (ctrl.Result, bool, error) {
+	ba, aw := s.ba, s.awaiting
+	gen := strconv.FormatInt(ba.Generation, 10)
+	wanted := mode == budgetv1alpha1.ManagementPolicyManaged && dec.Action == ActionCreate && matches(aw, dec) &&
+		aw.Spec.CustomerID == orDefault(dec.CustomerID, s.sa.Status.CustomerID)
+	why := aw.Annotations[budgetv1alpha1.AnnotationWithdraw]
+	switch {
+	case why != "":
+		// Asked for already; its end wakes this allocation.
+		wanted = false
+	case wanted && aw.Annotations[budgetv1alpha1.AnnotationAllocationGeneration] == gen:
+	default:
+		patch := client.MergeFromWithOptions(aw.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		if aw.Annotations == nil {
+			aw.Annotations = map[string]string{}
+		}
+		if wanted {
+			aw.Annotations[budgetv1alpha1.AnnotationAllocationGeneration] = gen
+		} else {
+			why = withdrawalReason(mode, deleting)
+			aw.Annotations[budgetv1alpha1.AnnotationWithdraw] = why
+		}
+		if err := r.Patch(ctx, aw, patch); err != nil {
+			if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+				return ctrl.Result{RequeueAfter: time.Second}, true, nil
+			}
+			return ctrl.Result{}, true, err
+		}
+		if !wanted {
+			r.Recorder.Eventf(ba, aw, corev1.EventTypeNormal, "TransferWithdrawn", "Plan", "withdrew %s, which was waiting for approval: %s", aw.Name, why)
+		}
+	}
+	if wanted {
+		r.setReady(ba, metav1.ConditionFalse, budgetv1alpha1.ReasonAwaitingApproval, fmt.Sprintf(
+			"%s %s waits for approval (set condition Approved=True or Denied=True on its status)", aw.Spec.Operation, aw.Name))
+		return ctrl.Result{}, true, nil
+	}
+	if mode != budgetv1alpha1.ManagementPolicyManaged && !deleting {
+		return ctrl.Result{}, false, nil
+	}
+	reason := budgetv1alpha1.ReasonTransferInProgress
+	if deleting {
+		reason = budgetv1alpha1.ReasonReclaiming
+	}
+	r.setReady(ba, metav1.ConditionFalse, reason, fmt.Sprintf("withdrawing %s, which was waiting for approval: %s", aw.Name, why))
+	return ctrl.Result{RequeueAfter: inFlightResync}, true, nil
+}
+
+// withdrawalReason says why an allocation no longer wants the transfer
+// that waits for approval.
+func withdrawalReason(mode budgetv1alpha1.ManagementPolicy, deleting bool) string {
+	switch {
+	case deleting:
+		return "the allocation is being deleted"
+	case mode == budgetv1alpha1.ManagementPolicyPaused:
+		return "the allocation was Paused"
+	case mode == budgetv1alpha1.ManagementPolicyPlan:
+		return "the allocation was set to managementPolicy Plan"
+	}
+	return "the allocation's spec no longer asks for it"
+}
+
 func (r *Reconciler) createTransfer(ctx context.Context, s *scope, dec Decision, deleting bool) (ctrl.Result, error) {
 	ba := s.ba
 	seq := s.ledger.NextSequence
+	customer, ea := orDefault(dec.CustomerID, s.sa.Status.CustomerID), orDefault(dec.EnterpriseAccount, s.sa.Spec.EnterpriseAccountRef.Name)
 	bt := &budgetv1alpha1.BudgetTransfer{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      TransferName(ba.Name, seq),
 			Namespace: ba.Namespace,
 			Labels:    map[string]string{"budget.bss.dev/allocation": labelValue(ba.Name), "budget.bss.dev/subaccount": labelValue(s.sa.Name)},
+			Annotations: map[string]string{
+				budgetv1alpha1.AnnotationAllocationGeneration: strconv.FormatInt(ba.Generation, 10),
+				budgetv1alpha1.AnnotationApprovalLimit:        r.approvalLimit(ctx, ea),
+			},
+			// The transfer controller lets a deleted transfer go only once
+			// its outcome is known (or it was never sent): the garbage
+			// collector must not drop a transfer BSS may have applied.
+			Finalizers: []string{budgetv1alpha1.Finalizer},
 		},
 		Spec: budgetv1alpha1.BudgetTransferSpec{
 			AllocationRef:         budgetv1alpha1.LocalObjectReference{Name: ba.Name},
 			SubAccountName:        s.sa.Name,
-			EnterpriseAccountName: s.sa.Spec.EnterpriseAccountRef.Name,
-			CustomerID:            s.sa.Status.CustomerID,
+			EnterpriseAccountName: ea,
+			CustomerID:            customer,
 			Operation:             dec.Operation,
 			ExpireTime:            dec.ExpireTime,
 			CouponID:              dec.CouponID,
@@ -520,9 +680,7 @@ func (r *Reconciler) createTransfer(ctx context.Context, s *scope, dec Decision,
 	}
 	if err := r.Create(ctx, bt); err != nil {
 		if apierrors.IsAlreadyExists(err) {
-			// Another worker (or a stale cache) got here first: the name is
-			// deterministic, so no second transfer can exist. Look again.
-			return ctrl.Result{RequeueAfter: time.Second}, nil
+			return r.nameTaken(ctx, s, bt.Name)
 		}
 		return ctrl.Result{}, err
 	}
@@ -546,6 +704,24 @@ func (r *Reconciler) createTransfer(ctx context.Context, s *scope, dec Decision,
 	return ctrl.Result{RequeueAfter: inFlightResync}, nil
 }
 
+// nameTaken handles a transfer name that exists already. Usually another
+// worker, or a reconcile from a stale cache, created this very transfer:
+// look again. If the object is not this allocation's, nothing can move
+// under that name; say so instead of retrying in silence.
+func (r *Reconciler) nameTaken(ctx context.Context, s *scope, name string) (ctrl.Result, error) {
+	var other budgetv1alpha1.BudgetTransfer
+	if err := r.Get(ctx, types.NamespacedName{Namespace: s.ba.Namespace, Name: name}, &other); err != nil || metav1.IsControlledBy(&other, s.ba) {
+		return ctrl.Result{RequeueAfter: time.Second}, client.IgnoreNotFound(err)
+	}
+	msg := fmt.Sprintf("the name of the next transfer, %s, is taken by a BudgetTransfer this allocation does not own (it belongs to %s); nothing moves until it is gone",
+		name, orDefault(other.Spec.AllocationRef.Name, "no allocation"))
+	if common.ReadyReason(s.ba.Status.Conditions, budgetv1alpha1.ConditionReady) != budgetv1alpha1.ReasonTransferNameConflict {
+		r.Recorder.Eventf(s.ba, &other, corev1.EventTypeWarning, budgetv1alpha1.ReasonTransferNameConflict, "Plan", "%s", msg)
+	}
+	r.setReady(s.ba, metav1.ConditionFalse, budgetv1alpha1.ReasonTransferNameConflict, msg)
+	return ctrl.Result{RequeueAfter: time.Minute}, nil
+}
+
 // inFlightResync is how often an allocation with a transfer in flight looks
 // again on its own. The transfer's updates wake it; this is only a safety
 // net, long enough that an allocation whose transfer waits its turn behind
@@ -561,27 +737,40 @@ func matches(bt *budgetv1alpha1.BudgetTransfer, dec Decision) bool {
 }
 
 func describe(dec Decision) string {
+	var s string
 	switch dec.Operation {
 	case budgetv1alpha1.OperationCouponTransfer:
-		return fmt.Sprintf("CouponTransfer %s of coupon %s", dec.Amount, dec.CouponID)
+		s = fmt.Sprintf("CouponTransfer %s of coupon %s", dec.Amount, dec.CouponID)
 	case budgetv1alpha1.OperationCouponReclaim:
-		return fmt.Sprintf("CouponReclaim of sub-coupon %s (coupon %s)", dec.SubCouponID, dec.CouponID)
+		s = fmt.Sprintf("CouponReclaim of sub-coupon %s (coupon %s)", dec.SubCouponID, dec.CouponID)
+	default:
+		s = fmt.Sprintf("%s %s", dec.Operation, dec.Amount)
+		if dec.ExpireTime != "" {
+			s += " of credit expiring " + dec.ExpireTime
+		}
 	}
-	s := fmt.Sprintf("%s %s", dec.Operation, dec.Amount)
-	if dec.ExpireTime != "" {
-		s += " of credit expiring " + dec.ExpireTime
+	if dec.CustomerID != "" {
+		s += " from previous customer " + dec.CustomerID
 	}
 	return s
 }
 
-// TransferName is the deterministic name of an allocation's seq-th transfer.
+// TransferName is the deterministic name of an allocation's seq-th
+// transfer: the allocation's name and the sequence. A name too long for that
+// is cut and followed by a hash of the whole name, so that two allocations
+// whose names share a long prefix never share transfer names.
 func TransferName(allocation string, seq int64) string {
 	base := allocation
-	if len(base) > 230 {
-		base = strings.TrimRight(base[:230], "-.")
+	if len(base) > maxTransferBase {
+		sum := sha256.Sum256([]byte(allocation))
+		base = strings.TrimRight(base[:maxTransferBase-9], "-.") + "-" + hex.EncodeToString(sum[:])[:8]
 	}
 	return fmt.Sprintf("%s-%05d", base, seq)
 }
+
+// maxTransferBase leaves room in a 253-character name for "-" and a
+// sequence of up to 22 digits.
+const maxTransferBase = 230
 
 // TransID is the deterministic trans_id of an allocation's seq-th transfer:
 // 32 lowercase hex characters from the allocation's UID and the sequence.
@@ -597,6 +786,10 @@ func labelValue(s string) string {
 	return s
 }
 
+// loadLedger reads the allocation's transfers and summarises them for the
+// customer the allocation last funded (its status), or, without that, the
+// customer of its newest transfer; the reconcile moves to the SubAccount's
+// current customer once it has read the SubAccount.
 func (r *Reconciler) loadLedger(ctx context.Context, s *scope) error {
 	var list budgetv1alpha1.BudgetTransferList
 	if err := r.List(ctx, &list, client.InNamespace(s.ba.Namespace), client.MatchingFields{common.IndexTransferAllocation: s.ba.Name}); err != nil {
@@ -604,15 +797,18 @@ func (r *Reconciler) loadLedger(ctx context.Context, s *scope) error {
 	}
 	s.transfers = s.transfers[:0]
 	entries := make([]Entry, 0, len(list.Items))
-	defer func() { s.entries = entries }()
+	customer, newest := s.ba.Status.CustomerID, int64(-1)
 	for _, bt := range list.Items {
 		if !metav1.IsControlledBy(&bt, s.ba) {
 			continue
 		}
 		s.transfers = append(s.transfers, bt)
 		entries = append(entries, EntryOf(&bt))
+		if s.ba.Status.CustomerID == "" && bt.Spec.Sequence > newest {
+			customer, newest = bt.Spec.CustomerID, bt.Spec.Sequence
+		}
 	}
-	s.ledger = Summarize(entries)
+	s.ledger = Summarize(entries, customer)
 	return nil
 }
 
@@ -623,6 +819,12 @@ func EntryOf(bt *budgetv1alpha1.BudgetTransfer) Entry {
 		Name: bt.Name, Sequence: bt.Spec.Sequence, Operation: bt.Spec.Operation, Amount: amount, Phase: bt.Status.Phase,
 		CouponID: bt.Spec.CouponID, SubCouponID: bt.Spec.SubCouponID, Created: bt.CreationTimestamp.Time,
 		ErrorCode: bt.Status.ErrorCode, Reason: common.ReadyReason(bt.Status.Conditions, budgetv1alpha1.ConditionReady),
+		CustomerID: bt.Spec.CustomerID, EnterpriseAccount: bt.Spec.EnterpriseAccountName,
+		ApprovalLimit: bt.Annotations[budgetv1alpha1.AnnotationApprovalLimit],
+	}
+	e.Generation, _ = strconv.ParseInt(bt.Annotations[budgetv1alpha1.AnnotationAllocationGeneration], 10, 64)
+	if c := meta.FindStatusCondition(bt.Status.Conditions, budgetv1alpha1.ConditionDenied); c != nil && c.Status == metav1.ConditionTrue {
+		e.Note = c.Message
 	}
 	if bt.Status.CompletionTime != nil {
 		e.Completed = bt.Status.CompletionTime.Time
@@ -673,11 +875,14 @@ func (r *Reconciler) retryAt(l Ledger) time.Time {
 	return at.Add(common.Backoff(l.ConsecutiveFailures, r.Options.TransferRetryBase, r.Options.TransferRetryMax))
 }
 
-// pruneFailed deletes the oldest Failed transfers beyond MaxFailedTransfers.
+// pruneFailed deletes the oldest Failed transfers beyond MaxFailedTransfers,
+// except the newest denial.
 func (r *Reconciler) pruneFailed(ctx context.Context, s *scope) error {
 	var failed []budgetv1alpha1.BudgetTransfer
 	for _, bt := range s.transfers {
-		if bt.Status.Phase == budgetv1alpha1.PhaseFailed {
+		// The newest denial is kept: it stops the movement from being
+		// asked for again.
+		if bt.Status.Phase == budgetv1alpha1.PhaseFailed && (s.ledger.Denied == nil || bt.Name != s.ledger.Denied.Name) {
 			failed = append(failed, bt)
 		}
 	}
@@ -798,6 +1003,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(subAccountChangeMatters)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.allocationsInNamespace),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		Watches(&budgetv1alpha1.EnterpriseAccount{}, handler.EnqueueRequestsFromMapFunc(r.allocationsOfEnterpriseAccount),
+			builder.WithPredicates(approvalChanged)).
 		Named("budgetallocation").
 		Complete(r)
 }
@@ -853,6 +1060,30 @@ func (r *Reconciler) allocationsForSubAccount(ctx context.Context, o client.Obje
 		return nil
 	}
 	return requests(list.Items)
+}
+
+// approvalChanged passes EnterpriseAccount updates that change the approval
+// settings: a denied movement is asked for again under new ones.
+var approvalChanged = predicate.Funcs{
+	CreateFunc: func(event.CreateEvent) bool { return false },
+	DeleteFunc: func(event.DeleteEvent) bool { return false },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, ok1 := e.ObjectOld.(*budgetv1alpha1.EnterpriseAccount)
+		n, ok2 := e.ObjectNew.(*budgetv1alpha1.EnterpriseAccount)
+		return !ok1 || !ok2 || !apiequality.Semantic.DeepEqual(o.Spec.Approval, n.Spec.Approval)
+	},
+}
+
+func (r *Reconciler) allocationsOfEnterpriseAccount(ctx context.Context, o client.Object) []reconcile.Request {
+	var subs budgetv1alpha1.SubAccountList
+	if err := r.List(ctx, &subs, client.MatchingFields{common.IndexSubAccountEnterprise: o.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range subs.Items {
+		out = append(out, r.allocationsForSubAccount(ctx, &subs.Items[i])...)
+	}
+	return out
 }
 
 func (r *Reconciler) allocationsInNamespace(ctx context.Context, o client.Object) []reconcile.Request {

@@ -23,12 +23,28 @@ type Entry struct {
 	Created     time.Time
 	Completed   time.Time
 	ErrorCode   string
-	// Reason is the transfer's Ready reason (e.g. OutcomeUnknown).
+	// Reason is the transfer's Ready reason (e.g. OutcomeUnknown, Denied).
 	Reason string
+	// CustomerID and EnterpriseAccount are who the transfer moved money
+	// between: a grant is only ever counted, and reclaimed, where it went.
+	CustomerID        string
+	EnterpriseAccount string
+	// Generation is the allocation generation the transfer was made (or
+	// last confirmed) for, and ApprovalLimit the auto-approval limit then.
+	Generation    int64
+	ApprovalLimit string
+	// Note is the approver's message on a denied transfer.
+	Note string
 }
 
 func (e Entry) final() bool {
 	return e.Phase == budgetv1alpha1.PhaseSucceeded || e.Phase == budgetv1alpha1.PhaseFailed
+}
+
+// failure reports a Failed transfer that counts towards the retry backoff:
+// one BSS refused. A denial or a withdrawal is a decision, not a failure.
+func (e Entry) failure() bool {
+	return e.Phase == budgetv1alpha1.PhaseFailed && e.Reason != budgetv1alpha1.ReasonDenied && e.Reason != budgetv1alpha1.ReasonWithdrawn
 }
 
 // signed returns the entry's effect on the net grant: + for transfers, − for reclaims.
@@ -49,18 +65,42 @@ type CouponGrant struct {
 	Amount      money.Amount
 }
 
-// Ledger summarises an allocation's BudgetTransfers.
-type Ledger struct {
-	// Granted is succeeded transfers minus succeeded reclaims.
+// Holding is what the allocation's succeeded transfers left with one BSS
+// customer.
+type Holding struct {
+	CustomerID        string
+	EnterpriseAccount string
+	// Granted is transfers minus reclaims to this customer.
 	Granted money.Amount
-	// InFlight is the one transfer not yet Succeeded or Failed, if any.
-	InFlight *Entry
-	// Grants are the sub-coupons created and not reclaimed, by coupon id.
+	// Grants are the sub-coupons created for it and not reclaimed.
 	Grants map[string]CouponGrant
+}
+
+// empty reports a holding with nothing left to reclaim.
+func (h Holding) empty() bool { return h.Granted.IsZero() && len(h.Grants) == 0 }
+
+// Ledger summarises an allocation's BudgetTransfers for one customer.
+type Ledger struct {
+	// Customer is the BSS customer Granted and Grants are about.
+	Customer string
+	// Granted is succeeded transfers minus succeeded reclaims to Customer.
+	Granted money.Amount
+	// InFlight is the one transfer not yet Succeeded or Failed, if any
+	// (whichever customer it is for: one at a time per allocation).
+	InFlight *Entry
+	// Grants are the sub-coupons created for Customer and not reclaimed, by
+	// coupon id.
+	Grants map[string]CouponGrant
+	// Others are the holdings with other customers that still have money
+	// or sub-coupons, by customer id: the SubAccount resolved to them
+	// before.
+	Others map[string]Holding
 	// ConsecutiveFailures counts Failed transfers after the last success.
 	ConsecutiveFailures int
 	// LastFailure is the newest Failed transfer after the last success.
 	LastFailure *Entry
+	// Denied is the newest transfer an approver denied, if any.
+	Denied *Entry
 	// NextSequence is the sequence number of the next transfer.
 	NextSequence int64
 	// Last is the transfer with the highest sequence.
@@ -68,11 +108,20 @@ type Ledger struct {
 	entries []Entry
 }
 
-// Summarize builds the ledger of entries (in any order).
-func Summarize(entries []Entry) Ledger {
+// Summarize builds the ledger of entries (in any order) for customer.
+func Summarize(entries []Entry, customer string) Ledger {
 	es := append([]Entry(nil), entries...)
 	sort.Slice(es, func(i, j int) bool { return es[i].Sequence < es[j].Sequence })
-	l := Ledger{Grants: map[string]CouponGrant{}, NextSequence: 1, entries: es}
+	l := Ledger{Customer: customer, NextSequence: 1, entries: es}
+	holdings := map[string]*Holding{}
+	holding := func(e Entry) *Holding {
+		h, ok := holdings[e.CustomerID]
+		if !ok {
+			h = &Holding{CustomerID: e.CustomerID, EnterpriseAccount: e.EnterpriseAccount, Grants: map[string]CouponGrant{}}
+			holdings[e.CustomerID] = h
+		}
+		return h
+	}
 	for i := range es {
 		e := es[i]
 		if e.Sequence >= l.NextSequence {
@@ -85,27 +134,65 @@ func Summarize(entries []Entry) Ledger {
 				l.InFlight = &es[i]
 			}
 		case e.Phase == budgetv1alpha1.PhaseFailed:
-			l.ConsecutiveFailures++
-			l.LastFailure = &es[i]
+			if e.Reason == budgetv1alpha1.ReasonDenied {
+				l.Denied = &es[i]
+			}
+			if e.failure() {
+				l.ConsecutiveFailures++
+				l.LastFailure = &es[i]
+			}
 		default: // Succeeded
 			l.ConsecutiveFailures, l.LastFailure = 0, nil
-			l.Granted = l.Granted.Add(e.signed())
+			h := holding(e)
+			h.Granted = h.Granted.Add(e.signed())
 			switch e.Operation {
 			case budgetv1alpha1.OperationCouponTransfer:
-				l.Grants[e.CouponID] = CouponGrant{CouponID: e.CouponID, SubCouponID: e.SubCouponID, Amount: e.Amount}
+				h.Grants[e.CouponID] = CouponGrant{CouponID: e.CouponID, SubCouponID: e.SubCouponID, Amount: e.Amount}
 			case budgetv1alpha1.OperationCouponReclaim:
-				if g, ok := l.Grants[e.CouponID]; ok && g.SubCouponID == e.SubCouponID {
-					delete(l.Grants, e.CouponID)
+				if g, ok := h.Grants[e.CouponID]; ok && g.SubCouponID == e.SubCouponID {
+					delete(h.Grants, e.CouponID)
 				}
 			}
+		}
+	}
+	l.Grants = map[string]CouponGrant{}
+	for id, h := range holdings {
+		switch {
+		case id == customer:
+			l.Granted, l.Grants = h.Granted, h.Grants
+		case !h.empty():
+			if l.Others == nil {
+				l.Others = map[string]Holding{}
+			}
+			l.Others[id] = *h
 		}
 	}
 	return l
 }
 
-// Pending returns the signed amount in flight.
+// For is the ledger of the same entries for another customer.
+func (l Ledger) For(customer string) Ledger {
+	if customer == l.Customer {
+		return l
+	}
+	return Summarize(l.entries, customer)
+}
+
+// Without is the ledger without the named entry (a transfer still waiting
+// for approval, which has not reached BSS).
+func (l Ledger) Without(name string) Ledger {
+	rest := make([]Entry, 0, len(l.entries))
+	for _, e := range l.entries {
+		if e.Name != name {
+			rest = append(rest, e)
+		}
+	}
+	return Summarize(rest, l.Customer)
+}
+
+// Pending returns the signed amount in flight to or from Customer.
 func (l Ledger) Pending() money.Amount {
-	if l.InFlight == nil {
+	if l.InFlight == nil || l.InFlight.CustomerID != l.Customer {
 		return money.Zero
 	}
 	return l.InFlight.signed()
@@ -147,6 +234,11 @@ type Desired struct {
 	Coupons map[string]money.Amount
 	// Deleting reclaims everything the allocation granted.
 	Deleting bool
+	// Generation is the allocation's generation and ApprovalLimit the
+	// EnterpriseAccount's autoApproveUpTo ("" without one): a denied
+	// movement is not asked for again while both are what they were.
+	Generation    int64
+	ApprovalLimit string
 }
 
 // TopUp is the parsed topUp rule.
@@ -208,6 +300,11 @@ type Decision struct {
 	// NeedsFreshMaster asks the controller to read the master's balance
 	// again before accepting an InsufficientFunds verdict.
 	NeedsFreshMaster bool
+
+	// CustomerID and EnterpriseAccount are set when the movement is with a
+	// previous customer of the SubAccount rather than its current one.
+	CustomerID        string
+	EnterpriseAccount string
 }
 
 // InFlightMessage is the Ready message of an allocation waiting for its
@@ -241,11 +338,11 @@ func Plan(d Desired, l Ledger, o Observed, now, retryAt time.Time) Decision {
 
 	if m := planMoney(d, l, o, desired); m.Action != ActionNone {
 		m.Desired = desired
-		return m
+		return deniedBefore(d, l, m)
 	}
 	if c := planCoupons(d, l, o); c.Action != ActionNone {
 		c.Desired = desired
-		return c
+		return deniedBefore(d, l, c)
 	}
 	dec.Action, dec.Reason = ActionNone, budgetv1alpha1.ReasonReady
 	switch {
@@ -262,6 +359,23 @@ func Plan(d Desired, l Ledger, o Observed, now, retryAt time.Time) Decision {
 		dec.Message = fmt.Sprintf("granted %s as desired", l.Granted)
 	}
 	return dec
+}
+
+// deniedBefore turns a movement an approver has denied into a block: it is
+// not asked for again until the allocation's spec or the approval limit
+// changes.
+func deniedBefore(d Desired, l Ledger, dec Decision) Decision {
+	dn := l.Denied
+	if dec.Action != ActionCreate || dn == nil || dn.Generation != d.Generation || dn.ApprovalLimit != d.ApprovalLimit ||
+		dn.Operation != dec.Operation || dn.CouponID != dec.CouponID {
+		return dec
+	}
+	msg := fmt.Sprintf("%s %s was denied by an approver", dn.Operation, dn.Name)
+	if dn.Note != "" {
+		msg += " (" + dn.Note + ")"
+	}
+	return Decision{Action: ActionBlocked, Reason: budgetv1alpha1.ReasonDenied, Desired: dec.Desired,
+		Message: msg + "; it is not asked for again until the allocation's spec or the approval limit changes"}
 }
 
 // desiredNet is the net grant the spec asks for now.
@@ -405,7 +519,12 @@ func planCoupons(d Desired, l Ledger, o Observed) Decision {
 		}
 		amount := d.Coupons[id]
 		if o.MasterCoupons != nil {
-			if bal, ok := o.MasterCoupons[id]; !ok || bal.Cmp(amount) < 0 {
+			bal, ok := o.MasterCoupons[id]
+			switch {
+			case !ok:
+				return Decision{Action: ActionBlocked, Reason: budgetv1alpha1.ReasonCouponUnavailable,
+					Message: fmt.Sprintf("the master has no transferable coupon %s (it does not exist, has expired or is not transferable)", id)}
+			case bal.Cmp(amount) < 0:
 				return Decision{Action: ActionBlocked, Reason: budgetv1alpha1.ReasonCouponUnavailable,
 					Message: fmt.Sprintf("master coupon %s has %s left; %s is needed", id, bal, amount)}
 			}

@@ -53,7 +53,7 @@ func TestSummarize(t *testing.T) {
 		coupon(6, crecl, "C2", "S2", "", ok),
 		tr(7, xfer, "5", fail),
 		tr(8, xfer, "5", subm),
-	})
+	}, "")
 	if got, want := l.Granted, amt("70"); got != want {
 		t.Errorf("Granted = %s, want %s", got, want)
 	}
@@ -72,11 +72,11 @@ func TestSummarize(t *testing.T) {
 	if got := (Ledger{}).Pending(); !got.IsZero() {
 		t.Errorf("empty Pending = %s", got)
 	}
-	reclaimInFlight := Summarize([]Entry{tr(1, recl, "7", budgetv1alpha1.PhasePending)})
+	reclaimInFlight := Summarize([]Entry{tr(1, recl, "7", budgetv1alpha1.PhasePending)}, "")
 	if reclaimInFlight.Pending() != amt("7").Neg() {
 		t.Errorf("reclaim Pending = %s", reclaimInFlight.Pending())
 	}
-	used := Summarize([]Entry{tr(1, xfer, "10", ok), tr(2, xfer, "5", fail), tr(3, recl, "1", ok), tr(4, xfer, "3", subm)}).
+	used := Summarize([]Entry{tr(1, xfer, "10", ok), tr(2, xfer, "5", fail), tr(3, recl, "1", ok), tr(4, xfer, "3", subm)}, "").
 		TopUpUsed("2026-11", func(time.Time) string { return "2026-11" })
 	if used != amt("13") {
 		t.Errorf("TopUpUsed = %s, want 13.00", used)
@@ -298,7 +298,7 @@ func TestPlan(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Plan(tc.d, Summarize(tc.ledger), tc.o, t0, tc.retryAt)
+			got := Plan(tc.d, Summarize(tc.ledger, ""), tc.o, t0, tc.retryAt)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("Plan (-want +got):\n%s", diff)
 			}
@@ -322,5 +322,96 @@ func TestTransIDAndName(t *testing.T) {
 	long := TransferName(strings.Repeat("a", 250), 1)
 	if len(long) > 253 {
 		t.Errorf("TransferName too long: %d", len(long))
+	}
+}
+
+func forCustomer(e Entry, customer string) Entry {
+	e.CustomerID = customer
+	return e
+}
+
+func TestSummarizeCountsGrantsPerCustomer(t *testing.T) {
+	entries := []Entry{
+		forCustomer(tr(1, xfer, "800", ok), "cust-c"),
+		forCustomer(coupon(2, cxfer, "C1", "S1", "20", ok), "cust-c"),
+		forCustomer(tr(3, xfer, "100", ok), "cust-d"),
+		forCustomer(tr(4, recl, "30", ok), "cust-c"),
+		forCustomer(tr(5, xfer, "5", subm), "cust-c"),
+	}
+	d := Summarize(entries, "cust-d")
+	if d.Granted != amt("100") || len(d.Grants) != 0 {
+		t.Errorf("cust-d: Granted %s, Grants %v; want 100.00 and none", d.Granted, d.Grants)
+	}
+	want := map[string]Holding{"cust-c": {CustomerID: "cust-c", Granted: amt("770"),
+		Grants: map[string]CouponGrant{"C1": {CouponID: "C1", SubCouponID: "S1", Amount: amt("20")}}}}
+	if diff := cmp.Diff(want, d.Others); diff != "" {
+		t.Errorf("Others (-want +got):\n%s", diff)
+	}
+	// The transfer in flight is the allocation's, whoever it is for; its
+	// amount is pending only for its own customer.
+	if d.InFlight == nil || d.InFlight.Sequence != 5 || !d.Pending().IsZero() || d.NextSequence != 6 {
+		t.Errorf("cust-d: InFlight %+v, Pending %s, NextSequence %d", d.InFlight, d.Pending(), d.NextSequence)
+	}
+	c := d.For("cust-c")
+	if c.Granted != amt("770") || c.Pending() != amt("5") || len(c.Others) != 1 || c.Others["cust-d"].Granted != amt("100") {
+		t.Errorf("cust-c: Granted %s, Pending %s, Others %v", c.Granted, c.Pending(), c.Others)
+	}
+	// A customer whose grants were all reclaimed is no longer held.
+	settled := Summarize([]Entry{forCustomer(tr(1, xfer, "10", ok), "cust-c"), forCustomer(tr(2, recl, "10", ok), "cust-c")}, "cust-d")
+	if len(settled.Others) != 0 {
+		t.Errorf("settled customer still held: %v", settled.Others)
+	}
+}
+
+func TestDenialIsNotAFailureAndSticks(t *testing.T) {
+	denied := tr(2, xfer, "400", fail)
+	denied.Reason, denied.Generation, denied.ApprovalLimit, denied.Note = budgetv1alpha1.ReasonDenied, 3, "100.00", "not this month"
+	withdrawn := tr(3, xfer, "400", fail)
+	withdrawn.Reason = budgetv1alpha1.ReasonWithdrawn
+	l := Summarize([]Entry{tr(1, xfer, "100", ok), denied, withdrawn}, "")
+	if l.ConsecutiveFailures != 0 || l.LastFailure != nil || l.Denied == nil || l.Denied.Sequence != 2 {
+		t.Fatalf("failures %d, last %+v, denied %+v", l.ConsecutiveFailures, l.LastFailure, l.Denied)
+	}
+	master := Observed{MasterCash: Balance{Known: true, Amount: amt("10000")}}
+	d := Desired{Amount: ptr(amt("500")), Generation: 3, ApprovalLimit: "100.00"}
+	got := Plan(d, l, master, t0, time.Time{})
+	want := Decision{Action: ActionBlocked, Reason: budgetv1alpha1.ReasonDenied, Desired: amt("500"),
+		Message: "Transfer t was denied by an approver (not this month); it is not asked for again until the allocation's spec or the approval limit changes"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("same spec and limit (-want +got):\n%s", diff)
+	}
+	for name, changed := range map[string]Desired{
+		"spec changed":  {Amount: ptr(amt("500")), Generation: 4, ApprovalLimit: "100.00"},
+		"limit changed": {Amount: ptr(amt("500")), Generation: 3, ApprovalLimit: "1000.00"},
+	} {
+		if got := Plan(changed, l, master, t0, time.Time{}); got.Action != ActionCreate || got.Amount != amt("400") {
+			t.Errorf("%s: %+v, want a new transfer of 400.00", name, got)
+		}
+	}
+	// A denied transfer does not hold back a different movement.
+	lower := Desired{Amount: ptr(amt("50")), Generation: 3, ApprovalLimit: "100.00"}
+	sub := master
+	sub.SubBalance = Balance{Known: true, Amount: amt("100")}
+	if got := Plan(lower, l, sub, t0, time.Time{}); got.Action != ActionCreate || got.Operation != recl {
+		t.Errorf("reclaim after a denied transfer: %+v", got)
+	}
+}
+
+func TestCouponTheMasterDoesNotHave(t *testing.T) {
+	d := Desired{Coupons: map[string]money.Amount{"CP-NONE": amt("5")}}
+	got := Plan(d, Summarize(nil, ""), Observed{MasterCoupons: map[string]money.Amount{"CP-OTHER": amt("50")}}, t0, time.Time{})
+	if got.Reason != budgetv1alpha1.ReasonCouponUnavailable || !strings.Contains(got.Message, "has no transferable coupon CP-NONE") {
+		t.Errorf("got %+v", got)
+	}
+}
+
+func TestTransferNamesOfLongAllocationNamesDiffer(t *testing.T) {
+	prefix := strings.Repeat("a", 235)
+	a, b := TransferName(prefix+"-first0", 1), TransferName(prefix+"-second", 1)
+	if a == b || len(a) > 253 || len(b) > 253 {
+		t.Errorf("names %q and %q (lengths %d, %d)", a, b, len(a), len(b))
+	}
+	if TransferName(prefix+"-first0", 1) != a || TransferName(prefix+"-first0", 2) == a {
+		t.Error("TransferName is not deterministic per (allocation, sequence)")
 	}
 }

@@ -12,16 +12,19 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -38,12 +41,17 @@ import (
 // Reconciler reconciles BudgetTransfers.
 type Reconciler struct {
 	client.Client
-	Recorder events.EventRecorder
-	Registry *accounts.Registry
-	Options  common.Options
+	// APIReader reads around the cache: an approved transfer is checked
+	// against its allocation as it is now. SetupWithManager fills it in
+	// when nil.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Registry  *accounts.Registry
+	Options   common.Options
 }
 
-// +kubebuilder:rbac:groups=budget.bss.dev,resources=budgettransfers,verbs=get;list;watch
+// +kubebuilder:rbac:groups=budget.bss.dev,resources=budgettransfers,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=budget.bss.dev,resources=budgetallocations,verbs=get
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=budgettransfers/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=enterpriseaccounts,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -54,6 +62,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Get(ctx, req.NamespacedName, &bt); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if !bt.DeletionTimestamp.IsZero() && (final(bt.Status.Phase) || !sent(bt.Status.Phase)) {
+		return r.letGo(ctx, &bt)
+	}
 	if final(bt.Status.Phase) {
 		return ctrl.Result{}, nil
 	}
@@ -61,6 +72,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	if res := bt.Annotations[budgetv1alpha1.AnnotationResolve]; res != "" && bt.Status.Phase == budgetv1alpha1.PhaseSubmitting {
 		return r.resolve(ctx, &bt, res, now)
+	}
+	if why := bt.Annotations[budgetv1alpha1.AnnotationWithdraw]; why != "" && !sent(bt.Status.Phase) {
+		return r.finish(ctx, &bt, budgetv1alpha1.PhaseFailed, budgetv1alpha1.ReasonWithdrawn,
+			"withdrawn before it was sent: "+why+"; nothing moved", nil, now, "Withdrawn")
 	}
 
 	switch bt.Status.Phase {
@@ -80,14 +95,88 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	case budgetv1alpha1.PhaseAwaitingApproval:
 		switch {
 		case common.IsTrue(bt.Status.Conditions, budgetv1alpha1.ConditionDenied):
-			return r.finish(ctx, &bt, budgetv1alpha1.PhaseFailed, budgetv1alpha1.ReasonDenied, "denied by an approver", nil, now, "Denied")
+			msg := "denied by an approver"
+			if c := meta.FindStatusCondition(bt.Status.Conditions, budgetv1alpha1.ConditionDenied); c != nil && c.Message != "" {
+				msg += ": " + c.Message
+			}
+			return r.finish(ctx, &bt, budgetv1alpha1.PhaseFailed, budgetv1alpha1.ReasonDenied, msg, nil, now, "Denied")
 		case common.IsTrue(bt.Status.Conditions, budgetv1alpha1.ConditionApproved):
-			return r.submit(ctx, &bt, now)
+			return r.approved(ctx, &bt, now)
 		}
 		return ctrl.Result{}, nil
 	default: // Submitting
 		return r.submit(ctx, &bt, now)
 	}
+}
+
+// sent reports a phase in which the transfer may have reached BSS.
+func sent(p budgetv1alpha1.TransferPhase) bool {
+	return p == budgetv1alpha1.PhaseSubmitting || p == budgetv1alpha1.PhaseSucceeded
+}
+
+// approved sends an approved transfer if its allocation still asks for it:
+// the allocation exists, is not being deleted, is Managed and is at the
+// generation it confirmed the transfer for. The allocation is read from the
+// API server, not the cache, so that a Paused or changed allocation is seen
+// however recent the change. An allocation that is gone or going means
+// nothing wants the transfer: it is withdrawn. Otherwise the allocation's
+// controller decides (it confirms the transfer for its new generation or
+// withdraws it), and its write brings the transfer back here.
+func (r *Reconciler) approved(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, now time.Time) (ctrl.Result, error) {
+	var ba budgetv1alpha1.BudgetAllocation
+	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: bt.Namespace, Name: bt.Spec.AllocationRef.Name}, &ba)
+	switch {
+	case apierrors.IsNotFound(err), err == nil && !metav1.IsControlledBy(bt, &ba):
+		return r.finish(ctx, bt, budgetv1alpha1.PhaseFailed, budgetv1alpha1.ReasonWithdrawn,
+			"withdrawn before it was sent: its allocation no longer exists; nothing moved", nil, now, "Withdrawn")
+	case err != nil:
+		return ctrl.Result{}, err
+	case !ba.DeletionTimestamp.IsZero():
+		return r.finish(ctx, bt, budgetv1alpha1.PhaseFailed, budgetv1alpha1.ReasonWithdrawn,
+			"withdrawn before it was sent: its allocation is being deleted; nothing moved", nil, now, "Withdrawn")
+	}
+	confirmed := bt.Annotations[budgetv1alpha1.AnnotationAllocationGeneration]
+	if ba.Spec.ManagementPolicy == budgetv1alpha1.ManagementPolicyManaged && confirmed == strconv.FormatInt(ba.Generation, 10) {
+		return r.submit(ctx, bt, now)
+	}
+	msg := fmt.Sprintf("approved, but allocation %s changed since it asked for this transfer (generation %s, now %d, managementPolicy %s): it is sent only once the allocation confirms it",
+		ba.Name, orDefault(confirmed, "unknown"), ba.Generation, ba.Spec.ManagementPolicy)
+	before := bt.Status.DeepCopy()
+	common.SetCondition(&bt.Status.Conditions, bt.Generation, budgetv1alpha1.ConditionReady, metav1.ConditionFalse, budgetv1alpha1.ReasonAwaitingApproval, msg)
+	if !apiequality.Semantic.DeepEqual(before, &bt.Status) {
+		if err := r.Status().Update(ctx, bt); err != nil && !apierrors.IsConflict(err) {
+			return ctrl.Result{}, err
+		}
+	}
+	// The allocation's answer (a confirmation or a withdrawal) is a write
+	// to this transfer; the requeue is a safety net.
+	return ctrl.Result{RequeueAfter: time.Minute}, nil
+}
+
+// letGo removes the finalizer of a deleted transfer whose outcome is known,
+// after ending one that was never sent as Withdrawn. A deleted transfer
+// that is Submitting keeps its finalizer and is resent until BSS gives a
+// definite answer (or an administrator resolves it): the garbage collector
+// never drops a movement that may have happened.
+func (r *Reconciler) letGo(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer) (ctrl.Result, error) {
+	if !final(bt.Status.Phase) {
+		return r.finish(ctx, bt, budgetv1alpha1.PhaseFailed, budgetv1alpha1.ReasonWithdrawn,
+			"withdrawn before it was sent: it was deleted (with its allocation); nothing moved", nil, r.Options.Clock.Now(), "Withdrawn")
+	}
+	if !controllerutil.ContainsFinalizer(bt, budgetv1alpha1.Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	log.FromContext(ctx).Info("releasing deleted transfer", "transfer", bt.Name, "phase", bt.Status.Phase, "transID", bt.Spec.TransID)
+	patch := client.MergeFrom(bt.DeepCopy())
+	controllerutil.RemoveFinalizer(bt, budgetv1alpha1.Finalizer)
+	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, bt, patch))
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func final(p budgetv1alpha1.TransferPhase) bool {
@@ -445,6 +534,9 @@ func orCode(c string) string {
 // every change, including status: approvers write conditions there.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.Options.Defaults()
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&budgetv1alpha1.BudgetTransfer{}).
 		Watches(&budgetv1alpha1.EnterpriseAccount{}, handler.EnqueueRequestsFromMapFunc(r.openTransfersOf)).

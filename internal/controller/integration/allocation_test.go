@@ -530,12 +530,19 @@ func TestApprovalAboveThreshold(t *testing.T) {
 
 func approve(t *testing.T, bt *budgetv1alpha1.BudgetTransfer, cond string) {
 	t.Helper()
+	decide(t, bt, cond, "test")
+}
+
+// decide sets the approver's condition cond (Approved or Denied) on the
+// transfer's status with message.
+func decide(t *testing.T, bt *budgetv1alpha1.BudgetTransfer, cond, message string) {
+	t.Helper()
 	if err := waitFor(10*time.Second, func() (bool, error) {
 		var got budgetv1alpha1.BudgetTransfer
 		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(bt), &got); err != nil {
 			return false, err
 		}
-		meta.SetStatusCondition(&got.Status.Conditions, metav1.Condition{Type: cond, Status: metav1.ConditionTrue, Reason: "ByFinance", Message: "test"})
+		meta.SetStatusCondition(&got.Status.Conditions, metav1.Condition{Type: cond, Status: metav1.ConditionTrue, Reason: "ByFinance", Message: message})
 		err := k8s.Status().Update(context.Background(), &got)
 		return err == nil, err
 	}); err != nil {

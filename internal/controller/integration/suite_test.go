@@ -211,6 +211,18 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 	}
 }
 
+// consistently fails the test when cond stops holding at any check within
+// d: the evidence that something does not happen in a window long enough
+// for it to have happened.
+func consistently(t *testing.T, d time.Duration, what string, cond func() bool, describe func() string) {
+	t.Helper()
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if !cond() {
+			t.Fatalf("%s: stopped holding; last seen: %s", what, describe())
+		}
+	}
+}
+
 // team is a namespace, a simulated sub-account and its SubAccount.
 type team struct {
 	ns         string

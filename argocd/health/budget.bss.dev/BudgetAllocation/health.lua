@@ -28,6 +28,8 @@ local degraded = {
   CreateFailed = true,
   CredentialsMissing = true,
   CredentialsRejected = true,
+  CustomerChanged = true,
+  CustomerIDInUse = true,
   Denied = true,
   EndpointUnreachable = true,
   Failed = true,
@@ -39,6 +41,7 @@ local degraded = {
   SubAccountClosed = true,
   SubAccountNotFound = true,
   TransferFailed = true,
+  TransferNameConflict = true,
 }
 local progressing = {
   AwaitingVerificationCode = true,

@@ -4,7 +4,8 @@
 -- docs/argocd.md explains the mapping; argocd/argocd-cm.yaml carries
 -- this script for argocd-cm and is regenerated from it (go test ./argocd -update).
 --
--- Healthy: phase Succeeded. Degraded: phase Failed, or Submitting past the
+-- Healthy: phase Succeeded, or Failed because it was withdrawn before it was
+-- sent (reason Withdrawn). Degraded: phase Failed, or Submitting past the
 -- safety window (OutcomeUnknown). Suspended: AwaitingApproval.
 -- Progressing: Pending or Submitting, or not picked up yet.
 
@@ -25,6 +26,8 @@ local degraded = {
   CreateFailed = true,
   CredentialsMissing = true,
   CredentialsRejected = true,
+  CustomerChanged = true,
+  CustomerIDInUse = true,
   Denied = true,
   EndpointUnreachable = true,
   Failed = true,
@@ -36,6 +39,7 @@ local degraded = {
   SubAccountClosed = true,
   SubAccountNotFound = true,
   TransferFailed = true,
+  TransferNameConflict = true,
 }
 local progressing = {
   AwaitingVerificationCode = true,
@@ -153,7 +157,14 @@ if phase == "Succeeded" then
 end
 if phase == "Failed" then
   -- Nothing moved: BSS refused the transfer, an approver denied it, or an
-  -- administrator settled it as Failed. The allocation plans again.
+  -- administrator settled it as Failed. The allocation plans again. A
+  -- transfer withdrawn before it was sent is no fault: its allocation no
+  -- longer wanted it.
+  if ready ~= nil and ready.reason == "Withdrawn" then
+    hs.status = "Healthy"
+    hs.message = detail
+    return hs
+  end
   hs.status = "Degraded"
   hs.message = detail
   return hs

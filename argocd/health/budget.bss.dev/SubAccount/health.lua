@@ -29,6 +29,8 @@ local degraded = {
   CreateFailed = true,
   CredentialsMissing = true,
   CredentialsRejected = true,
+  CustomerChanged = true,
+  CustomerIDInUse = true,
   Denied = true,
   EndpointUnreachable = true,
   Failed = true,
@@ -40,6 +42,7 @@ local degraded = {
   SubAccountClosed = true,
   SubAccountNotFound = true,
   TransferFailed = true,
+  TransferNameConflict = true,
 }
 local progressing = {
   AwaitingVerificationCode = true,
