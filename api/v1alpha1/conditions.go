@@ -141,6 +141,14 @@ const (
 	AnnotationApprovalLimit = "budget.bss.dev/approval-limit"
 )
 
+// Labels the operator puts on BudgetTransfers (values cut to 63 characters).
+const (
+	// LabelAllocation is the name of the transfer's BudgetAllocation.
+	LabelAllocation = "budget.bss.dev/allocation"
+	// LabelSubAccount is the name of the SubAccount the transfer funds.
+	LabelSubAccount = "budget.bss.dev/subaccount"
+)
+
 // Finalizer is the finalizer the operator puts on the objects it manages:
 // BudgetAllocations with deletionPolicy Reclaim (their money is reclaimed
 // first) and BudgetTransfers (one is not deleted while its outcome in BSS is

@@ -69,7 +69,10 @@ type RateLimit struct {
 	RequestsPerSecond int32 `json:"requestsPerSecond,omitempty"`
 }
 
-// Approval configures manual approval of large transfers.
+// Approval configures manual approval of large transfers. Transfers of
+// money or coupons to a sub-account need approval above either limit;
+// reclaims never do. A transfer whose approval settings cannot be read waits
+// for approval too.
 type Approval struct {
 	// AutoApproveUpTo is the largest amount a transfer may move without
 	// approval. A larger transfer waits in AwaitingApproval until an Approved
@@ -77,6 +80,17 @@ type Approval struct {
 	// transfer is approved automatically.
 	// +optional
 	AutoApproveUpTo *Money `json:"autoApproveUpTo,omitempty"`
+
+	// AutoApproveCyclePerSubAccount is the most that moves to one
+	// sub-account in one bill cycle (calendar month, UTC+8) without
+	// approval: a transfer that would take the sub-account's auto-approved
+	// transfers of the cycle past it waits in AwaitingApproval, however small
+	// it is, so that a limit per transfer cannot be walked around by raising
+	// an allocation in steps. Transfers an approver approved do not count.
+	// Unset, it is autoApproveUpTo: by default at most that much per
+	// sub-account and cycle moves without approval.
+	// +optional
+	AutoApproveCyclePerSubAccount *Money `json:"autoApproveCyclePerSubAccount,omitempty"`
 }
 
 // CouponBalance is a coupon and its remaining balance.

@@ -17,7 +17,7 @@ import (
 
 // LabelAllocation is the label the operator puts on a BudgetTransfer: its
 // allocation's name (cut to 63 characters).
-const LabelAllocation = "budget.bss.dev/allocation"
+const LabelAllocation = budgetv1alpha1.LabelAllocation
 
 func historyCommand() command {
 	return command{

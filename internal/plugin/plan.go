@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -25,6 +26,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/approval"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
 
@@ -234,10 +237,17 @@ func planOne(ctx context.Context, c client.Client, namespace string, u *unstruct
 
 // hints are optional facts that sharpen the plan; zero when not readable.
 type hints struct {
-	blockers        []string      // why nothing would move at all
-	reclaimable     *money.Amount // sub-account's reclaimable cash
-	transferable    *money.Amount // master's transferable cash
-	autoApproveUpTo *money.Amount
+	blockers     []string      // why nothing would move at all
+	reclaimable  *money.Amount // sub-account's reclaimable cash
+	transferable *money.Amount // master's transferable cash
+	// approval is the operator's approval rule with what it needs: the
+	// settings (or why they cannot be read) and what moved to the
+	// sub-account without approval this cycle (nil when not readable).
+	approval    *approval.Settings
+	approvalErr string
+	used        *money.Amount
+	subAccount  string
+	cycle       string
 }
 
 // lookupHints reads the SubAccount and its EnterpriseAccount when the user
@@ -264,12 +274,34 @@ func lookupHints(ctx context.Context, c client.Client, subAccount, namespace str
 	if a, ok := amountOf(string(ea.Status.TransferableCash)); ok {
 		h.transferable = &a
 	}
-	if ap := ea.Spec.Approval; ap != nil && ap.AutoApproveUpTo != nil {
-		if a, ok := amountOf(string(*ap.AutoApproveUpTo)); ok {
-			h.autoApproveUpTo = &a
-		}
+	settings, err := approval.SettingsOf(ea.Spec.Approval)
+	if err != nil {
+		h.approvalErr = err.Error()
+		return h
+	}
+	h.approval, h.subAccount, h.cycle = &settings, sa.Name, common.BillCycle(time.Now())
+	if settings.PerCycle != nil {
+		h.used = approvalUsed(ctx, c, &sa, h.cycle)
 	}
 	return h
+}
+
+// approvalUsed is what moved to the sub-account without approval in cycle,
+// as the transfer controller counts it for a transfer created now; nil when
+// the user may not list the transfers of every namespace.
+func approvalUsed(ctx context.Context, c client.Client, sa *budgetv1alpha1.SubAccount, cycle string) *money.Amount {
+	var list budgetv1alpha1.BudgetTransferList
+	if err := c.List(ctx, &list, client.MatchingLabels{budgetv1alpha1.LabelSubAccount: common.LabelValue(sa.Name)}); err != nil {
+		return nil
+	}
+	others := make([]approval.Movement, 0, len(list.Items))
+	for i := range list.Items {
+		if bt := &list.Items[i]; bt.Spec.CustomerID == sa.Status.CustomerID {
+			others = append(others, approval.MovementOf(bt))
+		}
+	}
+	used := approval.Used(others, approval.Movement{Created: time.Now()}, cycle, common.BillCycle)
+	return &used
 }
 
 // planLines describes what the operator would move for ba (as the dry run
@@ -290,7 +322,7 @@ func planLines(ba, old *budgetv1alpha1.BudgetAllocation, h hints) []string {
 		switch {
 		case delta.IsPositive():
 			lines = append(lines, fmt.Sprintf("Transfer %s  (granted %s -> amount %s)", delta, granted, want))
-			lines = append(lines, approvalHint(delta, h)...)
+			lines = append(lines, approvalHint(budgetv1alpha1.OperationTransfer, delta, h)...)
 			if h.transferable != nil && !credit && h.transferable.Cmp(delta) < 0 {
 				lines = append(lines, fmt.Sprintf("  the master has only %s transferable cash now: the allocation would wait with InsufficientFunds", h.transferable))
 			}
@@ -337,9 +369,26 @@ func planLines(ba, old *budgetv1alpha1.BudgetAllocation, h hints) []string {
 	return lines
 }
 
-func approvalHint(a money.Amount, h hints) []string {
-	if h.autoApproveUpTo != nil && a.Cmp(*h.autoApproveUpTo) > 0 {
-		return []string{fmt.Sprintf("  needs approval: above autoApproveUpTo %s (kubectl budget approve)", h.autoApproveUpTo)}
+// approvalHint says whether the operator would hold a transfer of a to the
+// sub-account for approval, and under which limit.
+func approvalHint(op budgetv1alpha1.TransferOperation, a money.Amount, h hints) []string {
+	switch {
+	case h.approvalErr != "":
+		return []string{"  needs approval: " + approval.Unreadable(h.approvalErr).Message + " (kubectl budget approve)"}
+	case h.approval == nil:
+		return nil
+	}
+	used := money.Zero
+	if h.used != nil {
+		used = *h.used
+	}
+	v := approval.Decide(*h.approval, op, a, used, h.subAccount, h.cycle)
+	switch {
+	case v.Needed:
+		return []string{fmt.Sprintf("  needs approval (%s): %s (kubectl budget approve)", v.Limit, v.Message)}
+	case h.used == nil && h.approval.PerCycle != nil:
+		return []string{fmt.Sprintf("  may need approval: the budget autoApproveCyclePerSubAccount %s of sub-account %s could not be checked (listing its transfers in all namespaces is not allowed)",
+			h.approval.PerCycle, h.subAccount)}
 	}
 	return nil
 }
@@ -378,7 +427,7 @@ func couponLines(spec []budgetv1alpha1.CouponGrant, granted []budgetv1alpha1.Cou
 		}
 		lines = append(lines, fmt.Sprintf("CouponTransfer %s from coupon %s", want[id], id))
 		if a, ok := amountOf(string(want[id])); ok {
-			lines = append(lines, approvalHint(a, h)...)
+			lines = append(lines, approvalHint(budgetv1alpha1.OperationCouponTransfer, a, h)...)
 		}
 	}
 	return lines

@@ -208,7 +208,7 @@ func seed(ctx context.Context) error {
 			alloc = "big"
 		}
 		if err := createWithStatus(ctx, &budgetv1alpha1.BudgetTransfer{
-			ObjectMeta: metav1.ObjectMeta{Name: x.name, Namespace: "team-a", Labels: map[string]string{plugin.LabelAllocation: alloc}},
+			ObjectMeta: metav1.ObjectMeta{Name: x.name, Namespace: "team-a", Labels: map[string]string{plugin.LabelAllocation: alloc, budgetv1alpha1.LabelSubAccount: "team-a"}},
 			Spec: budgetv1alpha1.BudgetTransferSpec{
 				AllocationRef:         budgetv1alpha1.LocalObjectReference{Name: alloc},
 				SubAccountName:        "team-a",
@@ -315,6 +315,27 @@ func TestStatusAllNamespaces(t *testing.T) {
 	}
 }
 
+// TestPlanNamesTheCycleBudget: a transfer within autoApproveUpTo that would
+// take the sub-account past its budget per cycle (by default
+// autoApproveUpTo too) is shown as needing approval under that limit. Of
+// team-a's transfers, 1000.00 and a 100.00 coupon moved without approval.
+func TestPlanNamesTheCycleBudget(t *testing.T) {
+	file := writeFile(t, `
+apiVersion: budget.bss.dev/v1alpha1
+kind: BudgetAllocation
+metadata: {name: steps, namespace: team-a}
+spec:
+  subAccountRef: {name: team-a}
+  amount: "4000"
+`)
+	out, _, code := run(t, "", "plan", "-f", file)
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	mustContain(t, out, "needs approval (autoApproveCyclePerSubAccount 5000.00): Transfer 4000.00 would take what moved to sub-account team-a without approval in bill cycle")
+	mustContain(t, out, "to 5100.00, above the auto-approval budget 5000.00 per sub-account and cycle")
+}
+
 func writeFile(t *testing.T, content string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "ba.yaml")
@@ -364,7 +385,7 @@ spec:
 		"CouponTransfer 500.00 from coupon CP2026110100001",
 		"ba/team-a/fresh: would be created",
 		"Transfer 6000.00  (granted 0.00 -> amount 6000.00)",
-		"needs approval: above autoApproveUpTo 5000.00",
+		"needs approval (autoApproveUpTo 5000.00): Transfer 6000.00 is above the auto-approval limit 5000.00 per transfer",
 		"balanceType Debit", // defaulted by the API server
 	)
 

@@ -38,6 +38,7 @@ import (
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/accounts"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/approval"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/enterpriseaccount"
@@ -439,19 +440,20 @@ func reclaimable(ctx context.Context, acct *accounts.Account, cust string, credi
 	return Balance{Known: true, Amount: sum}, ledgers, nil
 }
 
-// approvalLimit is the EnterpriseAccount's auto-approval limit as the
-// ledger records it on transfers: "" when there is none (or the
-// EnterpriseAccount cannot be read, which the transfer controller treats
-// on its own).
+// approvalLimit is the EnterpriseAccount's approval settings as the ledger
+// records them on transfers (approval.Settings.Key): "" when there are none,
+// "unreadable" when they cannot be read (the transfer controller then has
+// every transfer wait for an approver).
 func (r *Reconciler) approvalLimit(ctx context.Context, name string) string {
 	var ea budgetv1alpha1.EnterpriseAccount
-	if err := r.Get(ctx, types.NamespacedName{Name: name}, &ea); err != nil || ea.Spec.Approval == nil || ea.Spec.Approval.AutoApproveUpTo == nil {
-		return ""
+	if err := r.Get(ctx, types.NamespacedName{Name: name}, &ea); err != nil {
+		return "unreadable"
 	}
-	if a, err := money.Parse(string(*ea.Spec.Approval.AutoApproveUpTo)); err == nil {
-		return a.String()
+	s, err := approval.SettingsOf(ea.Spec.Approval)
+	if err != nil {
+		return "unreadable"
 	}
-	return string(*ea.Spec.Approval.AutoApproveUpTo)
+	return s.Key()
 }
 
 // fundingHeadroom is the SubAccount's fundingLimit minus what every
@@ -643,7 +645,9 @@ func (r *Reconciler) createTransfer(ctx context.Context, s *scope, dec Decision,
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      TransferName(ba.Name, seq),
 			Namespace: ba.Namespace,
-			Labels:    map[string]string{"budget.bss.dev/allocation": labelValue(ba.Name), "budget.bss.dev/subaccount": labelValue(s.sa.Name)},
+			Labels: map[string]string{
+				budgetv1alpha1.LabelAllocation: common.LabelValue(ba.Name), budgetv1alpha1.LabelSubAccount: common.LabelValue(s.sa.Name),
+			},
 			Annotations: map[string]string{
 				budgetv1alpha1.AnnotationAllocationGeneration: strconv.FormatInt(ba.Generation, 10),
 				budgetv1alpha1.AnnotationApprovalLimit:        r.approvalLimit(ctx, ea),
@@ -777,13 +781,6 @@ const maxTransferBase = 230
 func TransID(uid types.UID, seq int64) string {
 	sum := sha256.Sum256([]byte(string(uid) + "/" + strconv.FormatInt(seq, 10)))
 	return hex.EncodeToString(sum[:])[:32]
-}
-
-func labelValue(s string) string {
-	if len(s) > 63 {
-		s = strings.TrimRight(s[:63], "-._")
-	}
-	return s
 }
 
 // loadLedger reads the allocation's transfers and summarises them for the

@@ -31,6 +31,7 @@ import (
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/accounts"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/approval"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/enterpriseaccount"
@@ -48,6 +49,10 @@ type Reconciler struct {
 	Recorder  events.EventRecorder
 	Registry  *accounts.Registry
 	Options   common.Options
+
+	// approvals serialises the approval decisions of one sub-account, so
+	// that each sees the outcome of the one before.
+	approvals common.KeyedLocks
 }
 
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=budgettransfers,verbs=get;list;watch;patch
@@ -80,18 +85,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	switch bt.Status.Phase {
 	case "", budgetv1alpha1.PhasePending:
-		needs, threshold, err := r.needsApproval(ctx, &bt)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		if needs {
-			return r.transition(ctx, &bt, budgetv1alpha1.PhaseAwaitingApproval, budgetv1alpha1.ReasonAwaitingApproval,
-				fmt.Sprintf("%s %s is above the auto-approval limit %s: set condition Approved=True (or Denied=True) on this transfer's status", bt.Spec.Operation, bt.Spec.Amount, threshold))
-		}
-		// A new transfer goes straight to Submitting: that write is the
-		// one the protocol needs before the call, and a transfer with no
-		// status is Pending to every reader.
-		return r.submit(ctx, &bt, now)
+		return r.decideApproval(ctx, &bt, now)
 	case budgetv1alpha1.PhaseAwaitingApproval:
 		switch {
 		case common.IsTrue(bt.Status.Conditions, budgetv1alpha1.ConditionDenied):
@@ -183,25 +177,62 @@ func final(p budgetv1alpha1.TransferPhase) bool {
 	return p == budgetv1alpha1.PhaseSucceeded || p == budgetv1alpha1.PhaseFailed
 }
 
-// needsApproval reports whether the transfer moves money to the sub-account
-// above the EnterpriseAccount's auto-approval limit.
-func (r *Reconciler) needsApproval(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer) (bool, string, error) {
-	if bt.Spec.Operation != budgetv1alpha1.OperationTransfer && bt.Spec.Operation != budgetv1alpha1.OperationCouponTransfer {
-		return false, "", nil
+// decideApproval sends a new transfer, or has it wait for approval. The
+// decision and the write that records it (Submitting, or AwaitingApproval)
+// happen under the sub-account's lock, against the API server's current
+// list of its transfers, so that the next decision for that sub-account
+// counts this one.
+func (r *Reconciler) decideApproval(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, now time.Time) (ctrl.Result, error) {
+	if !approval.Applies(bt.Spec.Operation) {
+		// A new transfer goes straight to Submitting: that write is the
+		// one the protocol needs before the call, and a transfer with no
+		// status is Pending to every reader.
+		return r.submit(ctx, bt, now)
 	}
+	unlock, err := r.approvals.Lock(ctx, bt.Spec.CustomerID)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	defer unlock()
+	v, err := r.approvalVerdict(ctx, bt, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !v.Needed {
+		return r.submit(ctx, bt, now)
+	}
+	return r.transition(ctx, bt, budgetv1alpha1.PhaseAwaitingApproval, budgetv1alpha1.ReasonAwaitingApproval,
+		v.Message+": set condition Approved=True (or Denied=True) on this transfer's status")
+}
+
+// approvalVerdict applies the EnterpriseAccount's approval settings to the
+// transfer. Settings that cannot be read make it wait for an approver.
+func (r *Reconciler) approvalVerdict(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, now time.Time) (approval.Verdict, error) {
 	var ea budgetv1alpha1.EnterpriseAccount
 	if err := r.Get(ctx, types.NamespacedName{Name: bt.Spec.EnterpriseAccountName}, &ea); err != nil {
-		return false, "", client.IgnoreNotFound(err)
+		return approval.Unreadable(fmt.Sprintf("EnterpriseAccount %q: %v", bt.Spec.EnterpriseAccountName, err)), nil
 	}
-	if ea.Spec.Approval == nil || ea.Spec.Approval.AutoApproveUpTo == nil {
-		return false, "", nil
-	}
-	limit, err := money.Parse(string(*ea.Spec.Approval.AutoApproveUpTo))
+	settings, err := approval.SettingsOf(ea.Spec.Approval)
 	if err != nil {
-		return false, "", nil //nolint:nilerr // the CRD validates the limit; an unreadable one approves nothing automatically
+		return approval.Unreadable(fmt.Sprintf("EnterpriseAccount %q: %v", ea.Name, err)), nil
 	}
 	amount, _ := money.Parse(string(bt.Spec.Amount))
-	return amount.Cmp(limit) > 0, limit.String(), nil
+	cycle := common.BillCycle(now)
+	if settings.PerCycle == nil {
+		return approval.Decide(settings, bt.Spec.Operation, amount, money.Zero, bt.Spec.SubAccountName, cycle), nil
+	}
+	var list budgetv1alpha1.BudgetTransferList
+	if err := r.APIReader.List(ctx, &list, client.MatchingLabels{budgetv1alpha1.LabelSubAccount: common.LabelValue(bt.Spec.SubAccountName)}); err != nil {
+		return approval.Verdict{}, fmt.Errorf("listing the transfers of sub-account %s: %w", bt.Spec.SubAccountName, err)
+	}
+	others := make([]approval.Movement, 0, len(list.Items))
+	for i := range list.Items {
+		if o := &list.Items[i]; o.Spec.CustomerID == bt.Spec.CustomerID {
+			others = append(others, approval.MovementOf(o))
+		}
+	}
+	used := approval.Used(others, approval.MovementOf(bt), cycle, common.BillCycle)
+	return approval.Decide(settings, bt.Spec.Operation, amount, used, bt.Spec.SubAccountName, cycle), nil
 }
 
 // transition writes a new phase (conflict-checked) and an event.

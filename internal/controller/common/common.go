@@ -3,7 +3,11 @@
 package common
 
 import (
+	"context"
+	"fmt"
 	"math/rand/v2"
+	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -137,4 +141,31 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// KeyedLocks are context-aware mutexes by key.
+type KeyedLocks struct {
+	m sync.Map // key → chan struct{} of capacity 1
+}
+
+// Lock takes the lock of key, or gives up when ctx ends. The returned
+// function releases it.
+func (k *KeyedLocks) Lock(ctx context.Context, key string) (func(), error) {
+	v, _ := k.m.LoadOrStore(key, make(chan struct{}, 1))
+	ch, _ := v.(chan struct{})
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for the lock of %s: %w", key, ctx.Err())
+	}
+}
+
+// LabelValue cuts s to the 63 characters a label value may have, without
+// leaving a separator at the end.
+func LabelValue(s string) string {
+	if len(s) > 63 {
+		s = strings.TrimRight(s[:63], "-._")
+	}
+	return s
 }
