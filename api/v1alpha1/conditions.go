@@ -44,6 +44,10 @@ const (
 	// ReasonSubAccountClosed means BSS reports the sub-account as closing or
 	// closed; nothing is funded.
 	ReasonSubAccountClosed = "SubAccountClosed"
+	// ReasonCustomerIDInUse means another SubAccount already adopts the
+	// customer (or claims it and is older); the message names it. Nothing is
+	// funded through this SubAccount until that one is deleted.
+	ReasonCustomerIDInUse = "CustomerIDInUse"
 	// ReasonCreating means the sub-account is being created in BSS.
 	ReasonCreating = "Creating"
 	// ReasonAwaitingVerificationCode means an SMS code was sent and the operator

@@ -331,6 +331,9 @@ func (r *Reconciler) adopt(ctx context.Context, s *scope, id string) (ctrl.Resul
 			"customer id %s is not a sub-account of the master of EnterpriseAccount %q", id, s.ea.Name))
 		return ctrl.Result{RequeueAfter: common.Jitter(balanceInterval(s.ea), 0.1)}, nil
 	}
+	if ok, err := r.claim(ctx, s, sub); !ok || err != nil {
+		return ctrl.Result{}, err
+	}
 	return r.useSubCustomer(s, sub)
 }
 
@@ -627,10 +630,11 @@ func forgetMetrics(name string) {
 }
 
 // SetupWithManager registers the controller. Besides SubAccounts it
-// watches EnterpriseAccounts (a SubAccount recovers when its master becomes
-// Ready), BudgetAllocations (their grants add up in status.granted) and the
-// Secrets of the operator's namespace that hold a password or an SMS code
-// for a SubAccount being created.
+// watches the SubAccounts that let a customer go (a SubAccount refused
+// that customer takes it over), EnterpriseAccounts (a SubAccount recovers
+// when its master becomes Ready), BudgetAllocations (their grants add up in
+// status.granted) and the Secrets of the operator's namespace that hold a
+// password or an SMS code for a SubAccount being created.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.Options.Defaults()
 	if r.GrantRefreshWindow == 0 {
@@ -642,6 +646,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&budgetv1alpha1.SubAccount{}, builder.WithPredicates(
 			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&budgetv1alpha1.SubAccount{}, handler.EnqueueRequestsFromMapFunc(r.claimantsOf),
+			builder.WithPredicates(customerReleased())).
 		Watches(&budgetv1alpha1.EnterpriseAccount{}, handler.EnqueueRequestsFromMapFunc(r.subAccountsForEnterpriseAccount),
 			builder.WithPredicates(enterpriseAccountChanged())).
 		Watches(&budgetv1alpha1.BudgetAllocation{}, handler.EnqueueRequestsFromMapFunc(subAccountForAllocation),

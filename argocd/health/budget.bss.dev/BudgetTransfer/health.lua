@@ -25,6 +25,7 @@ local degraded = {
   CreateFailed = true,
   CredentialsMissing = true,
   CredentialsRejected = true,
+  CustomerIDInUse = true,
   Denied = true,
   EndpointUnreachable = true,
   Failed = true,

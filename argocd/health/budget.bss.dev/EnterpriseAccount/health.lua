@@ -28,6 +28,7 @@ local degraded = {
   CreateFailed = true,
   CredentialsMissing = true,
   CredentialsRejected = true,
+  CustomerIDInUse = true,
   Denied = true,
   EndpointUnreachable = true,
   Failed = true,

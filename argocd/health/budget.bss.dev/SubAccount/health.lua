@@ -29,6 +29,7 @@ local degraded = {
   CreateFailed = true,
   CredentialsMissing = true,
   CredentialsRejected = true,
+  CustomerIDInUse = true,
   Denied = true,
   EndpointUnreachable = true,
   Failed = true,
