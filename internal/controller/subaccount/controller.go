@@ -44,8 +44,16 @@ const (
 	eventCreated              = "Created"
 	eventCreateRequested      = "CreateRequested"
 	eventVerificationCodeSent = "VerificationCodeSent"
-	eventBudgetThreshold      = "BudgetThresholdReached"
 )
+
+// thresholdReason is the event reason of a budget threshold, e.g.
+// BudgetThreshold80Reached. Each threshold has its own reason because the
+// events library folds events with one reason (and object and action) into
+// the first one's series, keeping only the first note: the 80% and 100%
+// alerts would be lost in the 50% one.
+func thresholdReason(percent int32) string {
+	return fmt.Sprintf("BudgetThreshold%dReached", percent)
+}
 
 // Event actions.
 const (

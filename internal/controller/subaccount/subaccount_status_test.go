@@ -435,3 +435,24 @@ func TestKeeperOf(t *testing.T) {
 		})
 	}
 }
+
+func TestAlertNote(t *testing.T) {
+	c, b := money.MustParse("120"), money.MustParse("100")
+	tests := []struct {
+		top    int32
+		passed []int32
+		want   string
+	}{
+		{50, nil, "consumption 120.00 in bill cycle 2026-11 reached 50% of the monthly budget 100.00"},
+		{100, []int32{80}, "consumption 120.00 in bill cycle 2026-11 reached 100% of the monthly budget 100.00 (passing 80% since the last sync)"},
+		{100, []int32{50, 80}, "consumption 120.00 in bill cycle 2026-11 reached 100% of the monthly budget 100.00 (passing 50%, 80% since the last sync)"},
+	}
+	for _, tc := range tests {
+		if got := alertNote(c, b, "2026-11", tc.top, tc.passed); got != tc.want {
+			t.Errorf("alertNote(%d, %v) = %q, want %q", tc.top, tc.passed, got, tc.want)
+		}
+	}
+	if got := thresholdReason(80); got != "BudgetThreshold80Reached" {
+		t.Errorf("thresholdReason(80) = %q", got)
+	}
+}
