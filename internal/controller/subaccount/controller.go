@@ -379,20 +379,31 @@ func creationPoll(requested *metav1.Time, now time.Time) time.Duration {
 // findByID looks id up in the master's list of sub-accounts, which is read
 // once per master and shared for subCustomersTTL. A miss in a cached list
 // is checked against a fresh one, so that an account added in BSS moments
-// ago is not reported missing.
+// ago is not reported missing; so is an entry whose state differs from the
+// one the SubAccount recorded, because the list may be older than that
+// record: read while the account was being created, it would turn a
+// SubAccount that saw the account Normal back to Creating.
 func (r *Reconciler) findByID(ctx context.Context, s *scope, id string) (bss.SubCustomer, bool, error) {
 	subs, cached, err := r.subCustomers(ctx, s, false)
 	if err != nil {
 		return bss.SubCustomer{}, false, err
 	}
-	if sub, ok := subs[id]; ok || !cached {
+	sub, ok := subs[id]
+	if !cached || (ok && !olderThanStatus(s.before, sub)) {
 		return sub, ok, nil
 	}
 	if subs, _, err = r.subCustomers(ctx, s, true); err != nil {
 		return bss.SubCustomer{}, false, err
 	}
-	sub, ok := subs[id]
+	sub, ok = subs[id]
 	return sub, ok, nil
+}
+
+// olderThanStatus reports that a cached entry of the master's list
+// contradicts what the SubAccount recorded of the same account, so that it
+// may predate that record.
+func olderThanStatus(recorded *budgetv1alpha1.SubAccountStatus, sub bss.SubCustomer) bool {
+	return recorded.CustomerID == sub.ID && recorded.AccountState != "" && recorded.AccountState != accountState(sub.Status)
 }
 
 // syncBalances reads the reclaimable cash, credit ledgers and coupons when

@@ -456,3 +456,24 @@ func TestAlertNote(t *testing.T) {
 		t.Errorf("thresholdReason(80) = %q", got)
 	}
 }
+
+func TestOlderThanStatus(t *testing.T) {
+	creating := bss.SubCustomer{ID: "c1", Status: bss.SubCustomerStatusCreating}
+	normal := bss.SubCustomer{ID: "c1", Status: bss.SubCustomerStatusNormal}
+	tests := map[string]struct {
+		recorded budgetv1alpha1.SubAccountStatus
+		entry    bss.SubCustomer
+		want     bool
+	}{
+		"recorded Normal, listed Creating": {budgetv1alpha1.SubAccountStatus{CustomerID: "c1", AccountState: "Normal"}, creating, true},
+		"recorded Creating, listed Normal": {budgetv1alpha1.SubAccountStatus{CustomerID: "c1", AccountState: "Creating"}, normal, true},
+		"the same state":                   {budgetv1alpha1.SubAccountStatus{CustomerID: "c1", AccountState: "Normal"}, normal, false},
+		"nothing recorded yet":             {budgetv1alpha1.SubAccountStatus{}, creating, false},
+		"another account recorded":         {budgetv1alpha1.SubAccountStatus{CustomerID: "c2", AccountState: "Normal"}, creating, false},
+	}
+	for name, tc := range tests {
+		if got := olderThanStatus(&tc.recorded, tc.entry); got != tc.want {
+			t.Errorf("%s: olderThanStatus = %v, want %v", name, got, tc.want)
+		}
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -63,8 +64,10 @@ const (
 
 var (
 	k8sClient client.Client
-	sim       *bsssim.Sim
-	simURL    string
+	// restConfig reaches the envtest API server, for tests that watch.
+	restConfig *rest.Config
+	sim        *bsssim.Sim
+	simURL     string
 	// clock is the SubAccount controller's clock; advance moves it together
 	// with the simulator's time.
 	clock    *clocktesting.FakeClock
@@ -160,6 +163,7 @@ func run(m *testing.M) (code int, err error) {
 		err = errors.Join(err, <-stopped)
 	}()
 
+	restConfig = cfg
 	if k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.Scheme}); err != nil {
 		return 0, err
 	}
