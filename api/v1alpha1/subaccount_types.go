@@ -309,7 +309,7 @@ type SubAccountStatus struct {
 
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:scope=Cluster,shortName=sa,categories=budget
+// +kubebuilder:resource:scope=Cluster,shortName=subacct,categories=budget
 // +kubebuilder:printcolumn:name="Customer-ID",type=string,JSONPath=`.status.customerID`
 // +kubebuilder:printcolumn:name="Balance",type=string,JSONPath=`.status.reclaimableCash`
 // +kubebuilder:printcolumn:name="Granted",type=string,JSONPath=`.status.granted`

@@ -11,19 +11,25 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
 )
 
-var k8s client.Client
+var (
+	k8s client.Client
+	// cfg reaches the envtest API server.
+	cfg *rest.Config
+)
 
 func TestMain(m *testing.M) {
-	env, cfg, err := testenv.Start()
+	env, c, err := testenv.Start()
 	if err != nil {
 		panic(err)
 	}
+	cfg = c
 	k8s, err = client.New(cfg, client.Options{})
 	if err != nil {
 		panic(err)
