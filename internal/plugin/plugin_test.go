@@ -428,7 +428,7 @@ metadata: {name: cm}
 	mustContain(t, out,
 		"ba/team-a/storage: REJECTED",
 		"spec.amount",
-		"must be yuan with at most 2 decimals",
+		"must be yuan from 0 to 999999999999.99 with at most 2 decimals",
 		"ba/team-a/typo: REJECTED",
 		`unknown field "spec.coupon"`,
 		"ba/team-a/ok: would be created",
