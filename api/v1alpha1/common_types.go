@@ -1,14 +1,19 @@
 package v1alpha1
 
 // Money is an amount of Chinese yuan written as a decimal string with at most
-// two decimals, no sign, no exponent and no leading zeros, e.g. "1250.50".
-// It is held as integer fen inside the operator and never as a float.
+// two decimals, no sign, no exponent and no leading zeros, from 0 to
+// 999999999999.99, e.g. "1250.50". It is held as integer fen inside the
+// operator and never as a float.
+//
+// The CEL rule alone checks the value, so that a person gets one message that
+// says what is accepted: a Pattern would add a regular expression to it, and a
+// value longer than MaxLength gets only "Too long" (the API server skips the
+// CEL rules then). MaxLength is still needed to bound the rule's cost, and is
+// far above any amount a person types.
 //
 // +kubebuilder:validation:Type=string
-// +kubebuilder:validation:MinLength=1
-// +kubebuilder:validation:MaxLength=15
-// +kubebuilder:validation:Pattern=`^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?$`
-// +kubebuilder:validation:XValidation:rule="self.matches('^(0|[1-9][0-9]{0,11})([.][0-9]{1,2})?$')",message="must be yuan with at most 2 decimals and no sign, exponent or leading zeros, e.g. 1250.50"
+// +kubebuilder:validation:MaxLength=64
+// +kubebuilder:validation:XValidation:rule="self.matches('^(0|[1-9][0-9]{0,11})([.][0-9]{1,2})?$')",message="must be yuan from 0 to 999999999999.99 with at most 2 decimals and no sign, exponent or leading zeros, e.g. 1250.50"
 type Money string
 
 // LocalObjectReference names an object of a known kind.

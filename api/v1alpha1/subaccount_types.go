@@ -163,8 +163,11 @@ type MonthlyBudget struct {
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^0([.]0{1,2})?$')",message="monthlyBudget.amount must be greater than 0"
 	Amount Money `json:"amount"`
 
-	// AlertThresholds in percent of the budget; an event is raised once per
-	// cycle when consumption crosses each of them.
+	// AlertThresholds in percent of the budget. A Warning event with reason
+	// BudgetThreshold<N>Reached (e.g. BudgetThreshold80Reached) is raised
+	// once per cycle when consumption reaches threshold N; when one sync
+	// finds several reached, only the highest gets an event, whose note
+	// names the others.
 	// +kubebuilder:default={50,80,100}
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=10
@@ -344,7 +347,7 @@ type SubAccountStatus struct {
 
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:scope=Cluster,shortName=sa,categories=budget
+// +kubebuilder:resource:scope=Cluster,shortName=subacct,categories=budget
 // +kubebuilder:printcolumn:name="Customer-ID",type=string,JSONPath=`.status.customerID`
 // +kubebuilder:printcolumn:name="Balance",type=string,JSONPath=`.status.reclaimableCash`
 // +kubebuilder:printcolumn:name="Granted",type=string,JSONPath=`.status.granted`

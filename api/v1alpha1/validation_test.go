@@ -11,19 +11,25 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
 )
 
-var k8s client.Client
+var (
+	k8s client.Client
+	// cfg reaches the envtest API server.
+	cfg *rest.Config
+)
 
 func TestMain(m *testing.M) {
-	env, cfg, err := testenv.Start()
+	env, c, err := testenv.Start()
 	if err != nil {
 		panic(err)
 	}
+	cfg = c
 	k8s, err = client.New(cfg, client.Options{})
 	if err != nil {
 		panic(err)
@@ -83,7 +89,7 @@ spec:
 `
 
 func TestBadObjectsAreRejectedWithReadableMessages(t *testing.T) {
-	moneyMsg := "must be yuan with at most 2 decimals"
+	moneyMsg := "must be yuan from 0 to 999999999999.99 with at most 2 decimals"
 	cases := []struct {
 		name string
 		doc  string
@@ -177,6 +183,39 @@ spec:
 				t.Fatalf("error %q does not contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestAmountsGetOneMessage checks the whole error a person sees for an
+// amount that is too long or too large: the money message, which names the
+// largest amount accepted, and nothing else (no "Too long", no regular
+// expression, no note about rules left unchecked).
+func TestAmountsGetOneMessage(t *testing.T) {
+	const msg = "must be yuan from 0 to 999999999999.99 with at most 2 decimals and no sign, exponent or leading zeros, e.g. 1250.50"
+	for _, tc := range []struct{ field, value string }{
+		{"spec.amount", "12345678901234567.00"},
+		{"spec.amount", "1234567890123.00"},
+		{"spec.amount", "1000000000000"},
+		{"spec.amount", "1.2345678901234567"},
+		{"spec.coupons[0].amount", "12345678901234567.00"},
+	} {
+		t.Run(tc.field+"="+tc.value, func(t *testing.T) {
+			doc := allocation + `  amount: "` + tc.value + `"`
+			if tc.field != "spec.amount" {
+				doc = allocation + `  amount: "10"
+  coupons: [{couponID: c1, amount: "` + tc.value + `"}]`
+			}
+			err := k8s.Create(context.Background(), obj(t, doc), client.DryRunAll)
+			want := `BudgetAllocation.budget.bss.dev "a" is invalid: ` + tc.field + `: Invalid value: "` + tc.value + `": ` + msg
+			if err == nil || err.Error() != want {
+				t.Errorf("error\n  %v\nwant\n  %s", err, want)
+			}
+		})
+	}
+	for _, ok := range []string{"999999999999.99", "0", "0.01", "1250.5"} {
+		if err := k8s.Create(context.Background(), obj(t, allocation+`  amount: "`+ok+`"`), client.DryRunAll); err != nil {
+			t.Errorf("amount %s rejected: %v", ok, err)
+		}
 	}
 }
 

@@ -284,13 +284,13 @@ func TestStatusNamespace(t *testing.T) {
 	}
 	mustContain(t, out, "NAME", "DESIRED", "GRANTED", "PENDING", "SPEND", "BUDGET", "READY", "REASON")
 	mustContain(t, line(t, out, "ea/acme"), "8150.25", "1150.25", "7000.00", "1250.50", "True", "Ready")
-	mustContain(t, line(t, out, "sa/team-a"), "1250.50", "5000.00", "25%", "True")
+	mustContain(t, line(t, out, "subacct/team-a"), "1250.50", "5000.00", "25%", "True")
 	mustContain(t, line(t, out, "ba/team-a/compute"), "7900.00", "900.00", "7000.00", "False", "AwaitingApproval")
 	mustContain(t, line(t, out, "ba/team-a/storage"), "250.25", "True", "Ready")
 	// Totals are exact sums: 7900.00 + 250.25 and 900.00 + 250.25.
 	mustContain(t, line(t, out, "TOTAL"), "8150.25", "1150.25", "7000.00", "1250.50")
 	mustNotContain(t, out, "team-b")
-	if !strings.Contains(out, "├─ ba/team-a/compute") || !strings.Contains(out, "└─ ba/team-a/storage") || !strings.Contains(out, "└─ sa/team-a") {
+	if !strings.Contains(out, "├─ ba/team-a/compute") || !strings.Contains(out, "└─ ba/team-a/storage") || !strings.Contains(out, "└─ subacct/team-a") {
 		t.Errorf("not drawn as a tree:\n%s", out)
 	}
 }
@@ -300,7 +300,7 @@ func TestStatusAllNamespaces(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	mustContain(t, line(t, out, "sa/team-b"), "500.00", "0.00", "10.25", "BudgetExceeded")
+	mustContain(t, line(t, out, "subacct/team-b"), "500.00", "0.00", "10.25", "BudgetExceeded")
 	mustContain(t, line(t, out, "ba/team-b/web (Plan)"), "500.00", "Planned")
 	// 1250.50 + 10.25 spent; 8150.25 + 500.00 desired.
 	mustContain(t, line(t, out, "TOTAL"), "8650.25", "1150.25", "1260.75")
@@ -449,7 +449,7 @@ metadata: {name: cm}
 	mustContain(t, out,
 		"ba/team-a/storage: REJECTED",
 		"spec.amount",
-		"must be yuan with at most 2 decimals",
+		"must be yuan from 0 to 999999999999.99 with at most 2 decimals",
 		"ba/team-a/typo: REJECTED",
 		`unknown field "spec.coupon"`,
 		"ba/team-a/ok: would be created",
@@ -705,7 +705,7 @@ func TestStatusWithoutClusterAccess(t *testing.T) {
 	}
 	mustContain(t, errOut, "warning: you may not list SubAccounts")
 	mustContain(t, line(t, out, "ea/? (unknown)"), "8150.25", "1150.25")
-	mustContain(t, line(t, out, "sa/team-a"), "8150.25")
+	mustContain(t, line(t, out, "subacct/team-a"), "8150.25")
 	mustContain(t, line(t, out, "ba/team-a/compute"), "AwaitingApproval")
 	if total := line(t, out, "TOTAL"); !strings.HasSuffix(total, " -") || strings.Contains(total, " 0.00") {
 		t.Errorf("unknown spend summed as a number: %q", total)

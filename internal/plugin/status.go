@@ -23,8 +23,8 @@ func statusCommand() command {
 		name:    "status",
 		usage:   "status [-n NAMESPACE | -A]",
 		summary: "show enterprise accounts, sub-accounts and allocations as a tree with money and readiness",
-		help: `Show the funding tree: enterprise accounts (ea/), their sub-accounts (sa/)
-and the BudgetAllocations (ba/NAMESPACE/NAME) funding them, with
+		help: `Show the funding tree: enterprise accounts (ea/), their sub-accounts
+(subacct/) and the BudgetAllocations (ba/NAMESPACE/NAME) funding them, with
 
   DESIRED  the net amount the allocation asks for (status.desired)
   GRANTED  the confirmed net grant (status.granted)
@@ -275,7 +275,7 @@ func printSubAccount(tw io.Writer, n *saNode, branch, indent string) {
 			reason += ",BudgetExceeded"
 		}
 	}
-	row(tw, branch+"sa/"+n.name, desired, granted, pending, spend, budget, used, ready, reason)
+	row(tw, branch+"subacct/"+n.name, desired, granted, pending, spend, budget, used, ready, reason)
 
 	sort.Slice(n.allocs, func(i, j int) bool {
 		a, b := n.allocs[i], n.allocs[j]

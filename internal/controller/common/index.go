@@ -14,6 +14,13 @@ const (
 	IndexAllocationSubAccount = "spec.subAccountRef.name"
 	// IndexSubAccountEnterprise indexes SubAccounts by spec.enterpriseAccountRef.name.
 	IndexSubAccountEnterprise = "spec.enterpriseAccountRef.name"
+	// IndexSubAccountCustomer indexes SubAccounts by the BSS customer id they
+	// claim (spec.customerID) or hold (status.customerID).
+	IndexSubAccountCustomer = "customerID"
+	// IndexSubAccountLoginName indexes the SubAccounts in create mode by
+	// spec.create.accountName: the sub-account they find or create by that
+	// login name is the customer they claim.
+	IndexSubAccountLoginName = "spec.create.accountName"
 	// IndexTransferAllocation indexes BudgetTransfers by spec.allocationRef.name.
 	IndexTransferAllocation = "spec.allocationRef.name"
 	// IndexOpenTransferEnterprise indexes the BudgetTransfers that are not
@@ -39,6 +46,19 @@ func SetupIndexes(ctx context.Context, idx Indexer) error {
 	}); err != nil {
 		return err
 	}
+	if err := idx.IndexField(ctx, &budgetv1alpha1.SubAccount{}, IndexSubAccountCustomer, func(o client.Object) []string {
+		return customerIDs(o.(*budgetv1alpha1.SubAccount))
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &budgetv1alpha1.SubAccount{}, IndexSubAccountLoginName, func(o client.Object) []string {
+		if c := o.(*budgetv1alpha1.SubAccount).Spec.Create; c != nil && c.AccountName != "" {
+			return []string{c.AccountName}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	if err := idx.IndexField(ctx, &budgetv1alpha1.BudgetTransfer{}, IndexTransferAllocation, func(o client.Object) []string {
 		return []string{o.(*budgetv1alpha1.BudgetTransfer).Spec.AllocationRef.Name}
 	}); err != nil {
@@ -51,4 +71,16 @@ func SetupIndexes(ctx context.Context, idx Indexer) error {
 		}
 		return []string{bt.Spec.EnterpriseAccountName}
 	})
+}
+
+// customerIDs are the customer ids a SubAccount claims or holds, each once.
+func customerIDs(sa *budgetv1alpha1.SubAccount) []string {
+	var ids []string
+	if id := sa.Spec.CustomerID; id != "" {
+		ids = append(ids, id)
+	}
+	if id := sa.Status.CustomerID; id != "" && id != sa.Spec.CustomerID {
+		ids = append(ids, id)
+	}
+	return ids
 }

@@ -44,8 +44,16 @@ const (
 	eventCreated              = "Created"
 	eventCreateRequested      = "CreateRequested"
 	eventVerificationCodeSent = "VerificationCodeSent"
-	eventBudgetThreshold      = "BudgetThresholdReached"
 )
+
+// thresholdReason is the event reason of a budget threshold, e.g.
+// BudgetThreshold80Reached. Each threshold has its own reason because the
+// events library folds events with one reason (and object and action) into
+// the first one's series, keeping only the first note: the 80% and 100%
+// alerts would be lost in the 50% one.
+func thresholdReason(percent int32) string {
+	return fmt.Sprintf("BudgetThreshold%dReached", percent)
+}
 
 // Event actions.
 const (
@@ -331,6 +339,9 @@ func (r *Reconciler) adopt(ctx context.Context, s *scope, id string) (ctrl.Resul
 			"customer id %s is not a sub-account of the master of EnterpriseAccount %q", id, s.ea.Name))
 		return ctrl.Result{RequeueAfter: common.Jitter(balanceInterval(s.ea), 0.1)}, nil
 	}
+	if ok, err := r.claim(ctx, s, sub); !ok || err != nil {
+		return ctrl.Result{}, err
+	}
 	return r.useSubCustomer(s, sub)
 }
 
@@ -368,20 +379,31 @@ func creationPoll(requested *metav1.Time, now time.Time) time.Duration {
 // findByID looks id up in the master's list of sub-accounts, which is read
 // once per master and shared for subCustomersTTL. A miss in a cached list
 // is checked against a fresh one, so that an account added in BSS moments
-// ago is not reported missing.
+// ago is not reported missing; so is an entry whose state differs from the
+// one the SubAccount recorded, because the list may be older than that
+// record: read while the account was being created, it would turn a
+// SubAccount that saw the account Normal back to Creating.
 func (r *Reconciler) findByID(ctx context.Context, s *scope, id string) (bss.SubCustomer, bool, error) {
 	subs, cached, err := r.subCustomers(ctx, s, false)
 	if err != nil {
 		return bss.SubCustomer{}, false, err
 	}
-	if sub, ok := subs[id]; ok || !cached {
+	sub, ok := subs[id]
+	if !cached || (ok && !olderThanStatus(s.before, sub)) {
 		return sub, ok, nil
 	}
 	if subs, _, err = r.subCustomers(ctx, s, true); err != nil {
 		return bss.SubCustomer{}, false, err
 	}
-	sub, ok := subs[id]
+	sub, ok = subs[id]
 	return sub, ok, nil
+}
+
+// olderThanStatus reports that a cached entry of the master's list
+// contradicts what the SubAccount recorded of the same account, so that it
+// may predate that record.
+func olderThanStatus(recorded *budgetv1alpha1.SubAccountStatus, sub bss.SubCustomer) bool {
+	return recorded.CustomerID == sub.ID && recorded.AccountState != "" && recorded.AccountState != accountState(sub.Status)
 }
 
 // syncBalances reads the reclaimable cash, credit ledgers and coupons when
@@ -627,10 +649,11 @@ func forgetMetrics(name string) {
 }
 
 // SetupWithManager registers the controller. Besides SubAccounts it
-// watches EnterpriseAccounts (a SubAccount recovers when its master becomes
-// Ready), BudgetAllocations (their grants add up in status.granted) and the
-// Secrets of the operator's namespace that hold a password or an SMS code
-// for a SubAccount being created.
+// watches the SubAccounts that let a customer go (a SubAccount refused
+// that customer takes it over), EnterpriseAccounts (a SubAccount recovers
+// when its master becomes Ready), BudgetAllocations (their grants add up in
+// status.granted) and the Secrets of the operator's namespace that hold a
+// password or an SMS code for a SubAccount being created.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.Options.Defaults()
 	if r.GrantRefreshWindow == 0 {
@@ -642,6 +665,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&budgetv1alpha1.SubAccount{}, builder.WithPredicates(
 			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&budgetv1alpha1.SubAccount{}, handler.EnqueueRequestsFromMapFunc(r.claimantsOf),
+			builder.WithPredicates(customerReleased())).
 		Watches(&budgetv1alpha1.EnterpriseAccount{}, handler.EnqueueRequestsFromMapFunc(r.subAccountsForEnterpriseAccount),
 			builder.WithPredicates(enterpriseAccountChanged())).
 		Watches(&budgetv1alpha1.BudgetAllocation{}, handler.EnqueueRequestsFromMapFunc(subAccountForAllocation),

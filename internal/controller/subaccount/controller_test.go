@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -301,12 +302,7 @@ func TestBillingBudgetThresholds(t *testing.T) {
 		t.Errorf("BudgetExceeded = %+v, want False/WithinBudget", c)
 	}
 
-	// spend consumes amount (yuan) in the simulator and stops.
-	spend := func(amount string) {
-		must(t, sim.SetConsumptionRate(sub.ID, money.MustParse(amount)))
-		advance(time.Hour)
-		must(t, sim.SetConsumptionRate(sub.ID, money.Zero))
-	}
+	spend := func(amount string) { spend(t, sub.ID, amount) }
 	consumed := func(sa *budgetv1alpha1.SubAccount) money.Amount {
 		return money.MustParse(string(sa.Status.CurrentCycle.Consumption))
 	}
@@ -342,12 +338,19 @@ func TestBillingBudgetThresholds(t *testing.T) {
 		t.Errorf("budget ratio metric %v, want at least 1.2", got)
 	}
 
-	// Another sync with nothing new announces nothing again.
+	// Another sync with nothing new announces nothing again. The sync that
+	// passed 80% and 100% announced the highest.
 	resyncBilling(t, name)
-	for _, threshold := range []string{"reached 50%", "reached 80%", "reached 100%"} {
-		if got := recorder.await(name, eventBudgetThreshold, threshold, 1); got != 1 {
-			t.Errorf("%d %q events, want 1", got, threshold)
+	for reason, note := range map[string]string{
+		"BudgetThreshold50Reached":  "reached 50%",
+		"BudgetThreshold100Reached": "reached 100% of the monthly budget 100.00 (passing 80% since the last sync)",
+	} {
+		if got := recorder.await(name, reason, note, 1); got != 1 {
+			t.Errorf("%d %s events with %q, want 1", got, reason, note)
 		}
+	}
+	if evs := recorder.of(name, "BudgetThreshold80Reached"); len(evs) != 0 {
+		t.Errorf("80%% announced on its own: %+v", evs)
 	}
 	if evs := recorder.of(name, budgetv1alpha1.ReasonBudgetExceeded); len(evs) != 1 || evs[0].eventType != corev1.EventTypeWarning {
 		t.Errorf("BudgetExceeded events %+v, want one warning", evs)
@@ -364,6 +367,95 @@ func TestBillingBudgetThresholds(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestBudgetThresholdEventsAreStored checks the threshold events the API
+// server keeps: the events library merges events with one reason into a
+// series that keeps the first note only.
+func TestBudgetThresholdEventsAreStored(t *testing.T) {
+	budget := func(sub bsssim.SubAccount, name string) {
+		t.Helper()
+		createSubAccount(t, name, budgetv1alpha1.SubAccountSpec{
+			CustomerID:    sub.ID,
+			MonthlyBudget: &budgetv1alpha1.MonthlyBudget{Amount: "100", AlertThresholds: []int32{50, 80, 100}},
+		})
+		waitForReason(t, name, budgetv1alpha1.ReasonReady)
+	}
+	// awaitStored waits until the threshold events stored for the
+	// SubAccount have the reasons of want, then checks their notes.
+	awaitStored := func(name string, want map[string]string) {
+		t.Helper()
+		var got []eventsv1.Event
+		eventually(t, fmt.Sprintf("the threshold events of %s are stored", name), func() error {
+			got = storedEvents(t, name, "BudgetThreshold")
+			var reasons []string
+			for _, e := range got {
+				reasons = append(reasons, e.Reason)
+			}
+			if len(got) != len(want) {
+				return fmt.Errorf("reasons %v, want %d", reasons, len(want))
+			}
+			for _, r := range reasons {
+				if _, ok := want[r]; !ok {
+					return fmt.Errorf("reasons %v", reasons)
+				}
+			}
+			return nil
+		})
+		for _, e := range got {
+			if !strings.Contains(e.Note, want[e.Reason]) || e.Series != nil || e.Type != corev1.EventTypeWarning {
+				t.Errorf("%s: %s event %q (series %+v), want a note containing %q and no series", name, e.Type, e.Note, e.Series, want[e.Reason])
+			}
+		}
+	}
+
+	// From 0% to 120% in one sync: one event, for 100%, naming the others.
+	jump, err := sim.AddSubAccount(bsssim.SubAccount{Name: "jumper-1"})
+	must(t, err)
+	budget(jump, "budget-jumper")
+	spend(t, jump.ID, "120")
+	resyncBilling(t, "budget-jumper")
+	awaitStored("budget-jumper", map[string]string{
+		"BudgetThreshold100Reached": "reached 100% of the monthly budget 100.00 (passing 50%, 80% since the last sync)",
+	})
+
+	// 50% in one sync, 80% in the next: each keeps its own event.
+	step, err := sim.AddSubAccount(bsssim.SubAccount{Name: "stepper-1"})
+	must(t, err)
+	budget(step, "budget-stepper")
+	spend(t, step.ID, "60")
+	resyncBilling(t, "budget-stepper")
+	awaitStored("budget-stepper", map[string]string{"BudgetThreshold50Reached": "reached 50% of the monthly budget 100.00"})
+	spend(t, step.ID, "25")
+	resyncBilling(t, "budget-stepper")
+	awaitStored("budget-stepper", map[string]string{
+		"BudgetThreshold50Reached": "reached 50% of the monthly budget 100.00",
+		"BudgetThreshold80Reached": "reached 80% of the monthly budget 100.00",
+	})
+}
+
+// spend consumes amount (yuan) of the sub-account in the simulator, within
+// one simulated hour, and stops.
+func spend(t *testing.T, customerID, amount string) {
+	t.Helper()
+	must(t, sim.SetConsumptionRate(customerID, money.MustParse(amount)))
+	advance(time.Hour)
+	must(t, sim.SetConsumptionRate(customerID, money.Zero))
+}
+
+// storedEvents lists the events the API server keeps about the SubAccount
+// whose reason starts with prefix.
+func storedEvents(t *testing.T, name, prefix string) []eventsv1.Event {
+	t.Helper()
+	var list eventsv1.EventList
+	must(t, k8sClient.List(context.Background(), &list))
+	var out []eventsv1.Event
+	for _, e := range list.Items {
+		if e.Regarding.Kind == "SubAccount" && e.Regarding.Name == name && strings.HasPrefix(e.Reason, prefix) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func TestOrdersCounted(t *testing.T) {

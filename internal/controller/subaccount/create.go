@@ -71,6 +71,9 @@ func (r *Reconciler) ensureCreated(ctx context.Context, s *scope, c *budgetv1alp
 	}
 	if found {
 		r.codesSent.Delete(s.sa.Name)
+		if ok, err := r.claim(ctx, s, sub); !ok || err != nil {
+			return ctrl.Result{}, err
+		}
 		return r.useSubCustomer(s, sub)
 	}
 	if t := st.CreateRequestedTime; t != nil {

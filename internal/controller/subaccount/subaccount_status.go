@@ -1,6 +1,7 @@
 package subaccount
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -261,6 +262,20 @@ func planAlerts(thresholds, alerted []int32, consumption, budget money.Amount) (
 		}
 	}
 	return announce, next
+}
+
+// alertNote is the note of the event for threshold top, naming the lower
+// thresholds passed since the last sync, which get no event of their own.
+func alertNote(consumption, budget money.Amount, cycle string, top int32, passed []int32) string {
+	note := fmt.Sprintf("consumption %s in bill cycle %s reached %d%% of the monthly budget %s", consumption, cycle, top, budget)
+	if len(passed) == 0 {
+		return note
+	}
+	ps := make([]string, len(passed))
+	for i, p := range passed {
+		ps[i] = strconv.Itoa(int(p)) + "%"
+	}
+	return note + " (passing " + strings.Join(ps, ", ") + " since the last sync)"
 }
 
 // toMoney formats an amount for a status field. Status money is never

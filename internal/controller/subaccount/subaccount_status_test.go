@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
@@ -367,5 +368,112 @@ func TestSumGranted(t *testing.T) {
 	total, count := sumGranted(items)
 	if total != money.MustParse("300.75") || count != 3 {
 		t.Errorf("sumGranted = %s, %d; want 300.75, 3", total, count)
+	}
+}
+
+func TestKeeperOf(t *testing.T) {
+	at := func(sec int) metav1.Time { return metav1.NewTime(time.Unix(int64(1_800_000_000+sec), 0)) }
+	sa := func(name string, created int, specID, createName, statusID string) budgetv1alpha1.SubAccount {
+		s := budgetv1alpha1.SubAccount{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: at(created)}}
+		s.Spec.CustomerID = specID
+		if createName != "" {
+			s.Spec.Create = &budgetv1alpha1.SubAccountCreate{AccountName: createName}
+		}
+		s.Status.CustomerID = statusID
+		return s
+	}
+	deleting := func(s budgetv1alpha1.SubAccount) budgetv1alpha1.SubAccount {
+		s.DeletionTimestamp = ptr.To(at(100))
+		return s
+	}
+	const id, login = "cust-x", "team-x"
+	tests := map[string]struct {
+		self   budgetv1alpha1.SubAccount
+		others []budgetv1alpha1.SubAccount
+		keeper string
+		holds  bool
+	}{
+		"alone":             {self: sa("c", 5, id, "", ""), keeper: "c"},
+		"alone, listed too": {self: sa("c", 5, id, "", ""), others: []budgetv1alpha1.SubAccount{sa("c", 5, id, "", id)}, keeper: "c"},
+		"a younger holder keeps it from an older claimant": {
+			self: sa("a", 1, id, "", ""), others: []budgetv1alpha1.SubAccount{sa("b", 5, id, "", id)}, keeper: "b", holds: true,
+		},
+		"re-created with another's customer": {
+			self: sa("team-c", 9, id, "", ""), others: []budgetv1alpha1.SubAccount{sa("team-b", 5, id, "", id)}, keeper: "team-b", holds: true,
+		},
+		"two holders: the oldest keeps it": {
+			self: sa("b", 5, id, "", id), others: []budgetv1alpha1.SubAccount{sa("a", 3, id, "", id)}, keeper: "a", holds: true,
+		},
+		"two holders created in one second: by name": {
+			self: sa("a", 5, id, "", id), others: []budgetv1alpha1.SubAccount{sa("b", 5, id, "", id)}, keeper: "a", holds: true,
+		},
+		"a holder being deleted lets go": {
+			self: sa("c", 9, id, "", ""), others: []budgetv1alpha1.SubAccount{deleting(sa("b", 5, id, "", id))}, keeper: "c",
+		},
+		"no holder: the oldest claimant by spec": {
+			self: sa("c", 9, "", login, ""), others: []budgetv1alpha1.SubAccount{sa("d", 10, id, "", ""), sa("b", 7, id, "", "")}, keeper: "b",
+		},
+		"no holder: a create-mode claimant by login name": {
+			self: sa("c", 9, id, "", ""), others: []budgetv1alpha1.SubAccount{sa("b", 7, "", login, "")}, keeper: "b",
+		},
+		"a create-mode SubAccount with another login name does not claim it": {
+			self: sa("c", 9, id, "", ""), others: []budgetv1alpha1.SubAccount{sa("b", 7, "", "team-y", "")}, keeper: "c",
+		},
+		"a SubAccount holding another customer does not count": {
+			self: sa("c", 9, id, "", ""), others: []budgetv1alpha1.SubAccount{sa("b", 7, "cust-y", "", "cust-y")}, keeper: "c",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			keeper, holds := keeperOf(&tc.self, tc.others, id, login)
+			if keeper == nil {
+				t.Fatalf("no keeper, want %s", tc.keeper)
+			}
+			if keeper.Name != tc.keeper || holds != tc.holds {
+				t.Errorf("keeper %s (holds %v), want %s (holds %v)", keeper.Name, holds, tc.keeper, tc.holds)
+			}
+		})
+	}
+}
+
+func TestAlertNote(t *testing.T) {
+	c, b := money.MustParse("120"), money.MustParse("100")
+	tests := []struct {
+		top    int32
+		passed []int32
+		want   string
+	}{
+		{50, nil, "consumption 120.00 in bill cycle 2026-11 reached 50% of the monthly budget 100.00"},
+		{100, []int32{80}, "consumption 120.00 in bill cycle 2026-11 reached 100% of the monthly budget 100.00 (passing 80% since the last sync)"},
+		{100, []int32{50, 80}, "consumption 120.00 in bill cycle 2026-11 reached 100% of the monthly budget 100.00 (passing 50%, 80% since the last sync)"},
+	}
+	for _, tc := range tests {
+		if got := alertNote(c, b, "2026-11", tc.top, tc.passed); got != tc.want {
+			t.Errorf("alertNote(%d, %v) = %q, want %q", tc.top, tc.passed, got, tc.want)
+		}
+	}
+	if got := thresholdReason(80); got != "BudgetThreshold80Reached" {
+		t.Errorf("thresholdReason(80) = %q", got)
+	}
+}
+
+func TestOlderThanStatus(t *testing.T) {
+	creating := bss.SubCustomer{ID: "c1", Status: bss.SubCustomerStatusCreating}
+	normal := bss.SubCustomer{ID: "c1", Status: bss.SubCustomerStatusNormal}
+	tests := map[string]struct {
+		recorded budgetv1alpha1.SubAccountStatus
+		entry    bss.SubCustomer
+		want     bool
+	}{
+		"recorded Normal, listed Creating": {budgetv1alpha1.SubAccountStatus{CustomerID: "c1", AccountState: "Normal"}, creating, true},
+		"recorded Creating, listed Normal": {budgetv1alpha1.SubAccountStatus{CustomerID: "c1", AccountState: "Creating"}, normal, true},
+		"the same state":                   {budgetv1alpha1.SubAccountStatus{CustomerID: "c1", AccountState: "Normal"}, normal, false},
+		"nothing recorded yet":             {budgetv1alpha1.SubAccountStatus{}, creating, false},
+		"another account recorded":         {budgetv1alpha1.SubAccountStatus{CustomerID: "c2", AccountState: "Normal"}, creating, false},
+	}
+	for name, tc := range tests {
+		if got := olderThanStatus(&tc.recorded, tc.entry); got != tc.want {
+			t.Errorf("%s: olderThanStatus = %v, want %v", name, got, tc.want)
+		}
 	}
 }

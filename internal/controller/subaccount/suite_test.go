@@ -16,11 +16,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -62,8 +64,10 @@ const (
 
 var (
 	k8sClient client.Client
-	sim       *bsssim.Sim
-	simURL    string
+	// restConfig reaches the envtest API server, for tests that watch.
+	restConfig *rest.Config
+	sim        *bsssim.Sim
+	simURL     string
 	// clock is the SubAccount controller's clock; advance moves it together
 	// with the simulator's time.
 	clock    *clocktesting.FakeClock
@@ -159,6 +163,7 @@ func run(m *testing.M) (code int, err error) {
 		err = errors.Join(err, <-stopped)
 	}()
 
+	restConfig = cfg
 	if k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.Scheme}); err != nil {
 		return 0, err
 	}
@@ -244,12 +249,36 @@ func getSubAccount(t *testing.T, name string) *budgetv1alpha1.SubAccount {
 	return &sa
 }
 
+// createSubAccount creates a SubAccount and deletes it when the test ends:
+// a customer is adopted by one SubAccount at a time, and tests adopt the
+// simulator's default customers one after another.
 func createSubAccount(t *testing.T, name string, spec budgetv1alpha1.SubAccountSpec) {
 	t.Helper()
 	if spec.EnterpriseAccountRef.Name == "" {
 		spec.EnterpriseAccountRef.Name = masterName
 	}
 	must(t, k8sClient.Create(context.Background(), &budgetv1alpha1.SubAccount{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}))
+	t.Cleanup(func() { deleteSubAccount(t, name) })
+}
+
+// deleteSubAccount deletes a SubAccount (if it still exists) and waits
+// until it is gone.
+func deleteSubAccount(t *testing.T, name string) {
+	t.Helper()
+	ctx := context.Background()
+	sa := &budgetv1alpha1.SubAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := k8sClient.Delete(ctx, sa); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	eventually(t, "SubAccount "+name+" is gone", func() error {
+		switch err := k8sClient.Get(ctx, types.NamespacedName{Name: name}, sa); {
+		case err == nil:
+			return errors.New("still there")
+		case !apierrors.IsNotFound(err):
+			return err
+		}
+		return nil
+	})
 }
 
 func createSecret(t *testing.T, name string, data map[string]string) {

@@ -164,8 +164,9 @@ func (s *scope) newBillCycle() bool {
 }
 
 // evaluateBudget compares the current cycle's consumption with the monthly
-// budget: the percentages, one Warning event per threshold reached in the
-// cycle, and the BudgetExceeded condition.
+// budget: the percentages, a Warning event when a threshold is reached (once
+// per threshold and cycle; one event for the highest when a sync finds
+// several reached), and the BudgetExceeded condition.
 func (r *Reconciler) evaluateBudget(_ context.Context, s *scope) (ctrl.Result, error) {
 	st := s.status()
 	mb := s.sa.Spec.MonthlyBudget
@@ -198,9 +199,9 @@ func (r *Reconciler) evaluateBudget(_ context.Context, s *scope) (ctrl.Result, e
 
 	announce, next := planAlerts(mb.AlertThresholds, st.AlertedThresholds, consumption, budget)
 	st.AlertedThresholds = next
-	for _, t := range announce {
-		s.announce(corev1.EventTypeWarning, eventBudgetThreshold, actionAlert, fmt.Sprintf(
-			"consumption %s in bill cycle %s reached %d%% of the monthly budget %s", consumption, cycle, t, budget))
+	if len(announce) > 0 {
+		top := announce[len(announce)-1]
+		s.announce(corev1.EventTypeWarning, thresholdReason(top), actionAlert, alertNote(consumption, budget, cycle, top, announce[:len(announce)-1]))
 	}
 	if consumption.Cmp(budget) > 0 {
 		common.SetCondition(&st.Conditions, s.sa.Generation, budgetv1alpha1.ConditionBudgetExceeded, metav1.ConditionTrue, budgetv1alpha1.ReasonBudgetExceeded,
