@@ -91,6 +91,55 @@ func expectNet(t *testing.T, customerID, want string) {
 	}
 }
 
+// TestRecreatedSubAccountNeverTouchesAnotherCustomer is the administrator's
+// mistake of re-creating SubAccount team-c with the customer id team-b
+// already holds. Nothing of team-b's may move: the re-created SubAccount is
+// refused, the allocation moves nothing, and once the administrator points
+// it back, deleting the allocation with Reclaim takes back what it gave
+// team-c's customer and nothing from team-b's. In the end every customer's
+// net equals the sum of the allocations that point to it.
+func TestRecreatedSubAccountNeverTouchesAnotherCustomer(t *testing.T) {
+	c, b := newTeam(t), newTeam(t)
+	c.create(t, c.allocation("storage", "800", func(ba *budgetv1alpha1.BudgetAllocation) {
+		ba.Spec.DeletionPolicy = budgetv1alpha1.DeletionPolicyReclaim
+	}))
+	b.create(t, b.allocation("web", "300"))
+	c.waitReady(t, "storage", "800.00")
+	b.waitReady(t, "web", "300.00")
+
+	c.recreateSubAccount(t, b.customerID)
+	eventually(t, 30*time.Second, "re-created SubAccount refused", func() bool {
+		var sa budgetv1alpha1.SubAccount
+		return k8s.Get(context.Background(), types.NamespacedName{Name: c.sa}, &sa) == nil &&
+			common.ReadyReason(sa.Status.Conditions, budgetv1alpha1.ConditionReady) == budgetv1alpha1.ReasonCustomerIDInUse &&
+			strings.Contains(meta.FindStatusCondition(sa.Status.Conditions, budgetv1alpha1.ConditionReady).Message, b.sa)
+	}, c.saConditions)
+	ba := c.waitReason(t, "storage", budgetv1alpha1.ReasonSubAccountNotReady)
+	if ba.Status.CustomerID == b.customerID {
+		t.Errorf("allocation now claims customer %s", ba.Status.CustomerID)
+	}
+
+	// Deleting the allocation reclaims nothing from team-b while the
+	// SubAccount is refused...
+	if err := k8s.Delete(context.Background(), c.get(t, "storage")); err != nil {
+		t.Fatal(err)
+	}
+	c.waitReason(t, "storage", budgetv1alpha1.ReasonReclaimBlocked)
+	expectNet(t, b.customerID, "300.00")
+	expectNet(t, c.customerID, "800.00")
+
+	// ...and once the administrator points it back, it reclaims from the
+	// customer it gave the money to.
+	c.recreateSubAccount(t, c.customerID)
+	c.waitGone(t, "storage")
+	expectNet(t, c.customerID, "0.00")
+	expectNet(t, b.customerID, "300.00")
+	b.waitReady(t, "web", "300.00")
+	if err := sim.CheckLedger(); err != nil {
+		t.Error(err)
+	}
+}
+
 // TestPreviousCustomerReclaimOrRelease re-points SubAccounts to new
 // customers. An allocation that gave money to the old one stops with
 // CustomerChanged and moves nothing until the administrator decides: Reclaim
