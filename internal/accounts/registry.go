@@ -169,29 +169,54 @@ func (a *Account) RefreshTransferableCash(ctx context.Context, now time.Time) (m
 	return amount, nil
 }
 
-// Cached returns a value stored with Remember under key, if it has not expired.
-func (a *Account) Cached(key string, now time.Time) (any, bool) {
+// Key names a per-master value of type T in an Account's cache. Keys are
+// compared by name; one name must always hold one type, which declaring
+// each key once as a package-level variable ensures.
+type Key[T any] struct{ name string }
+
+// NewKey declares a cache key.
+func NewKey[T any](name string) Key[T] { return Key[T]{name: name} }
+
+// String is the key's name.
+func (k Key[T]) String() string { return k.name }
+
+// With is the key name+suffix, e.g. one per bill cycle.
+func (k Key[T]) With(suffix string) Key[T] { return Key[T]{name: k.name + suffix} }
+
+// Keys shared by several controllers: what the transfer controller drops
+// after a movement so that the next plan reads the master again.
+var (
+	// MasterCredit are the master's transferable credit ledgers.
+	MasterCredit = NewKey[[]bss.AmountInfo]("master-credit")
+	// MasterCoupons are the master's transferable coupons.
+	MasterCoupons = NewKey[[]bss.Coupon]("master-coupons")
+)
+
+// Load returns the value stored under key, if it has not expired.
+func Load[T any](a *Account, key Key[T], now time.Time) (T, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	c, ok := a.cache[key]
+	var zero T
+	c, ok := a.cache[key.name]
 	if !ok || now.After(c.expires) {
-		return nil, false
+		return zero, false
 	}
-	return c.value, true
+	v, ok := c.value.(T)
+	return v, ok
 }
 
-// Remember stores value under key until ttl has passed. Controllers use it to
+// Store keeps value under key until ttl has passed. Controllers use it to
 // fetch per-master batches (all sub-accounts, all bills of a cycle) once and
-// share them between the reconciles of many sub-accounts.
-func (a *Account) Remember(key string, value any, now time.Time, ttl time.Duration) {
+// share them between the reconciles of many objects.
+func Store[T any](a *Account, key Key[T], value T, now time.Time, ttl time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.cache[key] = cached{value: value, expires: now.Add(ttl)}
+	a.cache[key.name] = cached{value: value, expires: now.Add(ttl)}
 }
 
 // Forget drops the value stored under key.
-func (a *Account) Forget(key string) {
+func Forget[T any](a *Account, key Key[T]) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	delete(a.cache, key)
+	delete(a.cache, key.name)
 }

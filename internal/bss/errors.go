@@ -343,7 +343,7 @@ func parseError(op string, resp *http.Response, data []byte, now time.Time) *Err
 	if e.Message == "" {
 		e.Message = http.StatusText(resp.StatusCode)
 	}
-	e.Message = truncate(e.Message, maxMessageLen)
+	e.Message = Truncate(e.Message, maxMessageLen)
 	return e
 }
 
@@ -446,17 +446,26 @@ func snippet(data []byte, n int) string {
 		}
 		return r
 	}, s)
-	return truncate(strings.TrimSpace(s), n)
+	return Truncate(strings.TrimSpace(s), n)
 }
 
-// truncate cuts s to at most n bytes on a rune boundary, adding "…".
-func truncate(s string, n int) string {
+// Truncate cuts s to at most n bytes, on a rune boundary (a Chinese BSS
+// message is never cut inside a character), ending a cut text with "…".
+func Truncate(s string, n int) string {
+	const ellipsis = "…"
 	if len(s) <= n {
 		return s
 	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
+	return Clip(s, max(n-len(ellipsis), 0)) + ellipsis
+}
+
+// Clip cuts s to at most n bytes on a rune boundary.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return s[:cut] + "…"
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

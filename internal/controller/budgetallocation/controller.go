@@ -41,7 +41,6 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/approval"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
-	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/enterpriseaccount"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/metrics"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
@@ -382,34 +381,29 @@ func (r *Reconciler) observe(ctx context.Context, s *scope, d Desired, fresh boo
 		o.MasterCash = Balance{Known: true, Amount: cash}
 	}
 	if d.Credit && !d.Deleting {
-		key := "master-credit"
-		v, ok := acct.Cached(key, s.now)
+		ls, ok := accounts.Load(acct, accounts.MasterCredit, s.now)
 		if !ok || fresh {
-			ls, err := acct.Client.TransferableCredit(ctx)
-			if err != nil {
+			var err error
+			if ls, err = acct.Client.TransferableCredit(ctx); err != nil {
 				return o, err
 			}
-			v = creditLedgers(ls)
-			acct.Remember(key, v, s.now, 10*time.Second)
+			accounts.Store(acct, accounts.MasterCredit, ls, s.now, masterCacheTTL)
 		}
-		o.MasterCredit = v.([]CreditLedger)
+		o.MasterCredit = planLedgers(ls)
 	}
 	if !d.Deleting && len(d.Coupons) > len(s.ledger.Grants) {
-		key := "master-coupons"
-		v, ok := acct.Cached(key, s.now)
+		cs, ok := accounts.Load(acct, accounts.MasterCoupons, s.now)
 		if !ok || fresh {
-			cs, err := acct.Client.ListAllTransferableCoupons(ctx)
-			if err != nil {
+			var err error
+			if cs, err = acct.Client.ListAllTransferableCoupons(ctx); err != nil {
 				return o, err
 			}
-			m := map[string]money.Amount{}
-			for _, c := range cs {
-				m[c.CouponID] = c.Balance
-			}
-			v = m
-			acct.Remember(key, v, s.now, 10*time.Second)
+			accounts.Store(acct, accounts.MasterCoupons, cs, s.now, masterCacheTTL)
 		}
-		o.MasterCoupons = v.(map[string]money.Amount)
+		o.MasterCoupons = make(map[string]money.Amount, len(cs))
+		for _, c := range cs {
+			o.MasterCoupons[c.CouponID] = c.Balance
+		}
 	}
 	if lim := s.sa.Spec.FundingLimit; lim != nil && !d.Deleting {
 		headroom, err := r.fundingHeadroom(ctx, s, *lim)
@@ -420,6 +414,10 @@ func (r *Reconciler) observe(ctx context.Context, s *scope, d Desired, fresh boo
 	}
 	return o, nil
 }
+
+// masterCacheTTL is how long the master's credit ledgers and coupons, read
+// for one plan, serve the plans of other allocations.
+const masterCacheTTL = 10 * time.Second
 
 // reclaimable reads a sub-account's reclaimable cash, or its reclaimable
 // credit ledgers and their sum.
@@ -432,7 +430,7 @@ func reclaimable(ctx context.Context, acct *accounts.Account, cust string, credi
 	if err != nil {
 		return Balance{}, nil, err
 	}
-	ledgers := creditLedgers(ls)
+	ledgers := planLedgers(ls)
 	var sum money.Amount
 	for _, l := range ledgers {
 		sum = sum.Add(l.Available)
@@ -918,8 +916,8 @@ func (r *Reconciler) namespaceAllowed(ctx context.Context, sa *budgetv1alpha1.Su
 }
 
 func (r *Reconciler) bssError(ba *budgetv1alpha1.BudgetAllocation, err error, deleting bool) (ctrl.Result, error) {
-	reason, after := enterpriseaccount.Classify(err)
-	msg := enterpriseaccount.Describe(err)
+	reason, after := common.ClassifyBSSError(err)
+	msg := common.DescribeBSSError(err)
 	if bss.IsRetryableRead(err) && !bss.IsThrottled(err) {
 		// A transient BSS answer (CBC.0999, a reset): look again soon
 		// rather than at the error class's usual pace.
@@ -972,7 +970,7 @@ func forgetMetrics(namespace, name string) {
 	metrics.AllocationPending.DeletePartialMatch(l)
 }
 
-func creditLedgers(rows []bss.AmountInfo) []CreditLedger {
+func planLedgers(rows []bss.AmountInfo) []CreditLedger {
 	out := make([]CreditLedger, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, CreditLedger{Available: r.Available, ExpireTime: r.ExpireTime})

@@ -34,7 +34,6 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/approval"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
-	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/enterpriseaccount"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/metrics"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
@@ -61,51 +60,44 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=enterpriseaccounts,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile advances one transfer.
+// Reconcile advances one transfer by the step NextStep decides.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var bt budgetv1alpha1.BudgetTransfer
 	if err := r.Get(ctx, req.NamespacedName, &bt); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if !bt.DeletionTimestamp.IsZero() && (final(bt.Status.Phase) || !sent(bt.Status.Phase)) {
-		return r.letGo(ctx, &bt)
-	}
-	if final(bt.Status.Phase) {
-		return ctrl.Result{}, nil
-	}
 	now := r.Options.Clock.Now()
-
-	if res := bt.Annotations[budgetv1alpha1.AnnotationResolve]; res != "" && bt.Status.Phase == budgetv1alpha1.PhaseSubmitting {
-		return r.resolve(ctx, &bt, res, now)
-	}
-	if why := bt.Annotations[budgetv1alpha1.AnnotationWithdraw]; why != "" && !sent(bt.Status.Phase) {
-		return r.finish(ctx, &bt, budgetv1alpha1.PhaseFailed, budgetv1alpha1.ReasonWithdrawn,
-			"withdrawn before it was sent: "+why+"; nothing moved", nil, now, "Withdrawn")
-	}
-
-	switch bt.Status.Phase {
-	case "", budgetv1alpha1.PhasePending:
-		return r.decideApproval(ctx, &bt, now)
-	case budgetv1alpha1.PhaseAwaitingApproval:
-		switch {
-		case common.IsTrue(bt.Status.Conditions, budgetv1alpha1.ConditionDenied):
-			msg := "denied by an approver"
-			if c := meta.FindStatusCondition(bt.Status.Conditions, budgetv1alpha1.ConditionDenied); c != nil && c.Message != "" {
-				msg += ": " + c.Message
-			}
-			return r.finish(ctx, &bt, budgetv1alpha1.PhaseFailed, budgetv1alpha1.ReasonDenied, msg, nil, now, "Denied")
-		case common.IsTrue(bt.Status.Conditions, budgetv1alpha1.ConditionApproved):
-			return r.approved(ctx, &bt, now)
-		}
+	next := NextStep(&bt, now, r.timing())
+	switch next.Action {
+	case ActionNothing, ActionAwait:
 		return ctrl.Result{}, nil
-	default: // Submitting
-		return r.submit(ctx, &bt, now)
+	case ActionRelease:
+		return r.release(ctx, &bt)
+	case ActionWithdraw:
+		return r.finish(ctx, &bt, budgetv1alpha1.PhaseFailed, budgetv1alpha1.ReasonWithdrawn,
+			"withdrawn before it was sent: "+next.Why+"; nothing moved", nil, now, "Withdrawn")
+	case ActionResolve:
+		return r.resolve(ctx, &bt, bt.Annotations[budgetv1alpha1.AnnotationResolve], now)
+	case ActionDecideApproval:
+		return r.decideApproval(ctx, &bt, now)
+	case ActionDeny:
+		msg := "denied by an approver"
+		if c := meta.FindStatusCondition(bt.Status.Conditions, budgetv1alpha1.ConditionDenied); c != nil && c.Message != "" {
+			msg += ": " + c.Message
+		}
+		return r.finish(ctx, &bt, budgetv1alpha1.PhaseFailed, budgetv1alpha1.ReasonDenied, msg, nil, now, "Denied")
+	case ActionCheckAllocation:
+		return r.approved(ctx, &bt, now)
+	case ActionOutcomeUnknown:
+		return r.outcomeUnknown(ctx, &bt)
+	case ActionBackoff:
+		return ctrl.Result{RequeueAfter: next.After}, nil
 	}
+	return r.submit(ctx, &bt, now)
 }
 
-// sent reports a phase in which the transfer may have reached BSS.
-func sent(p budgetv1alpha1.TransferPhase) bool {
-	return p == budgetv1alpha1.PhaseSubmitting || p == budgetv1alpha1.PhaseSucceeded
+func (r *Reconciler) timing() Timing {
+	return Timing{SafetyWindow: r.Options.TransferSafetyWindow, RetryBase: r.Options.SubmitRetryBase, RetryMax: resendMax}
 }
 
 // approved sends an approved transfer if its allocation still asks for it:
@@ -147,16 +139,11 @@ func (r *Reconciler) approved(ctx context.Context, bt *budgetv1alpha1.BudgetTran
 	return ctrl.Result{RequeueAfter: time.Minute}, nil
 }
 
-// letGo removes the finalizer of a deleted transfer whose outcome is known,
-// after ending one that was never sent as Withdrawn. A deleted transfer
-// that is Submitting keeps its finalizer and is resent until BSS gives a
-// definite answer (or an administrator resolves it): the garbage collector
-// never drops a movement that may have happened.
-func (r *Reconciler) letGo(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer) (ctrl.Result, error) {
-	if !final(bt.Status.Phase) {
-		return r.finish(ctx, bt, budgetv1alpha1.PhaseFailed, budgetv1alpha1.ReasonWithdrawn,
-			"withdrawn before it was sent: it was deleted (with its allocation); nothing moved", nil, r.Options.Clock.Now(), "Withdrawn")
-	}
+// release removes the finalizer of a deleted transfer whose outcome is
+// known. A deleted transfer that is Submitting keeps it and is resent until
+// BSS gives a definite answer (or an administrator resolves it): the garbage
+// collector never drops a movement that may have happened.
+func (r *Reconciler) release(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(bt, budgetv1alpha1.Finalizer) {
 		return ctrl.Result{}, nil
 	}
@@ -171,10 +158,6 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
-}
-
-func final(p budgetv1alpha1.TransferPhase) bool {
-	return p == budgetv1alpha1.PhaseSucceeded || p == budgetv1alpha1.PhaseFailed
 }
 
 // decideApproval sends a new transfer, or has it wait for approval. The
@@ -260,31 +243,33 @@ func orPhase(p budgetv1alpha1.TransferPhase) string {
 	return string(p)
 }
 
-// submit sends (or resends) the transfer.
+// outcomeUnknown stops resending a transfer that got no definite answer
+// for the whole safety window.
+func (r *Reconciler) outcomeUnknown(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer) (ctrl.Result, error) {
+	msg := fmt.Sprintf("no definite answer from BSS since %s (%d attempts, last %s); it is no longer resent: check BSS, then annotate %s=Succeeded or Failed",
+		bt.Status.SubmittedTime.UTC().Format(time.RFC3339), bt.Status.Attempts, orCode(bt.Status.ErrorCode), budgetv1alpha1.AnnotationResolve)
+	if common.ReadyReason(bt.Status.Conditions, budgetv1alpha1.ConditionReady) != budgetv1alpha1.ReasonOutcomeUnknown {
+		r.Recorder.Eventf(bt, nil, corev1.EventTypeWarning, budgetv1alpha1.ReasonOutcomeUnknown, "Submit", "%s", msg)
+	}
+	return ctrl.Result{}, r.writeReady(ctx, bt, budgetv1alpha1.ReasonOutcomeUnknown, msg)
+}
+
+// writeReady sets Ready=False with reason and msg, writing only a change;
+// a conflict means a newer version, which is reconciled next.
+func (r *Reconciler) writeReady(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, reason, msg string) error {
+	before := bt.Status.DeepCopy()
+	common.SetCondition(&bt.Status.Conditions, bt.Generation, budgetv1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
+	if apiequality.Semantic.DeepEqual(before, &bt.Status) {
+		return nil
+	}
+	if err := r.Status().Update(ctx, bt); err != nil && !apierrors.IsConflict(err) {
+		return err
+	}
+	return nil
+}
+
+// submit sends (or resends) the transfer: steps 3 to 5 of the protocol.
 func (r *Reconciler) submit(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, now time.Time) (ctrl.Result, error) {
-	logger := log.FromContext(ctx)
-	if bt.Status.Phase == budgetv1alpha1.PhaseSubmitting && bt.Status.SubmittedTime != nil &&
-		now.Sub(bt.Status.SubmittedTime.Time) > r.Options.TransferSafetyWindow {
-		msg := fmt.Sprintf("no definite answer from BSS since %s (%d attempts, last %s); it is no longer resent: check BSS, then annotate %s=Succeeded or Failed",
-			bt.Status.SubmittedTime.UTC().Format(time.RFC3339), bt.Status.Attempts, orCode(bt.Status.ErrorCode), budgetv1alpha1.AnnotationResolve)
-		if common.ReadyReason(bt.Status.Conditions, budgetv1alpha1.ConditionReady) != budgetv1alpha1.ReasonOutcomeUnknown {
-			r.Recorder.Eventf(bt, nil, corev1.EventTypeWarning, budgetv1alpha1.ReasonOutcomeUnknown, "Submit", "%s", msg)
-		}
-		before := bt.Status.DeepCopy()
-		common.SetCondition(&bt.Status.Conditions, bt.Generation, budgetv1alpha1.ConditionReady, metav1.ConditionFalse, budgetv1alpha1.ReasonOutcomeUnknown, msg)
-		if !apiequality.Semantic.DeepEqual(before, &bt.Status) {
-			if err := r.Status().Update(ctx, bt); err != nil && !apierrors.IsConflict(err) {
-				return ctrl.Result{}, err
-			}
-		}
-		return ctrl.Result{}, nil
-	}
-	if bt.Status.Phase == budgetv1alpha1.PhaseSubmitting && bt.Status.LastAttemptTime != nil {
-		next := bt.Status.LastAttemptTime.Add(common.Backoff(int(bt.Status.Attempts), r.Options.SubmitRetryBase, 5*time.Minute))
-		if now.Before(next) {
-			return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
-		}
-	}
 	acct, ok := r.Registry.Get(bt.Spec.EnterpriseAccountName)
 	if !ok && r.Registry.Connecting(bt.Spec.EnterpriseAccountName) {
 		// Right after a start, the connection is being rebuilt: nothing
@@ -292,20 +277,13 @@ func (r *Reconciler) submit(ctx context.Context, bt *budgetv1alpha1.BudgetTransf
 		return ctrl.Result{RequeueAfter: accounts.ConnectingRetry}, nil
 	}
 	if !ok {
-		before := bt.Status.DeepCopy()
 		if bt.Status.Phase == "" {
 			bt.Status.Phase = budgetv1alpha1.PhasePending
 		}
-		common.SetCondition(&bt.Status.Conditions, bt.Generation, budgetv1alpha1.ConditionReady, metav1.ConditionFalse,
-			budgetv1alpha1.ReasonEnterpriseAccountNotReady, fmt.Sprintf("EnterpriseAccount %s has no working connection", bt.Spec.EnterpriseAccountName))
-		if !apiequality.Semantic.DeepEqual(before, &bt.Status) {
-			if err := r.Status().Update(ctx, bt); err != nil && !apierrors.IsConflict(err) {
-				return ctrl.Result{}, err
-			}
-		}
 		// The EnterpriseAccount watch brings the transfer back once the
 		// connection works; the requeue is a safety net.
-		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
+		return ctrl.Result{RequeueAfter: 30 * time.Second}, r.writeReady(ctx, bt, budgetv1alpha1.ReasonEnterpriseAccountNotReady,
+			fmt.Sprintf("EnterpriseAccount %s has no working connection", bt.Spec.EnterpriseAccountName))
 	}
 
 	// Step 3: record the attempt (and Submitting) with a conflict-checked
@@ -340,56 +318,54 @@ func (r *Reconciler) submit(ctx context.Context, bt *budgetv1alpha1.BudgetTransf
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.Options.BSSCallTimeout)
 	defer cancel()
 	result, err := r.call(callCtx, acct, bt)
-	switch {
-	case err == nil:
-		logger.Info("transfer applied", "transfer", bt.Name, "operation", bt.Spec.Operation, "attempt", bt.Status.Attempts)
-		r.applied(acct, bt)
-		return r.finish(ctx, bt, budgetv1alpha1.PhaseSucceeded, budgetv1alpha1.ReasonSucceeded, "applied by BSS", result, now, "Succeeded")
-	case bss.IsDuplicateTransID(err):
-		if bt.Spec.Operation == budgetv1alpha1.OperationCouponTransfer {
-			sub, ferr := r.findSubCoupon(callCtx, acct, bt)
-			if ferr != nil {
-				return r.stillSubmitting(ctx, bt, ferr)
+
+	// Step 5: what the answer means.
+	return r.record(ctx, callCtx, acct, bt, Interpret(bt.Spec.Operation, err, bt.Status.Attempts, r.timing()), result, err, now)
+}
+
+// record writes what an answer means: a final phase (with the cache effect
+// of an applied transfer) or another round of Submitting.
+func (r *Reconciler) record(ctx, callCtx context.Context, acct *accounts.Account, bt *budgetv1alpha1.BudgetTransfer, a Answer,
+	result *budgetv1alpha1.TransferResult, err error, now time.Time) (ctrl.Result, error) {
+	switch a.Phase {
+	case budgetv1alpha1.PhaseSucceeded:
+		msg := "applied by BSS"
+		if a.AlreadyApplied {
+			if a.FindSubCoupon {
+				sub, ferr := r.findSubCoupon(callCtx, acct, bt)
+				if ferr != nil {
+					return r.stillSubmitting(ctx, bt, ferr, Unclear(ferr, bt.Status.Attempts, r.timing()))
+				}
+				result = &budgetv1alpha1.TransferResult{SubCouponID: sub}
 			}
-			result = &budgetv1alpha1.TransferResult{SubCouponID: sub}
+			if result == nil {
+				result = &budgetv1alpha1.TransferResult{}
+			}
+			result.AlreadyApplied = true
+			msg = "BSS had already applied this trans_id (CBC.99007009): the earlier attempt succeeded"
 		}
-		if result == nil {
-			result = &budgetv1alpha1.TransferResult{}
-		}
-		result.AlreadyApplied = true
-		logger.Info("transfer already applied", "transfer", bt.Name, "operation", bt.Spec.Operation, "attempt", bt.Status.Attempts)
-		r.applied(acct, bt)
-		return r.finish(ctx, bt, budgetv1alpha1.PhaseSucceeded, budgetv1alpha1.ReasonSucceeded,
-			"BSS had already applied this trans_id (CBC.99007009): the earlier attempt succeeded", result, now, "AlreadyApplied")
-	case bss.IsTerminal(err):
-		code, msg := errorDetail(err)
-		bt.Status.ErrorCode, bt.Status.ErrorMessage = code, msg
-		return r.finish(ctx, bt, budgetv1alpha1.PhaseFailed, budgetv1alpha1.ReasonFailed,
-			fmt.Sprintf("BSS refused it: %s", enterpriseaccount.Describe(err)), nil, now, "Failed")
-	default:
-		return r.stillSubmitting(ctx, bt, err)
+		log.FromContext(ctx).Info("transfer applied", "transfer", bt.Name, "operation", bt.Spec.Operation, "attempt", bt.Status.Attempts, "alreadyApplied", a.AlreadyApplied)
+		applyEffect(acct, EffectOf(&bt.Spec))
+		return r.finish(ctx, bt, budgetv1alpha1.PhaseSucceeded, a.Reason, msg, result, now, a.Metric)
+	case budgetv1alpha1.PhaseFailed:
+		bt.Status.ErrorCode, bt.Status.ErrorMessage = errorDetail(err)
+		return r.finish(ctx, bt, budgetv1alpha1.PhaseFailed, a.Reason,
+			fmt.Sprintf("BSS refused it: %s", common.DescribeBSSError(err)), nil, now, a.Metric)
 	}
+	return r.stillSubmitting(ctx, bt, err, a)
 }
 
 // stillSubmitting records an ambiguous outcome; the transfer is resent later
 // with the same trans_id.
-func (r *Reconciler) stillSubmitting(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, err error) (ctrl.Result, error) {
+func (r *Reconciler) stillSubmitting(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, err error, a Answer) (ctrl.Result, error) {
 	code, msg := errorDetail(err)
 	bt.Status.ErrorCode, bt.Status.ErrorMessage = code, msg
-	reason := budgetv1alpha1.ReasonSubmitting
-	if bss.IsThrottled(err) {
-		reason = budgetv1alpha1.ReasonThrottled
-	}
-	common.SetCondition(&bt.Status.Conditions, bt.Generation, budgetv1alpha1.ConditionReady, metav1.ConditionFalse, reason,
+	common.SetCondition(&bt.Status.Conditions, bt.Generation, budgetv1alpha1.ConditionReady, metav1.ConditionFalse, a.Reason,
 		fmt.Sprintf("outcome unclear (%s); will resend with the same trans_id", orCode(code)))
 	if uerr := r.Status().Update(ctx, bt); uerr != nil && !apierrors.IsConflict(uerr) {
 		return ctrl.Result{}, uerr
 	}
-	after := common.Backoff(int(bt.Status.Attempts), r.Options.SubmitRetryBase, 5*time.Minute)
-	if hint := bss.RetryAfterHint(err); bss.IsThrottled(err) && hint > after {
-		after = hint
-	}
-	return ctrl.Result{RequeueAfter: after}, nil
+	return ctrl.Result{RequeueAfter: a.Requeue}, nil
 }
 
 func (r *Reconciler) call(ctx context.Context, acct *accounts.Account, bt *budgetv1alpha1.BudgetTransfer) (*budgetv1alpha1.TransferResult, error) {
@@ -464,20 +440,17 @@ func (r *Reconciler) findSubCoupon(ctx context.Context, acct *accounts.Account, 
 	return candidates[0].SubCouponID, nil
 }
 
-// applied keeps the master's cached transferable cash in step.
-func (r *Reconciler) applied(acct *accounts.Account, bt *budgetv1alpha1.BudgetTransfer) {
-	if bt.Spec.BalanceType == budgetv1alpha1.BalanceTypeCredit {
-		acct.Forget("master-credit")
-		return
+// applyEffect keeps the master's cached balances in step with a transfer
+// BSS applied.
+func applyEffect(acct *accounts.Account, e CacheEffect) {
+	if !e.CashDelta.IsZero() {
+		acct.AdjustTransferableCash(e.CashDelta)
 	}
-	amount, _ := money.Parse(string(bt.Spec.Amount))
-	switch bt.Spec.Operation {
-	case budgetv1alpha1.OperationTransfer:
-		acct.AdjustTransferableCash(amount.Neg())
-	case budgetv1alpha1.OperationReclaim:
-		acct.AdjustTransferableCash(amount)
-	default:
-		acct.Forget("master-coupons")
+	if e.ForgetCredit {
+		accounts.Forget(acct, accounts.MasterCredit)
+	}
+	if e.ForgetCoupons {
+		accounts.Forget(acct, accounts.MasterCoupons)
 	}
 }
 
@@ -525,7 +498,7 @@ func (r *Reconciler) resolve(ctx context.Context, bt *budgetv1alpha1.BudgetTrans
 	switch budgetv1alpha1.TransferPhase(res) {
 	case budgetv1alpha1.PhaseSucceeded:
 		if acct, ok := r.Registry.Get(bt.Spec.EnterpriseAccountName); ok {
-			r.applied(acct, bt)
+			applyEffect(acct, EffectOf(&bt.Spec))
 		}
 		return r.finish(ctx, bt, budgetv1alpha1.PhaseSucceeded, budgetv1alpha1.ReasonResolvedByAdmin, "settled as Succeeded by the "+budgetv1alpha1.AnnotationResolve+" annotation", nil, now, "Resolved")
 	case budgetv1alpha1.PhaseFailed:
@@ -535,6 +508,8 @@ func (r *Reconciler) resolve(ctx context.Context, bt *budgetv1alpha1.BudgetTrans
 	return ctrl.Result{}, nil
 }
 
+// errorDetail is the code and message of err for the transfer's status,
+// cut to the 1024 characters the status field holds.
 func errorDetail(err error) (string, string) {
 	var be *bss.Error
 	if errors.As(err, &be) {
@@ -542,17 +517,13 @@ func errorDetail(err error) (string, string) {
 		if len(be.FailCheckItems) > 0 {
 			msg = fmt.Sprintf("%s (failed checks: %v)", msg, be.FailCheckItems)
 		}
-		if len(msg) > 1024 {
-			msg = msg[:1024]
-		}
-		return be.Code, msg
+		return be.Code, bss.Truncate(msg, maxErrorMessage)
 	}
-	msg := err.Error()
-	if len(msg) > 1024 {
-		msg = msg[:1024]
-	}
-	return "", msg
+	return "", bss.Truncate(err.Error(), maxErrorMessage)
 }
+
+// maxErrorMessage is status.errorMessage's limit.
+const maxErrorMessage = 1024
 
 func orCode(c string) string {
 	if c == "" {

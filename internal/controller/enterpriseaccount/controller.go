@@ -112,8 +112,8 @@ func (r *Reconciler) sync(ctx context.Context, ea *budgetv1alpha1.EnterpriseAcco
 	now := r.Options.Clock.Now()
 	cash, err := acct.RefreshTransferableCash(callCtx, now)
 	if err != nil {
-		reason, requeue := Classify(err)
-		notReady(reason, Describe(err))
+		reason, requeue := common.ClassifyBSSError(err)
+		notReady(reason, common.DescribeBSSError(err))
 		return ctrl.Result{RequeueAfter: requeue}, err
 	}
 	credit, err := acct.Client.TransferableCredit(callCtx)
@@ -126,13 +126,13 @@ func (r *Reconciler) sync(ctx context.Context, ea *budgetv1alpha1.EnterpriseAcco
 			if err == nil {
 				ea.Status.SubAccounts = int32(subs.TotalCount)
 			}
-			ea.Status.TransferableCoupons = couponBalances(coupons)
+			ea.Status.TransferableCoupons = common.MasterCoupons(coupons)
 		}
-		ea.Status.CreditLedgers = creditLedgers(credit)
+		ea.Status.CreditLedgers = common.CreditLedgers(credit)
 	}
 	if err != nil {
-		reason, requeue := Classify(err)
-		notReady(reason, Describe(err))
+		reason, requeue := common.ClassifyBSSError(err)
+		notReady(reason, common.DescribeBSSError(err))
 		return ctrl.Result{RequeueAfter: requeue}, err
 	}
 
@@ -148,70 +148,7 @@ func (r *Reconciler) sync(ctx context.Context, ea *budgetv1alpha1.EnterpriseAcco
 	ea.Status.ObservedGeneration = gen
 	common.SetCondition(&ea.Status.Conditions, gen, budgetv1alpha1.ConditionReady, metav1.ConditionTrue, budgetv1alpha1.ReasonReady,
 		fmt.Sprintf("credentials accepted; %s transferable cash, %d credit ledger(s), %d coupon(s)", cash, len(credit), len(ea.Status.TransferableCoupons)))
-	return ctrl.Result{RequeueAfter: common.Jitter(syncInterval(ea), 0.1)}, nil
-}
-
-func syncInterval(ea *budgetv1alpha1.EnterpriseAccount) time.Duration {
-	if ea.Spec.BalanceSyncInterval != nil && ea.Spec.BalanceSyncInterval.Duration > 0 {
-		return ea.Spec.BalanceSyncInterval.Duration
-	}
-	return 10 * time.Minute
-}
-
-// Classify maps a BSS error to a Ready reason and a requeue delay.
-func Classify(err error) (string, time.Duration) {
-	switch {
-	case bss.IsThrottled(err):
-		return budgetv1alpha1.ReasonThrottled, bss.RetryAfterHint(err)
-	case bss.IsAuthFailure(err):
-		return budgetv1alpha1.ReasonCredentialsRejected, 5 * time.Minute
-	case bss.Code(err) == "":
-		return budgetv1alpha1.ReasonEndpointUnreachable, 30 * time.Second
-	default:
-		return budgetv1alpha1.ReasonBSSError, time.Minute
-	}
-}
-
-// Describe turns an error into a condition message. BSS errors already omit
-// secrets; the code leads so that people can look it up.
-func Describe(err error) string {
-	var be *bss.Error
-	if errors.As(err, &be) {
-		msg := fmt.Sprintf("BSS answered %s (HTTP %d): %s", be.Code, be.HTTPStatus, be.Message)
-		if len(be.FailCheckItems) > 0 {
-			msg += fmt.Sprintf("; failed checks: %v", be.FailCheckItems)
-		}
-		return msg
-	}
-	return err.Error()
-}
-
-func creditLedgers(rows []bss.AmountInfo) []budgetv1alpha1.CreditLedger {
-	out := make([]budgetv1alpha1.CreditLedger, 0, len(rows))
-	for _, r := range rows {
-		l := budgetv1alpha1.CreditLedger{Available: budgetv1alpha1.Money(r.Available.String()), ExpireTime: r.ExpireTime}
-		if !r.CreditAmount.IsZero() {
-			l.CreditLine = budgetv1alpha1.Money(r.CreditAmount.String())
-		}
-		out = append(out, l)
-	}
-	if len(out) > 100 {
-		out = out[:100]
-	}
-	return out
-}
-
-func couponBalances(cs []bss.Coupon) []budgetv1alpha1.CouponBalance {
-	out := make([]budgetv1alpha1.CouponBalance, 0, len(cs))
-	for _, c := range cs {
-		out = append(out, budgetv1alpha1.CouponBalance{
-			CouponID: c.CouponID, PlanName: c.PlanName, Balance: budgetv1alpha1.Money(c.Balance.String()), ExpireTime: c.ExpireTime,
-		})
-	}
-	if len(out) > 200 {
-		out = out[:200]
-	}
-	return out
+	return ctrl.Result{RequeueAfter: common.Jitter(common.BalanceInterval(ea), 0.1)}, nil
 }
 
 // SetupWithManager registers the controller; it also watches Secrets in the

@@ -33,7 +33,6 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/accounts"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
-	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/enterpriseaccount"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/metrics"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
@@ -63,10 +62,6 @@ const (
 )
 
 const (
-	// defaultBalanceInterval and defaultBillingInterval apply when the
-	// EnterpriseAccount leaves its intervals unset (the CRD defaults).
-	defaultBalanceInterval = 10 * time.Minute
-	defaultBillingInterval = time.Hour
 	// registryRetry is how soon to look again when the EnterpriseAccount
 	// is Ready but its connection is not in the registry (and not merely
 	// being rebuilt after a start).
@@ -97,7 +92,7 @@ type Reconciler struct {
 	// fetches serialises the per-master batch reads (sub-account list,
 	// bills, orders) so that concurrent workers wait for one read instead
 	// of each sending their own.
-	fetches keyedLocks
+	fetches common.KeyedLocks
 	// codesSent remembers recent SMS sends per SubAccount, so that a
 	// reconcile working from a stale cache, or retrying after a failed
 	// status write, does not text a second code (which would invalidate
@@ -175,8 +170,8 @@ func (s *scope) bssFailed(err error, doing string) ctrl.Result {
 		s.fail(budgetv1alpha1.ReasonBSSError, doing+": "+err.Error())
 		return ctrl.Result{RequeueAfter: 5 * time.Minute}
 	}
-	reason, requeue := enterpriseaccount.Classify(err)
-	s.fail(reason, doing+": "+enterpriseaccount.Describe(err))
+	reason, requeue := common.ClassifyBSSError(err)
+	s.fail(reason, doing+": "+common.DescribeBSSError(err))
 	return ctrl.Result{RequeueAfter: requeue}
 }
 
@@ -266,7 +261,7 @@ func (r *Reconciler) syncGranted(ctx context.Context, s *scope) (ctrl.Result, er
 	s.allocations = list.Items
 	total, count := sumGranted(list.Items)
 	st := s.status()
-	granted := toMoney(total)
+	granted := common.Money(total)
 	s.grantedChanged = st.Granted != granted
 	st.Granted = granted
 	st.Allocations = count
@@ -337,7 +332,7 @@ func (r *Reconciler) adopt(ctx context.Context, s *scope, id string) (ctrl.Resul
 		// in the cluster would announce it, so look again periodically.
 		s.fail(budgetv1alpha1.ReasonSubAccountNotFound, fmt.Sprintf(
 			"customer id %s is not a sub-account of the master of EnterpriseAccount %q", id, s.ea.Name))
-		return ctrl.Result{RequeueAfter: common.Jitter(balanceInterval(s.ea), 0.1)}, nil
+		return ctrl.Result{RequeueAfter: common.Jitter(common.BalanceInterval(s.ea), 0.1)}, nil
 	}
 	if ok, err := r.claim(ctx, s, sub); !ok || err != nil {
 		return ctrl.Result{}, err
@@ -414,7 +409,7 @@ func olderThanStatus(recorded *budgetv1alpha1.SubAccountStatus, sub bss.SubCusto
 func (r *Reconciler) syncBalances(ctx context.Context, s *scope) (ctrl.Result, error) {
 	st := s.status()
 	kinds := allBalances
-	if !s.forceSync() && !due(lastFullSync(s), balanceInterval(s.ea), s.now) {
+	if !s.forceSync() && !due(lastFullSync(s), common.BalanceInterval(s.ea), s.now) {
 		if !s.grantedChanged {
 			return ctrl.Result{}, nil
 		}
@@ -446,8 +441,8 @@ func (r *Reconciler) syncBalances(ctx context.Context, s *scope) (ctrl.Result, e
 		if bss.IsSubAccountNotFound(err) {
 			s.syncErr = err
 			s.fail(budgetv1alpha1.ReasonSubAccountNotFound, fmt.Sprintf(
-				"BSS does not know customer id %s: %s", s.customerID, enterpriseaccount.Describe(err)))
-			return ctrl.Result{RequeueAfter: common.Jitter(balanceInterval(s.ea), 0.1)}, nil
+				"BSS does not know customer id %s: %s", s.customerID, common.DescribeBSSError(err)))
+			return ctrl.Result{RequeueAfter: common.Jitter(common.BalanceInterval(s.ea), 0.1)}, nil
 		}
 		if !isAPIError(err) {
 			return ctrl.Result{}, err
@@ -456,15 +451,15 @@ func (r *Reconciler) syncBalances(ctx context.Context, s *scope) (ctrl.Result, e
 	}
 	// The kinds not read keep their last values.
 	if kinds.cash {
-		st.ReclaimableCash = toMoney(cash)
+		st.ReclaimableCash = common.Money(cash)
 		metrics.SubAccountReclaimable.WithLabelValues(s.sa.Name, "debit").Set(metrics.Fen(cash))
 	}
 	if kinds.credit {
-		st.ReclaimableCredit = creditLedgers(credit)
+		st.ReclaimableCredit = common.CreditLedgers(credit)
 		metrics.SubAccountReclaimable.WithLabelValues(s.sa.Name, "credit").Set(metrics.Fen(sumLedgers(credit)))
 	}
 	if kinds.coupons {
-		st.ReclaimableCoupons = couponBalances(coupons)
+		st.ReclaimableCoupons = common.SubCoupons(coupons)
 		metrics.SubAccountReclaimable.WithLabelValues(s.sa.Name, "coupon").Set(metrics.Fen(sumCoupons(coupons)))
 	}
 	st.LastBalanceSyncTime = stamp(s.now)
@@ -565,26 +560,12 @@ func (r *Reconciler) markReady(_ context.Context, s *scope) (ctrl.Result, error)
 		common.SetCondition(&st.Conditions, s.sa.Generation, budgetv1alpha1.ConditionReady, metav1.ConditionTrue, budgetv1alpha1.ReasonReady,
 			fmt.Sprintf("sub-account %s (%s) is Normal; balances, bills and orders are synced", st.AccountName, st.CustomerID))
 	}
-	next := common.Jitter(min(untilDue(lastFullSync(s), balanceInterval(s.ea), s.now),
-		untilDue(st.LastBillingSyncTime, billingInterval(s.ea), s.now)), 0.1)
+	next := common.Jitter(min(untilDue(lastFullSync(s), common.BalanceInterval(s.ea), s.now),
+		untilDue(st.LastBillingSyncTime, common.BillingInterval(s.ea), s.now)), 0.1)
 	if s.refreshIn > 0 {
 		next = min(next, s.refreshIn)
 	}
 	return ctrl.Result{RequeueAfter: next}, nil
-}
-
-func balanceInterval(ea *budgetv1alpha1.EnterpriseAccount) time.Duration {
-	if ea.Spec.BalanceSyncInterval != nil && ea.Spec.BalanceSyncInterval.Duration > 0 {
-		return ea.Spec.BalanceSyncInterval.Duration
-	}
-	return defaultBalanceInterval
-}
-
-func billingInterval(ea *budgetv1alpha1.EnterpriseAccount) time.Duration {
-	if ea.Spec.BillingSyncInterval != nil && ea.Spec.BillingSyncInterval.Duration > 0 {
-		return ea.Spec.BillingSyncInterval.Duration
-	}
-	return defaultBillingInterval
 }
 
 // stamp is a status timestamp; the API keeps whole seconds.
@@ -766,21 +747,4 @@ func referencesSecret(sa *budgetv1alpha1.SubAccount, name string) bool {
 		return true
 	}
 	return c.Phone.VerificationCodeSecretRef != nil && c.Phone.VerificationCodeSecretRef.Name == name
-}
-
-// keyedLocks are context-aware mutexes by key.
-type keyedLocks struct {
-	m sync.Map // key → chan struct{} of capacity 1
-}
-
-// lock takes the lock of key, or gives up when ctx ends.
-func (k *keyedLocks) lock(ctx context.Context, key string) (func(), error) {
-	v, _ := k.m.LoadOrStore(key, make(chan struct{}, 1))
-	ch, _ := v.(chan struct{})
-	select {
-	case ch <- struct{}{}:
-		return func() { <-ch }, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting for another worker's BSS read: %w", ctx.Err())
-	}
 }

@@ -14,8 +14,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/accounts"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
-	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/enterpriseaccount"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 )
 
 const (
@@ -159,7 +160,7 @@ func (r *Reconciler) create(ctx context.Context, s *scope, c *budgetv1alpha1.Sub
 	}
 	st := s.status()
 	st.CreateRequestedTime = stamp(s.now)
-	s.acct.Forget(keySubCustomers)
+	accounts.Forget(s.acct, keySubCustomers)
 	r.Recorder.Eventf(s.sa, nil, corev1.EventTypeNormal, eventCreateRequested, actionCreate,
 		"asked BSS to create sub-account %s in org unit %s", c.AccountName, c.PartyID)
 	s.fail(budgetv1alpha1.ReasonCreating, fmt.Sprintf(
@@ -196,7 +197,7 @@ func (r *Reconciler) awaitCode(ctx context.Context, s *scope, c *budgetv1alpha1.
 				s.syncErr = err
 				s.fail(budgetv1alpha1.ReasonBSSError, fmt.Sprintf(
 					"sending the SMS verification code for sub-account %q: %s; the operator tries again in %s",
-					c.AccountName, enterpriseaccount.Describe(err), smsLimitBackoff))
+					c.AccountName, common.DescribeBSSError(err), smsLimitBackoff))
 				return ctrl.Result{RequeueAfter: smsLimitBackoff}, nil
 			case bss.IsTerminal(err):
 				return r.createFailed(s, c, err)
@@ -224,7 +225,7 @@ func (r *Reconciler) awaitCode(ctx context.Context, s *scope, c *budgetv1alpha1.
 // soon as the old one is deleted.
 func (r *Reconciler) createFailed(s *scope, c *budgetv1alpha1.SubAccountCreate, err error) (ctrl.Result, error) {
 	s.syncErr = err
-	msg := fmt.Sprintf("creating sub-account %q failed: %s", c.AccountName, enterpriseaccount.Describe(err))
+	msg := fmt.Sprintf("creating sub-account %q failed: %s", c.AccountName, common.DescribeBSSError(err))
 	if code := bss.Code(err); (code == codeVerificationWrong || code == codeVerificationExpired) && c.Phone.VerificationCodeSecretRef != nil {
 		s.status().VerificationCodeSentTime = nil
 		r.codesSent.Delete(s.sa.Name)

@@ -7,12 +7,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
 
@@ -25,11 +25,7 @@ const (
 	maxOrgIDLen       = 20
 	maxOrgNameLen     = 128
 	maxStateLen       = 32
-	maxCouponIDLen    = 64
-	maxPlanNameLen    = 256
 	maxTimeLen        = 32
-	maxLedgers        = 100
-	maxCoupons        = 200
 	maxLatestOrders   = 5
 	maxOrderTypeLen   = 32
 	maxOrderStatusLen = 32
@@ -102,7 +98,7 @@ func orderType(code string) string {
 	case "4":
 		return "Unsubscribe"
 	}
-	return clip(code, maxOrderTypeLen)
+	return bss.Clip(code, maxOrderTypeLen)
 }
 
 // orderStatus names a BSS order status; other statuses (review, refund,
@@ -149,11 +145,11 @@ func summarizeOrders(orders []bss.Order) *budgetv1alpha1.OrdersSummary {
 	})
 	for _, o := range sorted[:min(len(sorted), maxLatestOrders)] {
 		out.Latest = append(out.Latest, budgetv1alpha1.OrderSummary{
-			ID:         clip(o.OrderID, maxNameLen),
+			ID:         bss.Clip(o.OrderID, maxNameLen),
 			Type:       orderType(o.OrderType),
 			Status:     orderStatus(o.Status),
-			Amount:     toMoney(o.AmountAfterDiscount),
-			CreateTime: clip(o.CreateTime, maxTimeLen),
+			Amount:     common.Money(o.AmountAfterDiscount),
+			CreateTime: bss.Clip(o.CreateTime, maxTimeLen),
 		})
 	}
 	return out
@@ -211,11 +207,11 @@ func groupBills(sums []bss.BillSum) map[string]billTotals {
 func cycleSummary(cycle string, t billTotals) *budgetv1alpha1.BillCycleSummary {
 	return &budgetv1alpha1.BillCycleSummary{
 		Cycle:       cycle,
-		Consumption: toMoney(t.Consumption),
-		Cash:        toMoney(t.Cash),
-		Credit:      toMoney(t.Credit),
-		Coupon:      toMoney(t.Coupon),
-		Debt:        toMoney(t.Debt),
+		Consumption: common.Money(t.Consumption),
+		Cash:        common.Money(t.Cash),
+		Credit:      common.Money(t.Credit),
+		Coupon:      common.Money(t.Coupon),
+		Debt:        common.Money(t.Debt),
 	}
 }
 
@@ -278,45 +274,6 @@ func alertNote(consumption, budget money.Amount, cycle string, top int32, passed
 	return note + " (passing " + strings.Join(ps, ", ") + " since the last sync)"
 }
 
-// toMoney formats an amount for a status field. Status money is never
-// negative (the CRD pattern has no sign), so refunds that outweigh
-// consumption show as 0.00.
-func toMoney(a money.Amount) budgetv1alpha1.Money {
-	if a.IsNegative() {
-		a = money.Zero
-	}
-	return budgetv1alpha1.Money(a.String())
-}
-
-// creditLedgers converts BSS credit rows, keeping at most maxLedgers.
-func creditLedgers(rows []bss.AmountInfo) []budgetv1alpha1.CreditLedger {
-	var out []budgetv1alpha1.CreditLedger
-	for _, r := range rows[:min(len(rows), maxLedgers)] {
-		l := budgetv1alpha1.CreditLedger{Available: toMoney(r.Available), ExpireTime: clip(r.ExpireTime, 20)}
-		if r.CreditAmount.IsPositive() {
-			l.CreditLine = toMoney(r.CreditAmount)
-		}
-		out = append(out, l)
-	}
-	return out
-}
-
-// couponBalances converts a sub-account's reclaimable sub-coupons, keeping
-// at most maxCoupons.
-func couponBalances(cs []bss.SubCoupon) []budgetv1alpha1.CouponBalance {
-	var out []budgetv1alpha1.CouponBalance
-	for _, c := range cs[:min(len(cs), maxCoupons)] {
-		out = append(out, budgetv1alpha1.CouponBalance{
-			CouponID:    clip(c.CouponID, maxCouponIDLen),
-			SubCouponID: clip(c.SubCouponID, maxCouponIDLen),
-			PlanName:    clip(c.PlanName, maxPlanNameLen),
-			Balance:     toMoney(c.Balance),
-			ExpireTime:  clip(c.ExpireTime, maxTimeLen),
-		})
-	}
-	return out
-}
-
 // sumLedgers adds up the available amounts of credit ledgers.
 func sumLedgers(rows []bss.AmountInfo) money.Amount {
 	var total money.Amount
@@ -337,12 +294,12 @@ func sumCoupons(cs []bss.SubCoupon) money.Amount {
 
 // recordSubCustomer copies what BSS says about the sub-account into status.
 func recordSubCustomer(st *budgetv1alpha1.SubAccountStatus, sub bss.SubCustomer) {
-	st.CustomerID = clip(sub.ID, maxNameLen)
-	st.AccountName = clip(sub.Name, maxNameLen)
-	st.DisplayName = clip(sub.DisplayName, maxNameLen)
-	st.OrgID = clip(sub.OrgID, maxOrgIDLen)
-	st.OrgName = clip(sub.OrgName, maxOrgNameLen)
-	st.AccountState = clip(accountState(sub.Status), maxStateLen)
+	st.CustomerID = bss.Clip(sub.ID, maxNameLen)
+	st.AccountName = bss.Clip(sub.Name, maxNameLen)
+	st.DisplayName = bss.Clip(sub.DisplayName, maxNameLen)
+	st.OrgID = bss.Clip(sub.OrgID, maxOrgIDLen)
+	st.OrgName = bss.Clip(sub.OrgName, maxOrgNameLen)
+	st.AccountState = bss.Clip(accountState(sub.Status), maxStateLen)
 }
 
 // due reports whether a sync last done at last is due again at now. A sync
@@ -359,16 +316,4 @@ func untilDue(last *metav1.Time, interval time.Duration, now time.Time) time.Dur
 		return time.Second
 	}
 	return max(last.Add(interval).Sub(now), time.Second)
-}
-
-// clip cuts s to at most n bytes on a rune boundary, so that a long BSS
-// value can never make the status write fail validation.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

@@ -11,6 +11,7 @@ import (
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
 
@@ -207,21 +208,21 @@ func TestBalancesConversion(t *testing.T) {
 	if diff := cmp.Diff([]budgetv1alpha1.CreditLedger{
 		{Available: "500.00", CreditLine: "500.00", ExpireTime: "2027-12-31T15:59:59Z"},
 		{Available: "20.00"},
-	}, creditLedgers(rows)); diff != "" {
-		t.Errorf("creditLedgers (-want +got):\n%s", diff)
+	}, common.CreditLedgers(rows)); diff != "" {
+		t.Errorf("CreditLedgers (-want +got):\n%s", diff)
 	}
 	if got := sumLedgers(rows); got != y("520") {
 		t.Errorf("sumLedgers = %s, want 520.00", got)
 	}
 	many := make([]bss.AmountInfo, 150)
-	if got := len(creditLedgers(many)); got != maxLedgers {
-		t.Errorf("creditLedgers kept %d rows, want %d", got, maxLedgers)
+	if got := len(common.CreditLedgers(many)); got != 100 {
+		t.Errorf("CreditLedgers kept %d rows, want the 100 the status holds", got)
 	}
 	coupons := []bss.SubCoupon{{CouponID: "CP1", SubCouponID: "SCP1", PlanName: "plan", Balance: y("100"), ExpireTime: "2027-12-31T15:59:59Z"}}
 	if diff := cmp.Diff([]budgetv1alpha1.CouponBalance{
 		{CouponID: "CP1", SubCouponID: "SCP1", PlanName: "plan", Balance: "100.00", ExpireTime: "2027-12-31T15:59:59Z"},
-	}, couponBalances(coupons)); diff != "" {
-		t.Errorf("couponBalances (-want +got):\n%s", diff)
+	}, common.SubCoupons(coupons)); diff != "" {
+		t.Errorf("SubCoupons (-want +got):\n%s", diff)
 	}
 	if got := sumCoupons(append(coupons, bss.SubCoupon{Balance: y("0.5")})); got != y("100.50") {
 		t.Errorf("sumCoupons = %s, want 100.50", got)
@@ -238,7 +239,7 @@ func TestRecordSubCustomerClipsLongValues(t *testing.T) {
 	if st.AccountState != "AwaitingActivation" || st.CustomerID != "id-1" || st.DisplayName != "Team" || st.OrgName != "R&D" {
 		t.Errorf("unexpected status %+v", st)
 	}
-	if got := clip("长长", 4); got != "长" {
+	if got := bss.Clip("长长", 4); got != "长" {
 		t.Errorf("clip cut inside a rune: %q", got)
 	}
 }

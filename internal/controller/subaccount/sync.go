@@ -11,17 +11,18 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/accounts"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/metrics"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
 
-// Keys of the per-master batches shared through accounts.Account.Remember.
-const (
-	keySubCustomers     = "subaccount/sub-customers"
-	keyOrders           = "subaccount/orders"
-	keyMonthlySumPrefix = "subaccount/monthly-sum/"
+// Keys of the per-master batches the SubAccounts of one master share.
+var (
+	keySubCustomers     = accounts.NewKey[map[string]bss.SubCustomer]("subaccount/sub-customers")
+	keyOrders           = accounts.NewKey[map[string][]bss.Order]("subaccount/orders")
+	keyMonthlySumPrefix = accounts.NewKey[map[string]billTotals]("subaccount/monthly-sum/")
 )
 
 // subCustomersTTL is how long the master's list of sub-accounts is shared
@@ -32,23 +33,17 @@ const subCustomersTTL = 30 * time.Second
 // fetch and caches it for ttl. Only one worker reads a given batch at a
 // time; the others wait and take its result. fresh skips the cache. The
 // second result reports a value taken from the cache.
-func batch[T any](ctx context.Context, r *Reconciler, s *scope, key string, ttl time.Duration, fresh bool,
+func batch[T any](ctx context.Context, r *Reconciler, s *scope, key accounts.Key[T], ttl time.Duration, fresh bool,
 	fetch func(context.Context) (T, error),
 ) (T, bool, error) {
 	var zero T
-	cached := func() (T, bool) {
-		if v, ok := s.acct.Cached(key, s.now); ok {
-			t, ok := v.(T)
-			return t, ok
-		}
-		return zero, false
-	}
+	cached := func() (T, bool) { return accounts.Load(s.acct, key, s.now) }
 	if !fresh {
 		if v, ok := cached(); ok {
 			return v, true, nil
 		}
 	}
-	unlock, err := r.fetches.lock(ctx, s.acct.Name+"\x00"+key)
+	unlock, err := r.fetches.Lock(ctx, s.acct.Name+"\x00"+key.String())
 	if err != nil {
 		return zero, false, err
 	}
@@ -62,7 +57,7 @@ func batch[T any](ctx context.Context, r *Reconciler, s *scope, key string, ttl 
 	if err != nil {
 		return zero, false, err
 	}
-	s.acct.Remember(key, v, s.now, ttl)
+	accounts.Store(s.acct, key, v, s.now, ttl)
 	return v, false, nil
 }
 
@@ -84,7 +79,7 @@ func (r *Reconciler) subCustomers(ctx context.Context, s *scope, fresh bool) (ma
 // monthlySums is one bill cycle's monthly-sum bill of the master and all
 // its sub-accounts (method=all, every page), totalled per customer id.
 func (r *Reconciler) monthlySums(ctx context.Context, s *scope, cycle string, ttl time.Duration) (map[string]billTotals, error) {
-	v, _, err := batch(ctx, r, s, keyMonthlySumPrefix+cycle, ttl, false, func(ctx context.Context) (map[string]billTotals, error) {
+	v, _, err := batch(ctx, r, s, keyMonthlySumPrefix.With(cycle), ttl, false, func(ctx context.Context) (map[string]billTotals, error) {
 		resp, err := s.acct.Client.ListAllMonthlySums(ctx, bss.MonthlySumRequest{BillCycle: cycle, Method: bss.MethodAll})
 		if err != nil {
 			return nil, err
@@ -118,7 +113,7 @@ func (r *Reconciler) syncBilling(ctx context.Context, s *scope) (ctrl.Result, er
 	if !s.billingDue() {
 		return ctrl.Result{}, nil
 	}
-	interval := billingInterval(s.ea)
+	interval := common.BillingInterval(s.ea)
 	cur, prev := common.BillCycle(s.now), common.PreviousBillCycle(s.now)
 	newCycle := s.newBillCycle()
 	ttl := interval / 2
@@ -153,7 +148,7 @@ func (r *Reconciler) syncBilling(ctx context.Context, s *scope) (ctrl.Result, er
 // billingDue reports whether syncBilling reads the bills and orders in this
 // reconcile.
 func (s *scope) billingDue() bool {
-	return s.forceSync() || s.newBillCycle() || due(s.status().LastBillingSyncTime, billingInterval(s.ea), s.now)
+	return s.forceSync() || s.newBillCycle() || due(s.status().LastBillingSyncTime, common.BillingInterval(s.ea), s.now)
 }
 
 // newBillCycle reports that status.currentCycle is not the current bill
