@@ -74,6 +74,23 @@ type scope struct {
 	sa       *budgetv1alpha1.SubAccount
 	acct     *accounts.Account
 	now      time.Time
+	// deleting: the allocation is being deleted (deletionPolicy Reclaim);
+	// everything it granted is reclaimed.
+	deleting bool
+	// desired is what the spec asks for, once parsed.
+	desired Desired
+	// halted stops the remaining phases; the result of the phase that
+	// halted is the reconcile's.
+	halted bool
+}
+
+// phase is one step of a reconcile; see runPhases.
+type phase func(ctx context.Context, s *scope) (ctrl.Result, error)
+
+// halt stops the remaining phases with result.
+func (s *scope) halt(result ctrl.Result, err error) (ctrl.Result, error) {
+	s.halted = true
+	return result, err
 }
 
 // Reconcile moves one allocation one step towards its spec.
@@ -121,39 +138,78 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return result, err
 }
 
+// reconcile runs the phases of one reconcile in order until one halts or
+// fails: read the ledger, let a deletion that needs no BSS call finish,
+// find the SubAccount and check the namespace may fund it, move to its
+// current customer, find the master's connection, set aside a transfer
+// waiting for approval, parse the spec, plan, and act on the plan.
 func (r *Reconciler) reconcile(ctx context.Context, s *scope) (ctrl.Result, error) {
-	ba := s.ba
+	s.deleting = !s.ba.DeletionTimestamp.IsZero()
+	phases := []phase{
+		r.readLedger,
+		r.finishEasyDeletion,
+		r.resolveSubAccount,
+		r.followCustomer,
+		r.resolveConnection,
+		r.setAsideAwaiting,
+		r.parseSpec,
+		r.planAndAct,
+	}
+	var result ctrl.Result
+	for _, p := range phases {
+		var err error
+		if result, err = p(ctx, s); err != nil || s.halted {
+			return result, err
+		}
+	}
+	return result, nil
+}
+
+// readLedger reads the allocation's transfers, records the ledger in status
+// and prunes old failures.
+func (r *Reconciler) readLedger(ctx context.Context, s *scope) (ctrl.Result, error) {
 	if err := r.loadLedger(ctx, s); err != nil {
 		return ctrl.Result{}, err
 	}
 	r.recordLedger(s)
-	if err := r.pruneFailed(ctx, s); err != nil {
-		return ctrl.Result{}, err
-	}
-	deleting := !ba.DeletionTimestamp.IsZero()
-	if deleting {
-		if done, res, err := r.deletionShortcuts(ctx, s); done {
-			return res, err
-		}
-	}
+	return ctrl.Result{}, r.pruneFailed(ctx, s)
+}
 
-	// The SubAccount, its authorization and its master.
-	blocked := func(reason, msg string, after time.Duration) (ctrl.Result, error) {
-		if deleting {
-			reason, msg = budgetv1alpha1.ReasonReclaimBlocked, msg+releaseHint
-		}
-		r.setReady(ba, metav1.ConditionFalse, reason, msg)
-		return ctrl.Result{RequeueAfter: after}, nil
+// finishEasyDeletion ends the deletions that need no BSS call.
+func (r *Reconciler) finishEasyDeletion(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if !s.deleting {
+		return ctrl.Result{}, nil
 	}
+	if done, res, err := r.deletionShortcuts(ctx, s); done {
+		return s.halt(res, err)
+	}
+	return ctrl.Result{}, nil
+}
+
+// blocked reports that the allocation cannot go on, and when to look again.
+// A deletion that cannot go on is ReclaimBlocked, with the way out.
+func (r *Reconciler) blocked(s *scope, reason, msg string, after time.Duration) (ctrl.Result, error) {
+	if s.deleting {
+		reason, msg = budgetv1alpha1.ReasonReclaimBlocked, msg+releaseHint
+	}
+	r.setReady(s.ba, metav1.ConditionFalse, reason, msg)
+	return s.halt(ctrl.Result{RequeueAfter: after}, nil)
+}
+
+// resolveSubAccount reads the SubAccount and checks that it admits the
+// allocation's namespace (a deletion is always admitted: returning money
+// needs no admission) and is Ready.
+func (r *Reconciler) resolveSubAccount(ctx context.Context, s *scope) (ctrl.Result, error) {
+	ba := s.ba
 	var sa budgetv1alpha1.SubAccount
 	if err := r.Get(ctx, types.NamespacedName{Name: ba.Spec.SubAccountRef.Name}, &sa); err != nil {
 		if apierrors.IsNotFound(err) {
-			return blocked(budgetv1alpha1.ReasonSubAccountNotReady, fmt.Sprintf("SubAccount %s does not exist", ba.Spec.SubAccountRef.Name), 5*time.Minute)
+			return r.blocked(s, budgetv1alpha1.ReasonSubAccountNotReady, fmt.Sprintf("SubAccount %s does not exist", ba.Spec.SubAccountRef.Name), 5*time.Minute)
 		}
 		return ctrl.Result{}, err
 	}
 	s.sa = &sa
-	if !deleting {
+	if !s.deleting {
 		allowed, err := r.namespaceAllowed(ctx, &sa, ba.Namespace)
 		if err != nil {
 			return ctrl.Result{}, err
@@ -168,67 +224,98 @@ func (r *Reconciler) reconcile(ctx context.Context, s *scope) (ctrl.Result, erro
 			}
 			r.setReady(ba, metav1.ConditionFalse, budgetv1alpha1.ReasonNamespaceNotAllowed, fmt.Sprintf(
 				"SubAccount %s does not admit namespace %s in spec.allowedNamespaces; nothing moves", sa.Name, ba.Namespace))
-			return ctrl.Result{}, nil
+			return s.halt(ctrl.Result{}, nil)
 		}
 	}
 	if sa.Status.CustomerID == "" || !common.IsTrue(sa.Status.Conditions, budgetv1alpha1.ConditionReady) {
-		return blocked(budgetv1alpha1.ReasonSubAccountNotReady, fmt.Sprintf("SubAccount %s is not Ready (%s)", sa.Name,
+		return r.blocked(s, budgetv1alpha1.ReasonSubAccountNotReady, fmt.Sprintf("SubAccount %s is not Ready (%s)", sa.Name,
 			orDefault(common.ReadyReason(sa.Status.Conditions, budgetv1alpha1.ConditionReady), "not reconciled yet")), time.Minute)
 	}
-	if cust := sa.Status.CustomerID; cust != s.ledger.Customer {
-		// Grants are counted only where they went: the SubAccount's
-		// customer is the one this allocation funds now.
+	return ctrl.Result{}, nil
+}
+
+// followCustomer summarises the ledger for the SubAccount's current
+// customer: grants are counted only where they went.
+func (r *Reconciler) followCustomer(_ context.Context, s *scope) (ctrl.Result, error) {
+	if cust := s.sa.Status.CustomerID; cust != s.ledger.Customer {
 		s.ledger = s.ledger.For(cust)
 		r.recordLedger(s)
 	}
-	ba.Status.CustomerID = sa.Status.CustomerID
-	acct, ok := r.Registry.Get(sa.Spec.EnterpriseAccountRef.Name)
-	if !ok && r.Registry.Connecting(sa.Spec.EnterpriseAccountRef.Name) {
+	s.ba.Status.CustomerID = s.sa.Status.CustomerID
+	return ctrl.Result{}, nil
+}
+
+// resolveConnection finds the master's BSS connection.
+func (r *Reconciler) resolveConnection(_ context.Context, s *scope) (ctrl.Result, error) {
+	name := s.sa.Spec.EnterpriseAccountRef.Name
+	acct, ok := r.Registry.Get(name)
+	if !ok && r.Registry.Connecting(name) {
 		// Right after a start, the connection is being rebuilt: keep the
 		// conditions as they are.
-		return ctrl.Result{RequeueAfter: accounts.ConnectingRetry}, nil
+		return s.halt(ctrl.Result{RequeueAfter: accounts.ConnectingRetry}, nil)
 	}
 	if !ok {
-		return blocked(budgetv1alpha1.ReasonEnterpriseAccountNotReady, fmt.Sprintf("EnterpriseAccount %s has no working connection", sa.Spec.EnterpriseAccountRef.Name), time.Minute)
+		return r.blocked(s, budgetv1alpha1.ReasonEnterpriseAccountNotReady, fmt.Sprintf("EnterpriseAccount %s has no working connection", name), time.Minute)
 	}
 	s.acct = acct
+	return ctrl.Result{}, nil
+}
 
-	if f := s.ledger.InFlight; f != nil && f.Phase == budgetv1alpha1.PhaseAwaitingApproval {
-		for i := range s.transfers {
-			if s.transfers[i].Name == f.Name {
-				s.awaiting = &s.transfers[i]
-			}
+// setAsideAwaiting takes a transfer still waiting for approval out of the
+// ledger: it has not reached BSS, so the plan is made without it, and act
+// keeps it only if the plan asks for exactly that movement.
+func (r *Reconciler) setAsideAwaiting(_ context.Context, s *scope) (ctrl.Result, error) {
+	f := s.ledger.InFlight
+	if f == nil || f.Phase != budgetv1alpha1.PhaseAwaitingApproval {
+		return ctrl.Result{}, nil
+	}
+	for i := range s.transfers {
+		if s.transfers[i].Name == f.Name {
+			s.awaiting = &s.transfers[i]
 		}
-		s.ledger = s.ledger.Without(f.Name)
 	}
-	d, err := r.desired(ctx, s, deleting)
+	s.ledger = s.ledger.Without(f.Name)
+	return ctrl.Result{}, nil
+}
+
+// parseSpec reads what the spec asks for. The CRD validates amounts, so a
+// failure here is a spec only an older CRD let through: terminal.
+func (r *Reconciler) parseSpec(ctx context.Context, s *scope) (ctrl.Result, error) {
+	d, err := r.desired(ctx, s, s.deleting)
 	if err != nil {
-		r.setReady(ba, metav1.ConditionFalse, budgetv1alpha1.ReasonProgressing, err.Error())
-		return ctrl.Result{}, reconcile.TerminalError(err)
+		r.setReady(s.ba, metav1.ConditionFalse, budgetv1alpha1.ReasonProgressing, err.Error())
+		return s.halt(ctrl.Result{}, reconcile.TerminalError(err))
 	}
+	s.desired = d
+	return ctrl.Result{}, nil
+}
+
+// planAndAct plans the next movement — first with the previous customers
+// of the SubAccount, then with its current one — and acts on it. An
+// InsufficientFunds verdict from a cached master balance is checked
+// against a fresh read before it is accepted.
+func (r *Reconciler) planAndAct(ctx context.Context, s *scope) (ctrl.Result, error) {
 	callCtx, cancel := context.WithTimeout(ctx, r.Options.BSSCallTimeout)
 	defer cancel()
-	retryAt := r.retryAt(s.ledger)
+	d, retryAt := s.desired, r.retryAt(s.ledger)
 	dec, err := r.planPreviousCustomers(callCtx, s, d, retryAt)
 	if err != nil {
-		return r.bssError(ba, err, deleting)
+		return r.bssError(s.ba, err, s.deleting)
 	}
-	if dec.Action != ActionNone {
-		return r.act(ctx, s, dec, deleting)
-	}
-	obs, err := r.observe(callCtx, s, d, false)
-	if err != nil {
-		return r.bssError(ba, err, deleting)
-	}
-	dec = Plan(d, s.ledger, obs, s.now, retryAt)
-	if dec.NeedsFreshMaster {
-		if obs, err = r.observe(callCtx, s, d, true); err != nil {
-			return r.bssError(ba, err, deleting)
+	if dec.Action == ActionNone {
+		obs, err := r.observe(callCtx, s, d, false)
+		if err != nil {
+			return r.bssError(s.ba, err, s.deleting)
 		}
-		dec = Plan(d, s.ledger, obs, s.now, retryAt)
+		if dec = Plan(d, s.ledger, obs, s.now, retryAt); dec.NeedsFreshMaster {
+			if obs, err = r.observe(callCtx, s, d, true); err != nil {
+				return r.bssError(s.ba, err, s.deleting)
+			}
+			dec = Plan(d, s.ledger, obs, s.now, retryAt)
+		}
+		s.ba.Status.Desired = budgetv1alpha1.Money(money.Max(dec.Desired, money.Zero).String())
 	}
-	ba.Status.Desired = budgetv1alpha1.Money(money.Max(dec.Desired, money.Zero).String())
-	return r.act(ctx, s, dec, deleting)
+	return r.act(ctx, s, dec, s.deleting)
 }
 
 // planPreviousCustomers deals with money the allocation granted to
@@ -479,6 +566,9 @@ func (r *Reconciler) fundingHeadroom(ctx context.Context, s *scope, limit budget
 	return lim.Sub(used), nil
 }
 
+// act carries out a decision under the allocation's management policy: a
+// transfer waiting for approval is kept or withdrawn first, Plan and Paused
+// only report, Managed (and any deletion) moves.
 func (r *Reconciler) act(ctx context.Context, s *scope, dec Decision, deleting bool) (ctrl.Result, error) {
 	ba := s.ba
 	mode := ba.Spec.ManagementPolicy
@@ -493,19 +583,7 @@ func (r *Reconciler) act(ctx context.Context, s *scope, dec Decision, deleting b
 	}
 	switch mode {
 	case budgetv1alpha1.ManagementPolicyPlan:
-		msg := "nothing would move: " + dec.Message
-		switch dec.Action {
-		case ActionCreate:
-			ba.Status.Planned = &budgetv1alpha1.PlannedTransfer{Operation: dec.Operation, CouponID: dec.CouponID}
-			if dec.Operation != budgetv1alpha1.OperationCouponReclaim {
-				ba.Status.Planned.Amount = budgetv1alpha1.Money(dec.Amount.String())
-			}
-			msg = "would submit " + describe(dec)
-		case ActionBlocked:
-			msg = "would not move money: " + dec.Message
-		}
-		r.setReady(ba, metav1.ConditionFalse, budgetv1alpha1.ReasonPlanned, "managementPolicy Plan: "+msg)
-		return ctrl.Result{RequeueAfter: r.resync(ctx, s)}, nil
+		return r.reportPlan(ctx, s, dec)
 	case budgetv1alpha1.ManagementPolicyPaused:
 		msg := "managementPolicy Paused: nothing moves"
 		if f := s.ledger.InFlight; f != nil {
@@ -527,29 +605,7 @@ func (r *Reconciler) act(ctx context.Context, s *scope, dec Decision, deleting b
 		r.setReady(ba, metav1.ConditionTrue, budgetv1alpha1.ReasonReady, dec.Message)
 		return ctrl.Result{RequeueAfter: r.resync(ctx, s)}, nil
 	case ActionWait:
-		reason, msg := dec.Reason, dec.Message
-		if f := s.ledger.InFlight; f != nil {
-			switch {
-			case f.Phase == budgetv1alpha1.PhaseAwaitingApproval:
-				reason, msg = budgetv1alpha1.ReasonAwaitingApproval, fmt.Sprintf("%s %s waits for approval (set condition Approved=True or Denied=True on its status)", f.Operation, f.Name)
-			case f.Reason == budgetv1alpha1.ReasonOutcomeUnknown:
-				reason, msg = budgetv1alpha1.ReasonOutcomeUnknown, fmt.Sprintf("the outcome of %s %s is unknown; check BSS and annotate it %s=Succeeded or Failed", f.Operation, f.Name, budgetv1alpha1.AnnotationResolve)
-			}
-		}
-		if deleting && reason != budgetv1alpha1.ReasonTransferInProgress {
-			reason, msg = budgetv1alpha1.ReasonReclaimBlocked, msg+releaseHint
-		} else if deleting {
-			reason = budgetv1alpha1.ReasonReclaiming
-		}
-		r.setReady(ba, metav1.ConditionFalse, reason, msg)
-		after := time.Minute
-		switch {
-		case !dec.RetryAt.IsZero():
-			after = dec.RetryAt.Sub(s.now) + 10*time.Millisecond
-		case s.ledger.InFlight != nil:
-			after = inFlightResync
-		}
-		return ctrl.Result{RequeueAfter: after}, nil
+		return r.wait(s, dec, deleting)
 	case ActionBlocked:
 		reason, msg := dec.Reason, dec.Message
 		if deleting {
@@ -562,6 +618,47 @@ func (r *Reconciler) act(ctx context.Context, s *scope, dec Decision, deleting b
 		return ctrl.Result{RequeueAfter: r.Options.FundsRecheckInterval}, nil
 	}
 	return r.createTransfer(ctx, s, dec, deleting)
+}
+
+// reportPlan shows, under managementPolicy Plan, what would move next.
+func (r *Reconciler) reportPlan(ctx context.Context, s *scope, dec Decision) (ctrl.Result, error) {
+	msg := "nothing would move: " + dec.Message
+	switch dec.Action {
+	case ActionCreate:
+		s.ba.Status.Planned = &budgetv1alpha1.PlannedTransfer{Operation: dec.Operation, CouponID: dec.CouponID}
+		if dec.Operation != budgetv1alpha1.OperationCouponReclaim {
+			s.ba.Status.Planned.Amount = budgetv1alpha1.Money(dec.Amount.String())
+		}
+		msg = "would submit " + describe(dec)
+	case ActionBlocked:
+		msg = "would not move money: " + dec.Message
+	}
+	r.setReady(s.ba, metav1.ConditionFalse, budgetv1alpha1.ReasonPlanned, "managementPolicy Plan: "+msg)
+	return ctrl.Result{RequeueAfter: r.resync(ctx, s)}, nil
+}
+
+// wait reports a transfer in flight, one whose outcome is unknown, or a
+// backoff after failures, and when to look again.
+func (r *Reconciler) wait(s *scope, dec Decision, deleting bool) (ctrl.Result, error) {
+	reason, msg := dec.Reason, dec.Message
+	if f := s.ledger.InFlight; f != nil && f.Reason == budgetv1alpha1.ReasonOutcomeUnknown {
+		reason, msg = budgetv1alpha1.ReasonOutcomeUnknown, fmt.Sprintf("the outcome of %s %s is unknown; check BSS and annotate it %s=Succeeded or Failed", f.Operation, f.Name, budgetv1alpha1.AnnotationResolve)
+	}
+	switch {
+	case deleting && reason != budgetv1alpha1.ReasonTransferInProgress:
+		reason, msg = budgetv1alpha1.ReasonReclaimBlocked, msg+releaseHint
+	case deleting:
+		reason = budgetv1alpha1.ReasonReclaiming
+	}
+	r.setReady(s.ba, metav1.ConditionFalse, reason, msg)
+	after := time.Minute
+	switch {
+	case !dec.RetryAt.IsZero():
+		after = dec.RetryAt.Sub(s.now) + 10*time.Millisecond
+	case s.ledger.InFlight != nil:
+		after = inFlightResync
+	}
+	return ctrl.Result{RequeueAfter: after}, nil
 }
 
 // settleAwaiting keeps a transfer that waits for approval only while the

@@ -71,8 +71,12 @@ const (
 	maxTimeLen     = 32
 )
 
-// Money is an amount as a status field.
-func Money(a money.Amount) budgetv1alpha1.Money { return budgetv1alpha1.Money(a.String()) }
+// Money formats an amount for a status field. Status money is never
+// negative (the CRD admits no sign), so refunds that outweigh consumption
+// show as 0.00.
+func Money(a money.Amount) budgetv1alpha1.Money {
+	return budgetv1alpha1.Money(money.Max(a, money.Zero).String())
+}
 
 // CreditLedgers converts BSS credit rows to status, keeping as many as the
 // status holds.
