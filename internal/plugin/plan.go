@@ -9,16 +9,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -439,26 +436,15 @@ func sameAmount(a, b budgetv1alpha1.Money) bool {
 	return okx && oky && x == y
 }
 
-// admits reports whether sa's allowedNamespaces admits namespace; known is
-// false when the namespace's labels are needed but cannot be read.
+// admits applies the operator's namespace admission with what the user may
+// read; known is false when the namespace's labels cannot be read.
 func admits(ctx context.Context, c client.Client, sa *budgetv1alpha1.SubAccount, namespace string) (admitted, known bool) {
-	an := sa.Spec.AllowedNamespaces
-	if an == nil {
-		return false, true
-	}
-	if slices.Contains(an.Names, namespace) {
-		return true, true
-	}
-	if an.Selector == nil {
-		return false, true
-	}
-	sel, err := metav1.LabelSelectorAsSelector(an.Selector)
-	if err != nil {
-		return false, true
-	}
-	var ns corev1.Namespace
-	if err := c.Get(ctx, types.NamespacedName{Name: namespace}, &ns); err != nil {
-		return false, false
-	}
-	return sel.Matches(labels.Set(ns.Labels)), true
+	admitted, err := sa.Spec.AllowedNamespaces.Admits(namespace, func() (map[string]string, bool, error) {
+		var ns corev1.Namespace
+		if err := c.Get(ctx, types.NamespacedName{Name: namespace}, &ns); err != nil {
+			return nil, false, err
+		}
+		return ns.Labels, true, nil
+	})
+	return admitted, err == nil
 }

@@ -23,7 +23,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -991,25 +990,13 @@ func (r *Reconciler) pruneFailed(ctx context.Context, s *scope) error {
 }
 
 func (r *Reconciler) namespaceAllowed(ctx context.Context, sa *budgetv1alpha1.SubAccount, namespace string) (bool, error) {
-	an := sa.Spec.AllowedNamespaces
-	if an == nil {
-		return false, nil
-	}
-	if slices.Contains(an.Names, namespace) {
-		return true, nil
-	}
-	if an.Selector == nil {
-		return false, nil
-	}
-	sel, err := metav1.LabelSelectorAsSelector(an.Selector)
-	if err != nil {
-		return false, nil //nolint:nilerr // an invalid selector admits nothing; the SubAccount shows it
-	}
-	var ns corev1.Namespace
-	if err := r.Get(ctx, types.NamespacedName{Name: namespace}, &ns); err != nil {
-		return false, client.IgnoreNotFound(err)
-	}
-	return sel.Matches(labels.Set(ns.Labels)), nil
+	return sa.Spec.AllowedNamespaces.Admits(namespace, func() (map[string]string, bool, error) {
+		var ns corev1.Namespace
+		if err := r.Get(ctx, types.NamespacedName{Name: namespace}, &ns); err != nil {
+			return nil, false, client.IgnoreNotFound(err)
+		}
+		return ns.Labels, true, nil
+	})
 }
 
 func (r *Reconciler) bssError(ba *budgetv1alpha1.BudgetAllocation, err error, deleting bool) (ctrl.Result, error) {
