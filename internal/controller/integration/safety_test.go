@@ -428,3 +428,17 @@ func deny(t *testing.T, bt *budgetv1alpha1.BudgetTransfer, message string) {
 	t.Helper()
 	decide(t, bt, budgetv1alpha1.ConditionDenied, message)
 }
+
+// TestCouponTheMasterDoesNotHave: a coupon id the master does not have is
+// reported as missing, not as a coupon with 0.00 left.
+func TestCouponTheMasterDoesNotHave(t *testing.T) {
+	tm := newTeam(t)
+	tm.create(t, tm.allocation("nope", "1", func(ba *budgetv1alpha1.BudgetAllocation) {
+		ba.Spec.Coupons = []budgetv1alpha1.CouponGrant{{CouponID: "CP-DOES-NOT-EXIST", Amount: "5"}}
+	}))
+	ba := tm.waitReason(t, "nope", budgetv1alpha1.ReasonCouponUnavailable)
+	if msg := meta.FindStatusCondition(ba.Status.Conditions, budgetv1alpha1.ConditionReady).Message; msg !=
+		"the master has no transferable coupon CP-DOES-NOT-EXIST (it does not exist, has expired or is not transferable)" {
+		t.Errorf("CouponUnavailable message = %q", msg)
+	}
+}
