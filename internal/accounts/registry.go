@@ -55,7 +55,7 @@ type Account struct {
 	// DomainID of the master account.
 	DomainID string
 	// Client talks to BSS with the master's credentials.
-	Client *bss.Client
+	Client bss.API
 
 	fingerprint string
 
@@ -94,6 +94,18 @@ func (r *Registry) Ensure(name, fingerprint string, cfg bss.Config) (*Account, e
 	a := &Account{Name: name, DomainID: cfg.DomainID, Client: c, fingerprint: fingerprint, cache: map[string]cached{}}
 	r.accounts[name] = a
 	return a, nil
+}
+
+// Put installs an account for name that talks to api: the connection a
+// unit test gives a reconciler (bssfake), where Ensure would build a
+// client from credentials.
+func (r *Registry) Put(name string, api bss.API) *Account {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a := &Account{Name: name, Client: api, cache: map[string]cached{}}
+	r.accounts[name] = a
+	r.reconciled[name] = true
+	return a
 }
 
 // Get returns the account for name, if its EnterpriseAccount has been

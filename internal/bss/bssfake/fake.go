@@ -1,0 +1,276 @@
+// Package bssfake is an in-memory BSS for unit tests of the reconcilers:
+// one master with transferable cash and coupons, its sub-accounts with
+// reclaimable cash and sub-coupons, trans_ids applied at most once
+// (CBC.99007009 on a reuse), and hooks that fail a call before it is
+// applied or lose its answer after. It implements bss.API; the simulator
+// (internal/bsssim) is the full model behind the HTTP API.
+package bssfake
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+)
+
+// Fault decides, per call, whether it fails before anything is applied
+// (Before) or is applied and its answer lost (After). op is the bss.Op…
+// constant of the call.
+type Fault func(op string) (before, after error)
+
+// BSS is the in-memory master account.
+type BSS struct {
+	mu      sync.Mutex
+	cash    money.Amount
+	coupons map[string]money.Amount // master coupon id → balance
+	subs    map[string]*sub
+	applied map[string]bool // trans_ids
+	nextID  int
+	// Fault, when set, is consulted on every money write.
+	Fault Fault
+	// Calls counts the calls per operation.
+	Calls map[string]int
+}
+
+type sub struct {
+	cash       money.Amount
+	subCoupons map[string]bss.SubCoupon // sub-coupon id → sub-coupon
+}
+
+// New returns a master with cash and the given coupons, and sub-accounts
+// with no money.
+func New(cash money.Amount, coupons map[string]money.Amount, subAccounts ...string) *BSS {
+	b := &BSS{cash: cash, coupons: map[string]money.Amount{}, subs: map[string]*sub{}, applied: map[string]bool{}, Calls: map[string]int{}}
+	for id, a := range coupons {
+		b.coupons[id] = a
+	}
+	for _, id := range subAccounts {
+		b.subs[id] = &sub{subCoupons: map[string]bss.SubCoupon{}}
+	}
+	return b
+}
+
+var _ bss.API = (*BSS)(nil)
+
+// Spend takes amount of a sub-account's cash, as consumption would.
+func (b *BSS) Spend(customerID string, amount money.Amount) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if s, ok := b.subs[customerID]; ok {
+		s.cash = money.Max(s.cash.Sub(amount), money.Zero)
+	}
+}
+
+// Cash is a sub-account's reclaimable cash.
+func (b *BSS) Cash(customerID string) money.Amount {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if s, ok := b.subs[customerID]; ok {
+		return s.cash
+	}
+	return money.Zero
+}
+
+// apiErr is a business error as BSS returns them: HTTP 400 with a code.
+func apiErr(op, code, msg string) error {
+	return &bss.Error{Operation: op, HTTPStatus: http.StatusBadRequest, Code: code, Message: msg}
+}
+
+// write runs one money write: fault before, trans_id check, apply, fault
+// after. Callers hold no lock.
+func (b *BSS) write(op, transID, customerID string, apply func(*sub) error) error {
+	var before, after error
+	if b.Fault != nil {
+		before, after = b.Fault(op)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.Calls[op]++
+	if before != nil {
+		return before
+	}
+	if b.applied[transID] {
+		return apiErr(op, bss.CodeDuplicateTransID, "The transaction ID already exists.")
+	}
+	s, ok := b.subs[customerID]
+	if !ok {
+		return apiErr(op, bss.CodeSubAccountNotFound, "The customer does not exist.")
+	}
+	if err := apply(s); err != nil {
+		return err
+	}
+	b.applied[transID] = true
+	return after
+}
+
+// TransferAmount moves cash from the master to a sub-account.
+func (b *BSS) TransferAmount(_ context.Context, req bss.AmountTransferRequest) error {
+	return b.write(bss.OpUpdateSubEnterpriseAmount, req.TransID, req.CustomerID, func(s *sub) error {
+		if b.cash.Cmp(req.Amount) < 0 {
+			return apiErr(bss.OpUpdateSubEnterpriseAmount, bss.CodeInsufficientBalance, "Insufficient balance.")
+		}
+		b.cash, s.cash = b.cash.Sub(req.Amount), s.cash.Add(req.Amount)
+		return nil
+	})
+}
+
+// ReclaimAmount moves cash from a sub-account back to the master.
+func (b *BSS) ReclaimAmount(_ context.Context, req bss.AmountTransferRequest) error {
+	return b.write(bss.OpReclaimSubEnterpriseAmount, req.TransID, req.CustomerID, func(s *sub) error {
+		if s.cash.Cmp(req.Amount) < 0 {
+			return apiErr(bss.OpReclaimSubEnterpriseAmount, bss.CodeInsufficientBalance, "Insufficient balance.")
+		}
+		b.cash, s.cash = b.cash.Add(req.Amount), s.cash.Sub(req.Amount)
+		return nil
+	})
+}
+
+// TransferCoupon carves a sub-coupon out of a master coupon.
+func (b *BSS) TransferCoupon(_ context.Context, req bss.CouponTransferRequest) (string, error) {
+	var id string
+	err := b.write(bss.OpClaimEnterpriseMultiAccountCoupon, req.TransID, req.CustomerID, func(s *sub) error {
+		bal, ok := b.coupons[req.CouponID]
+		if !ok || bal.Cmp(req.Amount) < 0 {
+			return apiErr(bss.OpClaimEnterpriseMultiAccountCoupon, bss.CodeCheckItemFailed, "The coupon balance is insufficient.")
+		}
+		b.nextID++
+		id = fmt.Sprintf("SCP%06d", b.nextID)
+		b.coupons[req.CouponID] = bal.Sub(req.Amount)
+		s.subCoupons[id] = bss.SubCoupon{CouponID: req.CouponID, SubCouponID: id, Balance: req.Amount}
+		return nil
+	})
+	return id, err
+}
+
+// ReclaimCoupon returns what is left of a sub-coupon to its master coupon.
+func (b *BSS) ReclaimCoupon(_ context.Context, req bss.CouponReclaimRequest) (money.Amount, error) {
+	var got money.Amount
+	err := b.write(bss.OpReclaimEnterpriseMultiAccountCoupon, req.TransID, req.CustomerID, func(s *sub) error {
+		sc, ok := s.subCoupons[req.SubCouponID]
+		if !ok || sc.CouponID != req.CouponID {
+			return apiErr(bss.OpReclaimEnterpriseMultiAccountCoupon, bss.CodeCheckItemFailed, "The coupon does not exist.")
+		}
+		got = sc.Balance
+		b.coupons[req.CouponID] = b.coupons[req.CouponID].Add(got)
+		delete(s.subCoupons, req.SubCouponID)
+		return nil
+	})
+	return got, err
+}
+
+func (b *BSS) read(op string) {
+	b.Calls[op]++
+}
+
+// TransferableCash is the master's cash.
+func (b *BSS) TransferableCash(context.Context) (money.Amount, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.read(bss.OpShowMultiAccountTransferAmount)
+	return b.cash, nil
+}
+
+// TransferableCredit returns no ledgers: the fake master has no credit.
+func (b *BSS) TransferableCredit(context.Context) ([]bss.AmountInfo, error) {
+	return nil, nil
+}
+
+// ListAllTransferableCoupons lists the master's coupons with a balance.
+func (b *BSS) ListAllTransferableCoupons(context.Context) ([]bss.Coupon, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.read(bss.OpListMultiAccountTransferCoupons)
+	var out []bss.Coupon
+	for id, bal := range b.coupons {
+		if bal.IsPositive() {
+			out = append(out, bss.Coupon{CouponID: id, Balance: bal})
+		}
+	}
+	return out, nil
+}
+
+// ReclaimableCash is a sub-account's cash.
+func (b *BSS) ReclaimableCash(_ context.Context, id string) (money.Amount, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.read(bss.OpShowMultiAccountTransferAmount)
+	s, ok := b.subs[id]
+	if !ok {
+		return money.Zero, apiErr(bss.OpShowMultiAccountTransferAmount, bss.CodeSubAccountNotFound, "The customer does not exist.")
+	}
+	return s.cash, nil
+}
+
+// ReclaimableCredit returns no ledgers: the fake sub-accounts have no credit.
+func (b *BSS) ReclaimableCredit(context.Context, string) ([]bss.AmountInfo, error) {
+	return nil, nil
+}
+
+// ListAllReclaimableCoupons lists a sub-account's sub-coupons.
+func (b *BSS) ListAllReclaimableCoupons(_ context.Context, id string) ([]bss.SubCoupon, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.read(bss.OpListMultiAccountRetrieveCoupons)
+	s, ok := b.subs[id]
+	if !ok {
+		return nil, apiErr(bss.OpListMultiAccountRetrieveCoupons, bss.CodeSubAccountNotFound, "The customer does not exist.")
+	}
+	out := make([]bss.SubCoupon, 0, len(s.subCoupons))
+	for _, sc := range s.subCoupons {
+		out = append(out, sc)
+	}
+	return out, nil
+}
+
+// ListSubCustomers lists the sub-accounts, all Normal, on one page.
+func (b *BSS) ListSubCustomers(ctx context.Context, req bss.ListSubCustomersRequest) (*bss.ListSubCustomersResponse, error) {
+	all, err := b.ListAllSubCustomers(ctx, req)
+	return &bss.ListSubCustomersResponse{SubCustomers: all, TotalCount: len(all)}, err
+}
+
+// ListAllSubCustomers lists the sub-accounts, all Normal.
+func (b *BSS) ListAllSubCustomers(context.Context, bss.ListSubCustomersRequest) ([]bss.SubCustomer, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.read(bss.OpListEnterpriseSubCustomers)
+	out := make([]bss.SubCustomer, 0, len(b.subs))
+	for id := range b.subs {
+		out = append(out, bss.SubCustomer{ID: id, Name: id, Status: 1})
+	}
+	return out, nil
+}
+
+// ListAllMonthlySums returns no bills: the fake models no consumption.
+func (b *BSS) ListAllMonthlySums(context.Context, bss.MonthlySumRequest) (*bss.MonthlySumResponse, error) {
+	return &bss.MonthlySumResponse{}, nil
+}
+
+// ListAllOrders returns no orders: the fake models none.
+func (b *BSS) ListAllOrders(context.Context, bss.ListOrdersRequest) ([]bss.Order, error) {
+	return nil, nil
+}
+
+// CreateSubCustomer adds a Normal sub-account whose customer id is its
+// login name.
+func (b *BSS) CreateSubCustomer(_ context.Context, req bss.CreateSubCustomerRequest) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.Calls[bss.OpCreateSubEnterpriseAccount]++
+	name := req.NewSubCustomer.CustomerName
+	if _, ok := b.subs[name]; ok {
+		return apiErr(bss.OpCreateSubEnterpriseAccount, "CBC.99000049", "The account name already exists.")
+	}
+	b.subs[name] = &sub{subCoupons: map[string]bss.SubCoupon{}}
+	return nil
+}
+
+// SendSMSVerificationCode counts the codes sent; the fake sends none.
+func (b *BSS) SendSMSVerificationCode(context.Context, bss.SendSMSVerificationCodeRequest) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.Calls[bss.OpSendSMSVerificationCode]++
+	return nil
+}
