@@ -1,6 +1,6 @@
 // Package budgetallocation reconciles BudgetAllocations: it checks that the
 // allocation's namespace may fund the SubAccount, plans the next movement
-// from the allocation's ledger of BudgetTransfers (see Plan) and creates at
+// from the allocation's ledger of BudgetTransfers (see planner.Plan) and creates at
 // most one BudgetTransfer at a time, with a deterministic trans_id, for the
 // budgettransfer controller to submit.
 package budgetallocation
@@ -21,7 +21,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -42,6 +41,7 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/metrics"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/planner"
 )
 
 // Reconciler reconciles BudgetAllocations.
@@ -65,7 +65,7 @@ type Reconciler struct {
 type scope struct {
 	ba        *budgetv1alpha1.BudgetAllocation
 	transfers []budgetv1alpha1.BudgetTransfer
-	ledger    Ledger
+	ledger    planner.Ledger
 	// awaiting is the in-flight transfer still waiting for approval; it has
 	// not reached BSS, so the plan is made without it and it is withdrawn
 	// when the spec no longer asks for it.
@@ -77,7 +77,7 @@ type scope struct {
 	// everything it granted is reclaimed.
 	deleting bool
 	// desired is what the spec asks for, once parsed.
-	desired Desired
+	desired planner.Desired
 	// halted stops the remaining phases; the result of the phase that
 	// halted is the reconcile's.
 	halted bool
@@ -301,16 +301,16 @@ func (r *Reconciler) planAndAct(ctx context.Context, s *scope) (ctrl.Result, err
 	if err != nil {
 		return r.bssError(s.ba, err, s.deleting)
 	}
-	if dec.Action == ActionNone {
+	if dec.Action == planner.ActionNone {
 		obs, err := r.observe(callCtx, s, d, false)
 		if err != nil {
 			return r.bssError(s.ba, err, s.deleting)
 		}
-		if dec = Plan(d, s.ledger, obs, s.now, retryAt); dec.NeedsFreshMaster {
+		if dec = planner.Plan(d, s.ledger, obs, s.now, retryAt); dec.NeedsFreshMaster {
 			if obs, err = r.observe(callCtx, s, d, true); err != nil {
 				return r.bssError(s.ba, err, s.deleting)
 			}
-			dec = Plan(d, s.ledger, obs, s.now, retryAt)
+			dec = planner.Plan(d, s.ledger, obs, s.now, retryAt)
 		}
 		s.ba.Status.Desired = budgetv1alpha1.Money(money.Max(dec.Desired, money.Zero).String())
 	}
@@ -326,7 +326,7 @@ func (r *Reconciler) planAndAct(ctx context.Context, s *scope) (ctrl.Result, err
 // current customer is funded. Without a decision nothing moves, except that
 // a deletion with deletionPolicy Reclaim reclaims from every customer it
 // did not release. ActionNone means the current customer's plan may run.
-func (r *Reconciler) planPreviousCustomers(ctx context.Context, s *scope, d Desired, retryAt time.Time) (Decision, error) {
+func (r *Reconciler) planPreviousCustomers(ctx context.Context, s *scope, d planner.Desired, retryAt time.Time) (planner.Decision, error) {
 	policies := map[string]budgetv1alpha1.PreviousCustomerPolicy{}
 	for _, p := range s.sa.Spec.PreviousCustomers {
 		policies[p.CustomerID] = p.Policy
@@ -338,36 +338,36 @@ func (r *Reconciler) planPreviousCustomers(ctx context.Context, s *scope, d Desi
 			continue
 		}
 		if policy != budgetv1alpha1.PreviousCustomerReclaim && !d.Deleting {
-			return Decision{Action: ActionBlocked, Reason: budgetv1alpha1.ReasonCustomerChanged, Message: customerChangedMessage(s, h)}, nil
+			return planner.Decision{Action: planner.ActionBlocked, Reason: budgetv1alpha1.ReasonCustomerChanged, Message: customerChangedMessage(s, h)}, nil
 		}
 		ea := orDefault(h.EnterpriseAccount, s.sa.Spec.EnterpriseAccountRef.Name)
 		acct, ok := r.Registry.Get(ea)
 		if !ok {
-			return Decision{Action: ActionBlocked, Reason: budgetv1alpha1.ReasonEnterpriseAccountNotReady,
+			return planner.Decision{Action: planner.ActionBlocked, Reason: budgetv1alpha1.ReasonEnterpriseAccountNotReady,
 				Message: fmt.Sprintf("reclaiming from previous customer %s needs EnterpriseAccount %s, which has no working connection", id, ea)}, nil
 		}
 		old := s.ledger.For(id)
-		var o Observed
+		var o planner.Observed
 		if old.InFlight == nil {
 			var err error
 			if o.SubBalance, o.SubCredit, err = reclaimable(ctx, acct, id, d.Credit); err != nil {
-				return Decision{}, err
+				return planner.Decision{}, err
 			}
 		}
-		dec := Plan(Desired{Deleting: true, Credit: d.Credit}, old, o, s.now, retryAt)
-		if dec.Action == ActionNone {
+		dec := planner.Plan(planner.Desired{Deleting: true, Credit: d.Credit}, old, o, s.now, retryAt)
+		if dec.Action == planner.ActionNone {
 			continue // everything reclaimable there is back
 		}
 		dec.CustomerID, dec.EnterpriseAccount = id, ea
-		if dec.Action == ActionCreate {
+		if dec.Action == planner.ActionCreate {
 			dec.Message += " from previous customer " + id
 		}
 		return dec, nil
 	}
-	return Decision{Action: ActionNone}, nil
+	return planner.Decision{Action: planner.ActionNone}, nil
 }
 
-func customerChangedMessage(s *scope, h Holding) string {
+func customerChangedMessage(s *scope, h planner.Holding) string {
 	what := make([]string, 0, 1+len(h.Grants))
 	if !h.Granted.IsZero() {
 		what = append(what, h.Granted.String())
@@ -405,9 +405,9 @@ func (r *Reconciler) deletionShortcuts(ctx context.Context, s *scope) (bool, ctr
 	return false, ctrl.Result{}, nil
 }
 
-func (r *Reconciler) desired(ctx context.Context, s *scope, deleting bool) (Desired, error) {
+func (r *Reconciler) desired(ctx context.Context, s *scope, deleting bool) (planner.Desired, error) {
 	spec := s.ba.Spec
-	d := Desired{Credit: spec.BalanceType == budgetv1alpha1.BalanceTypeCredit, Deleting: deleting, Coupons: map[string]money.Amount{},
+	d := planner.Desired{Credit: spec.BalanceType == budgetv1alpha1.BalanceTypeCredit, Deleting: deleting, Coupons: map[string]money.Amount{},
 		Generation: s.ba.Generation, ApprovalLimit: r.approvalLimit(ctx, s.sa.Spec.EnterpriseAccountRef.Name)}
 	if spec.Amount != nil {
 		a, err := money.Parse(string(*spec.Amount))
@@ -417,7 +417,7 @@ func (r *Reconciler) desired(ctx context.Context, s *scope, deleting bool) (Desi
 		d.Amount = &a
 	}
 	if t := spec.TopUp; t != nil {
-		var tu TopUp
+		var tu planner.TopUp
 		var err error
 		for _, f := range []struct {
 			v   budgetv1alpha1.Money
@@ -447,8 +447,8 @@ func (r *Reconciler) desired(ctx context.Context, s *scope, deleting bool) (Desi
 // observe reads what the plan needs from BSS: the sub-account's reclaimable
 // balance only when a reclaim or a top-up may be due, the master's balance
 // from the shared cache unless fresh is asked for.
-func (r *Reconciler) observe(ctx context.Context, s *scope, d Desired, fresh bool) (Observed, error) {
-	var o Observed
+func (r *Reconciler) observe(ctx context.Context, s *scope, d planner.Desired, fresh bool) (planner.Observed, error) {
+	var o planner.Observed
 	acct, cust := s.acct, s.sa.Status.CustomerID
 	needSub := d.Deleting || d.TopUp != nil || (d.Amount != nil && d.Amount.Cmp(s.ledger.Granted) < 0)
 	if needSub && s.ledger.InFlight == nil {
@@ -458,13 +458,13 @@ func (r *Reconciler) observe(ctx context.Context, s *scope, d Desired, fresh boo
 		}
 	}
 	if cash, ok := acct.TransferableCash(); ok && !fresh {
-		o.MasterCash = Balance{Known: true, Amount: cash}
+		o.MasterCash = planner.Balance{Known: true, Amount: cash}
 	} else if !d.Credit {
 		cash, err := acct.RefreshTransferableCash(ctx, s.now)
 		if err != nil {
 			return o, err
 		}
-		o.MasterCash = Balance{Known: true, Amount: cash}
+		o.MasterCash = planner.Balance{Known: true, Amount: cash}
 	}
 	if d.Credit && !d.Deleting {
 		ls, ok := accounts.Load(acct, accounts.MasterCredit, s.now)
@@ -507,21 +507,21 @@ const masterCacheTTL = 10 * time.Second
 
 // reclaimable reads a sub-account's reclaimable cash, or its reclaimable
 // credit ledgers and their sum.
-func reclaimable(ctx context.Context, acct *accounts.Account, cust string, credit bool) (Balance, []CreditLedger, error) {
+func reclaimable(ctx context.Context, acct *accounts.Account, cust string, credit bool) (planner.Balance, []planner.CreditLedger, error) {
 	if !credit {
 		cash, err := acct.Client.ReclaimableCash(ctx, cust)
-		return Balance{Known: err == nil, Amount: cash}, nil, err
+		return planner.Balance{Known: err == nil, Amount: cash}, nil, err
 	}
 	ls, err := acct.Client.ReclaimableCredit(ctx, cust)
 	if err != nil {
-		return Balance{}, nil, err
+		return planner.Balance{}, nil, err
 	}
 	ledgers := planLedgers(ls)
 	var sum money.Amount
 	for _, l := range ledgers {
 		sum = sum.Add(l.Available)
 	}
-	return Balance{Known: true, Amount: sum}, ledgers, nil
+	return planner.Balance{Known: true, Amount: sum}, ledgers, nil
 }
 
 // approvalLimit is the EnterpriseAccount's approval settings as the ledger
@@ -568,7 +568,7 @@ func (r *Reconciler) fundingHeadroom(ctx context.Context, s *scope, limit budget
 // act carries out a decision under the allocation's management policy: a
 // transfer waiting for approval is kept or withdrawn first, Plan and Paused
 // only report, Managed (and any deletion) moves.
-func (r *Reconciler) act(ctx context.Context, s *scope, dec Decision, deleting bool) (ctrl.Result, error) {
+func (r *Reconciler) act(ctx context.Context, s *scope, dec planner.Decision, deleting bool) (ctrl.Result, error) {
 	ba := s.ba
 	mode := ba.Spec.ManagementPolicy
 	if deleting {
@@ -593,7 +593,7 @@ func (r *Reconciler) act(ctx context.Context, s *scope, dec Decision, deleting b
 	}
 
 	switch dec.Action {
-	case ActionNone:
+	case planner.ActionNone:
 		if deleting {
 			r.Recorder.Eventf(ba, nil, corev1.EventTypeNormal, "Reclaimed", "Delete", "reclaim finished; %s remains granted (not reclaimable)", s.ledger.Granted)
 			patch := client.MergeFrom(ba.DeepCopy())
@@ -603,9 +603,9 @@ func (r *Reconciler) act(ctx context.Context, s *scope, dec Decision, deleting b
 		ba.Status.ObservedGeneration = ba.Generation
 		r.setReady(ba, metav1.ConditionTrue, budgetv1alpha1.ReasonReady, dec.Message)
 		return ctrl.Result{RequeueAfter: r.resync(ctx, s)}, nil
-	case ActionWait:
+	case planner.ActionWait:
 		return r.wait(s, dec, deleting)
-	case ActionBlocked:
+	case planner.ActionBlocked:
 		reason, msg := dec.Reason, dec.Message
 		if deleting {
 			reason, msg = budgetv1alpha1.ReasonReclaimBlocked, msg+releaseHint
@@ -620,16 +620,16 @@ func (r *Reconciler) act(ctx context.Context, s *scope, dec Decision, deleting b
 }
 
 // reportPlan shows, under managementPolicy Plan, what would move next.
-func (r *Reconciler) reportPlan(ctx context.Context, s *scope, dec Decision) (ctrl.Result, error) {
+func (r *Reconciler) reportPlan(ctx context.Context, s *scope, dec planner.Decision) (ctrl.Result, error) {
 	msg := "nothing would move: " + dec.Message
 	switch dec.Action {
-	case ActionCreate:
+	case planner.ActionCreate:
 		s.ba.Status.Planned = &budgetv1alpha1.PlannedTransfer{Operation: dec.Operation, CouponID: dec.CouponID}
 		if dec.Operation != budgetv1alpha1.OperationCouponReclaim {
 			s.ba.Status.Planned.Amount = budgetv1alpha1.Money(dec.Amount.String())
 		}
 		msg = "would submit " + describe(dec)
-	case ActionBlocked:
+	case planner.ActionBlocked:
 		msg = "would not move money: " + dec.Message
 	}
 	r.setReady(s.ba, metav1.ConditionFalse, budgetv1alpha1.ReasonPlanned, "managementPolicy Plan: "+msg)
@@ -638,7 +638,7 @@ func (r *Reconciler) reportPlan(ctx context.Context, s *scope, dec Decision) (ct
 
 // wait reports a transfer in flight, one whose outcome is unknown, or a
 // backoff after failures, and when to look again.
-func (r *Reconciler) wait(s *scope, dec Decision, deleting bool) (ctrl.Result, error) {
+func (r *Reconciler) wait(s *scope, dec planner.Decision, deleting bool) (ctrl.Result, error) {
 	reason, msg := dec.Reason, dec.Message
 	if f := s.ledger.InFlight; f != nil && f.Reason == budgetv1alpha1.ReasonOutcomeUnknown {
 		reason, msg = budgetv1alpha1.ReasonOutcomeUnknown, fmt.Sprintf("the outcome of %s %s is unknown; check BSS and annotate it %s=Succeeded or Failed", f.Operation, f.Name, budgetv1alpha1.AnnotationResolve)
@@ -669,10 +669,10 @@ func (r *Reconciler) wait(s *scope, dec Decision, deleting bool) (ctrl.Result, e
 // nothing). Both writes are conflict-checked against the version read, so
 // neither lands on a transfer that has moved on to Submitting. done is
 // false when the reconcile should go on to report the management policy.
-func (r *Reconciler) settleAwaiting(ctx context.Context, s *scope, dec Decision, mode budgetv1alpha1.ManagementPolicy, deleting bool) (ctrl.Result, bool, error) {
+func (r *Reconciler) settleAwaiting(ctx context.Context, s *scope, dec planner.Decision, mode budgetv1alpha1.ManagementPolicy, deleting bool) (ctrl.Result, bool, error) {
 	ba, aw := s.ba, s.awaiting
 	gen := strconv.FormatInt(ba.Generation, 10)
-	wanted := mode == budgetv1alpha1.ManagementPolicyManaged && dec.Action == ActionCreate && matches(aw, dec) &&
+	wanted := mode == budgetv1alpha1.ManagementPolicyManaged && dec.Action == planner.ActionCreate && matches(aw, dec) &&
 		aw.Spec.CustomerID == orDefault(dec.CustomerID, s.sa.Status.CustomerID)
 	why := aw.Annotations[budgetv1alpha1.AnnotationWithdraw]
 	switch {
@@ -731,7 +731,7 @@ func withdrawalReason(mode budgetv1alpha1.ManagementPolicy, deleting bool) strin
 	return "the allocation's spec no longer asks for it"
 }
 
-func (r *Reconciler) createTransfer(ctx context.Context, s *scope, dec Decision, deleting bool) (ctrl.Result, error) {
+func (r *Reconciler) createTransfer(ctx context.Context, s *scope, dec planner.Decision, deleting bool) (ctrl.Result, error) {
 	ba := s.ba
 	seq := s.ledger.NextSequence
 	customer, ea := orDefault(dec.CustomerID, s.sa.Status.CustomerID), orDefault(dec.EnterpriseAccount, s.sa.Spec.EnterpriseAccountRef.Name)
@@ -798,7 +798,7 @@ func (r *Reconciler) createTransfer(ctx context.Context, s *scope, dec Decision,
 	}
 	// The same message the next reconcile derives from the ledger, so that
 	// it has nothing to write while the transfer waits its turn.
-	r.setReady(ba, metav1.ConditionFalse, reason, InFlightMessage(bt.Spec.Operation, bt.Name, budgetv1alpha1.PhasePending))
+	r.setReady(ba, metav1.ConditionFalse, reason, planner.InFlightMessage(bt.Spec.Operation, bt.Name, budgetv1alpha1.PhasePending))
 	return ctrl.Result{RequeueAfter: inFlightResync}, nil
 }
 
@@ -827,14 +827,14 @@ func (r *Reconciler) nameTaken(ctx context.Context, s *scope, name string) (ctrl
 const inFlightResync = 10 * time.Minute
 
 // matches reports whether an existing transfer is the one dec asks for.
-func matches(bt *budgetv1alpha1.BudgetTransfer, dec Decision) bool {
+func matches(bt *budgetv1alpha1.BudgetTransfer, dec planner.Decision) bool {
 	if bt.Spec.Operation != dec.Operation || bt.Spec.CouponID != dec.CouponID || bt.Spec.ExpireTime != dec.ExpireTime {
 		return false
 	}
 	return dec.Operation == budgetv1alpha1.OperationCouponReclaim || string(bt.Spec.Amount) == dec.Amount.String()
 }
 
-func describe(dec Decision) string {
+func describe(dec planner.Decision) string {
 	var s string
 	switch dec.Operation {
 	case budgetv1alpha1.OperationCouponTransfer:
@@ -887,43 +887,20 @@ func (r *Reconciler) loadLedger(ctx context.Context, s *scope) error {
 		return err
 	}
 	s.transfers = s.transfers[:0]
-	entries := make([]Entry, 0, len(list.Items))
+	entries := make([]planner.Entry, 0, len(list.Items))
 	customer, newest := s.ba.Status.CustomerID, int64(-1)
 	for _, bt := range list.Items {
 		if !metav1.IsControlledBy(&bt, s.ba) {
 			continue
 		}
 		s.transfers = append(s.transfers, bt)
-		entries = append(entries, EntryOf(&bt))
+		entries = append(entries, planner.EntryOf(&bt))
 		if s.ba.Status.CustomerID == "" && bt.Spec.Sequence > newest {
 			customer, newest = bt.Spec.CustomerID, bt.Spec.Sequence
 		}
 	}
-	s.ledger = Summarize(entries, customer)
+	s.ledger = planner.Summarize(entries, customer)
 	return nil
-}
-
-// EntryOf converts a BudgetTransfer to a ledger entry.
-func EntryOf(bt *budgetv1alpha1.BudgetTransfer) Entry {
-	amount, _ := money.Parse(string(bt.Spec.Amount))
-	e := Entry{
-		Name: bt.Name, Sequence: bt.Spec.Sequence, Operation: bt.Spec.Operation, Amount: amount, Phase: bt.Status.Phase,
-		CouponID: bt.Spec.CouponID, SubCouponID: bt.Spec.SubCouponID, Created: bt.CreationTimestamp.Time,
-		ErrorCode: bt.Status.ErrorCode, Reason: common.ReadyReason(bt.Status.Conditions, budgetv1alpha1.ConditionReady),
-		CustomerID: bt.Spec.CustomerID, EnterpriseAccount: bt.Spec.EnterpriseAccountName,
-		ApprovalLimit: bt.Annotations[budgetv1alpha1.AnnotationApprovalLimit],
-	}
-	e.Generation, _ = strconv.ParseInt(bt.Annotations[budgetv1alpha1.AnnotationAllocationGeneration], 10, 64)
-	if c := meta.FindStatusCondition(bt.Status.Conditions, budgetv1alpha1.ConditionDenied); c != nil && c.Status == metav1.ConditionTrue {
-		e.Note = c.Message
-	}
-	if bt.Status.CompletionTime != nil {
-		e.Completed = bt.Status.CompletionTime.Time
-	}
-	if bt.Spec.Operation == budgetv1alpha1.OperationCouponTransfer && bt.Status.Result != nil {
-		e.SubCouponID = bt.Status.Result.SubCouponID
-	}
-	return e
 }
 
 // recordLedger copies the ledger into status.
@@ -955,7 +932,7 @@ func (r *Reconciler) recordLedger(s *scope) {
 }
 
 // retryAt is when a new transfer may follow the last failure.
-func (r *Reconciler) retryAt(l Ledger) time.Time {
+func (r *Reconciler) retryAt(l planner.Ledger) time.Time {
 	if l.LastFailure == nil {
 		return time.Time{}
 	}
@@ -1054,10 +1031,10 @@ func forgetMetrics(namespace, name string) {
 	metrics.AllocationPending.DeletePartialMatch(l)
 }
 
-func planLedgers(rows []bss.AmountInfo) []CreditLedger {
-	out := make([]CreditLedger, 0, len(rows))
+func planLedgers(rows []bss.AmountInfo) []planner.CreditLedger {
+	out := make([]planner.CreditLedger, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, CreditLedger{Available: r.Available, ExpireTime: r.ExpireTime})
+		out = append(out, planner.CreditLedger{Available: r.Available, ExpireTime: r.ExpireTime})
 	}
 	return out
 }
@@ -1120,7 +1097,7 @@ var transferChangeMatters = predicate.Funcs{
 		if !ok1 || !ok2 {
 			return true
 		}
-		before, after := EntryOf(o), EntryOf(n)
+		before, after := planner.EntryOf(o), planner.EntryOf(n)
 		if before.Phase == "" {
 			before.Phase = budgetv1alpha1.PhasePending
 		}

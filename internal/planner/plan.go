@@ -1,11 +1,20 @@
-package budgetallocation
+// Package planner decides an allocation's next movement of money or
+// coupons from its ledger (the BudgetTransfers), what its spec asks for and
+// what BSS reports. It is pure — no API server, no BSS, no clock — so that
+// the BudgetAllocation controller's decisions can be tested in tables and
+// read on their own.
+package planner
 
 import (
 	"fmt"
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
@@ -540,4 +549,35 @@ func orUnknown(s string) string {
 		return "an unknown error"
 	}
 	return s
+}
+
+// EntryOf converts a BudgetTransfer to a ledger entry.
+func EntryOf(bt *budgetv1alpha1.BudgetTransfer) Entry {
+	amount, _ := money.Parse(string(bt.Spec.Amount))
+	e := Entry{
+		Name: bt.Name, Sequence: bt.Spec.Sequence, Operation: bt.Spec.Operation, Amount: amount, Phase: bt.Status.Phase,
+		CouponID: bt.Spec.CouponID, SubCouponID: bt.Spec.SubCouponID, Created: bt.CreationTimestamp.Time,
+		ErrorCode: bt.Status.ErrorCode, Reason: readyReason(bt),
+		CustomerID: bt.Spec.CustomerID, EnterpriseAccount: bt.Spec.EnterpriseAccountName,
+		ApprovalLimit: bt.Annotations[budgetv1alpha1.AnnotationApprovalLimit],
+	}
+	e.Generation, _ = strconv.ParseInt(bt.Annotations[budgetv1alpha1.AnnotationAllocationGeneration], 10, 64)
+	if c := meta.FindStatusCondition(bt.Status.Conditions, budgetv1alpha1.ConditionDenied); c != nil && c.Status == metav1.ConditionTrue {
+		e.Note = c.Message
+	}
+	if bt.Status.CompletionTime != nil {
+		e.Completed = bt.Status.CompletionTime.Time
+	}
+	if bt.Spec.Operation == budgetv1alpha1.OperationCouponTransfer && bt.Status.Result != nil {
+		e.SubCouponID = bt.Status.Result.SubCouponID
+	}
+	return e
+}
+
+// readyReason is the reason of the transfer's Ready condition.
+func readyReason(bt *budgetv1alpha1.BudgetTransfer) string {
+	if c := meta.FindStatusCondition(bt.Status.Conditions, budgetv1alpha1.ConditionReady); c != nil {
+		return c.Reason
+	}
+	return ""
 }
