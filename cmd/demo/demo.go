@@ -16,6 +16,7 @@ import (
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
 	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
 )
 
@@ -222,9 +223,9 @@ func (d *demo) savePIDs() error {
 func (d *demo) waitSettled(ctx context.Context) error {
 	last := ""
 	var pending []string
-	return framework.Poll(ctx, d.settleTimeout, time.Second, func(ctx context.Context) (bool, error) {
+	return testenv.Wait(ctx, d.settleTimeout, time.Second, func(ctx context.Context) (bool, error) {
 		if d.mgr.Exited() {
-			return false, framework.Permanent(fmt.Errorf("the manager exited (%s); the end of its log:\n%s", d.mgr.ExitStatus(), d.mgr.Tail(20)))
+			return false, testenv.Permanent(fmt.Errorf("the manager exited (%s); the end of its log:\n%s", d.mgr.ExitStatus(), d.mgr.Tail(20)))
 		}
 		var err error
 		pending, err = d.unsettled(ctx)

@@ -21,6 +21,7 @@ import (
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
 	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
 )
 
@@ -169,9 +170,9 @@ func (w *world) start(ctx context.Context, root, assets string) error {
 	w.logf("manager pid %d started with %s", w.mgr.Pid(), strings.Join(args, " "))
 
 	var ready int
-	err = framework.Poll(ctx, 10*time.Minute, time.Second, func(ctx context.Context) (bool, error) {
+	err = testenv.Wait(ctx, 10*time.Minute, time.Second, func(ctx context.Context) (bool, error) {
 		if w.mgr.Exited() {
-			return false, framework.Permanent(fmt.Errorf("the manager exited: %s\n%s", w.mgr.ExitStatus(), w.mgr.Tail(20)))
+			return false, testenv.Permanent(fmt.Errorf("the manager exited: %s\n%s", w.mgr.ExitStatus(), w.mgr.Tail(20)))
 		}
 		var list budgetv1alpha1.SubAccountList
 		if err := w.k8s.List(ctx, &list); err != nil {
@@ -246,9 +247,9 @@ func (w *world) raise(ctx context.Context) (int, error) {
 func (w *world) waitSettled(ctx context.Context, what string, timeout time.Duration) (time.Time, error) {
 	var waiting []string
 	var at time.Time
-	err := framework.Poll(ctx, timeout, 250*time.Millisecond, func(ctx context.Context) (bool, error) {
+	err := testenv.Wait(ctx, timeout, 250*time.Millisecond, func(ctx context.Context) (bool, error) {
 		if w.mgr.Exited() {
-			return false, framework.Permanent(fmt.Errorf("the manager exited: %s\n%s", w.mgr.ExitStatus(), w.mgr.Tail(20)))
+			return false, testenv.Permanent(fmt.Errorf("the manager exited: %s\n%s", w.mgr.ExitStatus(), w.mgr.Tail(20)))
 		}
 		var list budgetv1alpha1.BudgetAllocationList
 		if err := w.k8s.List(ctx, &list); err != nil {

@@ -191,7 +191,7 @@ func (e *env) create(objs ...client.Object) {
 // test with what describe says.
 func (e *env) eventually(timeout time.Duration, what string, cond func(ctx context.Context) (bool, error), describe func() string) {
 	e.t.Helper()
-	if err := framework.Poll(e.ctx, timeout, 200*time.Millisecond, cond, describe); err != nil {
+	if err := testenv.Wait(e.ctx, timeout, 200*time.Millisecond, cond, describe); err != nil {
 		e.t.Fatalf("%s: %v", what, err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/budgetallocation"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
 )
 
 // TestManagerStoppedBetweenSubmittingAndCall leaves transfers in Submitting
@@ -161,14 +162,14 @@ func TestOutcomeUnknownAfterSafetyWindow(t *testing.T) {
 
 	// The administrator checked BSS: it did not move. Failed lets the
 	// allocation try again with a new trans_id.
-	if err := waitFor(10*time.Second, func() (bool, error) {
+	if err := testenv.Wait(context.Background(), 10*time.Second, testenv.PollInterval, func(context.Context) (bool, error) {
 		if err := k8s.Get(ctx, objKey(bt), bt); err != nil {
 			return false, err
 		}
 		bt.Annotations = map[string]string{budgetv1alpha1.AnnotationResolve: "Failed"}
 		err := k8s.Update(ctx, bt)
 		return err == nil, err
-	}); err != nil {
+	}, nil); err != nil {
 		t.Fatal(err)
 	}
 	tm.waitReady(t, "stuck", "33.00")
@@ -304,14 +305,14 @@ func TestRestartWithCredentialsGone(t *testing.T) {
 		}
 		return common.ReadyReason(sa.Status.Conditions, budgetv1alpha1.ConditionReady)
 	}
-	eventually(t, 30*time.Second, "SubAccount Ready", func() bool { return saReason() == budgetv1alpha1.ReasonReady }, tm.saConditions)
+	testenv.Eventually(t, 30*time.Second, "SubAccount Ready", func() bool { return saReason() == budgetv1alpha1.ReasonReady }, tm.saConditions)
 
 	stopManager()
 	if err := k8s.Delete(ctx, s); err != nil {
 		t.Fatal(err)
 	}
 	stopManager = startManager(testOptions)
-	eventually(t, 15*time.Second, "SubAccount EnterpriseAccountNotReady", func() bool {
+	testenv.Eventually(t, 15*time.Second, "SubAccount EnterpriseAccountNotReady", func() bool {
 		return saReason() == budgetv1alpha1.ReasonEnterpriseAccountNotReady
 	}, tm.saConditions)
 }

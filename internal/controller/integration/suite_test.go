@@ -103,13 +103,13 @@ func run(m *testing.M) int {
 	must(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: opNS}}))
 	must(k8s.Create(ctx, credentialsSecret(credsName, bsssim.DefaultSecretKey)))
 	must(k8s.Create(ctx, enterpriseAccount(eaName, credsName, nil)))
-	if err := waitFor(60*time.Second, func() (bool, error) {
+	if err := testenv.Wait(ctx, 60*time.Second, testenv.PollInterval, func(context.Context) (bool, error) {
 		var ea budgetv1alpha1.EnterpriseAccount
 		if err := k8s.Get(ctx, types.NamespacedName{Name: eaName}, &ea); err != nil {
 			return false, err
 		}
 		return common.IsTrue(ea.Status.Conditions, budgetv1alpha1.ConditionReady), nil
-	}); err != nil {
+	}, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "EnterpriseAccount never became Ready:", err)
 		return 1
 	}
@@ -184,45 +184,6 @@ func enterpriseAccount(name, secret string, approval *budgetv1alpha1.Money) *bud
 	return ea
 }
 
-// waitFor polls cond until it is true or the timeout passes.
-func waitFor(timeout time.Duration, cond func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	var last error
-	for time.Now().Before(deadline) {
-		ok, err := cond()
-		if ok {
-			return nil
-		}
-		last = err
-		time.Sleep(50 * time.Millisecond)
-	}
-	if last != nil {
-		return fmt.Errorf("timed out: %w", last)
-	}
-	return fmt.Errorf("timed out after %s", timeout)
-}
-
-// eventually fails the test when cond does not hold within timeout; describe
-// says what was seen last.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool, describe func() string) {
-	t.Helper()
-	if err := waitFor(timeout, func() (bool, error) { return cond(), nil }); err != nil {
-		t.Fatalf("%s: %v; last seen: %s", what, err, describe())
-	}
-}
-
-// consistently fails the test when cond stops holding at any check within
-// d: the evidence that something does not happen in a window long enough
-// for it to have happened.
-func consistently(t *testing.T, d time.Duration, what string, cond func() bool, describe func() string) {
-	t.Helper()
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if !cond() {
-			t.Fatalf("%s: stopped holding; last seen: %s", what, describe())
-		}
-	}
-}
-
 // team is a namespace, a simulated sub-account and its SubAccount.
 type team struct {
 	ns         string
@@ -279,7 +240,7 @@ func newTeam(t *testing.T, opts ...teamOption) *team {
 	}
 	tm := &team{ns: name, customerID: sub.ID, sa: name, ea: sa.Spec.EnterpriseAccountRef.Name}
 	if sa.Spec.EnterpriseAccountRef.Name == eaName {
-		eventually(t, 30*time.Second, "SubAccount Ready", func() bool {
+		testenv.Eventually(t, 30*time.Second, "SubAccount Ready", func() bool {
 			var got budgetv1alpha1.SubAccount
 			return k8s.Get(ctx, types.NamespacedName{Name: name}, &got) == nil && common.IsTrue(got.Status.Conditions, budgetv1alpha1.ConditionReady)
 		}, func() string { return tm.saConditions() })
@@ -328,12 +289,12 @@ func (tm *team) get(t *testing.T, name string) *budgetv1alpha1.BudgetAllocation 
 // update changes an allocation's spec, retrying on conflicts.
 func (tm *team) update(t *testing.T, name string, mutate func(*budgetv1alpha1.BudgetAllocation)) {
 	t.Helper()
-	if err := waitFor(10*time.Second, func() (bool, error) {
+	if err := testenv.Wait(context.Background(), 10*time.Second, testenv.PollInterval, func(context.Context) (bool, error) {
 		ba := tm.get(t, name)
 		mutate(ba)
 		err := k8s.Update(context.Background(), ba)
 		return err == nil, err
-	}); err != nil {
+	}, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -358,7 +319,7 @@ func (tm *team) describe(name string) func() string {
 // waitReady waits until the allocation is Ready with the given grant.
 func (tm *team) waitReady(t *testing.T, name, granted string) {
 	t.Helper()
-	eventually(t, 30*time.Second, name+" Ready with "+granted, func() bool {
+	testenv.Eventually(t, 30*time.Second, name+" Ready with "+granted, func() bool {
 		ba := tm.get(t, name)
 		return common.IsTrue(ba.Status.Conditions, budgetv1alpha1.ConditionReady) && string(ba.Status.Granted) == granted &&
 			ba.Status.ObservedGeneration == ba.Generation
@@ -369,7 +330,7 @@ func (tm *team) waitReady(t *testing.T, name, granted string) {
 func (tm *team) waitReason(t *testing.T, name, reason string) *budgetv1alpha1.BudgetAllocation {
 	t.Helper()
 	var ba *budgetv1alpha1.BudgetAllocation
-	eventually(t, 30*time.Second, name+" reason "+reason, func() bool {
+	testenv.Eventually(t, 30*time.Second, name+" reason "+reason, func() bool {
 		ba = tm.get(t, name)
 		return common.ReadyReason(ba.Status.Conditions, budgetv1alpha1.ConditionReady) == reason
 	}, tm.describe(name))
