@@ -117,6 +117,7 @@ func TestFaultThrottlingStorm(t *testing.T) {
 	}
 	expect(t, e.transfer("cust-team-a-0001", "1.00", "storm-1", nil), 429, CodeThrottled)
 	expect(t, e.admin("GET", "/_sim/faults", nil), 200, "")
+	// The storm lasts StormDuration of real time; its end is what is tested.
 	time.Sleep(storm + 50*time.Millisecond)
 	expect(t, e.transfer("cust-team-a-0001", "1.00", "storm-1", nil), 204, "")
 
@@ -170,7 +171,8 @@ func TestThrottleHoldsRate(t *testing.T) {
 	}
 	// Buckets are per API.
 	expect(t, e.call("GET", "/v2/orders/customer-orders", nil, nil), 200, "")
-	// Tokens refill at the rate.
+	// Tokens refill at the rate, in real time: letting two tokens' worth
+	// pass is what is tested.
 	time.Sleep(time.Second / rate * 2)
 	expect(t, e.call("GET", "/v2/accounts/customer-accounts/balances", nil, nil), 200, "")
 	// The admin API can raise the rate.

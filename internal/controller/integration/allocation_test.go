@@ -216,11 +216,10 @@ func TestPausedThenDeletedWithReclaim(t *testing.T) {
 		ba.Spec.Amount = money2("500")
 	})
 	tm.waitReason(t, "paused", budgetv1alpha1.ReasonPaused)
-	time.Sleep(time.Second) // nothing may move while paused: give it the chance to misbehave
+	testenv.Consistently(t, absenceWindow, "a paused allocation moves nothing", func() bool {
+		return tm.net() == money.MustParse("60") && len(tm.transfers(t)) == 1
+	}, tm.describe("paused"))
 	tm.expectLedger(t, "60.00")
-	if n := len(tm.transfers(t)); n != 1 {
-		t.Fatalf("paused allocation has %d transfers, want 1", n)
-	}
 	if err := k8s.Delete(context.Background(), tm.get(t, "paused")); err != nil {
 		t.Fatal(err)
 	}
@@ -300,10 +299,11 @@ func TestInsufficientFundsThenFundsAdded(t *testing.T) {
 	want := master.Cash.Add(money.Yuan(1000))
 	tm.create(t, tm.allocation("big", want.String()))
 	tm.waitReason(t, "big", budgetv1alpha1.ReasonInsufficientFunds)
-	time.Sleep(time.Second)
-	if n := len(tm.transfers(t)); n != 0 {
-		t.Fatalf("a doomed transfer was created (%d transfers)", n)
-	}
+	// The allocation rechecks the funds every FundsRecheckInterval: none of
+	// those rechecks may send the doomed transfer.
+	testenv.Consistently(t, absenceWindow, "no doomed transfer", func() bool {
+		return len(tm.transfers(t)) == 0
+	}, tm.describe("big"))
 	if err := sim.AddFunds("", money.Yuan(1000)); err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +352,16 @@ func TestResponsesLostAfterCommit(t *testing.T) {
 	testenv.Eventually(t, 30*time.Second, "transfer applied without an answer", func() bool {
 		return tm.net() == money.MustParse("30")
 	}, tm.describe("lost"))
-	time.Sleep(500 * time.Millisecond)
+	// The manager has met the lost answer: the transfer is still Submitting
+	// and says why, so the answer it gets once faults are off is a resend's.
+	testenv.Eventually(t, 30*time.Second, "the lost answer recorded", func() bool {
+		for _, bt := range tm.transfers(t) {
+			if bt.Status.Phase == budgetv1alpha1.PhaseSubmitting && bt.Status.ErrorMessage != "" {
+				return true
+			}
+		}
+		return false
+	}, tm.describe("lost"))
 	if err := sim.SetFaults(bsssim.Faults{}); err != nil {
 		t.Fatal(err)
 	}

@@ -399,8 +399,7 @@ func TestDenialStands(t *testing.T) {
 	if msg := meta.FindStatusCondition(ba.Status.Conditions, budgetv1alpha1.ConditionReady).Message; !strings.Contains(msg, "over the quarter's plan") {
 		t.Errorf("Denied message %q lacks the approver's message", msg)
 	}
-	// Several retry backoffs (at most 2 s here) pass without a new request.
-	testenv.Consistently(t, 3*time.Second, "no new transfer after the denial", func() bool {
+	testenv.Consistently(t, absenceWindow, "no new transfer after the denial", func() bool {
 		return len(tm.transfers(t)) == 1 && common.ReadyReason(tm.get(t, "ask").Status.Conditions, budgetv1alpha1.ConditionReady) == budgetv1alpha1.ReasonDenied
 	}, tm.describe("ask"))
 

@@ -27,6 +27,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/accounts"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
@@ -51,6 +52,8 @@ var (
 	seq     atomic.Int64
 	// stopManager stops the running manager; startManager starts a new one.
 	stopManager func()
+	// managerRegistry holds the running manager's BSS connections.
+	managerRegistry *accounts.Registry
 )
 
 // testOptions are short enough for tests to observe backoffs and rechecks.
@@ -63,6 +66,13 @@ var testOptions = common.Options{
 	FundsRecheckInterval: 500 * time.Millisecond,
 	BSSCallTimeout:       20 * time.Second,
 }
+
+// absenceWindow is how long a test watches for something that must not
+// happen: longer than the longest requeue testOptions schedule (a transfer
+// retry backs off to TransferRetryMax; funds are rechecked every
+// FundsRecheckInterval), so a reconcile the last change scheduled runs
+// inside it.
+var absenceWindow = testOptions.TransferRetryMax + time.Second
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -130,7 +140,7 @@ func startManager(opts common.Options) func() {
 		Scheme: scheme,
 		NewClient: func(config *rest.Config, options client.Options) (client.Client, error) {
 			c, err := client.New(config, options)
-			return managerWrites.Client(c), err
+			return managerWrites.Client(managerReconciles.client(c)), err
 		},
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -142,14 +152,16 @@ func startManager(opts common.Options) func() {
 	if err != nil {
 		panic(err)
 	}
-	if _, err := setup.ControllersWithRegistry(mgr, opts, func(c *bss.Config) {
+	registry, err := setup.ControllersWithRegistry(mgr, opts, func(c *bss.Config) {
 		c.ReadRetry = bss.RetryPolicy{MaxAttempts: 3, BaseDelay: 50 * time.Millisecond, MaxDelay: 500 * time.Millisecond, ThrottleDelay: 200 * time.Millisecond}
 		c.RequestsPerSecond = 50
 		c.Burst = 10
 		c.Timeout = 5 * time.Second
-	}); err != nil {
+	})
+	if err != nil {
 		panic(err)
 	}
+	managerRegistry = registry
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
