@@ -18,9 +18,9 @@ import (
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
-	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
 )
 
 func money2(s string) *budgetv1alpha1.Money { m := budgetv1alpha1.Money(s); return &m }
@@ -415,7 +415,7 @@ func TestUnknownCustomerID(t *testing.T) {
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
 		t.Fatal(err)
 	}
-	sa := framework.SubAccount(name, eaName, "no-such-customer", name)
+	sa := localenv.SubAccount(name, eaName, "no-such-customer", name)
 	if err := k8s.Create(ctx, sa); err != nil {
 		t.Fatal(err)
 	}

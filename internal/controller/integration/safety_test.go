@@ -15,9 +15,9 @@ import (
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
-	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
 )
 
 // netOf is the simulator's net for one customer: cash and credit
@@ -54,7 +54,7 @@ func (tm *team) recreateSubAccount(t *testing.T, customerID string, mutate ...fu
 	testenv.Eventually(t, 30*time.Second, "SubAccount deleted", func() bool {
 		return apierrors.IsNotFound(k8s.Get(ctx, types.NamespacedName{Name: tm.sa}, &budgetv1alpha1.SubAccount{}))
 	}, tm.saConditions)
-	sa := framework.SubAccount(tm.sa, old.Spec.EnterpriseAccountRef.Name, customerID, tm.ns)
+	sa := localenv.SubAccount(tm.sa, old.Spec.EnterpriseAccountRef.Name, customerID, tm.ns)
 	for _, m := range mutate {
 		m(sa)
 	}

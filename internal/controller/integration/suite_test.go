@@ -32,9 +32,9 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/setup"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
-	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
 )
 
 const (
@@ -189,7 +189,7 @@ func credentialsSecret(name, sk string) *corev1.Secret {
 }
 
 func enterpriseAccount(name, secret string, approval *budgetv1alpha1.Money) *budgetv1alpha1.EnterpriseAccount {
-	ea := framework.EnterpriseAccount(name, simURL, secret)
+	ea := localenv.EnterpriseAccount(name, simURL, secret)
 	if approval != nil {
 		ea.Spec.Approval = &budgetv1alpha1.Approval{AutoApproveUpTo: approval}
 	}
@@ -243,7 +243,7 @@ func newTeam(t *testing.T, opts ...teamOption) *team {
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
 		t.Fatal(err)
 	}
-	sa := framework.SubAccount(name, eaName, sub.ID, name)
+	sa := localenv.SubAccount(name, eaName, sub.ID, name)
 	for _, o := range opts {
 		o(sa)
 	}
