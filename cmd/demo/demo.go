@@ -15,8 +15,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
-	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
 )
 
 const (
@@ -30,9 +31,9 @@ type demo struct {
 	out io.Writer
 
 	lock *os.File
-	cp   *framework.ControlPlane
-	sim  *framework.Simulator
-	mgr  *framework.Manager
+	cp   *localenv.ControlPlane
+	sim  *localenv.Simulator
+	mgr  *localenv.Manager
 	k8s  client.Client
 }
 
@@ -46,7 +47,7 @@ func (d *demo) run(ctx context.Context) error {
 	}
 
 	d.say("==> starting etcd and kube-apiserver on loopback (%s)", d.assets)
-	cp, err := framework.StartControlPlane(framework.ControlPlaneOptions{
+	cp, err := localenv.StartControlPlane(localenv.ControlPlaneOptions{
 		AssetsDir: d.assets, CRDDir: d.crdDir, Dir: d.dir,
 	})
 	if err != nil {
@@ -62,7 +63,7 @@ func (d *demo) run(ctx context.Context) error {
 	d.say("        export KUBECONFIG=%s", cp.KubeconfigPath)
 	d.say("        %s get budget -A", cp.KubectlPath)
 	d.say("")
-	if d.k8s, err = framework.NewClient(cp.Config); err != nil {
+	if d.k8s, err = localenv.NewClient(cp.Config); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -70,7 +71,7 @@ func (d *demo) run(ctx context.Context) error {
 	}
 
 	d.say("==> starting bss-simulator with its default seed, state persisted in %s", d.rel(filepath.Join(d.dir, "bss-state.json")))
-	d.sim, err = framework.StartSimulator(ctx, framework.SimulatorOptions{
+	d.sim, err = localenv.StartSimulator(ctx, localenv.SimulatorOptions{
 		Binary: filepath.Join(d.binDir, "bss-simulator"), Dir: d.dir, StateFile: filepath.Join(d.dir, "bss-state.json"),
 	})
 	if err != nil {
@@ -81,9 +82,9 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	d.say("    BSS API and admin API at %s (curl -s %s/_sim/state)", d.sim.URL, d.sim.URL)
 
-	d.say("==> creating namespace %s, the credentials Secret and the samples", framework.OperatorNamespace)
+	d.say("==> creating namespace %s, the credentials Secret and the samples", localenv.OperatorNamespace)
 	objs := samples(d.sim.URL)
-	if err := framework.CreateAll(ctx, d.k8s, objs...); err != nil {
+	if err := localenv.CreateAll(ctx, d.k8s, objs...); err != nil {
 		return fmt.Errorf("creating the samples: %w", err)
 	}
 	for _, o := range objs {
@@ -91,9 +92,9 @@ func (d *demo) run(ctx context.Context) error {
 	}
 
 	d.say("==> starting the manager with leader election")
-	d.mgr, err = framework.StartManager(ctx, framework.ManagerOptions{
+	d.mgr, err = localenv.StartManager(ctx, localenv.ManagerOptions{
 		Binary: filepath.Join(d.binDir, "manager"), Kubeconfig: cp.KubeconfigPath, Dir: d.dir,
-		Namespace: framework.OperatorNamespace, LeaderElect: true,
+		Namespace: localenv.OperatorNamespace, LeaderElect: true,
 	})
 	if err != nil {
 		return err
@@ -110,7 +111,7 @@ func (d *demo) run(ctx context.Context) error {
 		return nil
 	}
 	d.say("")
-	if err := framework.WriteSummary(ctx, d.k8s, d.out); err != nil {
+	if err := localenv.WriteSummary(ctx, d.k8s, d.out); err != nil {
 		return err
 	}
 	d.say("")
@@ -170,7 +171,7 @@ func (d *demo) prepareDir() error {
 		return err
 	}
 	d.lock = f
-	killed, err := framework.ReapPIDFile(filepath.Join(d.dir, pidFile))
+	killed, err := localenv.ReapPIDFile(filepath.Join(d.dir, pidFile))
 	for _, k := range killed {
 		d.say("==> stopped %s (pid %d), left running by an earlier run", k.Name, k.PID)
 	}
@@ -200,20 +201,20 @@ func (d *demo) prepareDir() error {
 // savePIDs records every child process, so that a later run can stop them
 // if this one is killed before it can.
 func (d *demo) savePIDs() error {
-	pids, err := framework.ChildPIDs()
+	pids, err := localenv.ChildPIDs()
 	if err != nil {
 		return err
 	}
-	var recs []framework.PIDRecord
+	var recs []localenv.PIDRecord
 	for _, pid := range pids {
 		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		r, err := framework.Record(pid, strings.TrimSpace(string(comm)))
+		r, err := localenv.Record(pid, strings.TrimSpace(string(comm)))
 		if err != nil {
 			continue // exited meanwhile
 		}
 		recs = append(recs, r)
 	}
-	return framework.WritePIDFile(filepath.Join(d.dir, pidFile), recs)
+	return localenv.WritePIDFile(filepath.Join(d.dir, pidFile), recs)
 }
 
 // waitSettled waits until the EnterpriseAccount and the SubAccounts are Ready
@@ -222,9 +223,9 @@ func (d *demo) savePIDs() error {
 func (d *demo) waitSettled(ctx context.Context) error {
 	last := ""
 	var pending []string
-	return framework.Poll(ctx, d.settleTimeout, time.Second, func(ctx context.Context) (bool, error) {
+	return testenv.Wait(ctx, d.settleTimeout, time.Second, func(ctx context.Context) (bool, error) {
 		if d.mgr.Exited() {
-			return false, framework.Permanent(fmt.Errorf("the manager exited (%s); the end of its log:\n%s", d.mgr.ExitStatus(), d.mgr.Tail(20)))
+			return false, testenv.Permanent(fmt.Errorf("the manager exited (%s); the end of its log:\n%s", d.mgr.ExitStatus(), d.mgr.Tail(20)))
 		}
 		var err error
 		pending, err = d.unsettled(ctx)
@@ -282,16 +283,16 @@ func (d *demo) unsettled(ctx context.Context) ([]string, error) {
 	}
 	for _, ea := range eas.Items {
 		switch {
-		case !framework.IsReady(ea.Status.Conditions):
-			out = append(out, state("EnterpriseAccount", ea.Name, framework.ReadyReason(ea.Status.Conditions)))
+		case !localenv.IsReady(ea.Status.Conditions):
+			out = append(out, state("EnterpriseAccount", ea.Name, localenv.ReadyReason(ea.Status.Conditions)))
 		case ea.Status.LastSyncTime == nil || !ea.Status.LastSyncTime.After(lastMove):
 			out = append(out, state("EnterpriseAccount", ea.Name, "reading balances"))
 		}
 	}
 	for _, sa := range sas.Items {
 		switch {
-		case !framework.IsReady(sa.Status.Conditions):
-			out = append(out, state("SubAccount", sa.Name, framework.ReadyReason(sa.Status.Conditions)))
+		case !localenv.IsReady(sa.Status.Conditions):
+			out = append(out, state("SubAccount", sa.Name, localenv.ReadyReason(sa.Status.Conditions)))
 		case sa.Status.CurrentCycle == nil:
 			out = append(out, state("SubAccount", sa.Name, "reading bills"))
 		case sa.Status.LastBalanceSyncTime == nil || !sa.Status.LastBalanceSyncTime.After(lastMoveOf[sa.Status.CustomerID]):
@@ -301,8 +302,8 @@ func (d *demo) unsettled(ctx context.Context) ([]string, error) {
 		}
 	}
 	for _, ba := range bas.Items {
-		if !framework.AllocationSettled(&ba) {
-			out = append(out, state("BudgetAllocation", ba.Namespace+"/"+ba.Name, framework.ReadyReason(ba.Status.Conditions)))
+		if !localenv.AllocationSettled(&ba) {
+			out = append(out, state("BudgetAllocation", ba.Namespace+"/"+ba.Name, localenv.ReadyReason(ba.Status.Conditions)))
 		}
 	}
 	sort.Strings(out)

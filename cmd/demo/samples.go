@@ -8,7 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
-	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 )
 
 // The seeded sub-accounts and coupons of the simulator (README, "Default
@@ -27,35 +27,35 @@ const (
 // shows, pointed at the simulator, plus team-b and team-c and an allocation
 // from a namespace that team-c does not admit.
 func samples(endpoint string) []client.Object {
-	ns := framework.OperatorNamespace
-	ea := framework.EnterpriseAccount(enterprise, endpoint, masterKeys)
-	ea.Spec.Approval = &budgetv1alpha1.Approval{AutoApproveUpTo: framework.Money("20000.00")}
+	ns := localenv.OperatorNamespace
+	ea := localenv.EnterpriseAccount(enterprise, endpoint, masterKeys)
+	ea.Spec.Approval = &budgetv1alpha1.Approval{AutoApproveUpTo: localenv.Money("20000.00")}
 
-	teamA := framework.SubAccount("team-a", enterprise, customerTeamA, "team-a")
-	teamA.Spec.FundingLimit = framework.Money("50000.00")
+	teamA := localenv.SubAccount("team-a", enterprise, customerTeamA, "team-a")
+	teamA.Spec.FundingLimit = localenv.Money("50000.00")
 	teamA.Spec.MonthlyBudget = &budgetv1alpha1.MonthlyBudget{Amount: "8000.00", AlertThresholds: []int32{50, 80, 100}}
-	teamB := framework.SubAccount("team-b", enterprise, customerTeamB, "team-b")
+	teamB := localenv.SubAccount("team-b", enterprise, customerTeamB, "team-b")
 	teamB.Spec.MonthlyBudget = &budgetv1alpha1.MonthlyBudget{Amount: "5000.00", AlertThresholds: []int32{80, 100}}
-	teamC := framework.SubAccount("team-c", enterprise, customerTeamC, "team-c")
+	teamC := localenv.SubAccount("team-c", enterprise, customerTeamC, "team-c")
 
-	compute := framework.Allocation("team-a", "compute", "team-a", "5000.00")
+	compute := localenv.Allocation("team-a", "compute", "team-a", "5000.00")
 	compute.Spec.DeletionPolicy = budgetv1alpha1.DeletionPolicyReclaim
-	launch := framework.Allocation("team-a", "launch", "team-a", "1000.00")
+	launch := localenv.Allocation("team-a", "launch", "team-a", "1000.00")
 	launch.Spec.Coupons = []budgetv1alpha1.CouponGrant{{CouponID: coupon1, Amount: "500.00"}, {CouponID: coupon2, Amount: "200.00"}}
-	topUp := framework.Allocation("team-b", "topup", "team-b", "")
+	topUp := localenv.Allocation("team-b", "topup", "team-b", "")
 	topUp.Spec.TopUp = &budgetv1alpha1.TopUp{MinimumBalance: "1000.00", TargetBalance: "3000.00", MonthlyLimit: "10000.00"}
-	plan := framework.Allocation("team-b", "credit-plan", "team-b", "20000.00")
+	plan := localenv.Allocation("team-b", "credit-plan", "team-b", "20000.00")
 	plan.Spec.BalanceType = budgetv1alpha1.BalanceTypeCredit
 	plan.Spec.ManagementPolicy = budgetv1alpha1.ManagementPolicyPlan
-	storage := framework.Allocation("team-c", "storage", "team-c", "800.00")
-	borrowed := framework.Allocation("sandbox", "borrowed", "team-c", "300.00")
+	storage := localenv.Allocation("team-c", "storage", "team-c", "800.00")
+	borrowed := localenv.Allocation("sandbox", "borrowed", "team-c", "300.00")
 
 	return []client.Object{
-		framework.Namespace(ns, nil),
-		framework.CredentialsSecret(ns, masterKeys),
+		localenv.Namespace(ns, nil),
+		localenv.CredentialsSecret(ns, masterKeys),
 		ea, teamA, teamB, teamC,
-		framework.Namespace("team-a", nil), framework.Namespace("team-b", nil),
-		framework.Namespace("team-c", nil), framework.Namespace("sandbox", nil),
+		localenv.Namespace("team-a", nil), localenv.Namespace("team-b", nil),
+		localenv.Namespace("team-c", nil), localenv.Namespace("sandbox", nil),
 		compute, launch, topUp, plan, storage, borrowed,
 	}
 }

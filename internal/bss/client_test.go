@@ -227,16 +227,18 @@ func TestWritesAreNeverRetried(t *testing.T) {
 }
 
 func TestContextCancelledDuringBackoff(t *testing.T) {
-	attempted := make(chan struct{}, 10)
 	f := newFakeBSS(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
 		writeJSON(w, 503, `{"error_code":"CBC.0999"}`)
-		attempted <- struct{}{}
 	})
+	// The observer hears of the first answer just before the client backs
+	// off: the cancellation lands as the 10 s backoff begins.
+	answered := make(chan struct{}, 10)
 	c := newTestClient(t, f, func(cfg *Config) {
 		cfg.ReadRetry = RetryPolicy{MaxAttempts: 5, BaseDelay: 10 * time.Second, MaxDelay: 10 * time.Second, ThrottleDelay: time.Second}
+		cfg.Observer = ObserverFunc(func(CallInfo) { answered <- struct{}{} })
 	})
 	ctx, cancel := context.WithCancel(t.Context())
-	go func() { <-attempted; time.Sleep(20 * time.Millisecond); cancel() }()
+	go func() { <-answered; cancel() }()
 	start := time.Now()
 	_, err := c.ListSubCustomers(ctx, ListSubCustomersRequest{})
 	if time.Since(start) > 2*time.Second {
@@ -351,6 +353,8 @@ func TestMoneyWritesAreSerialized(t *testing.T) {
 				break
 			}
 		}
+		// Each write holds the line a while, so that writes the client let
+		// through together would overlap here and show in maxInFlight.
 		time.Sleep(30 * time.Millisecond)
 		inFlight.Add(-1)
 		switch r.URL.Path {

@@ -19,6 +19,7 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss/sign"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
 )
 
 // These tests run every operation of the BSS client (package bss) against
@@ -1562,16 +1563,14 @@ func TestClientThrottling(t *testing.T) {
 		}
 
 		// The caller resends the same trans_id once the throttle lets it through.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		if err := testenv.Wait(ctx, 10*time.Second, 250*time.Millisecond, func(ctx context.Context) (bool, error) {
 			err := c.TransferAmount(ctx, bss.AmountTransferRequest{CustomerID: teamA, Amount: yuan("1.00"), TransID: throttledID})
-			if err == nil {
-				break
+			if err != nil && !bss.IsThrottled(err) {
+				return false, testenv.Permanent(err)
 			}
-			if !bss.IsThrottled(err) || time.Now().After(deadline) {
-				t.Fatalf("resend: %v", err)
-			}
-			time.Sleep(250 * time.Millisecond)
+			return err == nil, err
+		}, nil); err != nil {
+			t.Fatalf("resend: %v", err)
 		}
 		if n := len(h.ledgerEntries(throttledID)); n != 1 {
 			t.Errorf("%d ledger entries for the resent trans_id", n)

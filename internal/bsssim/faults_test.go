@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
 )
 
 func TestFaultErrorBeforeCommit(t *testing.T) {
@@ -85,16 +87,11 @@ func TestFaultLatencyMakesConcurrentWriteBusy(t *testing.T) {
 		first = e.send(http.MethodPost, ma+"transfer-amount", nil, []byte(`{"customer_id":"cust-team-a-0001","amount":"5.00","trans_id":"slow-1"}`))
 		took = time.Since(start)
 	})
-	deadline := time.Now().Add(2 * time.Second)
-	for {
+	testenv.Eventually(t, 2*time.Second, "the slow write holds the master", func() bool {
 		e.sim.mu.Lock()
-		busy := e.sim.busy[DefaultDomainID]
-		e.sim.mu.Unlock()
-		if busy || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer e.sim.mu.Unlock()
+		return e.sim.busy[DefaultDomainID]
+	}, nil)
 	second := e.transfer("cust-team-b-0001", "5.00", "slow-2", nil)
 	expect(t, second, 400, CodeBusy)
 	wg.Wait()
@@ -120,6 +117,7 @@ func TestFaultThrottlingStorm(t *testing.T) {
 	}
 	expect(t, e.transfer("cust-team-a-0001", "1.00", "storm-1", nil), 429, CodeThrottled)
 	expect(t, e.admin("GET", "/_sim/faults", nil), 200, "")
+	// The storm lasts StormDuration of real time; its end is what is tested.
 	time.Sleep(storm + 50*time.Millisecond)
 	expect(t, e.transfer("cust-team-a-0001", "1.00", "storm-1", nil), 204, "")
 
@@ -173,7 +171,8 @@ func TestThrottleHoldsRate(t *testing.T) {
 	}
 	// Buckets are per API.
 	expect(t, e.call("GET", "/v2/orders/customer-orders", nil, nil), 200, "")
-	// Tokens refill at the rate.
+	// Tokens refill at the rate, in real time: letting two tokens' worth
+	// pass is what is tested.
 	time.Sleep(time.Second / rate * 2)
 	expect(t, e.call("GET", "/v2/accounts/customer-accounts/balances", nil, nil), 200, "")
 	// The admin API can raise the rate.

@@ -75,6 +75,8 @@ func TestConcurrentMoneyProperty(t *testing.T) {
 						ambiguousOutcomes++
 						mu.Unlock()
 						ambiguous = true
+						// A random pause before the resend lets the other
+						// writers interleave with it, as real retries do.
 						time.Sleep(time.Duration(rng.IntN(500)) * time.Microsecond)
 					case r.status == 200 || r.status == 204:
 						mu.Lock()

@@ -694,15 +694,10 @@ func TestStatusWithoutClusterAccess(t *testing.T) {
 	// RBAC is cached by the authorizer; wait until the binding is seen.
 	var out, errOut string
 	var code int
-	for range 50 {
-		if out, errOut, code = runAs("status"); code == 0 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
+	testenv.Eventually(t, 10*time.Second, "kubectl budget status as dev@team-a", func() bool {
+		out, errOut, code = runAs("status")
+		return code == 0
+	}, func() string { return fmt.Sprintf("exit %d: %s", code, errOut) })
 	mustContain(t, errOut, "warning: you may not list SubAccounts")
 	mustContain(t, line(t, out, "ea/? (unknown)"), "8150.25", "1150.25")
 	mustContain(t, line(t, out, "subacct/team-a"), "8150.25")

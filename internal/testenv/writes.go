@@ -25,14 +25,14 @@ type Writes struct {
 // Count returns the applied writes of key, once none of them is in flight
 // (or after five seconds, when one is stuck).
 func (w *Writes) Count(key string) int {
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	var n int
+	_ = Wait(context.Background(), 5*time.Second, 10*time.Millisecond, func(context.Context) (bool, error) {
 		w.mu.Lock()
-		n, busy := w.counts[key], w.inFlight[key] > 0
-		w.mu.Unlock()
-		if !busy || time.Now().After(deadline) {
-			return n
-		}
-	}
+		defer w.mu.Unlock()
+		n = w.counts[key]
+		return w.inFlight[key] == 0, nil
+	}, nil)
+	return n
 }
 
 // start marks a write of o as in flight; the function it returns ends it,

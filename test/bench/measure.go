@@ -9,14 +9,14 @@ import (
 	"time"
 
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
-	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 )
 
 // snapshot is what the counters said at one moment.
 type snapshot struct {
 	at      time.Time
-	mgr     *framework.Metrics
-	api     *framework.Metrics
+	mgr     *localenv.Metrics
+	api     *localenv.Metrics
 	ledger  int
 	cpu     float64 // manager CPU seconds
 	peakRSS int64   // manager peak resident set, bytes
@@ -28,7 +28,7 @@ func (w *world) snapshot(ctx context.Context) (*snapshot, error) {
 	if s.mgr, err = w.mgr.Scrape(ctx); err != nil {
 		return nil, err
 	}
-	if s.api, err = framework.ScrapeURL(ctx, w.apiHTTP, strings.TrimSuffix(w.cp.Config.Host, "/")+"/metrics"); err != nil {
+	if s.api, err = localenv.ScrapeURL(ctx, w.apiHTTP, strings.TrimSuffix(w.cp.Config.Host, "/")+"/metrics"); err != nil {
 		return nil, err
 	}
 	st, err := w.sim.State(ctx)
@@ -44,7 +44,7 @@ func (w *world) snapshot(ctx context.Context) (*snapshot, error) {
 
 // procStats reads a process's CPU seconds (user + system) and peak RSS.
 func procStats(pid int) (float64, int64, error) {
-	f, err := framework.StatFields(pid)
+	f, err := localenv.StatFields(pid)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -131,8 +131,8 @@ func apiWrites(a, b *snapshot) map[string]float64 {
 
 // counterDelta sums the increase of a counter family's samples between two
 // scrapes, grouped by key and filtered by keep (nil keeps all).
-func counterDelta(a, b *framework.Metrics, name string, keep func(map[string]string) bool, key func(map[string]string) string) map[string]float64 {
-	sum := func(m *framework.Metrics, sign float64, out map[string]float64) {
+func counterDelta(a, b *localenv.Metrics, name string, keep func(map[string]string) bool, key func(map[string]string) string) map[string]float64 {
+	sum := func(m *localenv.Metrics, sign float64, out map[string]float64) {
 		for _, s := range m.Samples {
 			if s.Name == name && (keep == nil || keep(s.Labels)) {
 				out[key(s.Labels)] += sign * s.Value

@@ -6,12 +6,12 @@ import (
 	"testing"
 
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
-	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 )
 
-func scrape(t *testing.T, text string) *framework.Metrics {
+func scrape(t *testing.T, text string) *localenv.Metrics {
 	t.Helper()
-	m, err := framework.ParseMetrics(strings.NewReader(text))
+	m, err := localenv.ParseMetrics(strings.NewReader(text))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss/sign"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
-	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
 )
 
 // phaseReport is what one converging phase cost.
@@ -329,7 +329,7 @@ func (w *world) verifyBooks(ctx context.Context, rep *report) error {
 	if err != nil {
 		return err
 	}
-	rep.Duplicates = len(framework.DuplicateTransIDs(st))
+	rep.Duplicates = len(localenv.DuplicateTransIDs(st))
 	var transfers budgetv1alpha1.BudgetTransferList
 	if err := w.k8s.List(ctx, &transfers); err != nil {
 		return err
@@ -347,7 +347,7 @@ func (w *world) verifyBooks(ctx context.Context, rep *report) error {
 	for _, a := range w.allocs {
 		want[a.customer] = want[a.customer].Add(a.amount)
 	}
-	got := framework.NetByCustomer(st)
+	got := localenv.NetByCustomer(st)
 	for cust, amount := range want {
 		if got[cust] != amount {
 			rep.LedgerMismatches++

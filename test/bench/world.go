@@ -20,12 +20,14 @@ import (
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
 	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
 )
 
 const (
-	opNS        = framework.OperatorNamespace
+	opNS        = localenv.OperatorNamespace
 	eaName      = "bench"
 	credentials = "bench-bss-credentials" //nolint:gosec // G101: a Secret's name, not a secret
 )
@@ -38,11 +40,11 @@ type world struct {
 	out io.Writer
 	rng *rand.Rand
 
-	cp      *framework.ControlPlane
+	cp      *localenv.ControlPlane
 	k8s     client.Client
 	apiHTTP *http.Client
-	sim     *framework.Simulator
-	mgr     *framework.Manager
+	sim     *localenv.Simulator
+	mgr     *localenv.Manager
 	pprof   string // base URL of the manager's pprof, when -pprof
 
 	allocs []*allocation
@@ -80,7 +82,7 @@ func (w *world) start(ctx context.Context, root, assets string) error {
 	cfg := w.cfg
 	began := time.Now()
 	var err error
-	w.cp, err = framework.StartControlPlane(framework.ControlPlaneOptions{
+	w.cp, err = localenv.StartControlPlane(localenv.ControlPlaneOptions{
 		AssetsDir: assets, CRDDir: filepath.Join(root, "config", "crd", "bases"), Dir: w.dir,
 	})
 	if err != nil {
@@ -89,13 +91,13 @@ func (w *world) start(ctx context.Context, root, assets string) error {
 	// The benchmark's own client must not be what limits the rollout.
 	benchCfg := rest.CopyConfig(w.cp.Config)
 	benchCfg.QPS, benchCfg.Burst = 1000, 2000
-	if w.k8s, err = framework.NewClient(benchCfg); err != nil {
+	if w.k8s, err = localenv.NewClient(benchCfg); err != nil {
 		return err
 	}
 	if w.apiHTTP, err = rest.HTTPClientFor(w.cp.Config); err != nil {
 		return err
 	}
-	w.sim, err = framework.StartSimulator(ctx, framework.SimulatorOptions{
+	w.sim, err = localenv.StartSimulator(ctx, localenv.SimulatorOptions{
 		Binary: filepath.Join(cfg.binDir, "bss-simulator"), Dir: w.dir,
 		Args: []string{
 			"--throttle=" + strconv.Itoa(cfg.rate), "--latency=" + cfg.latency.String(), "--latency-jitter=" + cfg.jitter.String(),
@@ -111,11 +113,11 @@ func (w *world) start(ctx context.Context, root, assets string) error {
 	if err := w.sim.AddFunds(ctx, bsssim.DefaultDomainID, money.FromFen(int64(cfg.allocations)*30000)); err != nil {
 		return err
 	}
-	ea := framework.EnterpriseAccount(eaName, w.sim.URL, credentials)
+	ea := localenv.EnterpriseAccount(eaName, w.sim.URL, credentials)
 	ea.Spec.RateLimit = &budgetv1alpha1.RateLimit{RequestsPerSecond: int32(cfg.rate)} //nolint:gosec // G115: parseFlags bounds it to 1–10
 	ea.Spec.BalanceSyncInterval = &metav1.Duration{Duration: cfg.balanceSync}
 	ea.Spec.BillingSyncInterval = &metav1.Duration{Duration: cfg.billingSync}
-	if err := framework.CreateAll(ctx, w.k8s, framework.Namespace(opNS, nil), framework.CredentialsSecret(opNS, credentials), ea); err != nil {
+	if err := localenv.CreateAll(ctx, w.k8s, localenv.Namespace(opNS, nil), localenv.CredentialsSecret(opNS, credentials), ea); err != nil {
 		return err
 	}
 
@@ -126,14 +128,14 @@ func (w *world) start(ctx context.Context, root, assets string) error {
 		subs[i] = i
 	}
 	customers := make([]string, cfg.subAccounts)
-	if err := framework.Parallel(subs, 16, func(i int) error {
+	if err := localenv.Parallel(subs, 16, func(i int) error {
 		name := fmt.Sprintf("team-%04d", i)
 		cust, err := w.sim.AddSubAccount(ctx, name, "")
 		if err != nil {
 			return err
 		}
 		customers[i] = cust
-		return framework.CreateAll(ctx, w.k8s, framework.Namespace(name, nil), framework.SubAccount(name, eaName, cust, name))
+		return localenv.CreateAll(ctx, w.k8s, localenv.Namespace(name, nil), localenv.SubAccount(name, eaName, cust, name))
 	}); err != nil {
 		return err
 	}
@@ -151,15 +153,15 @@ func (w *world) start(ctx context.Context, root, assets string) error {
 		"--transfer-retry-base=1m", "--submit-retry-base=2s", "--funds-recheck-interval=1m",
 	}
 	if cfg.pprof {
-		port, err := framework.FreePort()
+		port, err := localenv.FreePort()
 		if err != nil {
 			return err
 		}
-		args = append(args, "--pprof-bind-address="+framework.LoopbackAddr(port))
-		w.pprof = "http://" + framework.LoopbackAddr(port) + "/debug/pprof"
+		args = append(args, "--pprof-bind-address="+localenv.LoopbackAddr(port))
+		w.pprof = "http://" + localenv.LoopbackAddr(port) + "/debug/pprof"
 	}
 	args = append(args, cfg.managerArgs...)
-	w.mgr, err = framework.StartManager(ctx, framework.ManagerOptions{
+	w.mgr, err = localenv.StartManager(ctx, localenv.ManagerOptions{
 		Binary: filepath.Join(cfg.binDir, "manager"), Kubeconfig: w.cp.KubeconfigPath, Dir: w.dir,
 		Namespace: opNS, Args: args,
 	})
@@ -169,9 +171,9 @@ func (w *world) start(ctx context.Context, root, assets string) error {
 	w.logf("manager pid %d started with %s", w.mgr.Pid(), strings.Join(args, " "))
 
 	var ready int
-	err = framework.Poll(ctx, 10*time.Minute, time.Second, func(ctx context.Context) (bool, error) {
+	err = testenv.Wait(ctx, 10*time.Minute, time.Second, func(ctx context.Context) (bool, error) {
 		if w.mgr.Exited() {
-			return false, framework.Permanent(fmt.Errorf("the manager exited: %s\n%s", w.mgr.ExitStatus(), w.mgr.Tail(20)))
+			return false, testenv.Permanent(fmt.Errorf("the manager exited: %s\n%s", w.mgr.ExitStatus(), w.mgr.Tail(20)))
 		}
 		var list budgetv1alpha1.SubAccountList
 		if err := w.k8s.List(ctx, &list); err != nil {
@@ -179,7 +181,7 @@ func (w *world) start(ctx context.Context, root, assets string) error {
 		}
 		ready = 0
 		for _, sa := range list.Items {
-			if framework.IsReady(sa.Status.Conditions) {
+			if localenv.IsReady(sa.Status.Conditions) {
 				ready++
 			}
 		}
@@ -211,8 +213,8 @@ func (w *world) stop() {
 
 // createAllocations creates every declared allocation.
 func (w *world) createAllocations(ctx context.Context) error {
-	return framework.Parallel(w.allocs, 32, func(a *allocation) error {
-		if err := w.k8s.Create(ctx, framework.Allocation(a.ns, a.name, a.subAccount, a.amount.String())); err != nil {
+	return localenv.Parallel(w.allocs, 32, func(a *allocation) error {
+		if err := w.k8s.Create(ctx, localenv.Allocation(a.ns, a.name, a.subAccount, a.amount.String())); err != nil {
 			return err
 		}
 		w.countBenchWrite(writeKey("budgetallocations", "", "POST"))
@@ -230,7 +232,7 @@ func (w *world) raise(ctx context.Context) (int, error) {
 		a.amount = a.amount.Add(money.FromFen(500 + w.rng.Int64N(4501)))
 		picked = append(picked, a)
 	}
-	return n, framework.Parallel(picked, 32, func(a *allocation) error {
+	return n, localenv.Parallel(picked, 32, func(a *allocation) error {
 		ba := &budgetv1alpha1.BudgetAllocation{ObjectMeta: metav1.ObjectMeta{Namespace: a.ns, Name: a.name}}
 		patch := []byte(`{"spec":{"amount":"` + a.amount.String() + `"}}`)
 		if err := w.k8s.Patch(ctx, ba, client.RawPatch("application/merge-patch+json", patch)); err != nil {
@@ -246,9 +248,9 @@ func (w *world) raise(ctx context.Context) (int, error) {
 func (w *world) waitSettled(ctx context.Context, what string, timeout time.Duration) (time.Time, error) {
 	var waiting []string
 	var at time.Time
-	err := framework.Poll(ctx, timeout, 250*time.Millisecond, func(ctx context.Context) (bool, error) {
+	err := testenv.Wait(ctx, timeout, 250*time.Millisecond, func(ctx context.Context) (bool, error) {
 		if w.mgr.Exited() {
-			return false, framework.Permanent(fmt.Errorf("the manager exited: %s\n%s", w.mgr.ExitStatus(), w.mgr.Tail(20)))
+			return false, testenv.Permanent(fmt.Errorf("the manager exited: %s\n%s", w.mgr.ExitStatus(), w.mgr.Tail(20)))
 		}
 		var list budgetv1alpha1.BudgetAllocationList
 		if err := w.k8s.List(ctx, &list); err != nil {
@@ -275,7 +277,7 @@ func (w *world) profile(ctx context.Context, name, file string) error {
 		return nil
 	}
 	// A CPU profile answers after its duration; the rest at once.
-	body, err := framework.Get(ctx, &http.Client{Timeout: time.Hour}, w.pprof+"/"+name)
+	body, err := localenv.Get(ctx, &http.Client{Timeout: time.Hour}, w.pprof+"/"+name)
 	if err != nil {
 		return err
 	}

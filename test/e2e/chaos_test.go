@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
 )
@@ -81,21 +82,21 @@ func TestChaos(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.create(framework.Namespace(name, nil), framework.SubAccount(name, eaName, cust, name))
+		e.create(localenv.Namespace(name, nil), localenv.SubAccount(name, eaName, cust, name))
 		for j := range chaosPerSubAccount {
 			allocs = append(allocs, &chaosAllocation{ns: name, name: fmt.Sprintf("alloc-%d", j), customer: cust,
 				amount: money.FromFen(100 + rng.Int64N(40000))}) // 1.00 to 400.99
 		}
 	}
-	masterBefore := framework.MasterCash(e.state())
+	masterBefore := localenv.MasterCash(e.state())
 
 	k := &killer{e: e, rng: rand.New(rand.NewPCG(uint64(seed), 2))} //nolint:gosec // G404: test timing, not secrets
 	k.start()
 
 	// Phase 1: the rollout.
 	stop := k.killRandomly(killsPerPhase)
-	if err := framework.Parallel(allocs, 8, func(a *chaosAllocation) error {
-		ba := framework.Allocation(a.ns, a.name, a.ns, a.amount.String())
+	if err := localenv.Parallel(allocs, 8, func(a *chaosAllocation) error {
+		ba := localenv.Allocation(a.ns, a.name, a.ns, a.amount.String())
 		ba.Spec.DeletionPolicy = budgetv1alpha1.DeletionPolicyReclaim
 		return e.k8s.Create(e.ctx, ba)
 	}); err != nil {
@@ -123,7 +124,7 @@ func TestChaos(t *testing.T) {
 		changes = append(changes, func() error { return e.applyChaos(a) })
 	}
 	stop = k.killRandomly(killsPerPhase)
-	if err := framework.Parallel(changes, 8, func(f func() error) error { return f() }); err != nil {
+	if err := localenv.Parallel(changes, 8, func(f func() error) error { return f() }); err != nil {
 		t.Fatal(err)
 	}
 	stop()
@@ -145,7 +146,7 @@ func (e *env) applyChaos(a *chaosAllocation) error {
 		return client.IgnoreNotFound(e.k8s.Delete(e.ctx, ba))
 	}
 	return e.updateAllocation(a.ns, a.name, func(ba *budgetv1alpha1.BudgetAllocation) {
-		ba.Spec.Amount = framework.Money(a.amount.String())
+		ba.Spec.Amount = localenv.Money(a.amount.String())
 	})
 }
 
@@ -186,7 +187,7 @@ func (e *env) verifyChaos(seed int64, allocs []*chaosAllocation, masterBefore mo
 		}
 	}
 	st := e.expectBooks(want)
-	net := framework.NetByCustomer(st)
+	net := localenv.NetByCustomer(st)
 
 	custs := make([]string, 0, len(want))
 	for c := range want {
@@ -198,7 +199,7 @@ func (e *env) verifyChaos(seed int64, allocs []*chaosAllocation, masterBefore mo
 		declared, ledger = declared.Add(want[c]), ledger.Add(net[c])
 		t.Logf("%s (%s): %d allocations declare %10s, the simulator's ledger holds %10s", names[c], c, count[c], want[c], net[c])
 	}
-	masterAfter := framework.MasterCash(st)
+	masterAfter := localenv.MasterCash(st)
 	if moved := masterBefore.Sub(masterAfter); moved != ledger {
 		t.Errorf("the master's cash went from %s to %s (%s moved) but the sub-accounts' ledger holds %s", masterBefore, masterAfter, moved, ledger)
 	}
@@ -223,10 +224,10 @@ func (e *env) verifyChaos(seed int64, allocs []*chaosAllocation, masterBefore mo
 		t.Fatal(err)
 	}
 	for _, ba := range list.Items {
-		if framework.IsReady(ba.Status.Conditions) {
+		if localenv.IsReady(ba.Status.Conditions) {
 			ready++
 		} else {
-			t.Errorf("%s/%s is not Ready: %+v", ba.Namespace, ba.Name, framework.Ready(ba.Status.Conditions))
+			t.Errorf("%s/%s is not Ready: %+v", ba.Namespace, ba.Name, localenv.Ready(ba.Status.Conditions))
 		}
 	}
 	check, err := e.sim.Check(e.ctx)
@@ -237,7 +238,7 @@ func (e *env) verifyChaos(seed int64, allocs []*chaosAllocation, masterBefore mo
 		"%d BudgetTransfers (%d attempts, %d resent, %d answered already-applied), %d ledger entries, %d duplicate trans_ids; "+
 		"declared %s, ledger %s; master cash %s -> %s; /_sim/check ok=%v; %s",
 		seed, len(allocs), len(want), len(list.Items), ready, kills,
-		len(bts.Items), attempts, resent, alreadyApplied, len(st.Ledger), len(framework.DuplicateTransIDs(st)),
+		len(bts.Items), attempts, resent, alreadyApplied, len(st.Ledger), len(localenv.DuplicateTransIDs(st)),
 		declared, ledger, masterBefore, masterAfter, check.OK, took.Round(time.Second))
 	t.Log(summary)
 	fmt.Println(summary)
@@ -253,7 +254,7 @@ type killer struct {
 	rng *rand.Rand
 
 	mu    sync.Mutex
-	mgr   *framework.Manager
+	mgr   *localenv.Manager
 	kills int
 	err   error
 }
@@ -270,8 +271,8 @@ func (k *killer) start() {
 // startManager starts one replica without leader election: a replica killed
 // with SIGKILL keeps its Lease until it expires (15s), which ten kills
 // cannot afford; TestLeaderFailover covers the Lease.
-func (k *killer) startManager() (*framework.Manager, error) {
-	m, err := framework.StartManager(context.Background(), framework.ManagerOptions{
+func (k *killer) startManager() (*localenv.Manager, error) {
+	m, err := localenv.StartManager(context.Background(), localenv.ManagerOptions{
 		Binary: filepath.Join(binDir, "manager"), Kubeconfig: k.e.cp.KubeconfigPath, Dir: k.e.dir,
 		Name: "manager", Namespace: opNS,
 	})

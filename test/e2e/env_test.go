@@ -25,13 +25,13 @@ import (
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
-	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
 )
 
 const (
-	opNS        = framework.OperatorNamespace
+	opNS        = localenv.OperatorNamespace
 	eaName      = "acme"
 	credentials = "acme-bss-credentials"
 )
@@ -86,9 +86,9 @@ type env struct {
 	t   *testing.T
 	ctx context.Context
 	dir string
-	cp  *framework.ControlPlane
+	cp  *localenv.ControlPlane
 	k8s client.Client
-	sim *framework.Simulator
+	sim *localenv.Simulator
 }
 
 // newEnv starts a control plane and a simulator (with simArgs) for the
@@ -116,7 +116,7 @@ func newEnv(t *testing.T, simArgs ...string) *env {
 		_ = os.RemoveAll(dir)
 	})
 	start := time.Now()
-	e.cp, err = framework.StartControlPlane(framework.ControlPlaneOptions{
+	e.cp, err = localenv.StartControlPlane(localenv.ControlPlaneOptions{
 		AssetsDir: assetsDir, CRDDir: filepath.Join(testenv.RepoRoot(), "config", "crd", "bases"), Dir: dir,
 	})
 	if err != nil {
@@ -127,11 +127,11 @@ func newEnv(t *testing.T, simArgs ...string) *env {
 			t.Errorf("stopping the control plane: %v", err)
 		}
 	})
-	if e.k8s, err = framework.NewClient(e.cp.Config); err != nil {
+	if e.k8s, err = localenv.NewClient(e.cp.Config); err != nil {
 		t.Fatal(err)
 	}
 	// t.Context is cancelled before the cleanups run; they need their own.
-	e.sim, err = framework.StartSimulator(context.Background(), framework.SimulatorOptions{
+	e.sim, err = localenv.StartSimulator(context.Background(), localenv.SimulatorOptions{
 		Binary: filepath.Join(binDir, "bss-simulator"), Dir: dir, Args: simArgs,
 	})
 	if err != nil {
@@ -148,21 +148,21 @@ func newEnv(t *testing.T, simArgs ...string) *env {
 	t.Cleanup(func() {
 		if t.Failed() {
 			var buf bytes.Buffer
-			if err := framework.WriteSummary(context.Background(), e.k8s, &buf); err == nil {
+			if err := localenv.WriteSummary(context.Background(), e.k8s, &buf); err == nil {
 				t.Logf("objects when the test failed:\n%s", buf.String())
 			}
 		}
 	})
-	e.create(framework.Namespace(opNS, nil), framework.CredentialsSecret(opNS, credentials), framework.EnterpriseAccount(eaName, e.sim.URL, credentials))
+	e.create(localenv.Namespace(opNS, nil), localenv.CredentialsSecret(opNS, credentials), localenv.EnterpriseAccount(eaName, e.sim.URL, credentials))
 	t.Logf("control plane and simulator (%s) up in %s; logs in %s", e.sim.URL, time.Since(start).Round(time.Millisecond), dir)
 	return e
 }
 
 // startManager starts a manager replica that is stopped (SIGTERM) when the
 // test ends; its log's end is printed if the test failed.
-func (e *env) startManager(name string, leaderElect bool, args ...string) *framework.Manager {
+func (e *env) startManager(name string, leaderElect bool, args ...string) *localenv.Manager {
 	e.t.Helper()
-	m, err := framework.StartManager(context.Background(), framework.ManagerOptions{
+	m, err := localenv.StartManager(context.Background(), localenv.ManagerOptions{
 		Binary: filepath.Join(binDir, "manager"), Kubeconfig: e.cp.KubeconfigPath, Dir: e.dir,
 		Name: name, Namespace: opNS, LeaderElect: leaderElect, Args: args,
 	})
@@ -182,7 +182,7 @@ func (e *env) startManager(name string, leaderElect bool, args ...string) *frame
 
 func (e *env) create(objs ...client.Object) {
 	e.t.Helper()
-	if err := framework.CreateAll(e.ctx, e.k8s, objs...); err != nil {
+	if err := localenv.CreateAll(e.ctx, e.k8s, objs...); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -191,7 +191,7 @@ func (e *env) create(objs ...client.Object) {
 // test with what describe says.
 func (e *env) eventually(timeout time.Duration, what string, cond func(ctx context.Context) (bool, error), describe func() string) {
 	e.t.Helper()
-	if err := framework.Poll(e.ctx, timeout, 200*time.Millisecond, cond, describe); err != nil {
+	if err := testenv.Wait(e.ctx, timeout, 200*time.Millisecond, cond, describe); err != nil {
 		e.t.Fatalf("%s: %v", what, err)
 	}
 }
@@ -213,7 +213,7 @@ func (e *env) describeAllocation(ns, name string) func() string {
 		for _, bt := range e.transfers(ns, name) {
 			parts = append(parts, fmt.Sprintf("%s %s %s %s %s(%d attempts)", bt.Name, bt.Spec.Operation, bt.Spec.Amount, bt.Status.Phase, bt.Status.ErrorCode, bt.Status.Attempts))
 		}
-		c := framework.Ready(ba.Status.Conditions)
+		c := localenv.Ready(ba.Status.Conditions)
 		return fmt.Sprintf("%s/%s generation %d: desired %s granted %s pending %s Ready %+v; transfers %v",
 			ns, name, ba.Generation, ba.Status.Desired, ba.Status.Granted, ba.Status.Pending, c, parts)
 	}
@@ -245,7 +245,7 @@ func (e *env) waitGranted(ns, name, granted string, timeout time.Duration) *budg
 		if err != nil {
 			return false, err
 		}
-		return framework.AllocationSettled(ba) && framework.IsReady(ba.Status.Conditions) && string(ba.Status.Granted) == granted, nil
+		return localenv.AllocationSettled(ba) && localenv.IsReady(ba.Status.Conditions) && string(ba.Status.Granted) == granted, nil
 	}, e.describeAllocation(ns, name))
 	return ba
 }
@@ -261,7 +261,7 @@ func (e *env) waitReason(ns, name, reason string, timeout time.Duration) *budget
 		if err != nil {
 			return false, err
 		}
-		c := framework.Ready(ba.Status.Conditions)
+		c := localenv.Ready(ba.Status.Conditions)
 		return c != nil && c.Reason == reason && c.ObservedGeneration == ba.Generation, nil
 	}, e.describeAllocation(ns, name))
 	return ba
@@ -313,10 +313,10 @@ func (e *env) expectBooks(want map[string]money.Amount) *bsssim.State {
 		e.t.Errorf("/_sim/check: %v", check.Errors)
 	}
 	st := e.state()
-	if dups := framework.DuplicateTransIDs(st); len(dups) > 0 {
+	if dups := localenv.DuplicateTransIDs(st); len(dups) > 0 {
 		e.t.Errorf("trans_ids applied more than once: %v", dups)
 	}
-	net := framework.NetByCustomer(st)
+	net := localenv.NetByCustomer(st)
 	for cust, w := range want {
 		if net[cust] != w {
 			e.t.Errorf("simulator ledger for %s: net %s, want %s", cust, net[cust], w)
@@ -328,7 +328,7 @@ func (e *env) expectBooks(want map[string]money.Amount) *bsssim.State {
 // leaseHolder is the holderIdentity of the manager's leader Lease.
 func (e *env) leaseHolder() (string, error) {
 	var l coordinationv1.Lease
-	if err := e.k8s.Get(e.ctx, types.NamespacedName{Namespace: opNS, Name: framework.LeaderElectionID}, &l); err != nil {
+	if err := e.k8s.Get(e.ctx, types.NamespacedName{Namespace: opNS, Name: localenv.LeaderElectionID}, &l); err != nil {
 		return "", err
 	}
 	if l.Spec.HolderIdentity == nil {
@@ -345,7 +345,7 @@ func (e *env) waitSubAccountReady(name string, timeout time.Duration) {
 		if err := e.k8s.Get(ctx, types.NamespacedName{Name: name}, &sa); err != nil {
 			return false, err
 		}
-		return framework.IsReady(sa.Status.Conditions), nil
+		return localenv.IsReady(sa.Status.Conditions), nil
 	}, func() string { return fmt.Sprintf("%+v", sa.Status.Conditions) })
 }
 

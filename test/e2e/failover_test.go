@@ -9,8 +9,8 @@ import (
 	"time"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
-	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
 )
 
 // TestLeaderFailover runs two manager replicas with leader election, kills
@@ -22,9 +22,9 @@ func TestLeaderFailover(t *testing.T) {
 	e := newEnv(t, "--consumption-rate=0", "--latency=150ms")
 	teams := map[string]string{"team-a": "cust-team-a-0001", "team-b": "cust-team-b-0001", "team-c": "cust-team-c-0001"}
 	for ns, cust := range teams {
-		e.create(framework.Namespace(ns, nil), framework.SubAccount(ns, eaName, cust, ns))
+		e.create(localenv.Namespace(ns, nil), localenv.SubAccount(ns, eaName, cust, ns))
 	}
-	base := framework.NetByCustomer(e.state())
+	base := localenv.NetByCustomer(e.state())
 
 	// The first replica alone acquires the Lease, so its holderIdentity is
 	// this process's.
@@ -54,11 +54,11 @@ func TestLeaderFailover(t *testing.T) {
 		want[cust] = base[cust]
 		for i := range perTeam {
 			a := money.FromFen(int64(1000*(i+1) + 37)) // 10.37, 20.37, ...
-			allocs = append(allocs, framework.Allocation(ns, fmt.Sprintf("rollout-%02d", i), ns, a.String()))
+			allocs = append(allocs, localenv.Allocation(ns, fmt.Sprintf("rollout-%02d", i), ns, a.String()))
 			want[cust] = want[cust].Add(a)
 		}
 	}
-	if err := framework.Parallel(allocs, 8, func(ba *budgetv1alpha1.BudgetAllocation) error { return e.k8s.Create(e.ctx, ba) }); err != nil {
+	if err := localenv.Parallel(allocs, 8, func(ba *budgetv1alpha1.BudgetAllocation) error { return e.k8s.Create(e.ctx, ba) }); err != nil {
 		t.Fatal(err)
 	}
 

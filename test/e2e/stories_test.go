@@ -14,8 +14,8 @@ import (
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
-	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
 )
 
 const (
@@ -33,12 +33,12 @@ func TestUserStories(t *testing.T) {
 	e := newEnv(t, "--consumption-rate=0")
 	mgr := e.startManager("manager", true)
 
-	sa := framework.SubAccount(teamA, eaName, customerA, teamA)
+	sa := localenv.SubAccount(teamA, eaName, customerA, teamA)
 	sa.Spec.MonthlyBudget = &budgetv1alpha1.MonthlyBudget{Amount: "8000.00", AlertThresholds: []int32{50, 100}}
-	e.create(framework.Namespace(teamA, nil), sa)
+	e.create(localenv.Namespace(teamA, nil), sa)
 	e.waitSubAccountReady(teamA, 60*time.Second)
-	base := framework.NetByCustomer(e.state())[customerA]
-	masterBefore := framework.MasterCash(e.state())
+	base := localenv.NetByCustomer(e.state())[customerA]
+	masterBefore := localenv.MasterCash(e.state())
 
 	steps := []struct {
 		name string
@@ -58,7 +58,7 @@ func TestUserStories(t *testing.T) {
 		}
 	}
 	st := e.expectBooks(map[string]money.Amount{customerA: base.Add(amount("12.34"))})
-	if got, want := framework.MasterCash(st), masterBefore.Sub(amount("12.34")); got != want {
+	if got, want := localenv.MasterCash(st), masterBefore.Sub(amount("12.34")); got != want {
 		t.Errorf("master cash %s, want %s (only the 12.34 of the metrics allocation stays granted)", got, want)
 	}
 }
@@ -66,7 +66,7 @@ func TestUserStories(t *testing.T) {
 // fundATeam: a BudgetAllocation of 5000.00 becomes one BudgetTransfer with a
 // 32-hex trans_id, which BSS applies once.
 func fundATeam(e *env) {
-	ba := framework.Allocation(teamA, "compute", teamA, "5000.00")
+	ba := localenv.Allocation(teamA, "compute", teamA, "5000.00")
 	ba.Spec.DeletionPolicy = budgetv1alpha1.DeletionPolicyReclaim
 	e.create(ba)
 	got := e.waitGranted(teamA, "compute", "5000.00", 60*time.Second)
@@ -90,7 +90,7 @@ func fundATeam(e *env) {
 // changeAmount: raising transfers the difference, lowering reclaims it.
 func changeAmount(e *env, base money.Amount, to string, op budgetv1alpha1.TransferOperation, delta string) {
 	before := len(e.transfers(teamA, "compute"))
-	if err := e.updateAllocation(teamA, "compute", func(ba *budgetv1alpha1.BudgetAllocation) { ba.Spec.Amount = framework.Money(to) }); err != nil {
+	if err := e.updateAllocation(teamA, "compute", func(ba *budgetv1alpha1.BudgetAllocation) { ba.Spec.Amount = localenv.Money(to) }); err != nil {
 		e.t.Fatal(err)
 	}
 	e.waitGranted(teamA, "compute", to, 60*time.Second)
@@ -124,7 +124,7 @@ func coupons(e *env) {
 		if err != nil {
 			return false, err
 		}
-		if framework.AllocationSettled(ba) && len(ba.Status.Coupons) == 1 && ba.Status.Coupons[0].SubCouponID != "" {
+		if localenv.AllocationSettled(ba) && len(ba.Status.Coupons) == 1 && ba.Status.Coupons[0].SubCouponID != "" {
 			sub = ba.Status.Coupons[0].SubCouponID
 			return true, nil
 		}
@@ -143,7 +143,7 @@ func coupons(e *env) {
 		if err != nil {
 			return false, err
 		}
-		return framework.AllocationSettled(ba) && len(ba.Status.Coupons) == 0, nil
+		return localenv.AllocationSettled(ba) && len(ba.Status.Coupons) == 0, nil
 	}, e.describeAllocation(teamA, "compute"))
 	if sc, ok := subCoupon(e.state(), sub); ok && !sc.Balance.IsZero() {
 		e.t.Errorf("sub-coupon %s still holds %s after its grant was removed", sub, sc.Balance)
@@ -159,7 +159,7 @@ func coupons(e *env) {
 
 // tryFirst: Plan mode shows the movement and moves nothing.
 func tryFirst(e *env) {
-	ba := framework.Allocation(teamA, "preview", teamA, "321.00")
+	ba := localenv.Allocation(teamA, "preview", teamA, "321.00")
 	ba.Spec.ManagementPolicy = budgetv1alpha1.ManagementPolicyPlan
 	e.create(ba)
 	got := e.waitReason(teamA, "preview", budgetv1alpha1.ReasonPlanned, 60*time.Second)
@@ -213,15 +213,15 @@ var documentedMetrics = []string{
 // scrapeMetrics: a throttling storm and one more allocation, then the
 // plain-HTTP metrics endpoint must serve every documented metric with
 // figures that match what happened.
-func scrapeMetrics(e *env, mgr *framework.Manager) {
+func scrapeMetrics(e *env, mgr *localenv.Manager) {
 	if err := e.sim.SetFaults(e.ctx, bsssim.Faults{StormDuration: bsssim.Duration(3 * time.Second), StormRate: 0}); err != nil {
 		e.t.Fatal(err)
 	}
-	e.create(framework.Allocation(teamA, "metrics", teamA, "12.34"))
+	e.create(localenv.Allocation(teamA, "metrics", teamA, "12.34"))
 	e.waitGranted(teamA, "metrics", "12.34", 90*time.Second)
 
 	st := e.state()
-	masterFen := float64(framework.MasterCash(st).Fen())
+	masterFen := float64(localenv.MasterCash(st).Fen())
 	var sa *bsssim.SubAccount
 	for i := range st.SubAccounts {
 		if st.SubAccounts[i].ID == customerA {
@@ -252,7 +252,7 @@ func scrapeMetrics(e *env, mgr *framework.Manager) {
 	// Transfers reaching Succeeded, counted once each; a resend after a
 	// conflicting status write would count as AlreadyApplied instead.
 	transfers := map[string]float64{"Transfer": 3, "Reclaim": 2, "CouponTransfer": 1, "CouponReclaim": 1}
-	var ms *framework.Metrics
+	var ms *localenv.Metrics
 	var problems []string
 	// Gauges of balances follow the balance sync (every 10s).
 	e.eventually(60*time.Second, "documented metrics with the expected figures", func(ctx context.Context) (bool, error) {

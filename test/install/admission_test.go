@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
 )
 
 // TestTransferStatusGuard installs config/default's RBAC and admission
@@ -101,12 +102,14 @@ func TestTransferStatusGuard(t *testing.T) {
 
 	// The policy takes a moment to reach the API server's admission.
 	forge := func(s *budgetv1alpha1.BudgetTransferStatus) { s.Phase = budgetv1alpha1.PhaseSucceeded }
-	deadline := time.Now().Add(30 * time.Second)
 	var err error
-	for err = write(finance, forge); err == nil && time.Now().Before(deadline); err = write(finance, forge) {
+	testenv.Eventually(t, 30*time.Second, "the policy refuses an approver's phase", func() bool {
+		if err = write(finance, forge); err != nil {
+			return true
+		}
 		must("putting the phase back", write(operator, func(s *budgetv1alpha1.BudgetTransferStatus) { s.Phase = budgetv1alpha1.PhaseAwaitingApproval }))
-		time.Sleep(200 * time.Millisecond)
-	}
+		return false
+	}, func() string { return "the approver's write of phase Succeeded was admitted" })
 	refused("an approver writes phase Succeeded", err, "only the operator records a transfer's phase")
 	refused("an approver writes a result", write(finance, func(s *budgetv1alpha1.BudgetTransferStatus) {
 		s.Result = &budgetv1alpha1.TransferResult{AlreadyApplied: true}

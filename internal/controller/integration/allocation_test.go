@@ -18,8 +18,9 @@ import (
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
-	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
 )
 
 func money2(s string) *budgetv1alpha1.Money { m := budgetv1alpha1.Money(s); return &m }
@@ -76,7 +77,7 @@ func TestReclaimCappedByReclaimable(t *testing.T) {
 
 	tm.update(t, "capped", setAmount("0"))
 	ba := tm.waitReason(t, "capped", budgetv1alpha1.ReasonReclaimBlocked)
-	eventually(t, 10*time.Second, "granted 70.00", func() bool { return tm.get(t, "capped").Status.Granted == "70.00" }, tm.describe("capped"))
+	testenv.Eventually(t, 10*time.Second, "granted 70.00", func() bool { return tm.get(t, "capped").Status.Granted == "70.00" }, tm.describe("capped"))
 	tm.expectLedger(t, "70.00")
 	if c := meta.FindStatusCondition(ba.Status.Conditions, budgetv1alpha1.ConditionReady); c == nil || c.Status != metav1.ConditionFalse {
 		t.Errorf("Ready = %+v", c)
@@ -121,7 +122,7 @@ func TestCouponsGrantAndReclaim(t *testing.T) {
 		ba.Spec.Coupons = []budgetv1alpha1.CouponGrant{{CouponID: couponID, Amount: "25.50"}}
 	}))
 	var sub string
-	eventually(t, 30*time.Second, "coupon granted", func() bool {
+	testenv.Eventually(t, 30*time.Second, "coupon granted", func() bool {
 		ba := tm.get(t, "coupons")
 		if len(ba.Status.Coupons) == 1 && common.IsTrue(ba.Status.Conditions, budgetv1alpha1.ConditionReady) {
 			sub = ba.Status.Coupons[0].SubCouponID
@@ -135,7 +136,7 @@ func TestCouponsGrantAndReclaim(t *testing.T) {
 	}
 
 	tm.update(t, "coupons", func(ba *budgetv1alpha1.BudgetAllocation) { ba.Spec.Coupons = nil })
-	eventually(t, 30*time.Second, "coupon reclaimed", func() bool {
+	testenv.Eventually(t, 30*time.Second, "coupon reclaimed", func() bool {
 		ba := tm.get(t, "coupons")
 		return len(ba.Status.Coupons) == 0 && common.IsTrue(ba.Status.Conditions, budgetv1alpha1.ConditionReady) && ba.Status.ObservedGeneration == ba.Generation
 	}, tm.describe("coupons"))
@@ -215,11 +216,10 @@ func TestPausedThenDeletedWithReclaim(t *testing.T) {
 		ba.Spec.Amount = money2("500")
 	})
 	tm.waitReason(t, "paused", budgetv1alpha1.ReasonPaused)
-	time.Sleep(time.Second) // nothing may move while paused: give it the chance to misbehave
+	testenv.Consistently(t, absenceWindow, "a paused allocation moves nothing", func() bool {
+		return tm.net() == money.MustParse("60") && len(tm.transfers(t)) == 1
+	}, tm.describe("paused"))
 	tm.expectLedger(t, "60.00")
-	if n := len(tm.transfers(t)); n != 1 {
-		t.Fatalf("paused allocation has %d transfers, want 1", n)
-	}
 	if err := k8s.Delete(context.Background(), tm.get(t, "paused")); err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestPausedThenDeletedWithReclaim(t *testing.T) {
 
 func (tm *team) waitGone(t *testing.T, name string) {
 	t.Helper()
-	eventually(t, 30*time.Second, name+" deleted", func() bool {
+	testenv.Eventually(t, 30*time.Second, name+" deleted", func() bool {
 		var ba budgetv1alpha1.BudgetAllocation
 		return apierrors.IsNotFound(k8s.Get(context.Background(), types.NamespacedName{Namespace: tm.ns, Name: name}, &ba))
 	}, tm.describe(name))
@@ -243,7 +243,7 @@ func TestDeleteWithRetainAndWithReclaim(t *testing.T) {
 		ba.Spec.Coupons = []budgetv1alpha1.CouponGrant{{CouponID: "CP2026110100002", Amount: "5"}}
 	}))
 	tm.waitReady(t, "retain", "50.00")
-	eventually(t, 30*time.Second, "reclaim funded", func() bool {
+	testenv.Eventually(t, 30*time.Second, "reclaim funded", func() bool {
 		ba := tm.get(t, "reclaim")
 		return common.IsTrue(ba.Status.Conditions, budgetv1alpha1.ConditionReady) && len(ba.Status.Coupons) == 1
 	}, tm.describe("reclaim"))
@@ -299,10 +299,11 @@ func TestInsufficientFundsThenFundsAdded(t *testing.T) {
 	want := master.Cash.Add(money.Yuan(1000))
 	tm.create(t, tm.allocation("big", want.String()))
 	tm.waitReason(t, "big", budgetv1alpha1.ReasonInsufficientFunds)
-	time.Sleep(time.Second)
-	if n := len(tm.transfers(t)); n != 0 {
-		t.Fatalf("a doomed transfer was created (%d transfers)", n)
-	}
+	// The allocation rechecks the funds every FundsRecheckInterval: none of
+	// those rechecks may send the doomed transfer.
+	testenv.Consistently(t, absenceWindow, "no doomed transfer", func() bool {
+		return len(tm.transfers(t)) == 0
+	}, tm.describe("big"))
 	if err := sim.AddFunds("", money.Yuan(1000)); err != nil {
 		t.Fatal(err)
 	}
@@ -348,14 +349,23 @@ func TestResponsesLostAfterCommit(t *testing.T) {
 	}))
 	// Every write applies and loses its answer: the money moves once and the
 	// transfer stays Submitting until answers come back.
-	eventually(t, 30*time.Second, "transfer applied without an answer", func() bool {
+	testenv.Eventually(t, 30*time.Second, "transfer applied without an answer", func() bool {
 		return tm.net() == money.MustParse("30")
 	}, tm.describe("lost"))
-	time.Sleep(500 * time.Millisecond)
+	// The manager has met the lost answer: the transfer is still Submitting
+	// and says why, so the answer it gets once faults are off is a resend's.
+	testenv.Eventually(t, 30*time.Second, "the lost answer recorded", func() bool {
+		for _, bt := range tm.transfers(t) {
+			if bt.Status.Phase == budgetv1alpha1.PhaseSubmitting && bt.Status.ErrorMessage != "" {
+				return true
+			}
+		}
+		return false
+	}, tm.describe("lost"))
 	if err := sim.SetFaults(bsssim.Faults{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "money and coupon settled", func() bool {
+	testenv.Eventually(t, 30*time.Second, "money and coupon settled", func() bool {
 		ba := tm.get(t, "lost")
 		return common.IsTrue(ba.Status.Conditions, budgetv1alpha1.ConditionReady) && ba.Status.Granted == "30.00" && len(ba.Status.Coupons) == 1
 	}, tm.describe("lost"))
@@ -394,7 +404,7 @@ func TestManyAllocationsOnOneSubAccount(t *testing.T) {
 	}
 	tm.expectLedger(t, total.String())
 	var sa budgetv1alpha1.SubAccount
-	eventually(t, 30*time.Second, "SubAccount granted sums the allocations", func() bool {
+	testenv.Eventually(t, 30*time.Second, "SubAccount granted sums the allocations", func() bool {
 		return k8s.Get(context.Background(), types.NamespacedName{Name: tm.sa}, &sa) == nil && string(sa.Status.Granted) == total.String()
 	}, func() string { return fmt.Sprintf("granted %s", sa.Status.Granted) })
 }
@@ -405,11 +415,11 @@ func TestUnknownCustomerID(t *testing.T) {
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
 		t.Fatal(err)
 	}
-	sa := framework.SubAccount(name, eaName, "no-such-customer", name)
+	sa := localenv.SubAccount(name, eaName, "no-such-customer", name)
 	if err := k8s.Create(ctx, sa); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "SubAccountNotFound", func() bool {
+	testenv.Eventually(t, 30*time.Second, "SubAccountNotFound", func() bool {
 		var got budgetv1alpha1.SubAccount
 		return k8s.Get(ctx, types.NamespacedName{Name: name}, &got) == nil &&
 			common.ReadyReason(got.Status.Conditions, budgetv1alpha1.ConditionReady) == budgetv1alpha1.ReasonSubAccountNotFound
@@ -438,19 +448,19 @@ func TestMissingAndWrongCredentials(t *testing.T) {
 		}
 		return common.ReadyReason(ea.Status.Conditions, budgetv1alpha1.ConditionReady)
 	}
-	eventually(t, 30*time.Second, "CredentialsMissing", func() bool { return reason() == budgetv1alpha1.ReasonCredentialsMissing }, reason)
+	testenv.Eventually(t, 30*time.Second, "CredentialsMissing", func() bool { return reason() == budgetv1alpha1.ReasonCredentialsMissing }, reason)
 
 	s := credentialsSecret(secret, "wrong-secret-key")
 	if err := k8s.Create(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "CredentialsRejected", func() bool { return reason() == budgetv1alpha1.ReasonCredentialsRejected }, reason)
+	testenv.Eventually(t, 30*time.Second, "CredentialsRejected", func() bool { return reason() == budgetv1alpha1.ReasonCredentialsRejected }, reason)
 
 	s.Data[common.KeySecretAccessKey] = []byte(bsssim.DefaultSecretKey)
 	if err := k8s.Update(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "Ready", func() bool { return reason() == budgetv1alpha1.ReasonReady }, reason)
+	testenv.Eventually(t, 30*time.Second, "Ready", func() bool { return reason() == budgetv1alpha1.ReasonReady }, reason)
 	var ea budgetv1alpha1.EnterpriseAccount
 	if err := k8s.Get(ctx, types.NamespacedName{Name: name}, &ea); err != nil {
 		t.Fatal(err)
@@ -481,7 +491,7 @@ func TestApprovalAboveThreshold(t *testing.T) {
 		t.Fatal(err)
 	}
 	tm := newTeam(t, withEnterprise(ea))
-	eventually(t, 30*time.Second, "SubAccount Ready", func() bool {
+	testenv.Eventually(t, 30*time.Second, "SubAccount Ready", func() bool {
 		var sa budgetv1alpha1.SubAccount
 		return k8s.Get(ctx, types.NamespacedName{Name: tm.sa}, &sa) == nil && common.IsTrue(sa.Status.Conditions, budgetv1alpha1.ConditionReady)
 	}, tm.saConditions)
@@ -511,7 +521,7 @@ func TestApprovalAboveThreshold(t *testing.T) {
 		}
 	}
 	approve(t, &pending, budgetv1alpha1.ConditionDenied)
-	eventually(t, 30*time.Second, "denied transfer failed", func() bool {
+	testenv.Eventually(t, 30*time.Second, "denied transfer failed", func() bool {
 		var got budgetv1alpha1.BudgetTransfer
 		return k8s.Get(ctx, client.ObjectKeyFromObject(&pending), &got) == nil && got.Status.Phase == budgetv1alpha1.PhaseFailed
 	}, tm.describe("big"))
@@ -537,7 +547,7 @@ func approve(t *testing.T, bt *budgetv1alpha1.BudgetTransfer, cond string) {
 // transfer's status with message.
 func decide(t *testing.T, bt *budgetv1alpha1.BudgetTransfer, cond, message string) {
 	t.Helper()
-	if err := waitFor(10*time.Second, func() (bool, error) {
+	if err := testenv.Wait(context.Background(), 10*time.Second, testenv.PollInterval, func(context.Context) (bool, error) {
 		var got budgetv1alpha1.BudgetTransfer
 		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(bt), &got); err != nil {
 			return false, err
@@ -545,7 +555,7 @@ func decide(t *testing.T, bt *budgetv1alpha1.BudgetTransfer, cond, message strin
 		meta.SetStatusCondition(&got.Status.Conditions, metav1.Condition{Type: cond, Status: metav1.ConditionTrue, Reason: "ByFinance", Message: message})
 		err := k8s.Status().Update(context.Background(), &got)
 		return err == nil, err
-	}); err != nil {
+	}, nil); err != nil {
 		t.Fatal(err)
 	}
 }

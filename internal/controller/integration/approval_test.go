@@ -13,6 +13,7 @@ import (
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/budgetallocation"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
 )
 
 // readyMessage is the message of the transfer's Ready condition.
@@ -63,7 +64,7 @@ func TestSimultaneousAllocationsShareTheCycleBudget(t *testing.T) {
 		tm.create(t, tm.allocation(name, "200"))
 	}
 	var funded string
-	eventually(t, 30*time.Second, "one allocation funded, two waiting for approval", func() bool {
+	testenv.Eventually(t, 30*time.Second, "one allocation funded, two waiting for approval", func() bool {
 		ready, waiting := 0, 0
 		for _, name := range []string{"one", "two", "three"} {
 			switch common.ReadyReason(tm.get(t, name).Status.Conditions, budgetv1alpha1.ConditionReady) {
@@ -98,7 +99,7 @@ func TestApprovalFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got budgetv1alpha1.BudgetTransfer
-	eventually(t, 30*time.Second, "transfer waits for approval", func() bool {
+	testenv.Eventually(t, 30*time.Second, "transfer waits for approval", func() bool {
 		return k8s.Get(ctx, client.ObjectKeyFromObject(bt), &got) == nil && got.Status.Phase == budgetv1alpha1.PhaseAwaitingApproval
 	}, func() string { return string(got.Status.Phase) + " " + readyMessage(&got) })
 	if msg := readyMessage(&got); !strings.Contains(msg, "approval settings cannot be read") || !strings.Contains(msg, "no-such-master") {

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,12 +16,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/accounts"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss/sign"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/budgetallocation"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
 )
 
 // TestManagerStoppedBetweenSubmittingAndCall leaves transfers in Submitting
@@ -85,7 +88,6 @@ func TestManagerStoppedBetweenSubmittingAndCall(t *testing.T) {
 	}
 	tm.expectLedger(t, "25.00")
 
-	time.Sleep(200 * time.Millisecond)
 	blamed := tm.watchBlame(t)
 	stopManager = startManager(testOptions)
 	restarted = true
@@ -161,14 +163,14 @@ func TestOutcomeUnknownAfterSafetyWindow(t *testing.T) {
 
 	// The administrator checked BSS: it did not move. Failed lets the
 	// allocation try again with a new trans_id.
-	if err := waitFor(10*time.Second, func() (bool, error) {
+	if err := testenv.Wait(context.Background(), 10*time.Second, testenv.PollInterval, func(context.Context) (bool, error) {
 		if err := k8s.Get(ctx, objKey(bt), bt); err != nil {
 			return false, err
 		}
 		bt.Annotations = map[string]string{budgetv1alpha1.AnnotationResolve: "Failed"}
 		err := k8s.Update(ctx, bt)
 		return err == nil, err
-	}); err != nil {
+	}, nil); err != nil {
 		t.Fatal(err)
 	}
 	tm.waitReady(t, "stuck", "33.00")
@@ -187,19 +189,51 @@ func TestRestartKeepsReadyConditions(t *testing.T) {
 	tm.waitReady(t, "first", "12.00")
 	tm.waitReady(t, "second", "8.00")
 
+	var sa budgetv1alpha1.SubAccount
+	if err := k8s.Get(context.Background(), types.NamespacedName{Name: tm.sa}, &sa); err != nil {
+		t.Fatal(err)
+	}
+	objs := []client.Object{&sa, tm.get(t, "first"), tm.get(t, "second")}
+	for _, bt := range tm.transfers(t) {
+		objs = append(objs, &bt)
+	}
+	before := make([]int, len(objs))
+	for i, o := range objs {
+		before[i] = managerReconciles.begun(o)
+	}
+
 	blamed := tm.watchBlame(t)
 	stopManager()
 	stopManager = startManager(testOptions)
-	// Long enough for the new manager to reconcile everything, and for the
-	// allocations' transfers to be read again.
-	time.Sleep(5 * time.Second)
+	notYet := func() []string {
+		var out []string
+		if _, ok := managerRegistry.Get(eaName); !ok {
+			out = append(out, "the connection to "+eaName)
+		}
+		for i, o := range objs {
+			if managerReconciles.begun(o) == before[i] {
+				out = append(out, reconcileKey(o, client.ObjectKeyFromObject(o)))
+			}
+		}
+		return out
+	}
+	testenv.Eventually(t, 30*time.Second, "the new manager rebuilt its connection and reconciled the SubAccount, the allocations and their transfers",
+		func() bool { return len(notYet()) == 0 }, func() string { return fmt.Sprintf("not yet: %v", notYet()) })
+	// A reconcile that found the connection still being rebuilt looks again
+	// after ConnectingRetry; the window covers that second look.
+	ready := func() string {
+		var wrong []string
+		for name, granted := range map[string]string{"first": "12.00", "second": "8.00"} {
+			if ba := tm.get(t, name); !common.IsTrue(ba.Status.Conditions, budgetv1alpha1.ConditionReady) || string(ba.Status.Granted) != granted {
+				wrong = append(wrong, fmt.Sprintf("%s shows granted %s, conditions %+v; want Ready with %s", name, ba.Status.Granted, ba.Status.Conditions, granted))
+			}
+		}
+		return strings.Join(wrong, "; ")
+	}
+	testenv.Consistently(t, accounts.ConnectingRetry+time.Second, "the allocations stay Ready after the restart",
+		func() bool { return ready() == "" }, ready)
 	for _, s := range blamed() {
 		t.Errorf("after the restart: %s", s)
-	}
-	for name, granted := range map[string]string{"first": "12.00", "second": "8.00"} {
-		if ba := tm.get(t, name); !common.IsTrue(ba.Status.Conditions, budgetv1alpha1.ConditionReady) || string(ba.Status.Granted) != granted {
-			t.Errorf("after the restart %s shows granted %s, conditions %+v; want Ready with %s", name, ba.Status.Granted, ba.Status.Conditions, granted)
-		}
 	}
 }
 
@@ -304,14 +338,14 @@ func TestRestartWithCredentialsGone(t *testing.T) {
 		}
 		return common.ReadyReason(sa.Status.Conditions, budgetv1alpha1.ConditionReady)
 	}
-	eventually(t, 30*time.Second, "SubAccount Ready", func() bool { return saReason() == budgetv1alpha1.ReasonReady }, tm.saConditions)
+	testenv.Eventually(t, 30*time.Second, "SubAccount Ready", func() bool { return saReason() == budgetv1alpha1.ReasonReady }, tm.saConditions)
 
 	stopManager()
 	if err := k8s.Delete(ctx, s); err != nil {
 		t.Fatal(err)
 	}
 	stopManager = startManager(testOptions)
-	eventually(t, 15*time.Second, "SubAccount EnterpriseAccountNotReady", func() bool {
+	testenv.Eventually(t, 15*time.Second, "SubAccount EnterpriseAccountNotReady", func() bool {
 		return saReason() == budgetv1alpha1.ReasonEnterpriseAccountNotReady
 	}, tm.saConditions)
 }

@@ -15,8 +15,9 @@ import (
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
-	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
 )
 
 // netOf is the simulator's net for one customer: cash and credit
@@ -50,10 +51,10 @@ func (tm *team) recreateSubAccount(t *testing.T, customerID string, mutate ...fu
 	if err := k8s.Delete(ctx, &old); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "SubAccount deleted", func() bool {
+	testenv.Eventually(t, 30*time.Second, "SubAccount deleted", func() bool {
 		return apierrors.IsNotFound(k8s.Get(ctx, types.NamespacedName{Name: tm.sa}, &budgetv1alpha1.SubAccount{}))
 	}, tm.saConditions)
-	sa := framework.SubAccount(tm.sa, old.Spec.EnterpriseAccountRef.Name, customerID, tm.ns)
+	sa := localenv.SubAccount(tm.sa, old.Spec.EnterpriseAccountRef.Name, customerID, tm.ns)
 	for _, m := range mutate {
 		m(sa)
 	}
@@ -65,7 +66,7 @@ func (tm *team) recreateSubAccount(t *testing.T, customerID string, mutate ...fu
 // updateSubAccount changes the team's SubAccount, retrying on conflicts.
 func (tm *team) updateSubAccount(t *testing.T, mutate func(*budgetv1alpha1.SubAccount)) {
 	t.Helper()
-	if err := waitFor(10*time.Second, func() (bool, error) {
+	if err := testenv.Wait(context.Background(), 10*time.Second, testenv.PollInterval, func(context.Context) (bool, error) {
 		var sa budgetv1alpha1.SubAccount
 		if err := k8s.Get(context.Background(), types.NamespacedName{Name: tm.sa}, &sa); err != nil {
 			return false, err
@@ -73,7 +74,7 @@ func (tm *team) updateSubAccount(t *testing.T, mutate func(*budgetv1alpha1.SubAc
 		mutate(&sa)
 		err := k8s.Update(context.Background(), &sa)
 		return err == nil, err
-	}); err != nil {
+	}, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -108,7 +109,7 @@ func TestRecreatedSubAccountNeverTouchesAnotherCustomer(t *testing.T) {
 	b.waitReady(t, "web", "300.00")
 
 	c.recreateSubAccount(t, b.customerID)
-	eventually(t, 30*time.Second, "re-created SubAccount refused", func() bool {
+	testenv.Eventually(t, 30*time.Second, "re-created SubAccount refused", func() bool {
 		var sa budgetv1alpha1.SubAccount
 		return k8s.Get(context.Background(), types.NamespacedName{Name: c.sa}, &sa) == nil &&
 			common.ReadyReason(sa.Status.Conditions, budgetv1alpha1.ConditionReady) == budgetv1alpha1.ReasonCustomerIDInUse &&
@@ -200,7 +201,7 @@ func (tm *team) awaitingTransfer(t *testing.T, allocation string) budgetv1alpha1
 func waitTransfer(t *testing.T, bt *budgetv1alpha1.BudgetTransfer, phase budgetv1alpha1.TransferPhase, reason string) *budgetv1alpha1.BudgetTransfer {
 	t.Helper()
 	var got budgetv1alpha1.BudgetTransfer
-	eventually(t, 30*time.Second, bt.Name+" "+string(phase)+"/"+reason, func() bool {
+	testenv.Eventually(t, 30*time.Second, bt.Name+" "+string(phase)+"/"+reason, func() bool {
 		return k8s.Get(context.Background(), client.ObjectKeyFromObject(bt), &got) == nil && got.Status.Phase == phase &&
 			common.ReadyReason(got.Status.Conditions, budgetv1alpha1.ConditionReady) == reason
 	}, func() string {
@@ -274,7 +275,7 @@ func TestApprovalWhileManagerDownAfterPause(t *testing.T) {
 
 func (tm *team) waitSubAccountReady(t *testing.T) {
 	t.Helper()
-	eventually(t, 30*time.Second, "SubAccount Ready", func() bool {
+	testenv.Eventually(t, 30*time.Second, "SubAccount Ready", func() bool {
 		var sa budgetv1alpha1.SubAccount
 		return k8s.Get(context.Background(), types.NamespacedName{Name: tm.sa}, &sa) == nil && common.IsTrue(sa.Status.Conditions, budgetv1alpha1.ConditionReady)
 	}, tm.saConditions)
@@ -305,7 +306,7 @@ func TestDeletedTransferIsKeptUntilItsOutcomeIsKnown(t *testing.T) {
 	}
 	defer func() { _ = sim.SetFaults(bsssim.Faults{}) }()
 	tm.create(t, tm.allocation("gone", "50"))
-	eventually(t, 30*time.Second, "transfer applied without an answer", func() bool {
+	testenv.Eventually(t, 30*time.Second, "transfer applied without an answer", func() bool {
 		bts := tm.transfers(t)
 		return tm.net() == money.MustParse("50") && len(bts) == 1 && bts[0].Status.Phase == budgetv1alpha1.PhaseSubmitting && bts[0].Status.ErrorMessage != ""
 	}, tm.describe("gone"))
@@ -337,7 +338,7 @@ func TestDeletedTransferIsKeptUntilItsOutcomeIsKnown(t *testing.T) {
 	stopManager()
 	stopManager = startManager(testOptions)
 	restore = false
-	eventually(t, 30*time.Second, "settled transfer released", func() bool {
+	testenv.Eventually(t, 30*time.Second, "settled transfer released", func() bool {
 		return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(&bt), &held))
 	}, func() string { return string(held.Status.Phase) + " " + held.Status.ErrorCode })
 	// Moved once: the resend was answered as already applied.
@@ -367,7 +368,7 @@ func TestTransferOfDeletedAllocationIsWithdrawn(t *testing.T) {
 	if err := k8s.Delete(ctx, &collected); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "never-sent transfer released", func() bool {
+	testenv.Eventually(t, 30*time.Second, "never-sent transfer released", func() bool {
 		return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(&collected), &budgetv1alpha1.BudgetTransfer{}))
 	}, tm.describe("collected"))
 	tm.expectLedger(t, "0.00")
@@ -398,8 +399,7 @@ func TestDenialStands(t *testing.T) {
 	if msg := meta.FindStatusCondition(ba.Status.Conditions, budgetv1alpha1.ConditionReady).Message; !strings.Contains(msg, "over the quarter's plan") {
 		t.Errorf("Denied message %q lacks the approver's message", msg)
 	}
-	// Several retry backoffs (at most 2 s here) pass without a new request.
-	consistently(t, 3*time.Second, "no new transfer after the denial", func() bool {
+	testenv.Consistently(t, absenceWindow, "no new transfer after the denial", func() bool {
 		return len(tm.transfers(t)) == 1 && common.ReadyReason(tm.get(t, "ask").Status.Conditions, budgetv1alpha1.ConditionReady) == budgetv1alpha1.ReasonDenied
 	}, tm.describe("ask"))
 

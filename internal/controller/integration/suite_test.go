@@ -27,13 +27,14 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/accounts"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/setup"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
-	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
 )
 
 const (
@@ -51,6 +52,8 @@ var (
 	seq     atomic.Int64
 	// stopManager stops the running manager; startManager starts a new one.
 	stopManager func()
+	// managerRegistry holds the running manager's BSS connections.
+	managerRegistry *accounts.Registry
 )
 
 // testOptions are short enough for tests to observe backoffs and rechecks.
@@ -63,6 +66,13 @@ var testOptions = common.Options{
 	FundsRecheckInterval: 500 * time.Millisecond,
 	BSSCallTimeout:       20 * time.Second,
 }
+
+// absenceWindow is how long a test watches for something that must not
+// happen: longer than the longest requeue testOptions schedule (a transfer
+// retry backs off to TransferRetryMax; funds are rechecked every
+// FundsRecheckInterval), so a reconcile the last change scheduled runs
+// inside it.
+var absenceWindow = testOptions.TransferRetryMax + time.Second
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -103,13 +113,13 @@ func run(m *testing.M) int {
 	must(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: opNS}}))
 	must(k8s.Create(ctx, credentialsSecret(credsName, bsssim.DefaultSecretKey)))
 	must(k8s.Create(ctx, enterpriseAccount(eaName, credsName, nil)))
-	if err := waitFor(60*time.Second, func() (bool, error) {
+	if err := testenv.Wait(ctx, 60*time.Second, testenv.PollInterval, func(context.Context) (bool, error) {
 		var ea budgetv1alpha1.EnterpriseAccount
 		if err := k8s.Get(ctx, types.NamespacedName{Name: eaName}, &ea); err != nil {
 			return false, err
 		}
 		return common.IsTrue(ea.Status.Conditions, budgetv1alpha1.ConditionReady), nil
-	}); err != nil {
+	}, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "EnterpriseAccount never became Ready:", err)
 		return 1
 	}
@@ -130,7 +140,7 @@ func startManager(opts common.Options) func() {
 		Scheme: scheme,
 		NewClient: func(config *rest.Config, options client.Options) (client.Client, error) {
 			c, err := client.New(config, options)
-			return managerWrites.Client(c), err
+			return managerWrites.Client(managerReconciles.client(c)), err
 		},
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -142,14 +152,16 @@ func startManager(opts common.Options) func() {
 	if err != nil {
 		panic(err)
 	}
-	if _, err := setup.ControllersWithRegistry(mgr, opts, func(c *bss.Config) {
+	registry, err := setup.ControllersWithRegistry(mgr, opts, func(c *bss.Config) {
 		c.ReadRetry = bss.RetryPolicy{MaxAttempts: 3, BaseDelay: 50 * time.Millisecond, MaxDelay: 500 * time.Millisecond, ThrottleDelay: 200 * time.Millisecond}
 		c.RequestsPerSecond = 50
 		c.Burst = 10
 		c.Timeout = 5 * time.Second
-	}); err != nil {
+	})
+	if err != nil {
 		panic(err)
 	}
+	managerRegistry = registry
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -177,50 +189,11 @@ func credentialsSecret(name, sk string) *corev1.Secret {
 }
 
 func enterpriseAccount(name, secret string, approval *budgetv1alpha1.Money) *budgetv1alpha1.EnterpriseAccount {
-	ea := framework.EnterpriseAccount(name, simURL, secret)
+	ea := localenv.EnterpriseAccount(name, simURL, secret)
 	if approval != nil {
 		ea.Spec.Approval = &budgetv1alpha1.Approval{AutoApproveUpTo: approval}
 	}
 	return ea
-}
-
-// waitFor polls cond until it is true or the timeout passes.
-func waitFor(timeout time.Duration, cond func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	var last error
-	for time.Now().Before(deadline) {
-		ok, err := cond()
-		if ok {
-			return nil
-		}
-		last = err
-		time.Sleep(50 * time.Millisecond)
-	}
-	if last != nil {
-		return fmt.Errorf("timed out: %w", last)
-	}
-	return fmt.Errorf("timed out after %s", timeout)
-}
-
-// eventually fails the test when cond does not hold within timeout; describe
-// says what was seen last.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool, describe func() string) {
-	t.Helper()
-	if err := waitFor(timeout, func() (bool, error) { return cond(), nil }); err != nil {
-		t.Fatalf("%s: %v; last seen: %s", what, err, describe())
-	}
-}
-
-// consistently fails the test when cond stops holding at any check within
-// d: the evidence that something does not happen in a window long enough
-// for it to have happened.
-func consistently(t *testing.T, d time.Duration, what string, cond func() bool, describe func() string) {
-	t.Helper()
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if !cond() {
-			t.Fatalf("%s: stopped holding; last seen: %s", what, describe())
-		}
-	}
 }
 
 // team is a namespace, a simulated sub-account and its SubAccount.
@@ -270,7 +243,7 @@ func newTeam(t *testing.T, opts ...teamOption) *team {
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
 		t.Fatal(err)
 	}
-	sa := framework.SubAccount(name, eaName, sub.ID, name)
+	sa := localenv.SubAccount(name, eaName, sub.ID, name)
 	for _, o := range opts {
 		o(sa)
 	}
@@ -279,7 +252,7 @@ func newTeam(t *testing.T, opts ...teamOption) *team {
 	}
 	tm := &team{ns: name, customerID: sub.ID, sa: name, ea: sa.Spec.EnterpriseAccountRef.Name}
 	if sa.Spec.EnterpriseAccountRef.Name == eaName {
-		eventually(t, 30*time.Second, "SubAccount Ready", func() bool {
+		testenv.Eventually(t, 30*time.Second, "SubAccount Ready", func() bool {
 			var got budgetv1alpha1.SubAccount
 			return k8s.Get(ctx, types.NamespacedName{Name: name}, &got) == nil && common.IsTrue(got.Status.Conditions, budgetv1alpha1.ConditionReady)
 		}, func() string { return tm.saConditions() })
@@ -328,12 +301,12 @@ func (tm *team) get(t *testing.T, name string) *budgetv1alpha1.BudgetAllocation 
 // update changes an allocation's spec, retrying on conflicts.
 func (tm *team) update(t *testing.T, name string, mutate func(*budgetv1alpha1.BudgetAllocation)) {
 	t.Helper()
-	if err := waitFor(10*time.Second, func() (bool, error) {
+	if err := testenv.Wait(context.Background(), 10*time.Second, testenv.PollInterval, func(context.Context) (bool, error) {
 		ba := tm.get(t, name)
 		mutate(ba)
 		err := k8s.Update(context.Background(), ba)
 		return err == nil, err
-	}); err != nil {
+	}, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -358,7 +331,7 @@ func (tm *team) describe(name string) func() string {
 // waitReady waits until the allocation is Ready with the given grant.
 func (tm *team) waitReady(t *testing.T, name, granted string) {
 	t.Helper()
-	eventually(t, 30*time.Second, name+" Ready with "+granted, func() bool {
+	testenv.Eventually(t, 30*time.Second, name+" Ready with "+granted, func() bool {
 		ba := tm.get(t, name)
 		return common.IsTrue(ba.Status.Conditions, budgetv1alpha1.ConditionReady) && string(ba.Status.Granted) == granted &&
 			ba.Status.ObservedGeneration == ba.Generation
@@ -369,7 +342,7 @@ func (tm *team) waitReady(t *testing.T, name, granted string) {
 func (tm *team) waitReason(t *testing.T, name, reason string) *budgetv1alpha1.BudgetAllocation {
 	t.Helper()
 	var ba *budgetv1alpha1.BudgetAllocation
-	eventually(t, 30*time.Second, name+" reason "+reason, func() bool {
+	testenv.Eventually(t, 30*time.Second, name+" reason "+reason, func() bool {
 		ba = tm.get(t, name)
 		return common.ReadyReason(ba.Status.Conditions, budgetv1alpha1.ConditionReady) == reason
 	}, tm.describe(name))

@@ -77,7 +77,7 @@ func TestFundedAllocationCostsFiveWrites(t *testing.T) {
 	tm.update(t, "careful", func(ba *budgetv1alpha1.BudgetAllocation) {
 		ba.Spec.DeletionPolicy = budgetv1alpha1.DeletionPolicyRetain
 	})
-	eventually(t, 10*time.Second, "finalizer removed after the switch to Retain", func() bool {
+	testenv.Eventually(t, 10*time.Second, "finalizer removed after the switch to Retain", func() bool {
 		return len(tm.get(t, "careful").Finalizers) == 0
 	}, tm.describe("careful"))
 }

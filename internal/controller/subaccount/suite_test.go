@@ -218,21 +218,15 @@ func advance(d time.Duration) {
 // expireBatches makes every per-master batch cached by the controller stale.
 func expireBatches() { advance(2 * billingEvery) }
 
-// eventually polls check until it returns nil, failing the test with the
-// last error after timeout.
+// eventually fails the test when check has not returned nil within
+// waitTimeout; check's last error says what was seen.
 func eventually(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var last error
+	testenv.Eventually(t, waitTimeout, what, func() bool {
+		last = check()
+		return last == nil
+	}, func() string { return last.Error() })
 }
 
 func must(t *testing.T, err error) {
@@ -405,14 +399,12 @@ func (c *captureRecorder) count(object, reason, text string) int {
 // the controller emits events after its status write, so a test that has
 // just seen the status may be a moment ahead of them.
 func (c *captureRecorder) await(object, reason, text string, want int) int {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n := c.count(object, reason, text)
-		if n >= want || time.Now().After(deadline) {
-			return n
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var n int
+	_ = testenv.Wait(context.Background(), 10*time.Second, 20*time.Millisecond, func(context.Context) (bool, error) {
+		n = c.count(object, reason, text)
+		return n >= want, nil
+	}, nil)
+	return n
 }
 
 // callCounter counts BSS calls by operation (a bss.Observer).

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 )
 
 // Declared is an allocation a test or benchmark declared: it should be
@@ -31,12 +32,12 @@ func Unsettled(list []budgetv1alpha1.BudgetAllocation, declared []Declared) []st
 		ba, ok := got[key]
 		switch {
 		case d.Deleted && ok:
-			waiting = append(waiting, fmt.Sprintf("%s deleting (%s)", key, ReadyReason(ba.Status.Conditions)))
+			waiting = append(waiting, fmt.Sprintf("%s deleting (%s)", key, localenv.ReadyReason(ba.Status.Conditions)))
 		case d.Deleted:
 		case !ok:
 			waiting = append(waiting, key+" missing")
-		case !AllocationSettled(ba) || !IsReady(ba.Status.Conditions) || string(ba.Status.Granted) != d.Granted:
-			waiting = append(waiting, fmt.Sprintf("%s granted %s of %s (%s)", key, ba.Status.Granted, d.Granted, ReadyReason(ba.Status.Conditions)))
+		case !localenv.AllocationSettled(ba) || !localenv.IsReady(ba.Status.Conditions) || string(ba.Status.Granted) != d.Granted:
+			waiting = append(waiting, fmt.Sprintf("%s granted %s of %s (%s)", key, ba.Status.Granted, d.Granted, localenv.ReadyReason(ba.Status.Conditions)))
 		}
 	}
 	return waiting

@@ -1,4 +1,4 @@
-package framework
+package localenv
 
 import (
 	"context"
@@ -9,49 +9,9 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
 )
-
-// Permanent wraps an error that ends Poll at once.
-func Permanent(err error) error { return permanentError{err} }
-
-type permanentError struct{ error }
-
-func (p permanentError) Unwrap() error { return p.error }
-
-// Poll calls cond every interval until it returns true or a Permanent
-// error, or timeout (or ctx) expires. Other errors are remembered and
-// polling goes on. The error of a timeout includes the last error cond
-// returned and what describe says, if given.
-func Poll(ctx context.Context, timeout, interval time.Duration, cond func(ctx context.Context) (bool, error), describe func() string) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var last error
-	for {
-		ok, err := cond(ctx)
-		if ok {
-			return nil
-		}
-		if err != nil {
-			var p permanentError
-			if errors.As(err, &p) {
-				return p.error
-			}
-			last = err
-		}
-		select {
-		case <-ctx.Done():
-			msg := fmt.Sprintf("timed out after %s", timeout)
-			if last != nil {
-				msg += fmt.Sprintf(" (last error: %v)", last)
-			}
-			if describe != nil {
-				msg += "; last seen: " + describe()
-			}
-			return fmt.Errorf("%s: %w", msg, ctx.Err())
-		case <-time.After(interval):
-		}
-	}
-}
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 // Callers that bind it later retry with another port when they lose the
@@ -87,9 +47,9 @@ func httpGet(ctx context.Context, c *http.Client, url string) (int, error) {
 // waitServing waits until url answers 200 or p exits.
 func waitServing(ctx context.Context, p *Process, url string, timeout time.Duration) error {
 	c := &http.Client{Timeout: 2 * time.Second}
-	return Poll(ctx, timeout, 50*time.Millisecond, func(ctx context.Context) (bool, error) {
+	return testenv.Wait(ctx, timeout, 50*time.Millisecond, func(ctx context.Context) (bool, error) {
 		if p.Exited() {
-			return false, Permanent(fmt.Errorf("%s exited (%s); the end of its log:\n%s", p.Name, p.ExitStatus(), p.Tail(20)))
+			return false, testenv.Permanent(fmt.Errorf("%s exited (%s); the end of its log:\n%s", p.Name, p.ExitStatus(), p.Tail(20)))
 		}
 		code, err := httpGet(ctx, c, url)
 		return err == nil && code == http.StatusOK, err

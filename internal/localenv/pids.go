@@ -1,7 +1,8 @@
-package framework
+package localenv
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
 )
 
 // PIDRecord identifies a process across pid reuse: its pid and its start
@@ -145,17 +148,13 @@ func ReapPIDFile(path string) ([]PIDRecord, error) {
 	if err := sc.Err(); err != nil {
 		return killed, err
 	}
-	deadline := time.Now().Add(10 * time.Second)
 	for _, r := range killed {
-		for {
+		gone := func(context.Context) (bool, error) {
 			st, err := StartTimeOf(r.PID)
-			if err != nil || st != r.StartTime {
-				break
-			}
-			if time.Now().After(deadline) {
-				return killed, fmt.Errorf("%s (pid %d) from a previous run did not exit", r.Name, r.PID)
-			}
-			time.Sleep(50 * time.Millisecond)
+			return err != nil || st != r.StartTime, nil
+		}
+		if err := testenv.Wait(context.Background(), 10*time.Second, 50*time.Millisecond, gone, nil); err != nil {
+			return killed, fmt.Errorf("%s (pid %d) from a previous run did not exit: %w", r.Name, r.PID, err)
 		}
 	}
 	return killed, nil
