@@ -83,9 +83,6 @@ type scope struct {
 	halted bool
 }
 
-// phase is one step of a reconcile; see runPhases.
-type phase func(ctx context.Context, s *scope) (ctrl.Result, error)
-
 // halt stops the remaining phases with result.
 func (s *scope) halt(result ctrl.Result, err error) (ctrl.Result, error) {
 	s.halted = true
@@ -144,7 +141,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // waiting for approval, parse the spec, plan, and act on the plan.
 func (r *Reconciler) reconcile(ctx context.Context, s *scope) (ctrl.Result, error) {
 	s.deleting = !s.ba.DeletionTimestamp.IsZero()
-	phases := []phase{
+	return common.RunPhases(ctx, s, func() bool { return s.halted },
 		r.readLedger,
 		r.finishEasyDeletion,
 		r.resolveSubAccount,
@@ -153,15 +150,7 @@ func (r *Reconciler) reconcile(ctx context.Context, s *scope) (ctrl.Result, erro
 		r.setAsideAwaiting,
 		r.parseSpec,
 		r.planAndAct,
-	}
-	var result ctrl.Result
-	for _, p := range phases {
-		var err error
-		if result, err = p(ctx, s); err != nil || s.halted {
-			return result, err
-		}
-	}
-	return result, nil
+	)
 }
 
 // readLedger reads the allocation's transfers, records the ledger in status

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
 )
 
 // Options are the operator-wide settings every controller reads.
@@ -168,4 +169,21 @@ func LabelValue(s string) string {
 		s = strings.TrimRight(s[:63], "-._")
 	}
 	return s
+}
+
+// Phase is one step of a reconcile that works on its scope S.
+type Phase[S any] func(ctx context.Context, s S) (ctrl.Result, error)
+
+// RunPhases runs phases in order until one fails or halted reports that
+// one has stopped the reconcile; the result of the last phase run is the
+// reconcile's.
+func RunPhases[S any](ctx context.Context, s S, halted func() bool, phases ...Phase[S]) (ctrl.Result, error) {
+	var result ctrl.Result
+	for _, p := range phases {
+		var err error
+		if result, err = p(ctx, s); err != nil || halted() {
+			return result, err
+		}
+	}
+	return result, nil
 }

@@ -149,8 +149,6 @@ type pendingEvent struct {
 	eventType, reason, action, note string
 }
 
-type phase func(ctx context.Context, s *scope) (ctrl.Result, error)
-
 func (s *scope) status() *budgetv1alpha1.SubAccountStatus { return &s.sa.Status }
 
 // fail sets Ready to False and stops the remaining phases.
@@ -230,7 +228,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // runPhases runs the phases in order until one halts or fails; the result
 // of the last phase run is the reconcile's.
 func (r *Reconciler) runPhases(ctx context.Context, s *scope) (ctrl.Result, error) {
-	phases := []phase{
+	return common.RunPhases(ctx, s, func() bool { return s.halted },
 		r.syncGranted,
 		r.resolveEnterpriseAccount,
 		r.resolveSubAccount,
@@ -238,16 +236,7 @@ func (r *Reconciler) runPhases(ctx context.Context, s *scope) (ctrl.Result, erro
 		r.syncBilling,
 		r.evaluateBudget,
 		r.markReady,
-	}
-	var result ctrl.Result
-	for _, p := range phases {
-		var err error
-		result, err = p(ctx, s)
-		if err != nil || s.halted {
-			return result, err
-		}
-	}
-	return result, nil
+	)
 }
 
 // syncGranted adds up the grants of every BudgetAllocation funding this
