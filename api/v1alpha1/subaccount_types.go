@@ -8,6 +8,7 @@ import (
 //
 // +kubebuilder:validation:XValidation:rule="has(self.customerID) != has(self.create)",message="set exactly one of customerID (adopt an existing sub-account) or create (create a new one)"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.customerID) || (has(self.customerID) && self.customerID == oldSelf.customerID)",message="customerID cannot be changed or removed once set"
+// +kubebuilder:validation:XValidation:rule="!has(self.previousCustomers) || !has(self.customerID) || self.previousCustomers.all(p, p.customerID != self.customerID)",message="previousCustomers lists customers the SubAccount resolved to before; it cannot list its own customerID"
 type SubAccountSpec struct {
 	// EnterpriseAccountRef names the EnterpriseAccount (master) this
 	// sub-account belongs to. It cannot be changed.

@@ -134,6 +134,24 @@ metadata: {name: e}
 spec:
   credentialsSecretRef: {name: s}
   balanceSyncInterval: 1s`, "balanceSyncInterval must be between"},
+		{"sub-account listing its own customer as a previous one", `
+apiVersion: budget.bss.dev/v1alpha1
+kind: SubAccount
+metadata: {name: s}
+spec:
+  enterpriseAccountRef: {name: acme}
+  customerID: c1
+  previousCustomers:
+  - {customerID: c1, policy: Release}`, "it cannot list its own customerID"},
+		{"previous customer with an unknown policy", `
+apiVersion: budget.bss.dev/v1alpha1
+kind: SubAccount
+metadata: {name: s}
+spec:
+  enterpriseAccountRef: {name: acme}
+  customerID: c1
+  previousCustomers:
+  - {customerID: c0, policy: Forget}`, `supported values: "Reclaim", "Release"`},
 		{"sub-account with customerID and create", `
 apiVersion: budget.bss.dev/v1alpha1
 kind: SubAccount
