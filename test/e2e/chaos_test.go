@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
+	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
@@ -44,10 +46,13 @@ type chaosAllocation struct {
 // the simulator loses 10% of the money writes' answers after committing
 // them, fails 10% of the requests before committing anything, throttles at
 // 20 requests/s and jitters its latency, and while the manager is killed
-// with SIGKILL at random moments, 5 times in each phase. In the end the
-// simulator's ledger must equal the declared allocations to the fen for
-// every sub-account, no trans_id may have been applied twice, the master's
-// money must be conserved and every allocation must be Ready.
+// with SIGKILL 5 times in each phase, each time when a BudgetTransfer it sent
+// is Submitting and, for every other kill, after BSS has applied that write
+// (see killer). At least half the kills must find such a write at the
+// moment of the kill. In the end the simulator's ledger must equal the
+// declared allocations to the fen for every sub-account, no trans_id may
+// have been applied twice, the master's money must be conserved and every
+// allocation must be Ready.
 func TestChaos(t *testing.T) {
 	seed := time.Now().UnixNano()
 	if s := os.Getenv("E2E_CHAOS_SEED"); s != "" {
@@ -94,7 +99,7 @@ func TestChaos(t *testing.T) {
 	k.start()
 
 	// Phase 1: the rollout.
-	stop := k.killRandomly(killsPerPhase)
+	stop := k.killOnEvidence(killsPerPhase)
 	if err := localenv.Parallel(allocs, 8, func(a *chaosAllocation) error {
 		ba := localenv.Allocation(a.ns, a.name, a.ns, a.amount.String())
 		ba.Spec.DeletionPolicy = budgetv1alpha1.DeletionPolicyReclaim
@@ -104,7 +109,7 @@ func TestChaos(t *testing.T) {
 	}
 	stop()
 	e.waitChaosSettled("rollout", allocs)
-	t.Logf("rollout settled after %d kills, %s into the test", k.kills, time.Since(started).Round(time.Second))
+	t.Logf("rollout settled after %d kills, %s into the test", len(k.kills), time.Since(started).Round(time.Second))
 
 	// Phase 2: raise half, lower a quarter, delete a tenth.
 	perm := rng.Perm(len(allocs))
@@ -123,17 +128,20 @@ func TestChaos(t *testing.T) {
 		}
 		changes = append(changes, func() error { return e.applyChaos(a) })
 	}
-	stop = k.killRandomly(killsPerPhase)
+	stop = k.killOnEvidence(killsPerPhase)
 	if err := localenv.Parallel(changes, 8, func(f func() error) error { return f() }); err != nil {
 		t.Fatal(err)
 	}
 	stop()
 	e.waitChaosSettled("second change", allocs)
-	if k.kills != 2*killsPerPhase {
-		t.Errorf("the manager was killed %d times, want %d", k.kills, 2*killsPerPhase)
+	if len(k.kills) != 2*killsPerPhase {
+		t.Errorf("the manager was killed %d times, want %d", len(k.kills), 2*killsPerPhase)
+	}
+	if inFlight, _ := k.landed(); 2*inFlight < len(k.kills) {
+		t.Errorf("only %d of %d kills found a money write in flight at the moment of the kill, want at least half", inFlight, len(k.kills))
 	}
 
-	e.verifyChaos(seed, allocs, masterBefore, k.kills, time.Since(started))
+	e.verifyChaos(seed, allocs, masterBefore, k, time.Since(started))
 }
 
 // applyChaos writes one change of the second phase.
@@ -171,7 +179,7 @@ func (e *env) waitChaosSettled(phase string, allocs []*chaosAllocation) {
 
 // verifyChaos compares the simulator's books with the declared allocations
 // and prints the figures.
-func (e *env) verifyChaos(seed int64, allocs []*chaosAllocation, masterBefore money.Amount, kills int, took time.Duration) {
+func (e *env) verifyChaos(seed int64, allocs []*chaosAllocation, masterBefore money.Amount, k *killer, took time.Duration) {
 	t := e.t
 	want := map[string]money.Amount{}
 	count := map[string]int{}
@@ -234,10 +242,12 @@ func (e *env) verifyChaos(seed int64, allocs []*chaosAllocation, masterBefore mo
 	if err != nil {
 		t.Fatal(err)
 	}
-	summary := fmt.Sprintf("chaos: seed %d, %d allocations over %d sub-accounts (%d left, %d Ready), %d manager kills; "+
+	inFlight, applied := k.landed()
+	summary := fmt.Sprintf("chaos: seed %d, %d allocations over %d sub-accounts (%d left, %d Ready), "+
+		"%d manager kills, %d during a money write in flight (%d after BSS applied it, before the manager recorded the answer); "+
 		"%d BudgetTransfers (%d attempts, %d resent, %d answered already-applied), %d ledger entries, %d duplicate trans_ids; "+
 		"declared %s, ledger %s; master cash %s -> %s; /_sim/check ok=%v; %s",
-		seed, len(allocs), len(want), len(list.Items), ready, kills,
+		seed, len(allocs), len(want), len(list.Items), ready, len(k.kills), inFlight, applied,
 		len(bts.Items), attempts, resent, alreadyApplied, len(st.Ledger), len(localenv.DuplicateTransIDs(st)),
 		declared, ledger, masterBefore, masterAfter, check.OK, took.Round(time.Second))
 	t.Log(summary)
@@ -247,25 +257,62 @@ func (e *env) verifyChaos(seed int64, allocs []*chaosAllocation, masterBefore mo
 	}
 }
 
-// killer kills the manager with SIGKILL at random moments and restarts it
-// at once, as a crashing pod would be.
+// killer kills the manager with SIGKILL and restarts it at once, as a
+// crashing pod would be, but only on evidence that a money write is in
+// flight: a BudgetTransfer in phase Submitting that the running manager has
+// sent (its status.attempts went up since the manager started) and whose
+// answer it has not recorded.
 type killer struct {
-	e   *env
-	rng *rand.Rand
+	e     *env
+	watch *transferWatch
+	rng   *rand.Rand
 
-	mu    sync.Mutex
-	mgr   *localenv.Manager
-	kills int
-	err   error
+	mgr *localenv.Manager
+	// attempts holds each transfer's status.attempts when the running
+	// manager started, so that a transfer it merely inherited in phase
+	// Submitting from the killed one is not taken for its own write.
+	attempts map[string]int32
+	// settledAtStart is the watch's count of settled transfers when the
+	// running manager started.
+	settledAtStart int
+	kills          []killRecord
+	err            error
 }
+
+// killRecord is what the API server and the simulator held at one kill.
+type killRecord struct {
+	// aim is the evidence the killer waited for.
+	aim string
+	// inFlight are the transfers Submitting with an attempt of the killed
+	// manager, applied those of them whose trans_id BSS had applied.
+	inFlight, applied []string
+}
+
+const (
+	aimInFlight = "a money write in flight"
+	aimApplied  = "a money write applied by BSS and not yet recorded"
+	// appliedWait bounds the wait for a write that BSS applied and whose
+	// answer the manager has not recorded (a lost response keeps one for
+	// a retry base, 200ms, and they come about once a second); after it
+	// the killer settles for any write in flight.
+	appliedWait = 2 * time.Second
+	// evidenceTimeout fails the test when the manager stops moving money
+	// while kills remain: the phases hold more transfers than the kills
+	// need.
+	evidenceTimeout = time.Minute
+	// simPoll is how often the simulator's ledger is read while a kill
+	// waits for an applied write; the API server is watched instead.
+	simPoll = 40 * time.Millisecond
+)
 
 func (k *killer) start() {
 	k.e.t.Helper()
+	k.watch = k.e.watchTransfers()
 	m, err := k.startManager()
 	if err != nil {
 		k.e.t.Fatal(err)
 	}
-	k.mgr = m
+	k.mgr, k.attempts = m, map[string]int32{}
 }
 
 // startManager starts one replica without leader election: a replica killed
@@ -279,45 +326,266 @@ func (k *killer) startManager() (*localenv.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	k.settledAtStart = k.watch.settled()
 	k.e.t.Cleanup(func() { _ = m.Stop(15 * time.Second) })
 	return m, nil
 }
 
-// killRandomly kills and restarts the manager n times, 0.5s to 3.5s apart,
-// in the background. The returned function waits for it to finish.
-func (k *killer) killRandomly(n int) func() {
+// killOnEvidence kills and restarts the manager n times in the background.
+// Before each kill the running manager records the outcome of 1 to 4
+// transfers, so that every incarnation gets some work done and the kills
+// spread over the phase; then the killer waits for its evidence. Every
+// other kill waits (at most appliedWait) for a write BSS has applied and
+// the manager has not recorded, the others for any write in flight. The
+// returned function waits for the n kills and logs them (here rather than
+// in the background, where a failed test may already have ended).
+func (k *killer) killOnEvidence(n int) func() {
+	first := len(k.kills)
 	done := make(chan struct{})
-	delays := make([]time.Duration, n)
-	for i := range delays {
-		delays[i] = 500*time.Millisecond + time.Duration(k.rng.Int64N(int64(3*time.Second)))
-	}
 	go func() {
 		defer close(done)
-		for _, d := range delays {
-			select {
-			case <-k.e.ctx.Done():
-				return
-			case <-time.After(d):
+		for range n {
+			aim := aimInFlight
+			if len(k.kills)%2 == 0 {
+				aim = aimApplied
 			}
-			k.mu.Lock()
-			err := k.mgr.Kill()
-			if err == nil {
-				k.kills++
-				k.mgr, err = k.startManager()
-			}
-			if err != nil {
-				k.err = err
-				k.mu.Unlock()
+			if k.err = k.killOne(aim, 1+k.rng.IntN(4)); k.err != nil {
 				return
 			}
-			k.mu.Unlock()
 		}
 	}()
 	return func() {
 		k.e.t.Helper()
 		<-done
+		for i, r := range k.kills[first:] {
+			k.e.t.Logf("kill %d, aimed at %s: Submitting after an attempt of the killed manager %v; of those applied by BSS %v",
+				first+i+1, r.aim, r.inFlight, r.applied)
+		}
 		if k.err != nil {
 			k.e.t.Fatalf("killing and restarting the manager: %v", k.err)
 		}
 	}
+}
+
+func (k *killer) killOne(aim string, outcomes int) error {
+	ctx := k.e.ctx
+	if err := k.watch.await(ctx, evidenceTimeout, fmt.Sprintf("the manager recording %d transfer outcomes", outcomes), func() bool {
+		return k.watch.settled() >= k.settledAtStart+outcomes
+	}); err != nil {
+		return err
+	}
+	fallback := time.Now().Add(appliedWait)
+	var polled time.Time
+	if err := k.watch.await(ctx, evidenceTimeout, aim, func() bool {
+		inFlight := k.watch.inFlight(k.attempts)
+		if len(inFlight) == 0 {
+			return false
+		}
+		if aim != aimApplied || time.Now().After(fallback) {
+			return true
+		}
+		if time.Since(polled) < simPoll {
+			return false
+		}
+		polled = time.Now()
+		applied, err := k.appliedTransIDs(ctx)
+		if err != nil {
+			return false // the next poll tries again; a lasting error ends in the timeout
+		}
+		for id := range inFlight {
+			if applied[id] {
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		return err
+	}
+	if err := k.mgr.Kill(); err != nil {
+		return err
+	}
+	// The evidence is read again now that the manager is dead rather than
+	// trusted from before the kill: nothing writes BudgetTransfers until the
+	// next manager starts, so what the API server holds now is what the
+	// killed manager left at the moment it died.
+	rec, attempts, err := k.atKill(ctx, aim)
+	if err != nil {
+		return err
+	}
+	k.kills = append(k.kills, rec)
+	k.attempts = attempts
+	k.mgr, err = k.startManager()
+	return err
+}
+
+// atKill reads which transfers the killed manager left Submitting after an
+// attempt of its own and which of those BSS applied, and every transfer's
+// attempts for the next manager.
+func (k *killer) atKill(ctx context.Context, aim string) (killRecord, map[string]int32, error) {
+	rec := killRecord{aim: aim}
+	var list budgetv1alpha1.BudgetTransferList
+	if err := k.e.k8s.List(ctx, &list); err != nil {
+		return rec, nil, err
+	}
+	applied, err := k.appliedTransIDs(ctx)
+	if err != nil {
+		return rec, nil, err
+	}
+	attempts := make(map[string]int32, len(list.Items))
+	for _, bt := range list.Items {
+		key := bt.Namespace + "/" + bt.Name
+		attempts[key] = bt.Status.Attempts
+		if bt.Status.Phase != budgetv1alpha1.PhaseSubmitting || bt.Status.Attempts <= k.attempts[key] {
+			continue
+		}
+		rec.inFlight = append(rec.inFlight, key)
+		if applied[bt.Spec.TransID] {
+			rec.applied = append(rec.applied, key)
+		}
+	}
+	sort.Strings(rec.inFlight)
+	sort.Strings(rec.applied)
+	return rec, attempts, nil
+}
+
+// appliedTransIDs are the trans_ids in the simulator's ledger.
+func (k *killer) appliedTransIDs(ctx context.Context) (map[string]bool, error) {
+	st, err := k.e.sim.State(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make(map[string]bool, len(st.Ledger))
+	for _, le := range st.Ledger {
+		ids[le.TransID] = true
+	}
+	return ids, nil
+}
+
+// landed counts the kills that found a money write in flight and, of
+// those, one that BSS had applied.
+func (k *killer) landed() (inFlight, applied int) {
+	for _, r := range k.kills {
+		if len(r.inFlight) > 0 {
+			inFlight++
+		}
+		if len(r.applied) > 0 {
+			applied++
+		}
+	}
+	return inFlight, applied
+}
+
+// transferWatch follows every BudgetTransfer's phase and attempts through a
+// watch on the API server, so that the killer sees a transfer go Submitting
+// as it happens rather than at the next poll of a list.
+type transferWatch struct {
+	changed chan struct{}
+
+	mu        sync.Mutex
+	transfers map[string]watchedTransfer
+	// nSettled counts transitions into Succeeded or Failed.
+	nSettled int
+}
+
+type watchedTransfer struct {
+	phase    budgetv1alpha1.TransferPhase
+	attempts int32
+	transID  string
+}
+
+// watchTransfers starts the watch and waits for its first list.
+func (e *env) watchTransfers() *transferWatch {
+	e.t.Helper()
+	w := &transferWatch{changed: make(chan struct{}, 1), transfers: map[string]watchedTransfer{}}
+	c, err := ctrlcache.New(e.cp.Config, ctrlcache.Options{Scheme: localenv.NewScheme()})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	inf, err := c.GetInformer(e.ctx, &budgetv1alpha1.BudgetTransfer{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { w.observe(obj, false) },
+		UpdateFunc: func(_, obj any) { w.observe(obj, false) },
+		DeleteFunc: func(obj any) { w.observe(obj, true) },
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+	go func() { _ = c.Start(e.ctx) }() // returns when the test's context ends
+	if !c.WaitForCacheSync(e.ctx) {
+		e.t.Fatal("the BudgetTransfer watch did not sync")
+	}
+	return w
+}
+
+func (w *transferWatch) observe(obj any, deleted bool) {
+	if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	bt, ok := obj.(*budgetv1alpha1.BudgetTransfer)
+	if !ok {
+		return
+	}
+	key := bt.Namespace + "/" + bt.Name
+	w.mu.Lock()
+	old, known := w.transfers[key]
+	if deleted {
+		delete(w.transfers, key)
+	} else {
+		w.transfers[key] = watchedTransfer{phase: bt.Status.Phase, attempts: bt.Status.Attempts, transID: bt.Spec.TransID}
+		if known && !settledPhase(old.phase) && settledPhase(bt.Status.Phase) {
+			w.nSettled++
+		}
+	}
+	w.mu.Unlock()
+	select {
+	case w.changed <- struct{}{}:
+	default:
+	}
+}
+
+func settledPhase(p budgetv1alpha1.TransferPhase) bool {
+	return p == budgetv1alpha1.PhaseSucceeded || p == budgetv1alpha1.PhaseFailed
+}
+
+func (w *transferWatch) settled() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.nSettled
+}
+
+// inFlight maps the trans_id of every transfer Submitting with more
+// attempts than base records to its name.
+func (w *transferWatch) inFlight(base map[string]int32) map[string]string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[string]string{}
+	for key, t := range w.transfers {
+		if t.phase == budgetv1alpha1.PhaseSubmitting && t.attempts > base[key] {
+			out[t.transID] = key
+		}
+	}
+	return out
+}
+
+// await returns when cond holds, checking it on every change the watch
+// sees and every simPoll (cond may read the simulator), or fails after
+// timeout.
+func (w *transferWatch) await(ctx context.Context, timeout time.Duration, what string, cond func() bool) error {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(simPoll)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
+		case <-deadline.C:
+			return fmt.Errorf("no sign of %s within %s", what, timeout)
+		case <-w.changed:
+		case <-tick.C:
+		}
+	}
+	return nil
 }
