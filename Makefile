@@ -65,8 +65,9 @@ envtest: ## Build (once) kube-apiserver, etcd and kubectl for envtest from pinne
 	@hack/envtest-bins.sh
 
 .PHONY: test
-test: manifests generate vet ## Run unit and envtest tests with -race, then the end-to-end tests (test-e2e).
+test: manifests generate vet ## Run unit and envtest tests with -race, then the bench smoke run (bench-smoke), then the end-to-end tests (test-e2e).
 	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" go test -race -count=1 ./... $(TEST_ARGS)
+	$(MAKE) bench-smoke
 	$(MAKE) test-e2e
 
 .PHONY: test-e2e
@@ -77,6 +78,17 @@ test-e2e: build ## Run the end-to-end and chaos tests: etcd, kube-apiserver, bss
 bench: build ## Benchmark convergence and cost: 1000 allocations over 200 sub-accounts at BSS's rate limit; PASS/FAIL per target (BENCH_ARGS="-allocations=5000 -pprof -keep").
 	go build -o $(LOCALBIN)/bench ./test/bench
 	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" $(LOCALBIN)/bench -bin=$(LOCALBIN) $(BENCH_ARGS)
+
+# The smoke run: 80 amounts converged and all raised (so that each phase
+# lasts 8s of writes, long enough that one round of SubAccount syncs cannot
+# tip its per-allocation figures), then 20 top-ups that poll 4 times each
+# in the steady window; the peak RSS target scaled to its size.
+BENCH_SMOKE_FLAGS ?= -allocations=100 -subaccounts=20 -topups=20 -raise-percent=100 -balance-sync-interval=15s -steady=1m -max-rss-mib=100
+
+.PHONY: bench-smoke
+bench-smoke: build ## The benchmark's targets on a small run, about 1.5 minutes: 100 allocations (20 of them top-ups) over 20 sub-accounts; fails on a miss (make test runs it).
+	go build -o $(LOCALBIN)/bench ./test/bench
+	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" $(LOCALBIN)/bench -bin=$(LOCALBIN) $(BENCH_SMOKE_FLAGS) $(BENCH_ARGS)
 
 .PHONY: demo
 demo: build ## Run the operator against bss-simulator on a local control plane, print a summary, keep running until Ctrl-C (DEMO_ONCE=1: exit after the summary).

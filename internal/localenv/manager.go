@@ -33,6 +33,8 @@ type ManagerOptions struct {
 	LeaderElect bool
 	// Args are extra flags, after FastFlags (a later flag wins).
 	Args []string
+	// Env are extra environment variables (KEY=VALUE), such as GOGC.
+	Env []string
 }
 
 // Manager is a running manager binary serving plain-HTTP metrics and health
@@ -73,7 +75,7 @@ func StartManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
 			args = append(args, "--leader-elect")
 		}
 		args = append(append(args, FastFlags...), opts.Args...)
-		p, err := StartProcess(opts.Name, opts.Binary, args, []string{"KUBECONFIG=" + opts.Kubeconfig}, filepath.Join(opts.Dir, opts.Name+".log"))
+		p, err := StartProcess(opts.Name, opts.Binary, args, append([]string{"KUBECONFIG=" + opts.Kubeconfig}, opts.Env...), filepath.Join(opts.Dir, opts.Name+".log"))
 		if err != nil {
 			return nil, err
 		}

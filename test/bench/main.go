@@ -6,14 +6,17 @@
 // requests/s per API and master, 30 ms ± 10 ms latency) and the built
 // manager binary, all on loopback, then:
 //
-//  1. converge: creates N BudgetAllocations over S SubAccounts and waits
-//     until every one is Ready with its amount granted;
+//  1. converge: creates N BudgetAllocations (less the top-ups) over S
+//     SubAccounts and waits until every one is Ready with its amount
+//     granted;
 //  2. raise: raises a tenth of them and waits again;
-//  3. steady: holds still for a window and counts what the operator does
-//     when nothing changes.
+//  3. steady: adds the -topups top-up allocations (counted in N), holds
+//     still for a window and counts what the operator does when nothing
+//     changes but the top-ups' polls.
 //
 // It prints a table and, on its last line, one JSON object, checks the
-// targets and exits 1 if any fails. Run it with `make bench`; see
+// targets and exits 1 if any fails. Run it with `make bench`, or the small
+// run `make test` includes with `make bench-smoke`; see
 // docs/performance.md.
 package main
 
@@ -39,6 +42,7 @@ import (
 // config is the command line.
 type config struct {
 	allocations, subAccounts int
+	topUps                   int
 	raisePercent             int
 	steady                   time.Duration
 	balanceSync, billingSync time.Duration
@@ -48,7 +52,9 @@ type config struct {
 	binDir, dir              string
 	keep, pprof              bool
 	timeout                  time.Duration
-	managerArgs              stringList
+	maxRSSMiB                float64
+	managerArgs, simArgs     stringList
+	managerEnv               stringList
 }
 
 type stringList []string
@@ -60,9 +66,10 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(out)
 	c := &config{}
-	fs.IntVar(&c.allocations, "allocations", 1000, "BudgetAllocations to converge (N)")
+	fs.IntVar(&c.allocations, "allocations", 1000, "BudgetAllocations (N), top-ups included")
 	fs.IntVar(&c.subAccounts, "subaccounts", 200, "SubAccounts they fund (S), one namespace each")
-	fs.IntVar(&c.raisePercent, "raise-percent", 10, "share of the allocations raised in the second phase, in percent")
+	fs.IntVar(&c.topUps, "topups", 0, "how many of the N allocations are top-ups instead of amounts: one each on the first sub-accounts, added before the steady window, where they poll every balance sync interval and move nothing")
+	fs.IntVar(&c.raisePercent, "raise-percent", 10, "share of the amount allocations raised in the second phase, in percent")
 	fs.DurationVar(&c.steady, "steady", 3*time.Minute, "steady-state window")
 	fs.DurationVar(&c.balanceSync, "balance-sync-interval", time.Minute, "EnterpriseAccount balanceSyncInterval (the poll interval)")
 	fs.DurationVar(&c.billingSync, "billing-sync-interval", time.Minute, "EnterpriseAccount billingSyncInterval")
@@ -75,13 +82,18 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs.BoolVar(&c.keep, "keep", false, "keep the directory")
 	fs.BoolVar(&c.pprof, "pprof", false, "serve the manager's pprof and save a CPU profile of the convergence and heap profiles into the directory")
 	fs.DurationVar(&c.timeout, "timeout", 0, "limit per phase (default: 3 × the phase's floor + 2m)")
+	fs.Float64Var(&c.maxRSSMiB, "max-rss-mib", 200, "target: the manager's peak RSS in MiB")
 	fs.Var(&c.managerArgs, "manager-arg", "extra manager flag (repeatable), e.g. -manager-arg=--max-concurrent-reconciles=8")
+	fs.Var(&c.managerEnv, "manager-env", "extra manager environment variable (repeatable), e.g. -manager-env=GOGC=50")
+	fs.Var(&c.simArgs, "sim-arg", "extra bss-simulator flag (repeatable), e.g. -sim-arg=--error-rate=0.3")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	switch {
 	case c.allocations < 1 || c.subAccounts < 1 || c.subAccounts > c.allocations:
 		return nil, errors.New("need 1 ≤ -subaccounts ≤ -allocations")
+	case c.topUps < 0 || c.topUps > c.subAccounts || c.allocations-c.topUps < c.subAccounts:
+		return nil, errors.New("need 0 ≤ -topups ≤ -subaccounts ≤ -allocations − -topups: a top-up joins a sub-account that an amount allocation has funded")
 	case c.raisePercent < 0 || c.raisePercent > 100:
 		return nil, errors.New("-raise-percent must be within 0–100")
 	case c.rate < 1 || c.rate > 10:

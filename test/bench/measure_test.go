@@ -85,6 +85,15 @@ func TestFlags(t *testing.T) {
 	if _, err := parseFlags([]string{"-rate=11"}, &sb); err == nil {
 		t.Error("a rate above the EnterpriseAccount's maximum was accepted")
 	}
+	if _, err := parseFlags([]string{"-allocations=100", "-subaccounts=20", "-topups=21"}, &sb); err == nil {
+		t.Error("more top-ups than sub-accounts was accepted")
+	}
+	if _, err := parseFlags([]string{"-allocations=30", "-subaccounts=20", "-topups=20"}, &sb); err == nil {
+		t.Error("top-ups on sub-accounts that no amount allocation funds were accepted")
+	}
+	if c, err := parseFlags([]string{"-allocations=100", "-subaccounts=20", "-topups=20"}, &sb); err != nil || c.topUps != 20 {
+		t.Errorf("the smoke run's flags: %+v, %v", c, err)
+	}
 	c, err := parseFlags(nil, &sb)
 	if err != nil || c.allocations != 1000 || c.subAccounts != 200 || c.rate != 10 {
 		t.Errorf("defaults: %+v, %v", c, err)

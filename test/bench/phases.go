@@ -72,6 +72,9 @@ type steadyReport struct {
 	// ReconcilesPerAllocationPerPoll is BudgetAllocation reconciles ÷ N ÷
 	// (window ÷ balanceSyncInterval).
 	ReconcilesPerAllocationPerPoll float64 `json:"reconciles_per_allocation_per_poll"`
+	// ReconcilesPerTopUpPerPoll is the same reconciles ÷ the top-ups
+	// instead of N: about 1 while the fixed allocations do none.
+	ReconcilesPerTopUpPerPoll float64 `json:"reconciles_per_topup_per_poll,omitempty"`
 	// Reconciles are the reconciles in the window by controller.
 	Reconciles map[string]float64 `json:"reconciles"`
 	// WritesPerMinute are the manager's API server writes per minute.
@@ -82,6 +85,7 @@ type steadyReport struct {
 // report is the whole run.
 type report struct {
 	Allocations  int           `json:"allocations"`
+	TopUps       int           `json:"topups"`
 	SubAccounts  int           `json:"subaccounts"`
 	Rate         int           `json:"rate_per_second"`
 	Latency      string        `json:"latency"`
@@ -106,7 +110,7 @@ type report struct {
 func (w *world) phases(ctx context.Context) (*report, error) {
 	cfg := w.cfg
 	rep := &report{
-		Allocations: cfg.allocations, SubAccounts: cfg.subAccounts, Rate: cfg.rate,
+		Allocations: cfg.allocations, TopUps: cfg.topUps, SubAccounts: cfg.subAccounts, Rate: cfg.rate,
 		Latency:      fmt.Sprintf("%s + [0, %s)", cfg.latency, cfg.jitter),
 		PollInterval: cfg.balanceSync.String(),
 	}
@@ -117,8 +121,9 @@ func (w *world) phases(ctx context.Context) (*report, error) {
 	rep.SetupCPU = start.cpu
 
 	// 1. Converge.
-	floor := time.Duration(float64(cfg.allocations) / float64(cfg.rate) * float64(time.Second))
-	w.logf("converge: creating %d BudgetAllocations over %d SubAccounts (floor ≈ %s)", cfg.allocations, cfg.subAccounts, floor.Round(time.Second))
+	funded := cfg.allocations - cfg.topUps
+	floor := time.Duration(float64(funded) / float64(cfg.rate) * float64(time.Second))
+	w.logf("converge: creating %d BudgetAllocations over %d SubAccounts (floor ≈ %s)", funded, cfg.subAccounts, floor.Round(time.Second))
 	began := time.Now()
 	cpuProfile := make(chan error, 1)
 	if w.pprof != "" {
@@ -131,7 +136,7 @@ func (w *world) phases(ctx context.Context) (*report, error) {
 		return nil, err
 	}
 	w.logf("converge: created in %s", since(began))
-	done, err := w.waitSettled(ctx, "converge", w.phaseTimeout(floor))
+	done, err := w.waitSettled(ctx, "converge", w.phaseTimeout(floor), w.fixed())
 	if err != nil {
 		return nil, err
 	}
@@ -139,8 +144,8 @@ func (w *world) phases(ctx context.Context) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep.Converge = w.phaseReport(start, afterConverge, began, done, cfg.allocations)
-	w.logf("converge: %d allocations Ready in %.1fs (floor %.1fs, ratio %.3f)", cfg.allocations, rep.Converge.Seconds, rep.Converge.FloorSeconds, rep.Converge.Ratio)
+	rep.Converge = w.phaseReport(start, afterConverge, began, done, funded)
+	w.logf("converge: %d allocations Ready in %.1fs (floor %.1fs, ratio %.3f)", funded, rep.Converge.Seconds, rep.Converge.FloorSeconds, rep.Converge.Ratio)
 	if err := w.profile(ctx, "heap", "converged-heap.pprof"); err != nil {
 		return nil, err
 	}
@@ -153,7 +158,7 @@ func (w *world) phases(ctx context.Context) (*report, error) {
 	}
 	if raised > 0 {
 		floor = time.Duration(float64(raised) / float64(cfg.rate) * float64(time.Second))
-		done, err = w.waitSettled(ctx, "raise", w.phaseTimeout(floor))
+		done, err = w.waitSettled(ctx, "raise", w.phaseTimeout(floor), w.fixed())
 		if err != nil {
 			return nil, err
 		}
@@ -168,9 +173,12 @@ func (w *world) phases(ctx context.Context) (*report, error) {
 		return nil, err
 	}
 
-	// 3. Steady state. The billing page count is measured first so that
-	// its calls stay out of the window (they are the benchmark's own
-	// anyway, not the manager's).
+	// 3. Steady state. The top-ups are added and the billing page count is
+	// measured before the window opens, so that neither's calls fall in it
+	// (the page count's are the benchmark's own anyway, not the manager's).
+	if err := w.createTopUps(ctx); err != nil {
+		return nil, err
+	}
 	pages, err := w.billingPages(ctx)
 	if err != nil {
 		return nil, err
@@ -284,6 +292,9 @@ func (w *world) steadyReport(a, b *snapshot, pages int) *steadyReport {
 	s.BillingReadsAllowed = 2*math.Ceil(s.Seconds/cfg.billingSync.Seconds()) + 1
 	s.Reconciles = reconciles(a, b)
 	s.ReconcilesPerAllocationPerPoll = s.Reconciles["budgetallocation"] / float64(cfg.allocations) / polls
+	if cfg.topUps > 0 {
+		s.ReconcilesPerTopUpPerPoll = s.Reconciles["budgetallocation"] / float64(cfg.topUps) / polls
+	}
 	s.WritesPerMinute = map[string]float64{}
 	for k, v := range w.managerWrites(a, b) {
 		s.WritesPerMinute[k] = v / minutes
@@ -329,29 +340,37 @@ func (w *world) verifyBooks(ctx context.Context, rep *report) error {
 	if err != nil {
 		return err
 	}
-	rep.Duplicates = len(localenv.DuplicateTransIDs(st))
 	var transfers budgetv1alpha1.BudgetTransferList
 	if err := w.k8s.List(ctx, &transfers); err != nil {
 		return err
 	}
+	rep.Duplicates, rep.LedgerMismatches = books(st, transfers.Items, w.allocs)
+	return nil
+}
+
+// books counts the money BSS applied more than once (a trans_id twice, or
+// more money operations than Succeeded BudgetTransfers) and the
+// sub-accounts whose ledger differs from what their allocations declare.
+func books(st *bsssim.State, transfers []budgetv1alpha1.BudgetTransfer, allocs []*allocation) (duplicates, mismatches int) {
+	duplicates = len(localenv.DuplicateTransIDs(st))
 	succeeded := 0
-	for _, bt := range transfers.Items {
+	for _, bt := range transfers {
 		if bt.Status.Phase == budgetv1alpha1.PhaseSucceeded {
 			succeeded++
 		}
 	}
 	if extra := len(st.Ledger) - succeeded; extra > 0 {
-		rep.Duplicates += extra
+		duplicates += extra
 	}
 	want := map[string]money.Amount{}
-	for _, a := range w.allocs {
+	for _, a := range allocs {
 		want[a.customer] = want[a.customer].Add(a.amount)
 	}
 	got := localenv.NetByCustomer(st)
 	for cust, amount := range want {
 		if got[cust] != amount {
-			rep.LedgerMismatches++
+			mismatches++
 		}
 	}
-	return nil
+	return duplicates, mismatches
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,7 +57,41 @@ type world struct {
 // allocation is one declared BudgetAllocation.
 type allocation struct {
 	ns, name, subAccount, customer string
-	amount                         money.Amount
+	// amount is what it grants: 0.00 for a top-up, which never fires.
+	amount money.Amount
+	topUp  bool
+}
+
+// A top-up joins a sub-account that the fixed allocations have already
+// given at least 10.00 (one of 10.00 to 99.99 each), so its balance stays
+// above the minimum: the top-up polls every balance sync interval and
+// moves nothing, and what it grants (0.00) is known to the fen.
+var (
+	topUpMinimum = money.FromFen(500)
+	topUpTarget  = money.FromFen(1000)
+	topUpLimit   = money.FromFen(10000)
+)
+
+// fixed are the allocations that grant an amount.
+func (w *world) fixed() []*allocation {
+	var out []*allocation
+	for _, a := range w.allocs {
+		if !a.topUp {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// topUps are the top-up allocations.
+func (w *world) topUps() []*allocation {
+	var out []*allocation
+	for _, a := range w.allocs {
+		if a.topUp {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func (w *world) logf(format string, args ...any) {
@@ -99,10 +134,10 @@ func (w *world) start(ctx context.Context, root, assets string) error {
 	}
 	w.sim, err = localenv.StartSimulator(ctx, localenv.SimulatorOptions{
 		Binary: filepath.Join(cfg.binDir, "bss-simulator"), Dir: w.dir,
-		Args: []string{
+		Args: append([]string{
 			"--throttle=" + strconv.Itoa(cfg.rate), "--latency=" + cfg.latency.String(), "--latency-jitter=" + cfg.jitter.String(),
 			"--seed=" + strconv.FormatInt(cfg.seed, 10), "--log-level=warn",
-		},
+		}, cfg.simArgs...),
 	})
 	if err != nil {
 		return err
@@ -122,7 +157,8 @@ func (w *world) start(ctx context.Context, root, assets string) error {
 	}
 
 	// S sub-accounts in BSS, each adopted by a SubAccount admitting its own
-	// namespace; N allocations spread over them round-robin.
+	// namespace; N allocations spread over them round-robin, the first
+	// -topups of them (one per sub-account) top-ups.
 	subs := make([]int, cfg.subAccounts)
 	for i := range subs {
 		subs[i] = i
@@ -142,10 +178,14 @@ func (w *world) start(ctx context.Context, root, assets string) error {
 	for i := range cfg.allocations {
 		s := i % cfg.subAccounts
 		name := fmt.Sprintf("team-%04d", s)
-		w.allocs = append(w.allocs, &allocation{
+		a := &allocation{
 			ns: name, name: fmt.Sprintf("alloc-%05d", i), subAccount: name, customer: customers[s],
 			amount: money.FromFen(1000 + w.rng.Int64N(9000)), // 10.00 to 99.99
-		})
+		}
+		if i < cfg.topUps {
+			a.amount, a.topUp = money.Zero, true
+		}
+		w.allocs = append(w.allocs, a)
 	}
 
 	args := []string{
@@ -163,12 +203,12 @@ func (w *world) start(ctx context.Context, root, assets string) error {
 	args = append(args, cfg.managerArgs...)
 	w.mgr, err = localenv.StartManager(ctx, localenv.ManagerOptions{
 		Binary: filepath.Join(cfg.binDir, "manager"), Kubeconfig: w.cp.KubeconfigPath, Dir: w.dir,
-		Namespace: opNS, Args: args,
+		Namespace: opNS, Args: args, Env: cfg.managerEnv,
 	})
 	if err != nil {
 		return err
 	}
-	w.logf("manager pid %d started with %s", w.mgr.Pid(), strings.Join(args, " "))
+	w.logf("manager pid %d started with %s", w.mgr.Pid(), strings.Join(slices.Concat(cfg.managerEnv, args), " "))
 
 	var ready int
 	err = testenv.Wait(ctx, 10*time.Minute, time.Second, func(ctx context.Context) (bool, error) {
@@ -194,6 +234,37 @@ func (w *world) start(ctx context.Context, root, assets string) error {
 	return nil
 }
 
+// createTopUps creates the top-up allocations and waits until each is
+// Ready. It runs after the raise, so that their polls and status writes
+// fall in the steady window and in no converging phase.
+func (w *world) createTopUps(ctx context.Context) error {
+	tops := w.topUps()
+	if len(tops) == 0 {
+		return nil
+	}
+	began := time.Now()
+	if err := localenv.Parallel(tops, 32, func(a *allocation) error {
+		ba := localenv.Allocation(a.ns, a.name, a.subAccount, "")
+		ba.Spec.TopUp = &budgetv1alpha1.TopUp{
+			MinimumBalance: budgetv1alpha1.Money(topUpMinimum.String()),
+			TargetBalance:  budgetv1alpha1.Money(topUpTarget.String()),
+			MonthlyLimit:   budgetv1alpha1.Money(topUpLimit.String()),
+		}
+		if err := w.k8s.Create(ctx, ba); err != nil {
+			return err
+		}
+		w.countBenchWrite(writeKey("budgetallocations", "", "POST"))
+		return nil
+	}); err != nil {
+		return err
+	}
+	if _, err := w.waitSettled(ctx, "top-ups", time.Duration(len(tops))*time.Second+2*time.Minute, tops); err != nil {
+		return err
+	}
+	w.logf("%d top-up allocations Ready in %s", len(tops), since(began))
+	return nil
+}
+
 // stop stops the manager, the simulator and the control plane.
 func (w *world) stop() {
 	if w.mgr != nil {
@@ -211,9 +282,9 @@ func (w *world) stop() {
 	}
 }
 
-// createAllocations creates every declared allocation.
+// createAllocations creates every fixed allocation.
 func (w *world) createAllocations(ctx context.Context) error {
-	return localenv.Parallel(w.allocs, 32, func(a *allocation) error {
+	return localenv.Parallel(w.fixed(), 32, func(a *allocation) error {
 		if err := w.k8s.Create(ctx, localenv.Allocation(a.ns, a.name, a.subAccount, a.amount.String())); err != nil {
 			return err
 		}
@@ -222,13 +293,14 @@ func (w *world) createAllocations(ctx context.Context) error {
 	})
 }
 
-// raise raises share of the allocations by 5.00 to 50.00 each and returns
-// how many it raised.
+// raise raises share of the fixed allocations by 5.00 to 50.00 each and
+// returns how many it raised.
 func (w *world) raise(ctx context.Context) (int, error) {
-	n := len(w.allocs) * w.cfg.raisePercent / 100
+	fixed := w.fixed()
+	n := len(fixed) * w.cfg.raisePercent / 100
 	picked := make([]*allocation, 0, n)
-	for _, i := range w.rng.Perm(len(w.allocs))[:n] {
-		a := w.allocs[i]
+	for _, i := range w.rng.Perm(len(fixed))[:n] {
+		a := fixed[i]
 		a.amount = a.amount.Add(money.FromFen(500 + w.rng.Int64N(4501)))
 		picked = append(picked, a)
 	}
@@ -243,9 +315,9 @@ func (w *world) raise(ctx context.Context) (int, error) {
 	})
 }
 
-// waitSettled waits until every allocation is Ready with its declared
-// amount granted, and returns when it saw that.
-func (w *world) waitSettled(ctx context.Context, what string, timeout time.Duration) (time.Time, error) {
+// waitSettled waits until every allocation of allocs is Ready with its
+// declared amount granted, and returns when it saw that.
+func (w *world) waitSettled(ctx context.Context, what string, timeout time.Duration, allocs []*allocation) (time.Time, error) {
 	var waiting []string
 	var at time.Time
 	err := testenv.Wait(ctx, timeout, 250*time.Millisecond, func(ctx context.Context) (bool, error) {
@@ -257,8 +329,8 @@ func (w *world) waitSettled(ctx context.Context, what string, timeout time.Durat
 			return false, err
 		}
 		seen := time.Now()
-		declared := make([]framework.Declared, len(w.allocs))
-		for i, a := range w.allocs {
+		declared := make([]framework.Declared, len(allocs))
+		for i, a := range allocs {
 			declared[i] = framework.Declared{Namespace: a.ns, Name: a.name, Granted: a.amount.String()}
 		}
 		waiting = framework.Unsettled(list.Items, declared)
