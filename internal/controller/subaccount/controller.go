@@ -347,15 +347,20 @@ func (r *Reconciler) useSubCustomer(s *scope, sub bss.SubCustomer) (ctrl.Result,
 
 // creationPoll is how often to look at an account that is not Normal yet:
 // every 2 s right after the create request, then less often, because an
-// account awaiting registration or activation can wait for a person.
+// account awaiting registration or activation can wait for a person. With
+// no recorded request it is every 10 s: the status write that records a
+// create request can be lost to a conflict (the account is then found by
+// its login name), and an account just created must not wait a minute for
+// that.
 func creationPoll(requested *metav1.Time, now time.Time) time.Duration {
-	if requested != nil {
-		switch age := now.Sub(requested.Time); {
-		case age < time.Minute:
-			return 2 * time.Second
-		case age < 10*time.Minute:
-			return 10 * time.Second
-		}
+	if requested == nil {
+		return 10 * time.Second
+	}
+	switch age := now.Sub(requested.Time); {
+	case age < time.Minute:
+		return 2 * time.Second
+	case age < 10*time.Minute:
+		return 10 * time.Second
 	}
 	return time.Minute
 }

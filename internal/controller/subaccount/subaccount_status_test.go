@@ -279,7 +279,7 @@ func TestCreationPoll(t *testing.T) {
 		{at(time.Second), 2 * time.Second},
 		{at(5 * time.Minute), 10 * time.Second},
 		{at(time.Hour), time.Minute},
-		{nil, time.Minute},
+		{nil, 10 * time.Second},
 	} {
 		if got := creationPoll(tc.requested, now); got != tc.want {
 			t.Errorf("creationPoll(%v) = %s, want %s", tc.requested, got, tc.want)
