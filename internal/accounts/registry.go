@@ -37,6 +37,18 @@ type Registry struct {
 	observer bss.Observer
 	// configure adjusts each client configuration (timeouts, retries).
 	configure func(*bss.Config)
+	// connect builds the connection from a configuration: bss.New, or
+	// what SetConnector installs.
+	connect func(bss.Config) (bss.API, error)
+}
+
+// SetConnector makes Ensure build connections with connect instead of
+// bss.New: a unit test of the EnterpriseAccount controller gives it an
+// in-memory BSS (bssfake) for the configuration its credentials produce.
+func (r *Registry) SetConnector(connect func(bss.Config) (bss.API, error)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.connect = connect
 }
 
 // NewRegistry returns an empty registry. observer may be nil; configure, if
@@ -87,7 +99,11 @@ func (r *Registry) Ensure(name, fingerprint string, cfg bss.Config) (*Account, e
 	if r.configure != nil {
 		r.configure(&cfg)
 	}
-	c, err := bss.New(cfg)
+	connect := r.connect
+	if connect == nil {
+		connect = func(cfg bss.Config) (bss.API, error) { return bss.New(cfg) }
+	}
+	c, err := connect(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("building the BSS client for %s: %w", name, err)
 	}
