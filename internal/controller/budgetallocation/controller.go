@@ -6,6 +6,7 @@
 package budgetallocation
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -217,7 +218,7 @@ func (r *Reconciler) resolveSubAccount(ctx context.Context, s *scope) (ctrl.Resu
 	}
 	if sa.Status.CustomerID == "" || !common.IsTrue(sa.Status.Conditions, budgetv1alpha1.ConditionReady) {
 		return r.blocked(s, budgetv1alpha1.ReasonSubAccountNotReady, fmt.Sprintf("SubAccount %s is not Ready (%s)", sa.Name,
-			orDefault(common.ReadyReason(sa.Status.Conditions, budgetv1alpha1.ConditionReady), "not reconciled yet")), time.Minute)
+			cmp.Or(common.ReadyReason(sa.Status.Conditions, budgetv1alpha1.ConditionReady), "not reconciled yet")), time.Minute)
 	}
 	return ctrl.Result{}, nil
 }
@@ -329,7 +330,7 @@ func (r *Reconciler) planPreviousCustomers(ctx context.Context, s *scope, d plan
 		if policy != budgetv1alpha1.PreviousCustomerReclaim && !d.Deleting {
 			return planner.Decision{Action: planner.ActionBlocked, Reason: budgetv1alpha1.ReasonCustomerChanged, Message: customerChangedMessage(s, h)}, nil
 		}
-		ea := orDefault(h.EnterpriseAccount, s.sa.Spec.EnterpriseAccountRef.Name)
+		ea := cmp.Or(h.EnterpriseAccount, s.sa.Spec.EnterpriseAccountRef.Name)
 		acct, ok := r.Registry.Get(ea)
 		if !ok {
 			return planner.Decision{Action: planner.ActionBlocked, Reason: budgetv1alpha1.ReasonEnterpriseAccountNotReady,
@@ -662,7 +663,7 @@ func (r *Reconciler) settleAwaiting(ctx context.Context, s *scope, dec planner.D
 	ba, aw := s.ba, s.awaiting
 	gen := strconv.FormatInt(ba.Generation, 10)
 	wanted := mode == budgetv1alpha1.ManagementPolicyManaged && dec.Action == planner.ActionCreate && matches(aw, dec) &&
-		aw.Spec.CustomerID == orDefault(dec.CustomerID, s.sa.Status.CustomerID)
+		aw.Spec.CustomerID == cmp.Or(dec.CustomerID, s.sa.Status.CustomerID)
 	why := aw.Annotations[budgetv1alpha1.AnnotationWithdraw]
 	switch {
 	case why != "":
@@ -723,7 +724,7 @@ func withdrawalReason(mode budgetv1alpha1.ManagementPolicy, deleting bool) strin
 func (r *Reconciler) createTransfer(ctx context.Context, s *scope, dec planner.Decision, deleting bool) (ctrl.Result, error) {
 	ba := s.ba
 	seq := s.ledger.NextSequence
-	customer, ea := orDefault(dec.CustomerID, s.sa.Status.CustomerID), orDefault(dec.EnterpriseAccount, s.sa.Spec.EnterpriseAccountRef.Name)
+	customer, ea := cmp.Or(dec.CustomerID, s.sa.Status.CustomerID), cmp.Or(dec.EnterpriseAccount, s.sa.Spec.EnterpriseAccountRef.Name)
 	bt := &budgetv1alpha1.BudgetTransfer{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      TransferName(ba.Name, seq),
@@ -733,7 +734,7 @@ func (r *Reconciler) createTransfer(ctx context.Context, s *scope, dec planner.D
 			},
 			Annotations: map[string]string{
 				budgetv1alpha1.AnnotationAllocationGeneration: strconv.FormatInt(ba.Generation, 10),
-				budgetv1alpha1.AnnotationApprovalLimit:        r.approvalLimit(ctx, ea),
+				budgetv1alpha1.AnnotationApprovalLimit:        s.desired.ApprovalLimit,
 			},
 			// The transfer controller lets a deleted transfer go only once
 			// its outcome is known (or it was never sent): the garbage
@@ -801,7 +802,7 @@ func (r *Reconciler) nameTaken(ctx context.Context, s *scope, name string) (ctrl
 		return ctrl.Result{RequeueAfter: time.Second}, client.IgnoreNotFound(err)
 	}
 	msg := fmt.Sprintf("the name of the next transfer, %s, is taken by a BudgetTransfer this allocation does not own (it belongs to %s); nothing moves until it is gone",
-		name, orDefault(other.Spec.AllocationRef.Name, "no allocation"))
+		name, cmp.Or(other.Spec.AllocationRef.Name, "no allocation"))
 	if common.ReadyReason(s.ba.Status.Conditions, budgetv1alpha1.ConditionReady) != budgetv1alpha1.ReasonTransferNameConflict {
 		r.Recorder.Eventf(s.ba, &other, corev1.EventTypeWarning, budgetv1alpha1.ReasonTransferNameConflict, "Plan", "%s", msg)
 	}
@@ -1026,13 +1027,6 @@ func planLedgers(rows []bss.AmountInfo) []planner.CreditLedger {
 		out = append(out, planner.CreditLedger{Available: r.Available, ExpireTime: r.ExpireTime})
 	}
 	return out
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // SetupWithManager registers the controller with its watches: owned

@@ -8,6 +8,7 @@
 package budgettransfer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -126,17 +127,10 @@ func (r *Reconciler) approved(ctx context.Context, bt *budgetv1alpha1.BudgetTran
 		return r.submit(ctx, bt, now)
 	}
 	msg := fmt.Sprintf("approved, but allocation %s changed since it asked for this transfer (generation %s, now %d, managementPolicy %s): it is sent only once the allocation confirms it",
-		ba.Name, orDefault(confirmed, "unknown"), ba.Generation, ba.Spec.ManagementPolicy)
-	before := bt.Status.DeepCopy()
-	common.SetCondition(&bt.Status.Conditions, bt.Generation, budgetv1alpha1.ConditionReady, metav1.ConditionFalse, budgetv1alpha1.ReasonAwaitingApproval, msg)
-	if !apiequality.Semantic.DeepEqual(before, &bt.Status) {
-		if err := r.Status().Update(ctx, bt); err != nil && !apierrors.IsConflict(err) {
-			return ctrl.Result{}, err
-		}
-	}
+		ba.Name, cmp.Or(confirmed, "unknown"), ba.Generation, ba.Spec.ManagementPolicy)
 	// The allocation's answer (a confirmation or a withdrawal) is a write
 	// to this transfer; the requeue is a safety net.
-	return ctrl.Result{RequeueAfter: time.Minute}, nil
+	return ctrl.Result{RequeueAfter: time.Minute}, r.writeReady(ctx, bt, budgetv1alpha1.ReasonAwaitingApproval, msg)
 }
 
 // release removes the finalizer of a deleted transfer whose outcome is
@@ -151,13 +145,6 @@ func (r *Reconciler) release(ctx context.Context, bt *budgetv1alpha1.BudgetTrans
 	patch := client.MergeFrom(bt.DeepCopy())
 	controllerutil.RemoveFinalizer(bt, budgetv1alpha1.Finalizer)
 	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, bt, patch))
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // decideApproval sends a new transfer, or has it wait for approval. The
@@ -201,8 +188,10 @@ func (r *Reconciler) approvalVerdict(ctx context.Context, bt *budgetv1alpha1.Bud
 	}
 	amount, _ := money.Parse(string(bt.Spec.Amount))
 	cycle := common.BillCycle(now)
-	if settings.PerCycle == nil {
-		return approval.Decide(settings, bt.Spec.Operation, amount, money.Zero, bt.Spec.SubAccountName, cycle), nil
+	// What moved this cycle matters only to a transfer that passes alone:
+	// the list of the sub-account's transfers is read only then.
+	if v := approval.Decide(settings, bt.Spec.Operation, amount, money.Zero, bt.Spec.SubAccountName, cycle); v.Needed || settings.PerCycle == nil {
+		return v, nil
 	}
 	var list budgetv1alpha1.BudgetTransferList
 	if err := r.APIReader.List(ctx, &list, client.MatchingLabels{budgetv1alpha1.LabelSubAccount: common.LabelValue(bt.Spec.SubAccountName)}); err != nil {
