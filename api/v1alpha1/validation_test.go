@@ -88,6 +88,16 @@ spec:
   subAccountRef: {name: team-a}
 `
 
+// subAccountC1 is a SubAccount adopting customer c1, for cases to extend.
+const subAccountC1 = `
+apiVersion: budget.bss.dev/v1alpha1
+kind: SubAccount
+metadata: {name: s}
+spec:
+  enterpriseAccountRef: {name: acme}
+  customerID: c1
+`
+
 func TestBadObjectsAreRejectedWithReadableMessages(t *testing.T) {
 	moneyMsg := "must be yuan from 0 to 999999999999.99 with at most 2 decimals"
 	cases := []struct {
@@ -134,23 +144,9 @@ metadata: {name: e}
 spec:
   credentialsSecretRef: {name: s}
   balanceSyncInterval: 1s`, "balanceSyncInterval must be between"},
-		{"sub-account listing its own customer as a previous one", `
-apiVersion: budget.bss.dev/v1alpha1
-kind: SubAccount
-metadata: {name: s}
-spec:
-  enterpriseAccountRef: {name: acme}
-  customerID: c1
-  previousCustomers:
+		{"sub-account listing its own customer as a previous one", subAccountC1 + `  previousCustomers:
   - {customerID: c1, policy: Release}`, "it cannot list its own customerID"},
-		{"previous customer with an unknown policy", `
-apiVersion: budget.bss.dev/v1alpha1
-kind: SubAccount
-metadata: {name: s}
-spec:
-  enterpriseAccountRef: {name: acme}
-  customerID: c1
-  previousCustomers:
+		{"previous customer with an unknown policy", subAccountC1 + `  previousCustomers:
   - {customerID: c0, policy: Forget}`, `supported values: "Reclaim", "Release"`},
 		{"sub-account with customerID and create", `
 apiVersion: budget.bss.dev/v1alpha1

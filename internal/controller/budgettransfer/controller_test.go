@@ -7,7 +7,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -19,6 +18,7 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss/bssfake"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
 
@@ -41,12 +41,8 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	scheme := runtime.NewScheme()
-	if err := budgetv1alpha1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
 	ea := &budgetv1alpha1.EnterpriseAccount{ObjectMeta: metav1.ObjectMeta{Name: master}}
-	k8s := fake.NewClientBuilder().WithScheme(scheme).WithStatusSubresource(&budgetv1alpha1.BudgetTransfer{}).WithObjects(ea).Build()
+	k8s := fake.NewClientBuilder().WithScheme(localenv.NewScheme()).WithStatusSubresource(&budgetv1alpha1.BudgetTransfer{}).WithObjects(ea).Build()
 	b := bssfake.New(money.MustParse("1000"), map[string]money.Amount{"CP1": money.MustParse("50")}, customer)
 	reg := accounts.NewRegistry(nil, nil)
 	acct := reg.Put(master, b)

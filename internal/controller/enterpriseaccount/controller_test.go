@@ -8,9 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -22,6 +20,7 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss/bssfake"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
 
@@ -42,16 +41,10 @@ func (rejecting) TransferableCash(context.Context) (money.Amount, error) {
 
 func reconcileAccount(t *testing.T, api bss.API, objs ...client.Object) (*budgetv1alpha1.EnterpriseAccount, *accounts.Registry) {
 	t.Helper()
-	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, budgetv1alpha1.AddToScheme} {
-		if err := add(scheme); err != nil {
-			t.Fatal(err)
-		}
-	}
 	ea := &budgetv1alpha1.EnterpriseAccount{ObjectMeta: metav1.ObjectMeta{Name: "acme", Generation: 1}, Spec: budgetv1alpha1.EnterpriseAccountSpec{
 		Endpoint: "https://bss.myhuaweicloud.com", CredentialsSecretRef: budgetv1alpha1.SecretReference{Name: secret, Namespace: opNS},
 	}}
-	k8s := fake.NewClientBuilder().WithScheme(scheme).WithStatusSubresource(ea).WithObjects(append(objs, ea)...).Build()
+	k8s := fake.NewClientBuilder().WithScheme(localenv.NewScheme()).WithStatusSubresource(ea).WithObjects(append(objs, ea)...).Build()
 	reg := accounts.NewRegistry(nil, nil)
 	reg.SetConnector(func(bss.Config) (bss.API, error) { return api, nil })
 	opts := common.Options{Namespace: opNS, Clock: clocktesting.NewFakeClock(time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC))}

@@ -442,3 +442,29 @@ func TestCouponTheMasterDoesNotHave(t *testing.T) {
 		t.Errorf("CouponUnavailable message = %q", msg)
 	}
 }
+
+// TestDeletionReclaimsFromThePreviousCustomerOnly deletes, with
+// deletionPolicy Reclaim, an allocation whose SubAccount was re-pointed and
+// about which no administrator has decided: the money comes back from the
+// customer it went to, and the new customer is not touched.
+func TestDeletionReclaimsFromThePreviousCustomerOnly(t *testing.T) {
+	tm := newTeam(t)
+	old := tm.customerID
+	tm.create(t, tm.allocation("leaving", "300", func(ba *budgetv1alpha1.BudgetAllocation) {
+		ba.Spec.DeletionPolicy = budgetv1alpha1.DeletionPolicyReclaim
+	}))
+	tm.waitReady(t, "leaving", "300.00")
+	next := newCustomer(t, tm.sa+"-next")
+	tm.recreateSubAccount(t, next)
+	tm.waitReason(t, "leaving", budgetv1alpha1.ReasonCustomerChanged)
+
+	if err := k8s.Delete(context.Background(), tm.get(t, "leaving")); err != nil {
+		t.Fatal(err)
+	}
+	tm.waitGone(t, "leaving")
+	expectNet(t, old, "0.00")
+	expectNet(t, next, "0.00")
+	if err := sim.CheckLedger(); err != nil {
+		t.Error(err)
+	}
+}
