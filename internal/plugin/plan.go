@@ -24,6 +24,7 @@ import (
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/approval"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/billcycle"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
@@ -276,7 +277,7 @@ func lookupHints(ctx context.Context, c client.Client, subAccount, namespace str
 		h.approvalErr = err.Error()
 		return h
 	}
-	h.approval, h.subAccount, h.cycle = &settings, sa.Name, common.BillCycle(time.Now())
+	h.approval, h.subAccount, h.cycle = &settings, sa.Name, billcycle.Of(time.Now())
 	if settings.PerCycle != nil {
 		h.used = approvalUsed(ctx, c, &sa, h.cycle)
 	}
@@ -297,7 +298,7 @@ func approvalUsed(ctx context.Context, c client.Client, sa *budgetv1alpha1.SubAc
 			others = append(others, approval.MovementOf(bt))
 		}
 	}
-	used := approval.Used(others, approval.Movement{Created: time.Now()}, cycle, common.BillCycle)
+	used := approval.Used(others, approval.Movement{Created: time.Now()}, cycle, billcycle.Of)
 	return &used
 }
 

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/billcycle"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss/sign"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
-	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
@@ -322,7 +322,7 @@ func (w *world) billingPages(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	now := time.Now()
-	for _, cycle := range []string{common.BillCycle(now), common.PreviousBillCycle(now)} {
+	for _, cycle := range []string{billcycle.Of(now), billcycle.Previous(now)} {
 		if _, err := c.ListAllMonthlySums(ctx, bss.MonthlySumRequest{BillCycle: cycle, Method: bss.MethodAll}); err != nil {
 			return 0, err
 		}

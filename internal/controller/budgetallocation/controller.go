@@ -38,6 +38,7 @@ import (
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/accounts"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/approval"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/billcycle"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/metrics"
@@ -417,8 +418,8 @@ func (r *Reconciler) desired(ctx context.Context, s *scope, deleting bool) (plan
 				return d, fmt.Errorf("spec.topUp: %w", err)
 			}
 		}
-		cycle := common.BillCycle(s.now)
-		tu.Used = s.ledger.TopUpUsed(cycle, common.BillCycle)
+		cycle := billcycle.Of(s.now)
+		tu.Used = s.ledger.TopUpUsed(cycle, billcycle.Of)
 		d.TopUp = &tu
 		s.ba.Status.TopUp = &budgetv1alpha1.TopUpStatus{Cycle: cycle, Used: budgetv1alpha1.Money(tu.Used.String())}
 	} else {

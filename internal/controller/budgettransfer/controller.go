@@ -33,6 +33,7 @@ import (
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/accounts"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/approval"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/billcycle"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/metrics"
@@ -187,7 +188,7 @@ func (r *Reconciler) approvalVerdict(ctx context.Context, bt *budgetv1alpha1.Bud
 		return approval.Unreadable(fmt.Sprintf("EnterpriseAccount %q: %v", ea.Name, err)), nil
 	}
 	amount, _ := money.Parse(string(bt.Spec.Amount))
-	cycle := common.BillCycle(now)
+	cycle := billcycle.Of(now)
 	// What moved this cycle matters only to a transfer that passes alone:
 	// the list of the sub-account's transfers is read only then.
 	if v := approval.Decide(settings, bt.Spec.Operation, amount, money.Zero, bt.Spec.SubAccountName, cycle); v.Needed || settings.PerCycle == nil {
@@ -203,7 +204,7 @@ func (r *Reconciler) approvalVerdict(ctx context.Context, bt *budgetv1alpha1.Bud
 			others = append(others, approval.MovementOf(o))
 		}
 	}
-	used := approval.Used(others, approval.MovementOf(bt), cycle, common.BillCycle)
+	used := approval.Used(others, approval.MovementOf(bt), cycle, billcycle.Of)
 	return approval.Decide(settings, bt.Spec.Operation, amount, used, bt.Spec.SubAccountName, cycle), nil
 }
 

@@ -123,20 +123,6 @@ func Backoff(n int, base, maxDelay time.Duration) time.Duration {
 	return d
 }
 
-// BillCycle returns the bill cycle (YYYY-MM, UTC+8) that t falls in.
-func BillCycle(t time.Time) string {
-	return t.In(beijing).Format("2006-01")
-}
-
-// PreviousBillCycle returns the bill cycle before the one t falls in.
-func PreviousBillCycle(t time.Time) string {
-	b := t.In(beijing)
-	first := time.Date(b.Year(), b.Month(), 1, 0, 0, 0, 0, beijing)
-	return first.AddDate(0, -1, 0).Format("2006-01")
-}
-
-var beijing = time.FixedZone("UTC+8", 8*3600)
-
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s

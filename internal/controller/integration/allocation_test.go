@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/billcycle"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
@@ -176,7 +177,7 @@ func TestTopUpAcrossConsumption(t *testing.T) {
 	spend(290) // balance 10: 290 would reach 300, but only 150 is left this month
 	tm.waitReady(t, "topup", "700.00")
 	ba := tm.get(t, "topup")
-	if ba.Status.TopUp == nil || ba.Status.TopUp.Used != "700.00" || ba.Status.TopUp.Cycle != common.BillCycle(time.Now()) {
+	if ba.Status.TopUp == nil || ba.Status.TopUp.Used != "700.00" || ba.Status.TopUp.Cycle != billcycle.Of(time.Now()) {
 		t.Errorf("topUp status = %+v", ba.Status.TopUp)
 	}
 	tm.expectLedger(t, "700.00")

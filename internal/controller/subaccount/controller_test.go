@@ -17,9 +17,9 @@ import (
 	"k8s.io/utils/ptr"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/billcycle"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
-	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/metrics"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
@@ -37,8 +37,8 @@ func TestAdoptExistingSubAccount(t *testing.T) {
 		ReclaimableCash:    "1000.00",
 		ReclaimableCoupons: []budgetv1alpha1.CouponBalance{{CouponID: "CP2026110100001", SubCouponID: "SCP2026110100009", PlanName: "Campaign cash voucher", Balance: "100.00"}},
 		Granted:            "0.00",
-		CurrentCycle:       &budgetv1alpha1.BillCycleSummary{Cycle: common.BillCycle(clock.Now()), Consumption: "133.45", Cash: "123.45", Credit: "0.00", Coupon: "10.00", Debt: "0.00"},
-		PreviousCycle:      &budgetv1alpha1.BillCycleSummary{Cycle: common.PreviousBillCycle(clock.Now()), Consumption: "2012.34", Cash: "1900.00", Credit: "0.00", Coupon: "112.34", Debt: "0.00"},
+		CurrentCycle:       &budgetv1alpha1.BillCycleSummary{Cycle: billcycle.Of(clock.Now()), Consumption: "133.45", Cash: "123.45", Credit: "0.00", Coupon: "10.00", Debt: "0.00"},
+		PreviousCycle:      &budgetv1alpha1.BillCycleSummary{Cycle: billcycle.Previous(clock.Now()), Consumption: "2012.34", Cash: "1900.00", Credit: "0.00", Coupon: "112.34", Debt: "0.00"},
 		Orders: &budgetv1alpha1.OrdersSummary{PendingPayment: 1, Completed: 1, Latest: []budgetv1alpha1.OrderSummary{
 			{ID: "CS2026000000002", Type: "Renewal", Status: "PendingPayment", Amount: "360.00"},
 			{ID: "CS2026000000001", Type: "New", Status: "Completed", Amount: "1200.00"},

@@ -12,6 +12,7 @@ import (
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/accounts"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/billcycle"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/metrics"
@@ -114,7 +115,7 @@ func (r *Reconciler) syncBilling(ctx context.Context, s *scope) (ctrl.Result, er
 		return ctrl.Result{}, nil
 	}
 	interval := common.BillingInterval(s.ea)
-	cur, prev := common.BillCycle(s.now), common.PreviousBillCycle(s.now)
+	cur, prev := billcycle.Of(s.now), billcycle.Previous(s.now)
 	newCycle := s.newBillCycle()
 	ttl := interval / 2
 	curBills, err := r.monthlySums(ctx, s, cur, ttl)
@@ -155,7 +156,7 @@ func (s *scope) billingDue() bool {
 // cycle (or not there yet).
 func (s *scope) newBillCycle() bool {
 	st := s.status()
-	return st.CurrentCycle == nil || st.CurrentCycle.Cycle != common.BillCycle(s.now)
+	return st.CurrentCycle == nil || st.CurrentCycle.Cycle != billcycle.Of(s.now)
 }
 
 // evaluateBudget compares the current cycle's consumption with the monthly

@@ -1,0 +1,20 @@
+// Package billcycle names Huawei Cloud bill cycles: calendar months in
+// UTC+8, written YYYY-MM, as BSS reports bills and as the operator counts
+// top-ups and auto-approval budgets.
+package billcycle
+
+import "time"
+
+var beijing = time.FixedZone("UTC+8", 8*3600)
+
+// Of returns the bill cycle that t falls in.
+func Of(t time.Time) string {
+	return t.In(beijing).Format("2006-01")
+}
+
+// Previous returns the bill cycle before the one t falls in.
+func Previous(t time.Time) string {
+	b := t.In(beijing)
+	first := time.Date(b.Year(), b.Month(), 1, 0, 0, 0, 0, beijing)
+	return first.AddDate(0, -1, 0).Format("2006-01")
+}
