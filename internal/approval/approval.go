@@ -144,6 +144,18 @@ func Used(others []Movement, m Movement, cycle string, cycleOf func(time.Time) s
 	return used
 }
 
+// UsedBy is Used over a sub-account's transfers (of every namespace),
+// counting those that went to its current customer only.
+func UsedBy(transfers []budgetv1alpha1.BudgetTransfer, customer string, m Movement, cycle string, cycleOf func(time.Time) string) money.Amount {
+	others := make([]Movement, 0, len(transfers))
+	for i := range transfers {
+		if bt := &transfers[i]; bt.Spec.CustomerID == customer {
+			others = append(others, MovementOf(bt))
+		}
+	}
+	return Used(others, m, cycle, cycleOf)
+}
+
 // Verdict is the approval rule's answer for one movement.
 type Verdict struct {
 	// Needed: the movement waits for a person.

@@ -10,7 +10,6 @@ import (
 	"maps"
 	"slices"
 	"sort"
-	"strconv"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -29,7 +28,9 @@ type Entry struct {
 	Phase       budgetv1alpha1.TransferPhase
 	CouponID    string
 	SubCouponID string // CouponReclaim: the sub-coupon reclaimed; CouponTransfer: the one created
-	Created     time.Time
+	// ExpireTime is the credit ledger's expiry a credit movement used.
+	ExpireTime string
+	Created    time.Time
 	Completed   time.Time
 	ErrorCode   string
 	// Reason is the transfer's Ready reason (e.g. OutcomeUnknown, Denied).
@@ -199,6 +200,12 @@ func (l Ledger) Without(name string) Ledger {
 	return Summarize(rest, l.Customer)
 }
 
+// With is the ledger with one more entry (a movement assumed done, when a
+// preview looks past the next step).
+func (l Ledger) With(e Entry) Ledger {
+	return Summarize(append(append([]Entry(nil), l.entries...), e), l.Customer)
+}
+
 // Pending returns the signed amount in flight to or from Customer.
 func (l Ledger) Pending() money.Amount {
 	if l.InFlight == nil || l.InFlight.CustomerID != l.Customer {
@@ -253,8 +260,9 @@ type Desired struct {
 // TopUp is the parsed topUp rule.
 type TopUp struct {
 	Minimum, Target, MonthlyLimit money.Amount
-	// Used is the amount topped up in the current cycle.
-	Used money.Amount
+	// Cycle is the current bill cycle and Used the amount topped up in it.
+	Cycle string
+	Used  money.Amount
 }
 
 // Observed is what BSS (through caches) says.
@@ -301,6 +309,8 @@ type Decision struct {
 	CouponID    string
 	SubCouponID string
 	ExpireTime  string
+	// Credit: the movement is of credit (balanceType Credit).
+	Credit bool
 
 	// Desired is the net grant the spec asks for now (for status).
 	Desired money.Amount
@@ -444,7 +454,7 @@ func planTransfer(d Desired, o Observed, amount money.Amount) Decision {
 		return Decision{Action: ActionBlocked, Reason: budgetv1alpha1.ReasonInsufficientFunds, NeedsFreshMaster: true,
 			Message: fmt.Sprintf("no credit ledger of the master can cover %s", amount)}
 	}
-	dec.ExpireTime = l.ExpireTime
+	dec.ExpireTime, dec.Credit = l.ExpireTime, true
 	dec.Message = fmt.Sprintf("transferring %s of credit", amount)
 	return dec
 }
@@ -470,7 +480,7 @@ func planReclaim(d Desired, o Observed, want money.Amount) Decision {
 		return Decision{Action: ActionBlocked, Reason: budgetv1alpha1.ReasonReclaimBlocked,
 			Message: fmt.Sprintf("%s more should be reclaimed but the sub-account has nothing reclaimable (it has spent it)", want)}
 	}
-	return Decision{Action: ActionCreate, Operation: budgetv1alpha1.OperationReclaim, Amount: amount, ExpireTime: expire,
+	return Decision{Action: ActionCreate, Operation: budgetv1alpha1.OperationReclaim, Amount: amount, ExpireTime: expire, Credit: d.Credit,
 		Reason: budgetv1alpha1.ReasonTransferInProgress, Message: fmt.Sprintf("reclaiming %s", amount)}
 }
 
@@ -556,12 +566,12 @@ func EntryOf(bt *budgetv1alpha1.BudgetTransfer) Entry {
 	amount, _ := money.Parse(string(bt.Spec.Amount))
 	e := Entry{
 		Name: bt.Name, Sequence: bt.Spec.Sequence, Operation: bt.Spec.Operation, Amount: amount, Phase: bt.Status.Phase,
-		CouponID: bt.Spec.CouponID, SubCouponID: bt.Spec.SubCouponID, Created: bt.CreationTimestamp.Time,
+		CouponID: bt.Spec.CouponID, SubCouponID: bt.Spec.SubCouponID, ExpireTime: bt.Spec.ExpireTime, Created: bt.CreationTimestamp.Time,
 		ErrorCode: bt.Status.ErrorCode, Reason: readyReason(bt),
 		CustomerID: bt.Spec.CustomerID, EnterpriseAccount: bt.Spec.EnterpriseAccountName,
 		ApprovalLimit: bt.Annotations[budgetv1alpha1.AnnotationApprovalLimit],
 	}
-	e.Generation, _ = strconv.ParseInt(bt.Annotations[budgetv1alpha1.AnnotationAllocationGeneration], 10, 64)
+	e.Generation = generationOf(bt)
 	if c := meta.FindStatusCondition(bt.Status.Conditions, budgetv1alpha1.ConditionDenied); c != nil && c.Status == metav1.ConditionTrue {
 		e.Note = c.Message
 	}

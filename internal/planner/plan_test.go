@@ -185,7 +185,7 @@ func TestPlan(t *testing.T) {
 			o: Observed{MasterCredit: []CreditLedger{
 				{Available: amt("500"), ExpireTime: "2027-12-31T16:00:00Z"}, {Available: amt("100")}, {Available: amt("50")},
 			}},
-			want: Decision{Action: ActionCreate, Operation: xfer, Amount: amt("100"), Reason: budgetv1alpha1.ReasonTransferInProgress, Message: "transferring 100.00 of credit", Desired: amt("100")},
+			want: Decision{Action: ActionCreate, Operation: xfer, Amount: amt("100"), Credit: true, Reason: budgetv1alpha1.ReasonTransferInProgress, Message: "transferring 100.00 of credit", Desired: amt("100")},
 		},
 		{
 			name: "credit else takes the latest expiry that covers it",
@@ -194,7 +194,7 @@ func TestPlan(t *testing.T) {
 				{Available: amt("500"), ExpireTime: "2027-03-28T14:45:38Z"}, {Available: amt("500"), ExpireTime: "2027-12-31T16:00:00Z"},
 				{Available: amt("10")}, {Available: amt("90"), ExpireTime: "2028-01-01T00:00:00Z"},
 			}},
-			want: Decision{Action: ActionCreate, Operation: xfer, Amount: amt("100"), ExpireTime: "2027-12-31T16:00:00Z", Reason: budgetv1alpha1.ReasonTransferInProgress, Message: "transferring 100.00 of credit", Desired: amt("100")},
+			want: Decision{Action: ActionCreate, Operation: xfer, Amount: amt("100"), ExpireTime: "2027-12-31T16:00:00Z", Credit: true, Reason: budgetv1alpha1.ReasonTransferInProgress, Message: "transferring 100.00 of credit", Desired: amt("100")},
 		},
 		{
 			name: "no credit ledger covers it",
@@ -207,7 +207,7 @@ func TestPlan(t *testing.T) {
 			d:      Desired{Amount: ptr(amt("0")), Credit: true},
 			ledger: []Entry{tr(1, xfer, "100", ok)},
 			o:      Observed{SubBalance: cash("80"), SubCredit: []CreditLedger{{Available: amt("60"), ExpireTime: "2027-01-01T00:00:00Z"}, {Available: amt("20")}}},
-			want:   Decision{Action: ActionCreate, Operation: recl, Amount: amt("60"), ExpireTime: "2027-01-01T00:00:00Z", Reason: budgetv1alpha1.ReasonTransferInProgress, Message: "reclaiming 60.00", Desired: amt("0")},
+			want:   Decision{Action: ActionCreate, Operation: recl, Amount: amt("60"), ExpireTime: "2027-01-01T00:00:00Z", Credit: true, Reason: budgetv1alpha1.ReasonTransferInProgress, Message: "reclaiming 60.00", Desired: amt("0")},
 		},
 		{
 			name: "coupon grant after the money",

@@ -9,11 +9,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -23,10 +21,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
-	"github.com/bss-budget-operator/bss-budget-operator/internal/approval"
-	"github.com/bss-budget-operator/bss-budget-operator/internal/billcycle"
-	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
-	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
 
 // maxPlanInput bounds what plan reads from a file or stdin.
@@ -41,14 +35,25 @@ func planCommand() command {
 		help: `Read BudgetAllocations from FILE (- for stdin; several YAML documents or a
 List may be given), validate each against the cluster with a server-side dry
 run (create for a new allocation, update for an existing one; nothing is
-stored) and show what the operator would move:
+stored) and show what the operator would do with it.
 
-  amount   Transfer or Reclaim of the difference between the new amount and
-           the allocation's status.granted (0 for a new allocation)
-  topUp    when a top-up would happen, to what and at most how much a month
-  coupons  CouponTransfer for each new coupon, CouponReclaim for each removed
-           (or changed) one, from spec.coupons against status.coupons
+The preview runs the operator's own planner on what the cluster holds: the
+allocation's BudgetTransfers (its ledger), its SubAccount (admission,
+fundingLimit, previous customers), the other allocations of the SubAccount,
+the EnterpriseAccount's approval settings and the transfers that count
+against its auto-approval budget. Balances come from the figures the
+operator publishes in SubAccount and EnterpriseAccount status; their age is
+printed. It shows:
 
+  next     the operator's next step: the operation, amount, credit expiry,
+           coupon and, for a transfer, whether it needs approval and under
+           which limit; or why nothing moves (the reason the allocation's
+           Ready condition would give, e.g. FundingLimitExceeded)
+  then     the steps after it, each assuming the one before succeeds
+  withdraws / waits
+           what happens to a transfer that waits for approval
+
+Objects the user may not read are named in a note instead of guessed.
 Objects without a namespace use -n or the context's namespace. Validation
 errors are printed one per field; the exit code is 1 when any object is
 rejected.
@@ -226,226 +231,12 @@ func planOne(ctx context.Context, c client.Client, namespace string, u *unstruct
 	_, _ = fmt.Fprintf(w, "%s: would be %s (valid: the API server accepted a dry run)\n", objectLabel(u, namespace), verb)
 	_, _ = fmt.Fprintf(w, "  subAccount %s, balanceType %s, managementPolicy %s, deletionPolicy %s\n",
 		ba.Spec.SubAccountRef.Name, orNone(ba.Spec.BalanceType), orNone(ba.Spec.ManagementPolicy), orNone(ba.Spec.DeletionPolicy))
-	hints := lookupHints(ctx, c, ba.Spec.SubAccountRef.Name, ba.Namespace)
-	for _, line := range append(hints.blockers, planLines(&ba, old, hints)...) {
-		_, _ = fmt.Fprintln(w, "  "+line)
-	}
-	return nil
-}
-
-// hints are optional facts that sharpen the plan; zero when not readable.
-type hints struct {
-	blockers     []string      // why nothing would move at all
-	reclaimable  *money.Amount // sub-account's reclaimable cash
-	transferable *money.Amount // master's transferable cash
-	// approval is the operator's approval rule with what it needs: the
-	// settings (or why they cannot be read) and what moved to the
-	// sub-account without approval this cycle (nil when not readable).
-	approval    *approval.Settings
-	approvalErr string
-	used        *money.Amount
-	subAccount  string
-	cycle       string
-}
-
-// lookupHints reads the SubAccount and its EnterpriseAccount when the user
-// may; errors only mean fewer hints.
-func lookupHints(ctx context.Context, c client.Client, subAccount, namespace string) hints {
-	var h hints
-	var sa budgetv1alpha1.SubAccount
-	if err := c.Get(ctx, types.NamespacedName{Name: subAccount}, &sa); err != nil {
-		if apierrors.IsNotFound(err) {
-			h.blockers = append(h.blockers, fmt.Sprintf("warning: SubAccount %s does not exist: nothing moves until it does (SubAccountNotReady)", subAccount))
-		}
-		return h
-	}
-	if admitted, known := admits(ctx, c, &sa, namespace); known && !admitted {
-		h.blockers = append(h.blockers, fmt.Sprintf("warning: SubAccount %s does not admit namespace %s (spec.allowedNamespaces): nothing moves (NamespaceNotAllowed)", subAccount, namespace))
-	}
-	if a, ok := amountOf(string(sa.Status.ReclaimableCash)); ok {
-		h.reclaimable = &a
-	}
-	var ea budgetv1alpha1.EnterpriseAccount
-	if err := c.Get(ctx, types.NamespacedName{Name: sa.Spec.EnterpriseAccountRef.Name}, &ea); err != nil {
-		return h
-	}
-	if a, ok := amountOf(string(ea.Status.TransferableCash)); ok {
-		h.transferable = &a
-	}
-	settings, err := approval.SettingsOf(ea.Spec.Approval)
-	if err != nil {
-		h.approvalErr = err.Error()
-		return h
-	}
-	h.approval, h.subAccount, h.cycle = &settings, sa.Name, billcycle.Of(time.Now())
-	if settings.PerCycle != nil {
-		h.used = approvalUsed(ctx, c, &sa, h.cycle)
-	}
-	return h
-}
-
-// approvalUsed is what moved to the sub-account without approval in cycle,
-// as the transfer controller counts it for a transfer created now; nil when
-// the user may not list the transfers of every namespace.
-func approvalUsed(ctx context.Context, c client.Client, sa *budgetv1alpha1.SubAccount, cycle string) *money.Amount {
-	var list budgetv1alpha1.BudgetTransferList
-	if err := c.List(ctx, &list, client.MatchingLabels{budgetv1alpha1.LabelSubAccount: common.LabelValue(sa.Name)}); err != nil {
-		return nil
-	}
-	others := make([]approval.Movement, 0, len(list.Items))
-	for i := range list.Items {
-		if bt := &list.Items[i]; bt.Spec.CustomerID == sa.Status.CustomerID {
-			others = append(others, approval.MovementOf(bt))
-		}
-	}
-	used := approval.Used(others, approval.Movement{Created: time.Now()}, cycle, billcycle.Of)
-	return &used
-}
-
-// planLines describes what the operator would move for ba (as the dry run
-// returned it) given the existing allocation old (nil when new).
-func planLines(ba, old *budgetv1alpha1.BudgetAllocation, h hints) []string {
-	var lines []string
-	var st budgetv1alpha1.BudgetAllocationStatus
-	if old != nil {
-		st = old.Status
-	}
-	granted, _ := amountOf(string(st.Granted))
-	credit := ba.Spec.BalanceType == budgetv1alpha1.BalanceTypeCredit
-
-	switch {
-	case ba.Spec.Amount != nil:
-		want, _ := amountOf(string(*ba.Spec.Amount))
-		delta := want.Sub(granted)
-		switch {
-		case delta.IsPositive():
-			lines = append(lines, fmt.Sprintf("Transfer %s  (granted %s -> amount %s)", delta, granted, want))
-			lines = append(lines, approvalHint(budgetv1alpha1.OperationTransfer, delta, h)...)
-			if h.transferable != nil && !credit && h.transferable.Cmp(delta) < 0 {
-				lines = append(lines, fmt.Sprintf("  the master has only %s transferable cash now: the allocation would wait with InsufficientFunds", h.transferable))
-			}
-		case delta.IsNegative():
-			lines = append(lines, fmt.Sprintf("Reclaim %s  (granted %s -> amount %s)", delta.Neg(), granted, want))
-			if h.reclaimable != nil && !credit && h.reclaimable.Cmp(delta.Neg()) < 0 {
-				lines = append(lines, fmt.Sprintf("  the sub-account has only %s reclaimable now: money it has spent cannot be reclaimed", h.reclaimable))
-			}
-		default:
-			lines = append(lines, fmt.Sprintf("no money moves  (granted %s = amount %s)", granted, want))
-		}
-	case ba.Spec.TopUp != nil:
-		t := ba.Spec.TopUp
-		line := fmt.Sprintf("topUp: moves when the balance falls below %s: tops it up to %s, at most %s per bill cycle", t.MinimumBalance, t.TargetBalance, t.MonthlyLimit)
-		if st.TopUp != nil {
-			line += fmt.Sprintf(" (%s used in %s)", orNone(st.TopUp.Used), st.TopUp.Cycle)
-		}
-		lines = append(lines, line)
-		if h.reclaimable != nil && !credit {
-			lines = append(lines, fmt.Sprintf("  the sub-account's reclaimable balance is %s now", h.reclaimable))
-		}
-		if old != nil && old.Spec.Amount != nil {
-			lines = append(lines, fmt.Sprintf("  switching from amount to topUp reclaims nothing: the %s granted stays", granted))
-		}
-	}
-	if p, ok := amountOf(st.Pending); ok && !p.IsZero() {
-		lines = append(lines, fmt.Sprintf("note: %s is in flight; the operator waits for it before it moves anything else", p))
-	}
-
-	lines = append(lines, couponLines(ba.Spec.Coupons, st.Coupons, h)...)
-	if len(lines) == 0 {
-		lines = append(lines, "nothing moves")
-	}
-
-	switch ba.Spec.ManagementPolicy {
-	case budgetv1alpha1.ManagementPolicyPlan:
-		lines = append(lines, "managementPolicy Plan: the operator only shows the next movement in status.planned")
-	case budgetv1alpha1.ManagementPolicyPaused:
-		lines = append(lines, "managementPolicy Paused: nothing moves until it is Managed again")
-	}
+	lines := Predict(ctx, c, &ba, old, time.Now()).lines()
 	if old != nil && old.DeletionTimestamp != nil {
 		lines = append(lines, "note: the allocation is being deleted")
 	}
-	return lines
-}
-
-// approvalHint says whether the operator would hold a transfer of a to the
-// sub-account for approval, and under which limit.
-func approvalHint(op budgetv1alpha1.TransferOperation, a money.Amount, h hints) []string {
-	switch {
-	case h.approvalErr != "":
-		return []string{"  needs approval: " + approval.Unreadable(h.approvalErr).Message + " (kubectl budget approve)"}
-	case h.approval == nil:
-		return nil
-	}
-	used := money.Zero
-	if h.used != nil {
-		used = *h.used
-	}
-	v := approval.Decide(*h.approval, op, a, used, h.subAccount, h.cycle)
-	switch {
-	case v.Needed:
-		return []string{fmt.Sprintf("  needs approval (%s): %s (kubectl budget approve)", v.Limit, v.Message)}
-	case h.used == nil && h.approval.PerCycle != nil:
-		return []string{fmt.Sprintf("  may need approval: the budget autoApproveCyclePerSubAccount %s of sub-account %s could not be checked (listing its transfers in all namespaces is not allowed)",
-			h.approval.PerCycle, h.subAccount)}
+	for _, line := range lines {
+		_, _ = fmt.Fprintln(w, "  "+line)
 	}
 	return nil
-}
-
-func couponLines(spec []budgetv1alpha1.CouponGrant, granted []budgetv1alpha1.CouponGrantStatus, h hints) []string {
-	want := map[string]budgetv1alpha1.Money{}
-	for _, c := range spec {
-		want[c.CouponID] = c.Amount
-	}
-	have := map[string]budgetv1alpha1.CouponGrantStatus{}
-	for _, g := range granted {
-		have[g.CouponID] = g
-	}
-	var lines []string
-	// Reclaims first, like the operator.
-	granted = append([]budgetv1alpha1.CouponGrantStatus(nil), granted...)
-	sort.Slice(granted, func(i, j int) bool { return granted[i].CouponID < granted[j].CouponID })
-	for _, g := range granted {
-		w, keep := want[g.CouponID]
-		switch {
-		case !keep:
-			lines = append(lines, fmt.Sprintf("CouponReclaim sub-coupon %s of coupon %s  (its remaining balance)", orNone(g.SubCouponID), g.CouponID))
-		case !sameAmount(w, g.Amount):
-			lines = append(lines, fmt.Sprintf("CouponReclaim sub-coupon %s of coupon %s  (amount changes %s -> %s; its remaining balance)", orNone(g.SubCouponID), g.CouponID, orNone(g.Amount), w))
-		}
-	}
-	ids := make([]string, 0, len(spec))
-	for id := range want {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		g, ok := have[id]
-		if ok && sameAmount(want[id], g.Amount) {
-			continue
-		}
-		lines = append(lines, fmt.Sprintf("CouponTransfer %s from coupon %s", want[id], id))
-		if a, ok := amountOf(string(want[id])); ok {
-			lines = append(lines, approvalHint(budgetv1alpha1.OperationCouponTransfer, a, h)...)
-		}
-	}
-	return lines
-}
-
-func sameAmount(a, b budgetv1alpha1.Money) bool {
-	x, okx := amountOf(string(a))
-	y, oky := amountOf(string(b))
-	return okx && oky && x == y
-}
-
-// admits applies the operator's namespace admission with what the user may
-// read; known is false when the namespace's labels cannot be read.
-func admits(ctx context.Context, c client.Client, sa *budgetv1alpha1.SubAccount, namespace string) (admitted, known bool) {
-	admitted, err := sa.Spec.AllowedNamespaces.Admits(namespace, func() (map[string]string, bool, error) {
-		var ns corev1.Namespace
-		if err := c.Get(ctx, types.NamespacedName{Name: namespace}, &ns); err != nil {
-			return nil, false, err
-		}
-		return ns.Labels, true, nil
-	})
-	return admitted, err == nil
 }

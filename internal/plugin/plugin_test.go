@@ -105,6 +105,7 @@ func seed(ctx context.Context) error {
 	}, func(ea *budgetv1alpha1.EnterpriseAccount) {
 		ea.Status.Conditions = ready(metav1.ConditionTrue, budgetv1alpha1.ReasonReady)
 		ea.Status.TransferableCash = "100000.00"
+		ea.Status.TransferableCoupons = []budgetv1alpha1.CouponBalance{{CouponID: "CP2026110100001", Balance: "1000.00"}}
 	}); err != nil {
 		return err
 	}
@@ -135,6 +136,8 @@ func seed(ctx context.Context) error {
 	}, func(sa *budgetv1alpha1.SubAccount) {
 		sa.Status.Conditions = append(ready(metav1.ConditionTrue, budgetv1alpha1.ReasonReady), metav1.Condition{
 			Type: budgetv1alpha1.ConditionBudgetExceeded, Status: metav1.ConditionTrue, Reason: budgetv1alpha1.ReasonBudgetExceeded, Message: "test", LastTransitionTime: t0})
+		sa.Status.CustomerID = "cust-team-b-0001"
+		sa.Status.ReclaimableCash = "150.00"
 		sa.Status.CurrentCycle = &budgetv1alpha1.BillCycleSummary{Cycle: "2026-11", Consumption: "10.25"}
 	}); err != nil {
 		return err
@@ -193,22 +196,32 @@ func seed(ctx context.Context) error {
 		phase   budgetv1alpha1.TransferPhase
 		errCode string
 	}
+	// The allocations own their transfers, as the operator makes them;
+	// "big" is gone and owns nothing.
+	owners := map[string][]metav1.OwnerReference{}
+	for _, name := range []string{"compute", "storage"} {
+		var ba budgetv1alpha1.BudgetAllocation
+		if err := k8s.Get(ctx, types.NamespacedName{Namespace: "team-a", Name: name}, &ba); err != nil {
+			return err
+		}
+		owners[name] = []metav1.OwnerReference{{APIVersion: budgetv1alpha1.GroupVersion.String(), Kind: "BudgetAllocation",
+			Name: name, UID: ba.UID, Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true)}}
+	}
 	for _, x := range []tr{
 		// Out of order on purpose: history sorts by sequence.
 		{"compute-00003", 3, budgetv1alpha1.OperationCouponTransfer, "100.00", "CP2026110100003", budgetv1alpha1.PhaseSucceeded, ""},
 		{"compute-00001", 1, budgetv1alpha1.OperationTransfer, "1000.00", "", budgetv1alpha1.PhaseSucceeded, ""},
+		{"storage-00001", 1, budgetv1alpha1.OperationTransfer, "250.25", "", budgetv1alpha1.PhaseSucceeded, ""},
 		{"compute-00002", 2, budgetv1alpha1.OperationReclaim, "100.00", "", budgetv1alpha1.PhaseSucceeded, ""},
 		{"compute-00004", 4, budgetv1alpha1.OperationTransfer, "7000.00", "", budgetv1alpha1.PhaseFailed, "CBC.99005003"},
 		{"compute-00005", 5, budgetv1alpha1.OperationTransfer, "7000.00", "", budgetv1alpha1.PhaseAwaitingApproval, ""},
 		{"big-1", 1, budgetv1alpha1.OperationTransfer, "9000.00", "", budgetv1alpha1.PhaseAwaitingApproval, ""},
 		{"big-2", 2, budgetv1alpha1.OperationTransfer, "9000.00", "", budgetv1alpha1.PhaseAwaitingApproval, ""},
 	} {
-		alloc := "compute"
-		if strings.HasPrefix(x.name, "big") {
-			alloc = "big"
-		}
+		alloc, _, _ := strings.Cut(x.name, "-")
 		if err := createWithStatus(ctx, &budgetv1alpha1.BudgetTransfer{
-			ObjectMeta: metav1.ObjectMeta{Name: x.name, Namespace: "team-a", Labels: map[string]string{plugin.LabelAllocation: alloc, budgetv1alpha1.LabelSubAccount: "team-a"}},
+			ObjectMeta: metav1.ObjectMeta{Name: x.name, Namespace: "team-a", Labels: map[string]string{plugin.LabelAllocation: alloc, budgetv1alpha1.LabelSubAccount: "team-a"},
+				OwnerReferences: owners[alloc]},
 			Spec: budgetv1alpha1.BudgetTransferSpec{
 				AllocationRef:         budgetv1alpha1.LocalObjectReference{Name: alloc},
 				SubAccountName:        "team-a",
@@ -217,13 +230,16 @@ func seed(ctx context.Context) error {
 				Operation:             x.op,
 				Amount:                x.amount,
 				CouponID:              x.coupon,
-				TransID:               transID(int(x.seq) + len(alloc)*100),
+				TransID:               transID(transNumber(alloc, x.seq)),
 				Sequence:              x.seq,
 			},
 		}, func(bt *budgetv1alpha1.BudgetTransfer) {
 			bt.Status.Phase = x.phase
 			bt.Status.Conditions = ready(metav1.ConditionFalse, string(x.phase))
 			bt.Status.ErrorCode = x.errCode
+			if x.op == budgetv1alpha1.OperationCouponTransfer {
+				bt.Status.Result = &budgetv1alpha1.TransferResult{SubCouponID: "SCP2026110100009"}
+			}
 			switch x.phase {
 			case budgetv1alpha1.PhaseSucceeded, budgetv1alpha1.PhaseFailed:
 				bt.Status.Attempts = 1
@@ -234,6 +250,16 @@ func seed(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// transNumber numbers the seeded transfers' trans_ids: 100 per character
+// of the allocation's name plus the sequence (storage's from 5000 on).
+func transNumber(alloc string, seq int64) int {
+	n := int(seq) + len(alloc)*100
+	if alloc == "storage" {
+		n += 5000
+	}
+	return n
 }
 
 // run runs the plugin with the envtest client; the kubeconfig namespace is
@@ -333,7 +359,7 @@ spec:
 		t.Fatalf("exit %d", code)
 	}
 	mustContain(t, out, "needs approval (autoApproveCyclePerSubAccount 5000.00): Transfer 4000.00 would take what moved to sub-account team-a without approval in bill cycle")
-	mustContain(t, out, "to 5100.00, above the auto-approval budget 5000.00 per sub-account and cycle")
+	mustContain(t, out, "to 5350.25, above the auto-approval budget 5000.00 per sub-account and cycle")
 }
 
 func writeFile(t *testing.T, content string) string {
@@ -377,18 +403,22 @@ spec:
 	}
 	mustContain(t, out,
 		"ba/team-a/storage: would be updated",
-		"Transfer 100.00  (granted 250.25 -> amount 350.25)",
+		"figures: master: transferable cash 100000.00, 1 coupon(s) (EnterpriseAccount acme status",
+		"figures: sub-account: reclaimable cash 1000.00 (SubAccount team-a status",
+		"next: Transfer 100.00  (granted 250.25, desired 350.25)",
+		"no approval needed: within the auto-approval limits (1350.25 moved to sub-account team-a without approval in bill cycle",
 		"ba/team-a/compute: would be updated",
-		"Reclaim 500.00  (granted 900.00 -> amount 400.00)",
-		"note: 7000.00 is in flight",
-		"CouponReclaim sub-coupon SCP2026110100009 of coupon CP2026110100003",
-		"CouponTransfer 500.00 from coupon CP2026110100001",
+		// The transfer waiting for approval is not what the new spec asks for.
+		"withdraws: compute-00005, which waits for approval, is withdrawn: the allocation's spec no longer asks for it",
+		"next: Reclaim 500.00  (granted 900.00, desired 400.00)",
+		"then, if that succeeds: CouponReclaim of sub-coupon SCP2026110100009 (coupon CP2026110100003)",
+		"then, if that succeeds: CouponTransfer 500.00 of coupon CP2026110100001",
+		"then, if that succeeds: nothing moves: granted 400.00 as desired",
 		"ba/team-a/fresh: would be created",
-		"Transfer 6000.00  (granted 0.00 -> amount 6000.00)",
+		"next: Transfer 6000.00  (granted 0.00, desired 6000.00)",
 		"needs approval (autoApproveUpTo 5000.00): Transfer 6000.00 is above the auto-approval limit 5000.00 per transfer",
 		"balanceType Debit", // defaulted by the API server
 	)
-
 	// A dry run stores nothing.
 	var ba budgetv1alpha1.BudgetAllocation
 	if err := k8s.Get(context.Background(), types.NamespacedName{Namespace: "team-a", Name: "storage"}, &ba); err != nil {
@@ -410,8 +440,8 @@ func TestPlanTopUpFromStdin(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	mustContain(t, out, "ba/team-b/web: would be updated",
-		"topUp: moves when the balance falls below 200.00: tops it up to 800.00, at most 3000.00 per bill cycle",
-		"managementPolicy Plan")
+		"topUp: below 200.00 the balance is topped up to 800.00, at most 3000.00 per bill cycle (0.00 used in ",
+		"nothing moves: managementPolicy Plan shows in status.planned: Transfer 650.00  (granted 0.00, desired 650.00)")
 }
 
 func TestPlanRejectsInvalid(t *testing.T) {
@@ -629,7 +659,7 @@ func TestKubeconfig(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	mustContain(t, out, "ba/team-a/storage", "No BudgetTransfers yet.")
+	mustContain(t, out, "ba/team-a/storage", "storage-00001")
 
 	if _, errOut, code := runReal("--kubeconfig", path, "--context", "nowhere", "status"); code != plugin.ExitError || !strings.Contains(errOut, "nowhere") {
 		t.Errorf("unknown context: exit %d, %q", code, errOut)
@@ -656,8 +686,8 @@ spec:
 		t.Fatalf("exit %d", code)
 	}
 	mustContain(t, out,
-		"warning: SubAccount team-a does not admit namespace team-b (spec.allowedNamespaces): nothing moves (NamespaceNotAllowed)",
-		"warning: SubAccount ghost does not exist")
+		"nothing moves: NamespaceNotAllowed: SubAccount team-a does not admit namespace team-b in spec.allowedNamespaces",
+		"nothing moves: SubAccountNotReady: SubAccount ghost does not exist")
 }
 
 // TestStatusWithoutClusterAccess runs status as a team member who may read

@@ -37,8 +37,6 @@ import (
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/accounts"
-	"github.com/bss-budget-operator/bss-budget-operator/internal/approval"
-	"github.com/bss-budget-operator/bss-budget-operator/internal/billcycle"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/metrics"
@@ -187,41 +185,43 @@ func (r *Reconciler) blocked(s *scope, reason, msg string, after time.Duration) 
 }
 
 // resolveSubAccount reads the SubAccount and checks that it admits the
-// allocation's namespace (a deletion is always admitted: returning money
-// needs no admission) and is Ready.
+// allocation's namespace and is Ready (planner.SubAccountGate).
 func (r *Reconciler) resolveSubAccount(ctx context.Context, s *scope) (ctrl.Result, error) {
 	ba := s.ba
 	var sa budgetv1alpha1.SubAccount
+	found := true
 	if err := r.Get(ctx, types.NamespacedName{Name: ba.Spec.SubAccountRef.Name}, &sa); err != nil {
-		if apierrors.IsNotFound(err) {
-			return r.blocked(s, budgetv1alpha1.ReasonSubAccountNotReady, fmt.Sprintf("SubAccount %s does not exist", ba.Spec.SubAccountRef.Name), 5*time.Minute)
-		}
-		return ctrl.Result{}, err
-	}
-	s.sa = &sa
-	if !s.deleting {
-		allowed, err := r.namespaceAllowed(ctx, &sa, ba.Namespace)
-		if err != nil {
+		if !apierrors.IsNotFound(err) {
 			return ctrl.Result{}, err
 		}
-		if !allowed {
-			ba.Status.Planned = nil
-			if ba.Spec.Amount != nil {
-				ba.Status.Desired = *ba.Spec.Amount
-				if a, err := money.Parse(string(*ba.Spec.Amount)); err == nil {
-					ba.Status.Desired = budgetv1alpha1.Money(a.String())
-				}
+		found = false
+	}
+	admitted := true
+	if found {
+		s.sa = &sa
+		if !s.deleting {
+			var err error
+			if admitted, err = r.namespaceAllowed(ctx, &sa, ba.Namespace); err != nil {
+				return ctrl.Result{}, err
 			}
-			r.setReady(ba, metav1.ConditionFalse, budgetv1alpha1.ReasonNamespaceNotAllowed, fmt.Sprintf(
-				"SubAccount %s does not admit namespace %s in spec.allowedNamespaces; nothing moves", sa.Name, ba.Namespace))
-			return s.halt(ctrl.Result{}, nil)
 		}
 	}
-	if sa.Status.CustomerID == "" || !common.IsTrue(sa.Status.Conditions, budgetv1alpha1.ConditionReady) {
-		return r.blocked(s, budgetv1alpha1.ReasonSubAccountNotReady, fmt.Sprintf("SubAccount %s is not Ready (%s)", sa.Name,
-			cmp.Or(common.ReadyReason(sa.Status.Conditions, budgetv1alpha1.ConditionReady), "not reconciled yet")), time.Minute)
+	g := planner.SubAccountGate(ba, s.sa, admitted, s.deleting)
+	switch {
+	case g == nil:
+		return ctrl.Result{}, nil
+	case g.Reason == budgetv1alpha1.ReasonNamespaceNotAllowed:
+		ba.Status.Planned = nil
+		if ba.Spec.Amount != nil {
+			ba.Status.Desired = *ba.Spec.Amount
+			if a, err := money.Parse(string(*ba.Spec.Amount)); err == nil {
+				ba.Status.Desired = budgetv1alpha1.Money(a.String())
+			}
+		}
+		r.setReady(ba, metav1.ConditionFalse, g.Reason, g.Message)
+		return s.halt(ctrl.Result{}, nil)
 	}
-	return ctrl.Result{}, nil
+	return r.blocked(s, g.Reason, g.Message, g.After)
 }
 
 // followCustomer summarises the ledger for the SubAccount's current
@@ -255,120 +255,62 @@ func (r *Reconciler) resolveConnection(_ context.Context, s *scope) (ctrl.Result
 // ledger: it has not reached BSS, so the plan is made without it, and act
 // keeps it only if the plan asks for exactly that movement.
 func (r *Reconciler) setAsideAwaiting(_ context.Context, s *scope) (ctrl.Result, error) {
-	f := s.ledger.InFlight
-	if f == nil || f.Phase != budgetv1alpha1.PhaseAwaitingApproval {
+	aw, rest := planner.Awaiting(s.ledger)
+	if aw == nil {
 		return ctrl.Result{}, nil
 	}
 	for i := range s.transfers {
-		if s.transfers[i].Name == f.Name {
+		if s.transfers[i].Name == aw.Name {
 			s.awaiting = &s.transfers[i]
 		}
 	}
-	s.ledger = s.ledger.Without(f.Name)
+	s.ledger = rest
 	return ctrl.Result{}, nil
 }
 
 // parseSpec reads what the spec asks for. The CRD validates amounts, so a
 // failure here is a spec only an older CRD let through: terminal.
 func (r *Reconciler) parseSpec(ctx context.Context, s *scope) (ctrl.Result, error) {
-	d, err := r.desired(ctx, s, s.deleting)
+	var ea *budgetv1alpha1.EnterpriseAccount
+	if got := new(budgetv1alpha1.EnterpriseAccount); r.Get(ctx, types.NamespacedName{Name: s.sa.Spec.EnterpriseAccountRef.Name}, got) == nil {
+		ea = got
+	}
+	d, err := planner.DesiredOf(s.ba, s.ledger, s.deleting, planner.ApprovalKey(ea), s.now)
 	if err != nil {
 		r.setReady(s.ba, metav1.ConditionFalse, budgetv1alpha1.ReasonProgressing, err.Error())
 		return s.halt(ctrl.Result{}, reconcile.TerminalError(err))
+	}
+	s.ba.Status.TopUp = nil
+	if d.TopUp != nil {
+		s.ba.Status.TopUp = &budgetv1alpha1.TopUpStatus{Cycle: d.TopUp.Cycle, Used: budgetv1alpha1.Money(d.TopUp.Used.String())}
 	}
 	s.desired = d
 	return ctrl.Result{}, nil
 }
 
-// planAndAct plans the next movement — first with the previous customers
-// of the SubAccount, then with its current one — and acts on it. An
-// InsufficientFunds verdict from a cached master balance is checked
-// against a fresh read before it is accepted.
+// planAndAct plans the next movement (planner.Next: first with the
+// previous customers of the SubAccount, then with its current one, reading
+// BSS through the master's shared cache) and acts on it.
 func (r *Reconciler) planAndAct(ctx context.Context, s *scope) (ctrl.Result, error) {
+	headroom, err := r.fundingHeadroom(ctx, s)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	in := planner.Input{
+		Desired: s.desired, Ledger: s.ledger, SubAccount: s.sa.Name, Customer: s.sa.Status.CustomerID,
+		EnterpriseAccount: s.sa.Spec.EnterpriseAccountRef.Name, Previous: planner.PreviousPolicies(s.sa),
+		FundingHeadroom: headroom, RetryAt: r.retryAt(s.ledger), Now: s.now,
+	}
 	callCtx, cancel := context.WithTimeout(ctx, r.Options.BSSCallTimeout)
 	defer cancel()
-	d, retryAt := s.desired, r.retryAt(s.ledger)
-	dec, err := r.planPreviousCustomers(callCtx, s, d, retryAt)
+	dec, err := planner.Next(callCtx, in, &bssObserver{registry: r.Registry, acct: s.acct, now: s.now})
 	if err != nil {
 		return r.bssError(s.ba, err, s.deleting)
 	}
-	if dec.Action == planner.ActionNone {
-		obs, err := r.observe(callCtx, s, d, false)
-		if err != nil {
-			return r.bssError(s.ba, err, s.deleting)
-		}
-		if dec = planner.Plan(d, s.ledger, obs, s.now, retryAt); dec.NeedsFreshMaster {
-			if obs, err = r.observe(callCtx, s, d, true); err != nil {
-				return r.bssError(s.ba, err, s.deleting)
-			}
-			dec = planner.Plan(d, s.ledger, obs, s.now, retryAt)
-		}
+	if dec.CustomerID == "" {
 		s.ba.Status.Desired = budgetv1alpha1.Money(money.Max(dec.Desired, money.Zero).String())
 	}
 	return r.act(ctx, s, dec, s.deleting)
-}
-
-// planPreviousCustomers deals with money the allocation granted to
-// customers its SubAccount no longer resolves to (it was re-created or
-// re-pointed). Such money is never counted as the current customer's and is
-// only ever reclaimed from where it went. An administrator decides what
-// happens to it in the SubAccount's spec.previousCustomers: Release leaves
-// it there; Reclaim takes it back (as far as it is reclaimable) before the
-// current customer is funded. Without a decision nothing moves, except that
-// a deletion with deletionPolicy Reclaim reclaims from every customer it
-// did not release. ActionNone means the current customer's plan may run.
-func (r *Reconciler) planPreviousCustomers(ctx context.Context, s *scope, d planner.Desired, retryAt time.Time) (planner.Decision, error) {
-	policies := map[string]budgetv1alpha1.PreviousCustomerPolicy{}
-	for _, p := range s.sa.Spec.PreviousCustomers {
-		policies[p.CustomerID] = p.Policy
-	}
-	for _, id := range slices.Sorted(maps.Keys(s.ledger.Others)) {
-		h := s.ledger.Others[id]
-		policy := policies[id]
-		if policy == budgetv1alpha1.PreviousCustomerRelease {
-			continue
-		}
-		if policy != budgetv1alpha1.PreviousCustomerReclaim && !d.Deleting {
-			return planner.Decision{Action: planner.ActionBlocked, Reason: budgetv1alpha1.ReasonCustomerChanged, Message: customerChangedMessage(s, h)}, nil
-		}
-		ea := cmp.Or(h.EnterpriseAccount, s.sa.Spec.EnterpriseAccountRef.Name)
-		acct, ok := r.Registry.Get(ea)
-		if !ok {
-			return planner.Decision{Action: planner.ActionBlocked, Reason: budgetv1alpha1.ReasonEnterpriseAccountNotReady,
-				Message: fmt.Sprintf("reclaiming from previous customer %s needs EnterpriseAccount %s, which has no working connection", id, ea)}, nil
-		}
-		old := s.ledger.For(id)
-		var o planner.Observed
-		if old.InFlight == nil {
-			var err error
-			if o.SubBalance, o.SubCredit, err = reclaimable(ctx, acct, id, d.Credit); err != nil {
-				return planner.Decision{}, err
-			}
-		}
-		dec := planner.Plan(planner.Desired{Deleting: true, Credit: d.Credit}, old, o, s.now, retryAt)
-		if dec.Action == planner.ActionNone {
-			continue // everything reclaimable there is back
-		}
-		dec.CustomerID, dec.EnterpriseAccount = id, ea
-		if dec.Action == planner.ActionCreate {
-			dec.Message += " from previous customer " + id
-		}
-		return dec, nil
-	}
-	return planner.Decision{Action: planner.ActionNone}, nil
-}
-
-func customerChangedMessage(s *scope, h planner.Holding) string {
-	what := make([]string, 0, 1+len(h.Grants))
-	if !h.Granted.IsZero() {
-		what = append(what, h.Granted.String())
-	}
-	for _, id := range slices.Sorted(maps.Keys(h.Grants)) {
-		what = append(what, fmt.Sprintf("sub-coupon %s of coupon %s", h.Grants[id].SubCouponID, id))
-	}
-	return fmt.Sprintf("this allocation granted %s to customer %s, but SubAccount %s now resolves to customer %s; that money is still with %s. "+
-		"Nothing moves until SubAccount %s lists %s in spec.previousCustomers with policy Reclaim (take it back, then fund %s) or Release (leave it with %s)",
-		strings.Join(what, " and "), h.CustomerID, s.sa.Name, s.sa.Status.CustomerID, h.CustomerID, s.sa.Name, h.CustomerID, s.sa.Status.CustomerID, h.CustomerID)
 }
 
 const releaseHint = "; to release the allocation without reclaiming, annotate it " + budgetv1alpha1.AnnotationReleaseFinalizer + "=true"
@@ -396,164 +338,17 @@ func (r *Reconciler) deletionShortcuts(ctx context.Context, s *scope) (bool, ctr
 	return false, ctrl.Result{}, nil
 }
 
-func (r *Reconciler) desired(ctx context.Context, s *scope, deleting bool) (planner.Desired, error) {
-	spec := s.ba.Spec
-	d := planner.Desired{Credit: spec.BalanceType == budgetv1alpha1.BalanceTypeCredit, Deleting: deleting, Coupons: map[string]money.Amount{},
-		Generation: s.ba.Generation, ApprovalLimit: r.approvalLimit(ctx, s.sa.Spec.EnterpriseAccountRef.Name)}
-	if spec.Amount != nil {
-		a, err := money.Parse(string(*spec.Amount))
-		if err != nil {
-			return d, fmt.Errorf("spec.amount: %w", err)
-		}
-		d.Amount = &a
-	}
-	if t := spec.TopUp; t != nil {
-		var tu planner.TopUp
-		var err error
-		for _, f := range []struct {
-			v   budgetv1alpha1.Money
-			dst *money.Amount
-		}{{t.MinimumBalance, &tu.Minimum}, {t.TargetBalance, &tu.Target}, {t.MonthlyLimit, &tu.MonthlyLimit}} {
-			if *f.dst, err = money.Parse(string(f.v)); err != nil {
-				return d, fmt.Errorf("spec.topUp: %w", err)
-			}
-		}
-		cycle := billcycle.Of(s.now)
-		tu.Used = s.ledger.TopUpUsed(cycle, billcycle.Of)
-		d.TopUp = &tu
-		s.ba.Status.TopUp = &budgetv1alpha1.TopUpStatus{Cycle: cycle, Used: budgetv1alpha1.Money(tu.Used.String())}
-	} else {
-		s.ba.Status.TopUp = nil
-	}
-	for _, c := range spec.Coupons {
-		a, err := money.Parse(string(c.Amount))
-		if err != nil {
-			return d, fmt.Errorf("spec.coupons[%s].amount: %w", c.CouponID, err)
-		}
-		d.Coupons[c.CouponID] = a
-	}
-	return d, nil
-}
-
-// observe reads what the plan needs from BSS: the sub-account's reclaimable
-// balance only when a reclaim or a top-up may be due, the master's balance
-// from the shared cache unless fresh is asked for.
-func (r *Reconciler) observe(ctx context.Context, s *scope, d planner.Desired, fresh bool) (planner.Observed, error) {
-	var o planner.Observed
-	acct, cust := s.acct, s.sa.Status.CustomerID
-	needSub := d.Deleting || d.TopUp != nil || (d.Amount != nil && d.Amount.Cmp(s.ledger.Granted) < 0)
-	if needSub && s.ledger.InFlight == nil {
-		var err error
-		if o.SubBalance, o.SubCredit, err = reclaimable(ctx, acct, cust, d.Credit); err != nil {
-			return o, err
-		}
-	}
-	if cash, ok := acct.TransferableCash(); ok && !fresh {
-		o.MasterCash = planner.Balance{Known: true, Amount: cash}
-	} else if !d.Credit {
-		cash, err := acct.RefreshTransferableCash(ctx, s.now)
-		if err != nil {
-			return o, err
-		}
-		o.MasterCash = planner.Balance{Known: true, Amount: cash}
-	}
-	if d.Credit && !d.Deleting {
-		ls, ok := accounts.Load(acct, accounts.MasterCredit, s.now)
-		if !ok || fresh {
-			var err error
-			if ls, err = acct.Client.TransferableCredit(ctx); err != nil {
-				return o, err
-			}
-			accounts.Store(acct, accounts.MasterCredit, ls, s.now, masterCacheTTL)
-		}
-		o.MasterCredit = planLedgers(ls)
-	}
-	if !d.Deleting && len(d.Coupons) > len(s.ledger.Grants) {
-		cs, ok := accounts.Load(acct, accounts.MasterCoupons, s.now)
-		if !ok || fresh {
-			var err error
-			if cs, err = acct.Client.ListAllTransferableCoupons(ctx); err != nil {
-				return o, err
-			}
-			accounts.Store(acct, accounts.MasterCoupons, cs, s.now, masterCacheTTL)
-		}
-		o.MasterCoupons = make(map[string]money.Amount, len(cs))
-		for _, c := range cs {
-			o.MasterCoupons[c.CouponID] = c.Balance
-		}
-	}
-	if lim := s.sa.Spec.FundingLimit; lim != nil && !d.Deleting {
-		headroom, err := r.fundingHeadroom(ctx, s, *lim)
-		if err != nil {
-			return o, err
-		}
-		o.FundingHeadroom = &headroom
-	}
-	return o, nil
-}
-
-// masterCacheTTL is how long the master's credit ledgers and coupons, read
-// for one plan, serve the plans of other allocations.
-const masterCacheTTL = 10 * time.Second
-
-// reclaimable reads a sub-account's reclaimable cash, or its reclaimable
-// credit ledgers and their sum.
-func reclaimable(ctx context.Context, acct *accounts.Account, cust string, credit bool) (planner.Balance, []planner.CreditLedger, error) {
-	if !credit {
-		cash, err := acct.Client.ReclaimableCash(ctx, cust)
-		return planner.Balance{Known: err == nil, Amount: cash}, nil, err
-	}
-	ls, err := acct.Client.ReclaimableCredit(ctx, cust)
-	if err != nil {
-		return planner.Balance{}, nil, err
-	}
-	ledgers := planLedgers(ls)
-	var sum money.Amount
-	for _, l := range ledgers {
-		sum = sum.Add(l.Available)
-	}
-	return planner.Balance{Known: true, Amount: sum}, ledgers, nil
-}
-
-// approvalLimit is the EnterpriseAccount's approval settings as the ledger
-// records them on transfers (approval.Settings.Key): "" when there are none,
-// "unreadable" when they cannot be read (the transfer controller then has
-// every transfer wait for an approver).
-func (r *Reconciler) approvalLimit(ctx context.Context, name string) string {
-	var ea budgetv1alpha1.EnterpriseAccount
-	if err := r.Get(ctx, types.NamespacedName{Name: name}, &ea); err != nil {
-		return "unreadable"
-	}
-	s, err := approval.SettingsOf(ea.Spec.Approval)
-	if err != nil {
-		return "unreadable"
-	}
-	return s.Key()
-}
-
-// fundingHeadroom is the SubAccount's fundingLimit minus what every
-// allocation of it has granted or has in flight.
-func (r *Reconciler) fundingHeadroom(ctx context.Context, s *scope, limit budgetv1alpha1.Money) (money.Amount, error) {
-	lim, err := money.Parse(string(limit))
-	if err != nil {
-		return money.Zero, fmt.Errorf("SubAccount %s spec.fundingLimit: %w", s.sa.Name, err)
+// fundingHeadroom is what the SubAccount's fundingLimit still allows this
+// allocation to grant (planner.FundingHeadroom over its allocations).
+func (r *Reconciler) fundingHeadroom(ctx context.Context, s *scope) (*money.Amount, error) {
+	if s.sa.Spec.FundingLimit == nil || s.deleting {
+		return nil, nil
 	}
 	var list budgetv1alpha1.BudgetAllocationList
 	if err := r.List(ctx, &list, client.MatchingFields{common.IndexAllocationSubAccount: s.sa.Name}, client.UnsafeDisableDeepCopy); err != nil {
-		return money.Zero, err
+		return nil, err
 	}
-	used := s.ledger.Granted
-	for _, other := range list.Items {
-		if other.UID == s.ba.UID {
-			continue
-		}
-		g, _ := money.Parse(string(other.Status.Granted))
-		used = used.Add(g)
-		if p, err := money.ParseDecimal(other.Status.Pending); err == nil && p.IsPositive() {
-			used = used.Add(p)
-		}
-	}
-	return lim.Sub(used), nil
+	return planner.FundingHeadroom(s.sa, s.ba, s.ledger, list.Items, s.deleting)
 }
 
 // act carries out a decision under the allocation's management policy: a
@@ -619,7 +414,7 @@ func (r *Reconciler) reportPlan(ctx context.Context, s *scope, dec planner.Decis
 		if dec.Operation != budgetv1alpha1.OperationCouponReclaim {
 			s.ba.Status.Planned.Amount = budgetv1alpha1.Money(dec.Amount.String())
 		}
-		msg = "would submit " + describe(dec)
+		msg = "would submit " + planner.Describe(dec)
 	case planner.ActionBlocked:
 		msg = "would not move money: " + dec.Message
 	}
@@ -663,11 +458,10 @@ func (r *Reconciler) wait(s *scope, dec planner.Decision, deleting bool) (ctrl.R
 func (r *Reconciler) settleAwaiting(ctx context.Context, s *scope, dec planner.Decision, mode budgetv1alpha1.ManagementPolicy, deleting bool) (ctrl.Result, bool, error) {
 	ba, aw := s.ba, s.awaiting
 	gen := strconv.FormatInt(ba.Generation, 10)
-	wanted := mode == budgetv1alpha1.ManagementPolicyManaged && dec.Action == planner.ActionCreate && matches(aw, dec) &&
-		aw.Spec.CustomerID == cmp.Or(dec.CustomerID, s.sa.Status.CustomerID)
-	why := aw.Annotations[budgetv1alpha1.AnnotationWithdraw]
+	wanted, why := planner.Settle(planner.EntryOf(aw), dec, mode, deleting, s.sa.Status.CustomerID)
 	switch {
-	case why != "":
+	case aw.Annotations[budgetv1alpha1.AnnotationWithdraw] != "":
+		why = aw.Annotations[budgetv1alpha1.AnnotationWithdraw]
 		// Asked for already; its end wakes this allocation.
 		wanted = false
 	case wanted && aw.Annotations[budgetv1alpha1.AnnotationAllocationGeneration] == gen:
@@ -679,7 +473,6 @@ func (r *Reconciler) settleAwaiting(ctx context.Context, s *scope, dec planner.D
 		if wanted {
 			aw.Annotations[budgetv1alpha1.AnnotationAllocationGeneration] = gen
 		} else {
-			why = withdrawalReason(mode, deleting)
 			aw.Annotations[budgetv1alpha1.AnnotationWithdraw] = why
 		}
 		if err := r.Patch(ctx, aw, patch); err != nil {
@@ -706,20 +499,6 @@ func (r *Reconciler) settleAwaiting(ctx context.Context, s *scope, dec planner.D
 	}
 	r.setReady(ba, metav1.ConditionFalse, reason, fmt.Sprintf("withdrawing %s, which was waiting for approval: %s", aw.Name, why))
 	return ctrl.Result{RequeueAfter: inFlightResync}, true, nil
-}
-
-// withdrawalReason says why an allocation no longer wants the transfer
-// that waits for approval.
-func withdrawalReason(mode budgetv1alpha1.ManagementPolicy, deleting bool) string {
-	switch {
-	case deleting:
-		return "the allocation is being deleted"
-	case mode == budgetv1alpha1.ManagementPolicyPaused:
-		return "the allocation was Paused"
-	case mode == budgetv1alpha1.ManagementPolicyPlan:
-		return "the allocation was set to managementPolicy Plan"
-	}
-	return "the allocation's spec no longer asks for it"
 }
 
 func (r *Reconciler) createTransfer(ctx context.Context, s *scope, dec planner.Decision, deleting bool) (ctrl.Result, error) {
@@ -774,7 +553,7 @@ func (r *Reconciler) createTransfer(ctx context.Context, s *scope, dec planner.D
 		return ctrl.Result{}, err
 	}
 	log.FromContext(ctx).Info("created transfer", "transfer", bt.Name, "operation", dec.Operation, "amount", dec.Amount.String())
-	r.Recorder.Eventf(ba, bt, corev1.EventTypeNormal, "TransferCreated", "Plan", "created %s: %s", bt.Name, describe(dec))
+	r.Recorder.Eventf(ba, bt, corev1.EventTypeNormal, "TransferCreated", "Plan", "created %s: %s", bt.Name, planner.Describe(dec))
 	ba.Status.LastTransfer = &budgetv1alpha1.TransferSummary{Name: bt.Name, Operation: dec.Operation, Amount: bt.Spec.Amount, Phase: budgetv1alpha1.PhasePending}
 	if dec.Operation == budgetv1alpha1.OperationTransfer || dec.Operation == budgetv1alpha1.OperationReclaim {
 		signed := dec.Amount
@@ -817,33 +596,6 @@ func (r *Reconciler) nameTaken(ctx context.Context, s *scope, name string) (ctrl
 // thousands of others is not reconciled for nothing.
 const inFlightResync = 10 * time.Minute
 
-// matches reports whether an existing transfer is the one dec asks for.
-func matches(bt *budgetv1alpha1.BudgetTransfer, dec planner.Decision) bool {
-	if bt.Spec.Operation != dec.Operation || bt.Spec.CouponID != dec.CouponID || bt.Spec.ExpireTime != dec.ExpireTime {
-		return false
-	}
-	return dec.Operation == budgetv1alpha1.OperationCouponReclaim || string(bt.Spec.Amount) == dec.Amount.String()
-}
-
-func describe(dec planner.Decision) string {
-	var s string
-	switch dec.Operation {
-	case budgetv1alpha1.OperationCouponTransfer:
-		s = fmt.Sprintf("CouponTransfer %s of coupon %s", dec.Amount, dec.CouponID)
-	case budgetv1alpha1.OperationCouponReclaim:
-		s = fmt.Sprintf("CouponReclaim of sub-coupon %s (coupon %s)", dec.SubCouponID, dec.CouponID)
-	default:
-		s = fmt.Sprintf("%s %s", dec.Operation, dec.Amount)
-		if dec.ExpireTime != "" {
-			s += " of credit expiring " + dec.ExpireTime
-		}
-	}
-	if dec.CustomerID != "" {
-		s += " from previous customer " + dec.CustomerID
-	}
-	return s
-}
-
 // TransferName is the deterministic name of an allocation's seq-th
 // transfer: the allocation's name and the sequence. A name too long for that
 // is cut and followed by a hash of the whole name, so that two allocations
@@ -877,20 +629,8 @@ func (r *Reconciler) loadLedger(ctx context.Context, s *scope) error {
 	if err := r.List(ctx, &list, client.InNamespace(s.ba.Namespace), client.MatchingFields{common.IndexTransferAllocation: s.ba.Name}); err != nil {
 		return err
 	}
-	s.transfers = s.transfers[:0]
-	entries := make([]planner.Entry, 0, len(list.Items))
-	customer, newest := s.ba.Status.CustomerID, int64(-1)
-	for _, bt := range list.Items {
-		if !metav1.IsControlledBy(&bt, s.ba) {
-			continue
-		}
-		s.transfers = append(s.transfers, bt)
-		entries = append(entries, planner.EntryOf(&bt))
-		if s.ba.Status.CustomerID == "" && bt.Spec.Sequence > newest {
-			customer, newest = bt.Spec.CustomerID, bt.Spec.Sequence
-		}
-	}
-	s.ledger = planner.Summarize(entries, customer)
+	s.transfers = planner.Owned(s.ba, list.Items)
+	s.ledger = planner.LedgerOf(s.ba, s.transfers)
 	return nil
 }
 
@@ -1020,14 +760,6 @@ func forgetMetrics(namespace, name string) {
 	l := prometheus.Labels{"namespace": namespace, "allocation": name}
 	metrics.AllocationGranted.DeletePartialMatch(l)
 	metrics.AllocationPending.DeletePartialMatch(l)
-}
-
-func planLedgers(rows []bss.AmountInfo) []planner.CreditLedger {
-	out := make([]planner.CreditLedger, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, planner.CreditLedger{Available: r.Available, ExpireTime: r.ExpireTime})
-	}
-	return out
 }
 
 // SetupWithManager registers the controller with its watches: owned

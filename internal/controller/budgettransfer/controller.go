@@ -198,13 +198,7 @@ func (r *Reconciler) approvalVerdict(ctx context.Context, bt *budgetv1alpha1.Bud
 	if err := r.APIReader.List(ctx, &list, client.MatchingLabels{budgetv1alpha1.LabelSubAccount: common.LabelValue(bt.Spec.SubAccountName)}); err != nil {
 		return approval.Verdict{}, fmt.Errorf("listing the transfers of sub-account %s: %w", bt.Spec.SubAccountName, err)
 	}
-	others := make([]approval.Movement, 0, len(list.Items))
-	for i := range list.Items {
-		if o := &list.Items[i]; o.Spec.CustomerID == bt.Spec.CustomerID {
-			others = append(others, approval.MovementOf(o))
-		}
-	}
-	used := approval.Used(others, approval.MovementOf(bt), cycle, billcycle.Of)
+	used := approval.UsedBy(list.Items, bt.Spec.CustomerID, approval.MovementOf(bt), cycle, billcycle.Of)
 	return approval.Decide(settings, bt.Spec.Operation, amount, used, bt.Spec.SubAccountName, cycle), nil
 }
 
