@@ -31,8 +31,8 @@ type Entry struct {
 	// ExpireTime is the credit ledger's expiry a credit movement used.
 	ExpireTime string
 	Created    time.Time
-	Completed   time.Time
-	ErrorCode   string
+	Completed  time.Time
+	ErrorCode  string
 	// Reason is the transfer's Ready reason (e.g. OutcomeUnknown, Denied).
 	Reason string
 	// CustomerID and EnterpriseAccount are who the transfer moved money
@@ -461,7 +461,10 @@ func planTransfer(d Desired, o Observed, amount money.Amount) Decision {
 
 func planReclaim(d Desired, o Observed, want money.Amount) Decision {
 	if !o.SubBalance.Known {
-		return Decision{Action: ActionWait, Reason: budgetv1alpha1.ReasonProgressing, Message: "reading the sub-account's reclaimable balance"}
+		// Operation and Amount say what is due, at most: a preview that
+		// cannot read the balance shows them.
+		return Decision{Action: ActionWait, Reason: budgetv1alpha1.ReasonProgressing, Message: "reading the sub-account's reclaimable balance",
+			Operation: budgetv1alpha1.OperationReclaim, Amount: want, Credit: d.Credit}
 	}
 	amount := money.Min(want, o.SubBalance.Amount)
 	expire := ""

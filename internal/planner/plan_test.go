@@ -133,7 +133,7 @@ func TestPlan(t *testing.T) {
 			name:   "reclaim waits for the sub-account balance",
 			d:      Desired{Amount: ptr(amt("0"))},
 			ledger: []Entry{tr(1, xfer, "100", ok)},
-			want:   Decision{Action: ActionWait, Reason: budgetv1alpha1.ReasonProgressing, Message: "reading the sub-account's reclaimable balance", Desired: amt("0")},
+			want:   Decision{Action: ActionWait, Reason: budgetv1alpha1.ReasonProgressing, Message: "reading the sub-account's reclaimable balance", Operation: recl, Amount: amt("100"), Desired: amt("0")},
 		},
 		{
 			name:   "settled",

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -42,6 +43,12 @@ type Preview struct {
 	Awaiting     *planner.Entry
 	KeepAwaiting bool
 	WithdrawWhy  string
+	// OrElse is the step instead of Next when Next reclaims from a customer
+	// the SubAccount resolved to before, whose reclaimable balance is not
+	// published, and nothing turns out to be reclaimable there.
+	OrElse *Step
+	// OrElseKeepsAwaiting is KeepAwaiting in that case.
+	OrElseKeepsAwaiting bool
 	// Then are the steps after Next, each assuming the one before
 	// succeeded with the balances moving as it says.
 	Then []Step
@@ -130,6 +137,17 @@ func Predict(ctx context.Context, c client.Reader, ba, existing *budgetv1alpha1.
 		st.Approval, st.ApprovalUnknown = s.approvalOf(dec, used, now)
 		if step == 0 {
 			p.Next = st
+			if dec.Action == planner.ActionWait && dec.CustomerID != "" {
+				obs.emptyPrevious = true
+				if _, alt, err := s.decide(ctx, ledger, obs, retryAt, now); err == nil {
+					p.OrElse = &Step{Decision: alt}
+					p.OrElse.Approval, p.OrElse.ApprovalUnknown = s.approvalOf(alt, used, now)
+					if p.Awaiting != nil {
+						p.OrElseKeepsAwaiting, _ = planner.Settle(*p.Awaiting, alt, p.Mode, false, s.sa.Status.CustomerID)
+					}
+				}
+				obs.emptyPrevious = false
+			}
 			if p.Awaiting != nil {
 				p.KeepAwaiting, p.WithdrawWhy = planner.Settle(*p.Awaiting, dec, p.Mode, false, p.Customer)
 			}
@@ -314,7 +332,9 @@ type statusObserver struct {
 	coupons      map[string]money.Amount
 	sub          planner.Balance
 	subCredit    []planner.CreditLedger
-	credit       bool
+	// emptyPrevious takes the balances of previous customers, which are
+	// not published, as empty.
+	emptyPrevious bool
 }
 
 var _ planner.Observer = (*statusObserver)(nil)
@@ -359,7 +379,7 @@ func (o *statusObserver) Connected(name string) bool {
 // balance of a customer it resolved to before is not published.
 func (o *statusObserver) Reclaimable(_ context.Context, _, customer string, credit bool) (planner.Balance, []planner.CreditLedger, error) {
 	if customer != o.sa.Status.CustomerID {
-		return planner.Balance{}, nil, nil
+		return planner.Balance{Known: o.emptyPrevious}, nil, nil
 	}
 	if !credit {
 		return o.sub, nil, nil
@@ -371,7 +391,9 @@ func (o *statusObserver) Reclaimable(_ context.Context, _, customer string, cred
 	return planner.Balance{Known: o.sa.Status.LastFullBalanceSyncTime != nil || len(o.subCredit) > 0, Amount: sum}, o.subCredit, nil
 }
 
-func (o *statusObserver) MasterCash(context.Context, bool) (planner.Balance, error) { return o.cash, nil }
+func (o *statusObserver) MasterCash(context.Context, bool) (planner.Balance, error) {
+	return o.cash, nil
+}
 
 func (o *statusObserver) MasterCredit(context.Context, bool) ([]planner.CreditLedger, error) {
 	return o.masterCredit, nil
@@ -477,6 +499,15 @@ func (p Preview) lines() []string {
 	}
 	out = append(out, "next: "+p.Next.describe(p.Granted))
 	out = append(out, p.Next.approvalLines()...)
+	if p.OrElse != nil {
+		line := "or, if nothing is reclaimable there: " + p.OrElse.describe(p.Granted)
+		if p.OrElseKeepsAwaiting {
+			line = fmt.Sprintf("or, if nothing is reclaimable there: %s keeps waiting for approval", p.Awaiting.Name)
+		}
+		out = append(out, line)
+		out = append(out, p.OrElse.approvalLines()...)
+		return out
+	}
 	for _, st := range p.Then {
 		out = append(out, "then, if that succeeds: "+st.describe(nil))
 		out = append(out, st.approvalLines()...)
@@ -497,6 +528,13 @@ func (st Step) describe(granted *money.Amount) string {
 		return s
 	case planner.ActionNone:
 		return "nothing moves: " + d.Message
+	case planner.ActionWait:
+		if d.Operation == budgetv1alpha1.OperationReclaim {
+			// The balance of a customer the SubAccount resolved to before
+			// is not published: the operator reads it when it gets there.
+			return fmt.Sprintf("Reclaim of up to %s%s, as far as that customer's reclaimable balance (read from BSS, not published) allows",
+				d.Amount, strings.TrimPrefix(planner.Describe(planner.Decision{Operation: d.Operation, CustomerID: d.CustomerID}), "Reclaim 0.00"))
+		}
 	}
 	return fmt.Sprintf("nothing moves now: %s: %s", d.Reason, d.Message)
 }

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
@@ -25,6 +26,7 @@ type Fault func(op string) (before, after error)
 type BSS struct {
 	mu      sync.Mutex
 	cash    money.Amount
+	credit  []bss.AmountInfo        // master credit ledgers
 	coupons map[string]money.Amount // master coupon id → balance
 	subs    map[string]*sub
 	applied map[string]bool // trans_ids
@@ -37,6 +39,7 @@ type BSS struct {
 
 type sub struct {
 	cash       money.Amount
+	credit     []bss.AmountInfo
 	subCoupons map[string]bss.SubCoupon // sub-coupon id → sub-coupon
 }
 
@@ -106,9 +109,41 @@ func (b *BSS) write(op, transID, customerID string, apply func(*sub) error) erro
 	return after
 }
 
-// TransferAmount moves cash from the master to a sub-account.
+// SetCredit gives the master these credit ledgers.
+func (b *BSS) SetCredit(ledgers ...bss.AmountInfo) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.credit = append([]bss.AmountInfo(nil), ledgers...)
+}
+
+// moveCredit moves amount from the ledger with expiry expire in from to
+// the one with that expiry in to (made when missing); false when from has
+// no such ledger with enough available.
+func moveCredit(from, to *[]bss.AmountInfo, expire string, amount money.Amount) bool {
+	i := slices.IndexFunc(*from, func(l bss.AmountInfo) bool { return l.ExpireTime == expire })
+	if i < 0 || (*from)[i].Available.Cmp(amount) < 0 {
+		return false
+	}
+	(*from)[i].Available = (*from)[i].Available.Sub(amount)
+	j := slices.IndexFunc(*to, func(l bss.AmountInfo) bool { return l.ExpireTime == expire })
+	if j < 0 {
+		*to = append(*to, bss.AmountInfo{ExpireTime: expire, MeasureID: 1})
+		j = len(*to) - 1
+	}
+	(*to)[j].Available = (*to)[j].Available.Add(amount)
+	return true
+}
+
+// TransferAmount moves cash, or credit of the ledger req.ExpireTime names,
+// from the master to a sub-account.
 func (b *BSS) TransferAmount(_ context.Context, req bss.AmountTransferRequest) error {
 	return b.write(bss.OpUpdateSubEnterpriseAmount, req.TransID, req.CustomerID, func(s *sub) error {
+		if req.BalanceType == bss.BalanceTypeCredit {
+			if !moveCredit(&b.credit, &s.credit, req.ExpireTime, req.Amount) {
+				return apiErr(bss.OpUpdateSubEnterpriseAmount, bss.CodeInsufficientBalance, "Insufficient balance.")
+			}
+			return nil
+		}
 		if b.cash.Cmp(req.Amount) < 0 {
 			return apiErr(bss.OpUpdateSubEnterpriseAmount, bss.CodeInsufficientBalance, "Insufficient balance.")
 		}
@@ -120,6 +155,12 @@ func (b *BSS) TransferAmount(_ context.Context, req bss.AmountTransferRequest) e
 // ReclaimAmount moves cash from a sub-account back to the master.
 func (b *BSS) ReclaimAmount(_ context.Context, req bss.AmountTransferRequest) error {
 	return b.write(bss.OpReclaimSubEnterpriseAmount, req.TransID, req.CustomerID, func(s *sub) error {
+		if req.BalanceType == bss.BalanceTypeCredit {
+			if !moveCredit(&s.credit, &b.credit, req.ExpireTime, req.Amount) {
+				return apiErr(bss.OpReclaimSubEnterpriseAmount, bss.CodeInsufficientBalance, "Insufficient balance.")
+			}
+			return nil
+		}
 		if s.cash.Cmp(req.Amount) < 0 {
 			return apiErr(bss.OpReclaimSubEnterpriseAmount, bss.CodeInsufficientBalance, "Insufficient balance.")
 		}
@@ -173,9 +214,12 @@ func (b *BSS) TransferableCash(context.Context) (money.Amount, error) {
 	return b.cash, nil
 }
 
-// TransferableCredit returns no ledgers: the fake master has no credit.
+// TransferableCredit returns the master's credit ledgers.
 func (b *BSS) TransferableCredit(context.Context) ([]bss.AmountInfo, error) {
-	return nil, nil
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.read(bss.OpShowMultiAccountTransferAmount)
+	return append([]bss.AmountInfo(nil), b.credit...), nil
 }
 
 // ListAllTransferableCoupons lists the master's coupons with a balance.
@@ -204,9 +248,16 @@ func (b *BSS) ReclaimableCash(_ context.Context, id string) (money.Amount, error
 	return s.cash, nil
 }
 
-// ReclaimableCredit returns no ledgers: the fake sub-accounts have no credit.
-func (b *BSS) ReclaimableCredit(context.Context, string) ([]bss.AmountInfo, error) {
-	return nil, nil
+// ReclaimableCredit returns a sub-account's credit ledgers.
+func (b *BSS) ReclaimableCredit(_ context.Context, id string) ([]bss.AmountInfo, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.read(bss.OpShowMultiAccountTransferAmount)
+	s, ok := b.subs[id]
+	if !ok {
+		return nil, apiErr(bss.OpShowMultiAccountTransferAmount, bss.CodeSubAccountNotFound, "The customer does not exist.")
+	}
+	return append([]bss.AmountInfo(nil), s.credit...), nil
 }
 
 // ListAllReclaimableCoupons lists a sub-account's sub-coupons.
@@ -273,4 +324,16 @@ func (b *BSS) SendSMSVerificationCode(context.Context, bss.SendSMSVerificationCo
 	defer b.mu.Unlock()
 	b.Calls[bss.OpSendSMSVerificationCode]++
 	return nil
+}
+
+// SetSub sets a sub-account's reclaimable cash and credit ledgers.
+func (b *BSS) SetSub(customerID string, cash money.Amount, credit ...bss.AmountInfo) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s, ok := b.subs[customerID]
+	if !ok {
+		s = &sub{subCoupons: map[string]bss.SubCoupon{}}
+		b.subs[customerID] = s
+	}
+	s.cash, s.credit = cash, append([]bss.AmountInfo(nil), credit...)
 }
