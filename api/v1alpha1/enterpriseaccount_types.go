@@ -154,9 +154,20 @@ type EnterpriseAccountStatus struct {
 	// +optional
 	SubAccounts int32 `json:"subAccounts,omitempty"`
 
-	// LastSyncTime is when balances were last read successfully.
+	// LastSyncTime is when balances were last read successfully: the last
+	// full read of transferableCash, creditLedgers, transferableCoupons and
+	// subAccounts from BSS, every spec.balanceSyncInterval.
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+
+	// BalancesTime is when transferableCash, creditLedgers and
+	// transferableCoupons were last brought up to date: read from BSS, or
+	// adjusted for a movement the operator made. The operator publishes its
+	// own movements within about 2 seconds, so this is how old the figures
+	// it plans from are; movements made outside the operator show at the
+	// next full read (lastSyncTime).
+	// +optional
+	BalancesTime *metav1.Time `json:"balancesTime,omitempty"`
 }
 
 // +kubebuilder:object:root=true
@@ -164,6 +175,7 @@ type EnterpriseAccountStatus struct {
 // +kubebuilder:resource:scope=Cluster,shortName=ea,categories=budget
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Transferable",type=string,JSONPath=`.status.transferableCash`
+// +kubebuilder:printcolumn:name="Balances-Age",type=date,JSONPath=`.status.balancesTime`
 // +kubebuilder:printcolumn:name="SubAccounts",type=integer,JSONPath=`.status.subAccounts`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 

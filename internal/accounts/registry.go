@@ -3,12 +3,15 @@
 // limiter and the serialisation of money writes are per master and not per
 // controller. It also caches the master's transferable cash, which the
 // transfer controller debits locally after each success so that allocations
-// can refuse doomed transfers without a BSS read each time.
+// can refuse doomed transfers without a BSS read each time, and tells the
+// EnterpriseAccount controller when the figures its status publishes change
+// (see Changes).
 package accounts
 
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,6 +26,12 @@ const ConnectGrace = time.Minute
 // ConnectingRetry is how soon a reconciler that found the connection still
 // being rebuilt looks again.
 const ConnectingRetry = time.Second
+
+// MasterCacheTTL is how long the master's credit ledgers and coupons, read
+// once, serve every other reader of MasterCredit and MasterCoupons (the
+// allocation controller's plans, the EnterpriseAccount status). A movement
+// drops them at once (Forget).
+const MasterCacheTTL = 10 * time.Second
 
 // Registry maps EnterpriseAccount names to their BSS connections. It is safe
 // for concurrent use.
@@ -40,6 +49,12 @@ type Registry struct {
 	// connect builds the connection from a configuration: bss.New, or
 	// what SetConnector installs.
 	connect func(bss.Config) (bss.API, error)
+
+	// changed holds the names whose published figures changed since the
+	// last TakeChanges; signal holds one token while it is not empty.
+	changeMu sync.Mutex
+	changed  map[string]struct{}
+	signal   chan struct{}
 }
 
 // SetConnector makes Ensure build connections with connect instead of
@@ -57,6 +72,51 @@ func NewRegistry(observer bss.Observer, configure func(*bss.Config)) *Registry {
 	return &Registry{
 		accounts: map[string]*Account{}, observer: observer, configure: configure,
 		started: time.Now(), reconciled: map[string]bool{},
+		changed: map[string]struct{}{}, signal: make(chan struct{}, 1),
+	}
+}
+
+// Changes receives a value when an account's published figures changed:
+// its transferable cash was read with a new value or adjusted for a
+// movement, or MasterCredit or MasterCoupons was forgotten. TakeChanges
+// then names the accounts. Changes are coalesced (a name is reported once
+// however often it changed since the last TakeChanges) and never wait for
+// the reader: a money write that changes the cache never blocks on it. The
+// registry has one reader, the EnterpriseAccount controller.
+func (r *Registry) Changes() <-chan struct{} { return r.signal }
+
+// TakeChanges returns, sorted, the names of the accounts whose published
+// figures changed since the last call, and forgets them.
+func (r *Registry) TakeChanges() []string {
+	r.changeMu.Lock()
+	defer r.changeMu.Unlock()
+	names := make([]string, 0, len(r.changed))
+	for n := range r.changed {
+		names = append(names, n)
+	}
+	clear(r.changed)
+	slices.Sort(names)
+	return names
+}
+
+// noteChange records that the published figures of name changed and wakes
+// the reader without waiting for it.
+func (r *Registry) noteChange(name string) {
+	r.changeMu.Lock()
+	r.changed[name] = struct{}{}
+	r.changeMu.Unlock()
+	select {
+	case r.signal <- struct{}{}:
+	default: // a wake-up is pending already; it covers this name too
+	}
+}
+
+// newAccount makes an account whose changes the registry reports under name.
+func (r *Registry) newAccount(name, domainID string, api bss.API, fingerprint string) *Account {
+	return &Account{
+		Name: name, DomainID: domainID, Client: api, fingerprint: fingerprint,
+		cache: map[string]cached{}, forgotten: map[string]uint64{},
+		changed: func() { r.noteChange(name) },
 	}
 }
 
@@ -74,9 +134,16 @@ type Account struct {
 	mu        sync.Mutex
 	cash      money.Amount
 	cashKnown bool
-	cashTime  time.Time
+	// cashTime is when cash was last brought up to date: read from BSS,
+	// or adjusted for a movement.
+	cashTime time.Time
 
 	cache map[string]cached
+	// forgotten counts the Forget calls per key name.
+	forgotten map[string]uint64
+	// changed tells the registry that a published figure changed; nil
+	// for an account made outside a registry.
+	changed func()
 }
 
 type cached struct {
@@ -107,7 +174,7 @@ func (r *Registry) Ensure(name, fingerprint string, cfg bss.Config) (*Account, e
 	if err != nil {
 		return nil, fmt.Errorf("building the BSS client for %s: %w", name, err)
 	}
-	a := &Account{Name: name, DomainID: cfg.DomainID, Client: c, fingerprint: fingerprint, cache: map[string]cached{}}
+	a := r.newAccount(name, cfg.DomainID, c, fingerprint)
 	r.accounts[name] = a
 	return a, nil
 }
@@ -118,7 +185,7 @@ func (r *Registry) Ensure(name, fingerprint string, cfg bss.Config) (*Account, e
 func (r *Registry) Put(name string, api bss.API) *Account {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	a := &Account{Name: name, Client: api, cache: map[string]cached{}}
+	a := r.newAccount(name, "", api, "")
 	r.accounts[name] = a
 	r.reconciled[name] = true
 	return a
@@ -163,11 +230,16 @@ func (r *Registry) Remove(name string) {
 	delete(r.accounts, name)
 }
 
-// SetTransferableCash records the master's transferable cash as read from BSS.
+// SetTransferableCash records the master's transferable cash as read from
+// BSS at the time at. A new value is a change of the published figures.
 func (a *Account) SetTransferableCash(amount money.Amount, at time.Time) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	changed := !a.cashKnown || a.cash != amount
 	a.cash, a.cashKnown, a.cashTime = amount, true, at
+	a.mu.Unlock()
+	if changed {
+		a.notify()
+	}
 }
 
 // TransferableCash returns the cached transferable cash and whether it is known.
@@ -177,13 +249,36 @@ func (a *Account) TransferableCash() (money.Amount, bool) {
 	return a.cash, a.cashKnown
 }
 
-// AdjustTransferableCash adds delta (negative after a transfer, positive
-// after a reclaim) to the cached transferable cash.
-func (a *Account) AdjustTransferableCash(delta money.Amount) {
+// TransferableCashAt returns the cached transferable cash, when it was last
+// brought up to date (read from BSS or adjusted for a movement), and
+// whether it is known.
+func (a *Account) TransferableCashAt() (money.Amount, time.Time, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.cashKnown {
+	return a.cash, a.cashTime, a.cashKnown
+}
+
+// AdjustTransferableCash adds delta (negative after a transfer, positive
+// after a reclaim) to the cached transferable cash, as of at. A cash figure
+// not known yet stays unknown: the next reader takes it from BSS.
+func (a *Account) AdjustTransferableCash(delta money.Amount, at time.Time) {
+	a.mu.Lock()
+	known := a.cashKnown
+	if known {
 		a.cash = a.cash.Add(delta)
+		a.cashTime = at
+	}
+	a.mu.Unlock()
+	if known {
+		a.notify()
+	}
+}
+
+// notify reports a change of the published figures to the registry. It is
+// called without a.mu held.
+func (a *Account) notify() {
+	if a.changed != nil {
+		a.changed()
 	}
 }
 
@@ -200,7 +295,12 @@ func (a *Account) RefreshTransferableCash(ctx context.Context, now time.Time) (m
 // Key names a per-master value of type T in an Account's cache. Keys are
 // compared by name; one name must always hold one type, which declaring
 // each key once as a package-level variable ensures.
-type Key[T any] struct{ name string }
+type Key[T any] struct {
+	name string
+	// published: the EnterpriseAccount status shows the value, so that
+	// forgetting it is a change of the published figures.
+	published bool
+}
 
 // NewKey declares a cache key.
 func NewKey[T any](name string) Key[T] { return Key[T]{name: name} }
@@ -209,15 +309,19 @@ func NewKey[T any](name string) Key[T] { return Key[T]{name: name} }
 func (k Key[T]) String() string { return k.name }
 
 // With is the key name+suffix, e.g. one per bill cycle.
-func (k Key[T]) With(suffix string) Key[T] { return Key[T]{name: k.name + suffix} }
+func (k Key[T]) With(suffix string) Key[T] {
+	return Key[T]{name: k.name + suffix, published: k.published}
+}
 
 // Keys shared by several controllers: what the transfer controller drops
-// after a movement so that the next plan reads the master again.
+// after a movement so that the next plan reads the master again. The
+// EnterpriseAccount status publishes both, so forgetting either is reported
+// by Registry.Changes.
 var (
 	// MasterCredit are the master's transferable credit ledgers.
-	MasterCredit = NewKey[[]bss.AmountInfo]("master-credit")
+	MasterCredit = Key[[]bss.AmountInfo]{name: "master-credit", published: true}
 	// MasterCoupons are the master's transferable coupons.
-	MasterCoupons = NewKey[[]bss.Coupon]("master-coupons")
+	MasterCoupons = Key[[]bss.Coupon]{name: "master-coupons", published: true}
 )
 
 // Load returns the value stored under key, if it has not expired.
@@ -242,9 +346,41 @@ func Store[T any](a *Account, key Key[T], value T, now time.Time, ttl time.Durat
 	a.cache[key.name] = cached{value: value, expires: now.Add(ttl)}
 }
 
-// Forget drops the value stored under key.
-func Forget[T any](a *Account, key Key[T]) {
+// Forgotten is how many times key was forgotten. A reader that takes it
+// before reading BSS can tell whether a movement dropped the value since
+// (see StoreUnlessForgotten).
+func Forgotten[T any](a *Account, key Key[T]) uint64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	return a.forgotten[key.name]
+}
+
+// StoreUnlessForgotten is Store if key was forgotten exactly since times
+// (Forgotten's answer before the read that produced value): a value read
+// before a movement is not kept after the movement dropped the old one. It
+// reports whether value was stored.
+func StoreUnlessForgotten[T any](a *Account, key Key[T], value T, since uint64, now time.Time, ttl time.Duration) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.forgotten[key.name] != since {
+		return false
+	}
+	a.cache[key.name] = cached{value: value, expires: now.Add(ttl)}
+	return true
+}
+
+// Forget drops the value stored under key. Forgetting a key the
+// EnterpriseAccount status publishes (MasterCredit, MasterCoupons) is
+// reported by Registry.Changes.
+func Forget[T any](a *Account, key Key[T]) {
+	a.mu.Lock()
 	delete(a.cache, key.name)
+	if a.forgotten == nil {
+		a.forgotten = map[string]uint64{}
+	}
+	a.forgotten[key.name]++
+	a.mu.Unlock()
+	if key.published {
+		a.notify()
+	}
 }

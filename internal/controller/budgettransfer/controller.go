@@ -329,7 +329,7 @@ func (r *Reconciler) record(ctx, callCtx context.Context, acct *accounts.Account
 			msg = "BSS had already applied this trans_id (CBC.99007009): the earlier attempt succeeded"
 		}
 		log.FromContext(ctx).Info("transfer applied", "transfer", bt.Name, "operation", bt.Spec.Operation, "attempt", bt.Status.Attempts, "alreadyApplied", a.AlreadyApplied)
-		applyEffect(acct, EffectOf(&bt.Spec))
+		applyEffect(acct, EffectOf(&bt.Spec), r.Options.Clock.Now())
 		return r.finish(ctx, bt, budgetv1alpha1.PhaseSucceeded, a.Reason, msg, result, now, a.Metric)
 	case budgetv1alpha1.PhaseFailed:
 		bt.Status.ErrorCode, bt.Status.ErrorMessage = errorDetail(err)
@@ -425,10 +425,10 @@ func (r *Reconciler) findSubCoupon(ctx context.Context, acct *accounts.Account, 
 }
 
 // applyEffect keeps the master's cached balances in step with a transfer
-// BSS applied.
-func applyEffect(acct *accounts.Account, e CacheEffect) {
+// BSS applied, learnt at the time at.
+func applyEffect(acct *accounts.Account, e CacheEffect, at time.Time) {
 	if !e.CashDelta.IsZero() {
-		acct.AdjustTransferableCash(e.CashDelta)
+		acct.AdjustTransferableCash(e.CashDelta, at)
 	}
 	if e.ForgetCredit {
 		accounts.Forget(acct, accounts.MasterCredit)
@@ -482,7 +482,7 @@ func (r *Reconciler) resolve(ctx context.Context, bt *budgetv1alpha1.BudgetTrans
 	switch budgetv1alpha1.TransferPhase(res) {
 	case budgetv1alpha1.PhaseSucceeded:
 		if acct, ok := r.Registry.Get(bt.Spec.EnterpriseAccountName); ok {
-			applyEffect(acct, EffectOf(&bt.Spec))
+			applyEffect(acct, EffectOf(&bt.Spec), now)
 		}
 		return r.finish(ctx, bt, budgetv1alpha1.PhaseSucceeded, budgetv1alpha1.ReasonResolvedByAdmin, "settled as Succeeded by the "+budgetv1alpha1.AnnotationResolve+" annotation", nil, now, "Resolved")
 	case budgetv1alpha1.PhaseFailed:

@@ -16,6 +16,12 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 )
 
+// DefaultBalancesPublishDelay is Options.BalancesPublishDelay unless set: a
+// burst of movements (an allocation's transfers, a batch of allocations)
+// costs one EnterpriseAccount status write per 2 s, and readers of the
+// status (kubectl budget plan) see the operator's own movements that soon.
+const DefaultBalancesPublishDelay = 2 * time.Second
+
 // Options are the operator-wide settings every controller reads.
 type Options struct {
 	// Namespace is the operator's own namespace, the only one whose Secrets
@@ -41,6 +47,11 @@ type Options struct {
 	FundsRecheckInterval time.Duration
 	// BSSCallTimeout bounds one reconcile's BSS calls.
 	BSSCallTimeout time.Duration
+	// BalancesPublishDelay is how long after the operator changed a master's
+	// balances (a transfer or reclaim applied) its EnterpriseAccount status
+	// shows them: the movements of that delay are published by one status
+	// write.
+	BalancesPublishDelay time.Duration
 }
 
 // Defaults fills zero fields with the production defaults.
@@ -71,6 +82,9 @@ func (o *Options) Defaults() {
 	}
 	if o.BSSCallTimeout == 0 {
 		o.BSSCallTimeout = 2 * time.Minute
+	}
+	if o.BalancesPublishDelay == 0 {
+		o.BalancesPublishDelay = DefaultBalancesPublishDelay
 	}
 }
 
