@@ -458,7 +458,7 @@ func (o *statusObserver) figures() []string {
 	if n := len(o.ea.Status.TransferableCoupons); n > 0 {
 		master += fmt.Sprintf(", %d coupon(s)", n)
 	}
-	out = append(out, fmt.Sprintf("%s (EnterpriseAccount %s status, %s)", master, o.ea.Name, age(o.ea.Status.LastSyncTime)))
+	out = append(out, fmt.Sprintf("%s (EnterpriseAccount %s status, %s)", master, o.ea.Name, age(cmp.Or(o.ea.Status.BalancesTime, o.ea.Status.LastSyncTime))))
 	sub := fmt.Sprintf("sub-account: reclaimable cash %s", orNone(o.sa.Status.ReclaimableCash))
 	if n := len(o.sa.Status.ReclaimableCredit); n > 0 {
 		sub += fmt.Sprintf(", %d credit ledger(s)", n)

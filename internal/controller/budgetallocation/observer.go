@@ -22,10 +22,6 @@ type bssObserver struct {
 
 var _ planner.Observer = (*bssObserver)(nil)
 
-// masterCacheTTL is how long the master's credit ledgers and coupons, read
-// for one plan, serve the plans of other allocations.
-const masterCacheTTL = 10 * time.Second
-
 func (o *bssObserver) Connected(enterpriseAccount string) bool {
 	_, ok := o.registry.Get(enterpriseAccount)
 	return ok
@@ -73,7 +69,7 @@ func (o *bssObserver) MasterCredit(ctx context.Context, fresh bool) ([]planner.C
 		if rows, err = o.acct.Client.TransferableCredit(ctx); err != nil {
 			return nil, err
 		}
-		accounts.Store(o.acct, accounts.MasterCredit, rows, o.now, masterCacheTTL)
+		accounts.Store(o.acct, accounts.MasterCredit, rows, o.now, accounts.MasterCacheTTL)
 	}
 	return creditLedgers(rows), nil
 }
@@ -85,7 +81,7 @@ func (o *bssObserver) MasterCoupons(ctx context.Context, fresh bool) (map[string
 		if cs, err = o.acct.Client.ListAllTransferableCoupons(ctx); err != nil {
 			return nil, err
 		}
-		accounts.Store(o.acct, accounts.MasterCoupons, cs, o.now, masterCacheTTL)
+		accounts.Store(o.acct, accounts.MasterCoupons, cs, o.now, accounts.MasterCacheTTL)
 	}
 	out := make(map[string]money.Amount, len(cs))
 	for _, c := range cs {

@@ -24,10 +24,13 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
@@ -525,9 +528,27 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&budgetv1alpha1.BudgetTransfer{}).
-		Watches(&budgetv1alpha1.EnterpriseAccount{}, handler.EnqueueRequestsFromMapFunc(r.openTransfersOf)).
+		Watches(&budgetv1alpha1.EnterpriseAccount{}, handler.EnqueueRequestsFromMapFunc(r.openTransfersOf),
+			builder.WithPredicates(connectionChanged)).
 		Named("budgettransfer").
 		Complete(r)
+}
+
+// connectionChanged passes the EnterpriseAccount updates that can let an
+// open transfer go on: its spec changed (credentials, endpoint, approval)
+// or its Ready condition flipped. The status writes that publish the
+// master's balances after every movement do not wake every open transfer.
+var connectionChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, ok1 := e.ObjectOld.(*budgetv1alpha1.EnterpriseAccount)
+		n, ok2 := e.ObjectNew.(*budgetv1alpha1.EnterpriseAccount)
+		if !ok1 || !ok2 {
+			return true
+		}
+		return o.Generation != n.Generation ||
+			common.IsTrue(o.Status.Conditions, budgetv1alpha1.ConditionReady) != common.IsTrue(n.Status.Conditions, budgetv1alpha1.ConditionReady) ||
+			common.ReadyReason(o.Status.Conditions, budgetv1alpha1.ConditionReady) != common.ReadyReason(n.Status.Conditions, budgetv1alpha1.ConditionReady)
+	},
 }
 
 // openTransfersOf maps an EnterpriseAccount to its transfers that are not
