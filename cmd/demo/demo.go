@@ -110,6 +110,13 @@ func (d *demo) run(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil
 	}
+	if waitErr == nil {
+		d.say("==> previewing three changes with kubectl budget plan, then applying them")
+		if err := d.checkPreviews(ctx); err != nil {
+			return err
+		}
+		waitErr = d.waitSettled(ctx)
+	}
 	d.say("")
 	if err := localenv.WriteSummary(ctx, d.k8s, d.out); err != nil {
 		return err
