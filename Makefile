@@ -91,7 +91,7 @@ bench-smoke: build ## The benchmark's targets on a small run, about 1.5 minutes:
 	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" $(LOCALBIN)/bench -bin=$(LOCALBIN) $(BENCH_SMOKE_FLAGS) $(BENCH_ARGS)
 
 .PHONY: demo
-demo: build ## Run the operator against bss-simulator on a local control plane, print a summary, keep running until Ctrl-C (DEMO_ONCE=1: exit after the summary).
+demo: build ## Run the operator against bss-simulator on a local control plane, check three kubectl budget plan previews against what it does, print a summary, keep running until Ctrl-C (DEMO_ONCE=1: exit after the summary).
 	go build -o $(LOCALBIN)/budget-demo ./cmd/demo
 	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" $(LOCALBIN)/budget-demo --dir=$(LOCALBIN)/demo --bin-dir=$(LOCALBIN)
 
