@@ -337,7 +337,7 @@ func (c *pcase) check(t *testing.T) string {
 	fail := func(format string, a ...any) {
 		t.Helper()
 		t.Errorf("%s\ncase: %s\npreview:\n%v\noperator: Ready %s (%s), created %v, planned %+v",
-			fmt.Sprintf(format, a...), c.describe, p, reason, readyMessage(&after), created, after.Status.Planned)
+			fmt.Sprintf(format, a...), c.describe, p, reason, common.ConditionMessage(after.Status.Conditions, budgetv1alpha1.ConditionReady), created, after.Status.Planned)
 	}
 
 	if p.OrElse != nil && !c.prevCash.IsPositive() {
@@ -511,15 +511,6 @@ func newTransfer(t *testing.T, k8s client.Client, c *pcase) *budgetv1alpha1.Budg
 		}
 	}
 	return nil
-}
-
-func readyMessage(ba *budgetv1alpha1.BudgetAllocation) string {
-	for _, c := range ba.Status.Conditions {
-		if c.Type == budgetv1alpha1.ConditionReady {
-			return c.Message
-		}
-	}
-	return ""
 }
 
 func ptrOr(bt *budgetv1alpha1.BudgetTransfer) *budgetv1alpha1.BudgetTransfer {

@@ -108,6 +108,14 @@ func ReadyReason(conds []metav1.Condition, condType string) string {
 	return ""
 }
 
+// ConditionMessage returns the message of a condition, or "".
+func ConditionMessage(conds []metav1.Condition, condType string) string {
+	if c := meta.FindStatusCondition(conds, condType); c != nil {
+		return c.Message
+	}
+	return ""
+}
+
 // IsTrue reports whether the condition is present and True.
 func IsTrue(conds []metav1.Condition, condType string) bool {
 	return meta.IsStatusConditionTrue(conds, condType)

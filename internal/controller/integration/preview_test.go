@@ -39,7 +39,7 @@ func (tm *team) previewThenApply(t *testing.T, ba *budgetv1alpha1.BudgetAllocati
 
 	if next.Action != planner.ActionCreate {
 		got := tm.waitReason(t, ba.Name, next.Reason)
-		msg, want := readyMsg(got), next.Message
+		msg, want := common.ConditionMessage(got.Status.Conditions, budgetv1alpha1.ConditionReady), next.Message
 		if next.Reason == budgetv1alpha1.ReasonInsufficientFunds {
 			// "the master has X transferable cash; Y is needed": X is the
 			// operator's fresh read, the preview's the published figure,
@@ -78,15 +78,6 @@ func (tm *team) previewThenApply(t *testing.T, ba *budgetv1alpha1.BudgetAllocati
 		t.Errorf("transfer %s is %s; preview's approval verdict %+v (%s)", bt.Name, bt.Status.Phase, v, p.Next.ApprovalUnknown)
 	}
 	return p
-}
-
-func readyMsg(ba *budgetv1alpha1.BudgetAllocation) string {
-	for _, c := range ba.Status.Conditions {
-		if c.Type == budgetv1alpha1.ConditionReady {
-			return c.Message
-		}
-	}
-	return ""
 }
 
 // TestPreviewIsWhatTheOperatorDoes applies allocations the preview says
