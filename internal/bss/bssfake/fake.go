@@ -214,11 +214,15 @@ func (b *BSS) TransferableCash(context.Context) (money.Amount, error) {
 	return b.cash, nil
 }
 
+// CreditReads is the Calls key of credit balance reads (the same BSS
+// operation as cash reads, with balance_type credit).
+const CreditReads = bss.OpShowMultiAccountTransferAmount + " (credit)"
+
 // TransferableCredit returns the master's credit ledgers.
 func (b *BSS) TransferableCredit(context.Context) ([]bss.AmountInfo, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.read(bss.OpShowMultiAccountTransferAmount)
+	b.read(CreditReads)
 	return append([]bss.AmountInfo(nil), b.credit...), nil
 }
 
@@ -252,7 +256,7 @@ func (b *BSS) ReclaimableCash(_ context.Context, id string) (money.Amount, error
 func (b *BSS) ReclaimableCredit(_ context.Context, id string) ([]bss.AmountInfo, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.read(bss.OpShowMultiAccountTransferAmount)
+	b.read(CreditReads)
 	s, ok := b.subs[id]
 	if !ok {
 		return nil, apiErr(bss.OpShowMultiAccountTransferAmount, bss.CodeSubAccountNotFound, "The customer does not exist.")

@@ -147,27 +147,22 @@ func TestCredentialsRejected(t *testing.T) {
 	}
 }
 
-// withCredit is the fake BSS with credit ledgers on the master (bssfake's
-// has none), counting their reads, which bssfake does not.
-type withCredit struct {
-	*bssfake.BSS
-	ledgers []bss.AmountInfo
-	reads   int
-}
-
-func (c *withCredit) TransferableCredit(context.Context) ([]bss.AmountInfo, error) {
-	c.reads++
-	return slices.Clone(c.ledgers), nil
+// withCredit is the fake BSS with credit ledgers on the master.
+func withCredit(available string) *bssfake.BSS {
+	b := bssfake.New(money.MustParse("1234.50"), map[string]money.Amount{"CP1": money.MustParse("50")}, "cust-1")
+	b.SetCredit(ledger(available)...)
+	return b
 }
 
 func ledger(available string) []bss.AmountInfo {
 	return []bss.AmountInfo{{Available: money.MustParse(available), CreditAmount: money.MustParse("1000")}}
 }
 
-// readsOf is every BSS read so far: bssfake's counts and the credit reads.
-func readsOf(c *withCredit) map[string]int {
-	calls := maps.Clone(c.Calls)
-	calls["credit"] = c.reads
+// readsOf is every BSS call so far, credit reads under "credit".
+func readsOf(b *bssfake.BSS) map[string]int {
+	calls := maps.Clone(b.Calls)
+	calls["credit"] = calls[bssfake.CreditReads]
+	delete(calls, bssfake.CreditReads)
 	return calls
 }
 
@@ -178,7 +173,7 @@ func at(t time.Time) *metav1.Time { m := metav1.NewTime(t); return &m }
 // adjusted the cached cash, it publishes that cash and its time, still
 // without a BSS read, and looks again when the full read is due.
 func TestMovementPublishedWithoutBSSReads(t *testing.T) {
-	b := &withCredit{BSS: bssfake.New(money.MustParse("1234.50"), map[string]money.Amount{"CP1": money.MustParse("50")}, "cust-1"), ledgers: ledger("500")}
+	b := withCredit("500")
 	h := newHarness(t, b, credentials())
 	h.reconcile()
 	first := h.get()
@@ -224,7 +219,7 @@ func TestMovementPublishedWithoutBSSReads(t *testing.T) {
 // reads makes exactly that one read, stores it back for the plans, and
 // publishes it; one a plan has read again since costs no read at all.
 func TestForgottenCreditOrCouponsReadAlone(t *testing.T) {
-	b := &withCredit{BSS: bssfake.New(money.MustParse("1234.50"), map[string]money.Amount{"CP1": money.MustParse("50")}, "cust-1"), ledgers: ledger("500")}
+	b := withCredit("500")
 	h := newHarness(t, b, credentials())
 	h.reconcile()
 	acct := h.account()
@@ -244,7 +239,7 @@ func TestForgottenCreditOrCouponsReadAlone(t *testing.T) {
 	}
 
 	// A credit transfer of 100.
-	b.ledgers = ledger("400")
+	b.SetCredit(ledger("400")...)
 	accounts.Forget(acct, accounts.MasterCredit)
 	reads := readsOf(b)
 	h.clock.Step(3 * time.Second)
@@ -287,7 +282,7 @@ func TestForgottenCreditOrCouponsReadAlone(t *testing.T) {
 // full read, a reconcile reads everything again, whatever the cache holds,
 // and schedules the next full read.
 func TestFullReadWhenDue(t *testing.T) {
-	b := &withCredit{BSS: bssfake.New(money.MustParse("1234.50"), map[string]money.Amount{"CP1": money.MustParse("50")}, "cust-1"), ledgers: ledger("500")}
+	b := withCredit("500")
 	h := newHarness(t, b, credentials())
 	h.reconcile()
 	// A cached figure the full read corrects.
