@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -532,8 +531,8 @@ func (st Step) describe(granted *money.Amount) string {
 		if d.Operation == budgetv1alpha1.OperationReclaim {
 			// The balance of a customer the SubAccount resolved to before
 			// is not published: the operator reads it when it gets there.
-			return fmt.Sprintf("Reclaim of up to %s%s, as far as that customer's reclaimable balance (read from BSS, not published) allows",
-				d.Amount, strings.TrimPrefix(planner.Describe(planner.Decision{Operation: d.Operation, CustomerID: d.CustomerID}), "Reclaim 0.00"))
+			return fmt.Sprintf("Reclaim of up to %s from previous customer %s, as far as its reclaimable balance (read from BSS, not published) allows",
+				d.Amount, d.CustomerID)
 		}
 	}
 	return fmt.Sprintf("nothing moves now: %s: %s", d.Reason, d.Message)
