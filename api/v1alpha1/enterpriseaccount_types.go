@@ -43,7 +43,72 @@ type EnterpriseAccountSpec struct {
 	// Approval holds transfers above a threshold until someone approves them.
 	// +optional
 	Approval *Approval `json:"approval,omitempty"`
+
+	// BSSBehaviour records what is known of this master's BSS where Huawei
+	// does not document it (run bss-probe against the master to find out).
+	// Every answer defaults to Unknown, under which the operator assumes the
+	// least and asks for evidence before it records money as moved.
+	// +optional
+	BSSBehaviour *BSSBehaviour `json:"bssBehaviour,omitempty"`
 }
+
+// BSSBehaviour holds the answers to the questions about BSS's money APIs
+// that its documentation leaves open (docs/exactly-once.md §7).
+type BSSBehaviour struct {
+	// RefusedTransIDs: whether BSS remembers the trans_id of a request it
+	// refused with a terminal code, so that a resend with it answers
+	// CBC.99007009 ("already exists") although nothing moved. Unless it is
+	// Reusable, the operator confirms a CBC.99007009 answer with evidence
+	// before it records the movement as Succeeded.
+	// +kubebuilder:validation:Enum=Unknown;Reusable;Burned
+	// +kubebuilder:default=Unknown
+	// +optional
+	RefusedTransIDs string `json:"refusedTransIDs,omitempty"`
+
+	// TransIDRetention is how long BSS remembers a trans_id. The operator
+	// never resends a transfer whose first attempt is older than this less
+	// one minute (nor older than its --transfer-safety-window): BSS would
+	// process it as new. Unset means unknown: the safety window alone
+	// applies.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('2m')",message="transIDRetention must be at least 2m"
+	// +optional
+	TransIDRetention *metav1.Duration `json:"transIDRetention,omitempty"`
+
+	// TransferRecords: what the master's income/expense records show of a
+	// transfer to or reclaim from a sub-account. WithTransID: a record whose
+	// trade_id is the trans_id (the operator then proves from the records
+	// both that a movement happened and that it did not); WithoutTransID: a
+	// record with BSS's own trade_id; None: nothing. Under Unknown the
+	// operator takes a record carrying its trans_id as proof, and the
+	// absence of one as nothing.
+	// +kubebuilder:validation:Enum=Unknown;WithTransID;WithoutTransID;None
+	// +kubebuilder:default=Unknown
+	// +optional
+	TransferRecords string `json:"transferRecords,omitempty"`
+
+	// Reclaimable: what BSS reports as a sub-account's reclaimable cash.
+	// FundedOnly: the cash the master gave it less what was spent of it;
+	// TotalBalance: its whole cash balance, money it topped up itself
+	// included. Unless it is FundedOnly, the operator reclaims no more cash
+	// than its grants less what the sub-account's bills show it spent.
+	// +kubebuilder:validation:Enum=Unknown;FundedOnly;TotalBalance
+	// +kubebuilder:default=Unknown
+	// +optional
+	Reclaimable string `json:"reclaimable,omitempty"`
+}
+
+// Values of the BSSBehaviour fields.
+const (
+	BehaviourUnknown        = "Unknown"
+	RefusedTransIDsReusable = "Reusable"
+	RefusedTransIDsBurned   = "Burned"
+	RecordsWithTransID      = "WithTransID"
+	RecordsWithoutTransID   = "WithoutTransID"
+	RecordsNone             = "None"
+	ReclaimableFundedOnly   = "FundedOnly"
+	ReclaimableTotalBalance = "TotalBalance"
+)
 
 // SecretReference names a Secret.
 type SecretReference struct {
