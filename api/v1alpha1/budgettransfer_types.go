@@ -161,6 +161,43 @@ type BudgetTransferStatus struct {
 	// Result of a successful transfer.
 	// +optional
 	Result *TransferResult `json:"result,omitempty"`
+
+	// Evidence is how the operator knows the outcome where BSS's answer
+	// alone did not prove it: a lost answer, or CBC.99007009 while refused
+	// trans_ids may be remembered.
+	// +optional
+	Evidence *TransferEvidence `json:"evidence,omitempty"`
+}
+
+// Kinds of TransferEvidence.
+const (
+	// EvidenceDuplicateAnswer: CBC.99007009, taken as proof because the
+	// EnterpriseAccount declares refused trans_ids reusable.
+	EvidenceDuplicateAnswer = "DuplicateAnswer"
+	// EvidenceRecords: the master's income/expense records of the last
+	// year show a record with this trans_id as trade_id (or, where they are
+	// declared to carry every trans_id, show none: nothing moved).
+	EvidenceRecords = "Records"
+	// EvidenceBalance: the master's balance, read right before and right
+	// after an attempt whose answer was lost (money writes to one master
+	// are serialised), moved by exactly the amount.
+	EvidenceBalance = "Balance"
+	// EvidenceSubCoupon: the sub-coupon a coupon transfer creates is on the
+	// sub-account (or, for a coupon reclaim, is gone from it).
+	EvidenceSubCoupon = "SubCoupon"
+)
+
+// TransferEvidence records what settled a transfer that BSS's answer alone
+// did not settle.
+type TransferEvidence struct {
+	// Kind is DuplicateAnswer, Records, Balance or SubCoupon.
+	// +kubebuilder:validation:Enum=DuplicateAnswer;Records;Balance;SubCoupon
+	// +optional
+	Kind string `json:"kind,omitempty"`
+	// Detail names the evidence: the record's id, the balances read.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Detail string `json:"detail,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -79,6 +79,11 @@ const (
 	// window; an administrator settles it with the budget.bss.dev/resolve
 	// annotation.
 	ReasonOutcomeUnknown = "OutcomeUnknown"
+	// ReasonTransIDBurned (BudgetTransfer): BSS answered CBC.99007009
+	// although the evidence shows that no attempt moved money: it remembers
+	// refused trans_ids. Nothing moved; the allocation plans the movement
+	// again under a new trans_id.
+	ReasonTransIDBurned = "TransIDBurned"
 	// ReasonPlanned means managementPolicy is Plan; status shows what would move.
 	ReasonPlanned = "Planned"
 	// ReasonPaused means managementPolicy is Paused; nothing moves.

@@ -131,6 +131,11 @@ type Account struct {
 
 	fingerprint string
 
+	// moneyMu is held around a money write that must be bracketed by
+	// reads of the master's balance, so that no other write of the
+	// operator's to this master falls between them.
+	moneyMu sync.Mutex
+
 	mu        sync.Mutex
 	cash      money.Amount
 	cashKnown bool
@@ -383,4 +388,13 @@ func Forget[T any](a *Account, key Key[T]) {
 	if key.published {
 		a.notify()
 	}
+}
+
+// LockMoney keeps the operator's other money writes to this master out
+// until the returned function is called: a balance read before a write and
+// one after it then differ only by that write (and by whatever moved the
+// master's money outside the operator).
+func (a *Account) LockMoney() (unlock func()) {
+	a.moneyMu.Lock()
+	return a.moneyMu.Unlock
 }

@@ -18,3 +18,9 @@ func Previous(t time.Time) string {
 	first := time.Date(b.Year(), b.Month(), 1, 0, 0, 0, 0, beijing)
 	return first.AddDate(0, -1, 0).Format("2006-01")
 }
+
+// Day returns the UTC+8 date t falls on, YYYY-MM-DD, as BSS's date filters
+// take it.
+func Day(t time.Time) string {
+	return t.In(beijing).Format("2006-01-02")
+}

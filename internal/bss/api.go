@@ -23,6 +23,7 @@ type Reader interface {
 	ListAllSubCustomers(ctx context.Context, req ListSubCustomersRequest) ([]SubCustomer, error)
 	ListAllMonthlySums(ctx context.Context, req MonthlySumRequest) (*MonthlySumResponse, error)
 	ListAllOrders(ctx context.Context, req ListOrdersRequest) ([]Order, error)
+	ListAllAccountChangeRecords(ctx context.Context, req AccountChangeRecordsRequest) ([]AccountChangeRecord, error)
 }
 
 // MoneyWriter moves money and coupons. Each call carries the caller's

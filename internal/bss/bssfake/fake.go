@@ -29,10 +29,19 @@ type BSS struct {
 	credit  []bss.AmountInfo        // master credit ledgers
 	coupons map[string]money.Amount // master coupon id → balance
 	subs    map[string]*sub
-	applied map[string]bool // trans_ids
+	applied map[string]bool // trans_ids applied (or burned)
+	records []bss.AccountChangeRecord
 	nextID  int
 	// Fault, when set, is consulted on every money write.
 	Fault Fault
+	// BurnRefused makes a trans_id refused with a business error answer
+	// CBC.99007009 when it is sent again, as a BSS that remembers refused
+	// trans_ids would.
+	BurnRefused bool
+	// Records is what the master's income/expense records show of an
+	// applied cash or credit movement: RecordsTransID (the default) a
+	// record whose trade_id is the trans_id, RecordsNone nothing.
+	Records string
 	// Calls counts the calls per operation.
 	Calls map[string]int
 }
@@ -103,10 +112,49 @@ func (b *BSS) write(op, transID, customerID string, apply func(*sub) error) erro
 		return apiErr(op, bss.CodeSubAccountNotFound, "The customer does not exist.")
 	}
 	if err := apply(s); err != nil {
+		if b.BurnRefused {
+			b.applied[transID] = true
+		}
 		return err
 	}
 	b.applied[transID] = true
 	return after
+}
+
+// Modes of BSS.Records.
+const (
+	RecordsTransID = ""
+	RecordsNone    = "none"
+)
+
+// record adds the master's income/expense record of an applied cash or
+// credit movement (callers hold b.mu).
+func (b *BSS) record(transID string, req bss.AmountTransferRequest, revenue bool) {
+	if b.Records == RecordsNone {
+		return
+	}
+	b.nextID++
+	r := bss.AccountChangeRecord{AccountChangeID: fmt.Sprintf("ACR%06d", b.nextID), TradeID: transID, ChangeAmount: req.Amount,
+		TradeDetailType: bss.TradeTypeTransferIn, RevenueExpenseType: bss.RevenueExpenseExpense}
+	if revenue {
+		r.TradeDetailType, r.RevenueExpenseType = bss.TradeTypeReclaimed, bss.RevenueExpenseRevenue
+	}
+	b.records = append(b.records, r)
+}
+
+// ListAllAccountChangeRecords returns the master's records of applied
+// movements, filtered by trade id.
+func (b *BSS) ListAllAccountChangeRecords(_ context.Context, req bss.AccountChangeRecordsRequest) ([]bss.AccountChangeRecord, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.read(bss.OpListCustomerAccountChangeRecords)
+	var out []bss.AccountChangeRecord
+	for _, r := range b.records {
+		if req.TradeID == "" || r.TradeID == req.TradeID {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // SetCredit gives the master these credit ledgers.
@@ -142,12 +190,14 @@ func (b *BSS) TransferAmount(_ context.Context, req bss.AmountTransferRequest) e
 			if !moveCredit(&b.credit, &s.credit, req.ExpireTime, req.Amount) {
 				return apiErr(bss.OpUpdateSubEnterpriseAmount, bss.CodeInsufficientBalance, "Insufficient balance.")
 			}
+			b.record(req.TransID, req, false)
 			return nil
 		}
 		if b.cash.Cmp(req.Amount) < 0 {
 			return apiErr(bss.OpUpdateSubEnterpriseAmount, bss.CodeInsufficientBalance, "Insufficient balance.")
 		}
 		b.cash, s.cash = b.cash.Sub(req.Amount), s.cash.Add(req.Amount)
+		b.record(req.TransID, req, false)
 		return nil
 	})
 }
@@ -159,12 +209,14 @@ func (b *BSS) ReclaimAmount(_ context.Context, req bss.AmountTransferRequest) er
 			if !moveCredit(&s.credit, &b.credit, req.ExpireTime, req.Amount) {
 				return apiErr(bss.OpReclaimSubEnterpriseAmount, bss.CodeInsufficientBalance, "Insufficient balance.")
 			}
+			b.record(req.TransID, req, true)
 			return nil
 		}
 		if s.cash.Cmp(req.Amount) < 0 {
 			return apiErr(bss.OpReclaimSubEnterpriseAmount, bss.CodeInsufficientBalance, "Insufficient balance.")
 		}
 		b.cash, s.cash = b.cash.Add(req.Amount), s.cash.Sub(req.Amount)
+		b.record(req.TransID, req, true)
 		return nil
 	})
 }
@@ -340,4 +392,12 @@ func (b *BSS) SetSub(customerID string, cash money.Amount, credit ...bss.AmountI
 		b.subs[customerID] = s
 	}
 	s.cash, s.credit = cash, append([]bss.AmountInfo(nil), credit...)
+}
+
+// SetCash sets the master's transferable cash, as money moved outside the
+// operator would.
+func (b *BSS) SetCash(cash money.Amount) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.cash = cash
 }

@@ -72,7 +72,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	now := r.Options.Clock.Now()
-	next := NextStep(&bt, now, r.timing())
+	beh := r.behaviourOf(ctx, &bt)
+	next := NextStep(&bt, now, r.timing(beh))
 	switch next.Action {
 	case ActionNothing, ActionAwait:
 		return ctrl.Result{}, nil
@@ -94,15 +95,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	case ActionCheckAllocation:
 		return r.approved(ctx, &bt, now)
 	case ActionOutcomeUnknown:
-		return r.outcomeUnknown(ctx, &bt)
+		return r.outcomeUnknown(ctx, &bt, beh)
 	case ActionBackoff:
 		return ctrl.Result{RequeueAfter: next.After}, nil
 	}
 	return r.submit(ctx, &bt, now)
 }
 
-func (r *Reconciler) timing() Timing {
-	return Timing{SafetyWindow: r.Options.TransferSafetyWindow, RetryBase: r.Options.SubmitRetryBase, RetryMax: resendMax}
+// timing is the transfer controller's timing for a master with the
+// declared behaviour b: a transfer is resent only within the trans_id
+// retention BSS is declared to have.
+func (r *Reconciler) timing(b budgetv1alpha1.BSSBehaviour) Timing {
+	return Timing{SafetyWindow: b.ResendWindow(r.Options.TransferSafetyWindow), RetryBase: r.Options.SubmitRetryBase, RetryMax: resendMax}
 }
 
 // approved sends an approved transfer if its allocation still asks for it:
@@ -231,13 +235,20 @@ func orPhase(p budgetv1alpha1.TransferPhase) string {
 }
 
 // outcomeUnknown stops resending a transfer that got no definite answer
-// for the whole safety window.
-func (r *Reconciler) outcomeUnknown(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer) (ctrl.Result, error) {
-	msg := fmt.Sprintf("no definite answer from BSS since %s (%d attempts, last %s); it is no longer resent: check BSS, then annotate %s=Succeeded or Failed",
-		bt.Status.SubmittedTime.UTC().Format(time.RFC3339), bt.Status.Attempts, orCode(bt.Status.ErrorCode), budgetv1alpha1.AnnotationResolve)
-	if common.ReadyReason(bt.Status.Conditions, budgetv1alpha1.ConditionReady) != budgetv1alpha1.ReasonOutcomeUnknown {
-		r.Recorder.Eventf(bt, nil, corev1.EventTypeWarning, budgetv1alpha1.ReasonOutcomeUnknown, "Submit", "%s", msg)
+// for the whole safety window, or for as long as BSS is declared to
+// remember its trans_id. A transfer already OutcomeUnknown keeps the
+// message that says why.
+func (r *Reconciler) outcomeUnknown(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, beh budgetv1alpha1.BSSBehaviour) (ctrl.Result, error) {
+	if common.ReadyReason(bt.Status.Conditions, budgetv1alpha1.ConditionReady) == budgetv1alpha1.ReasonOutcomeUnknown {
+		return ctrl.Result{}, nil
 	}
+	why := ""
+	if window := beh.ResendWindow(r.Options.TransferSafetyWindow); window < r.Options.TransferSafetyWindow {
+		why = fmt.Sprintf(" (BSS is declared to remember a trans_id for %s: a resend now could move the money again)", beh.TransIDRetention.Duration)
+	}
+	msg := fmt.Sprintf("no definite answer from BSS since %s (%d attempts, last %s); it is no longer resent%s: check BSS, then annotate %s=Succeeded or Failed",
+		bt.Status.SubmittedTime.UTC().Format(time.RFC3339), bt.Status.Attempts, orCode(bt.Status.ErrorCode), why, budgetv1alpha1.AnnotationResolve)
+	r.Recorder.Eventf(bt, nil, corev1.EventTypeWarning, budgetv1alpha1.ReasonOutcomeUnknown, "Submit", "%s", msg)
 	return ctrl.Result{}, r.writeReady(ctx, bt, budgetv1alpha1.ReasonOutcomeUnknown, msg)
 }
 
@@ -272,10 +283,50 @@ func (r *Reconciler) submit(ctx context.Context, bt *budgetv1alpha1.BudgetTransf
 		return ctrl.Result{RequeueAfter: 30 * time.Second}, r.writeReady(ctx, bt, budgetv1alpha1.ReasonEnterpriseAccountNotReady,
 			fmt.Sprintf("EnterpriseAccount %s has no working connection", bt.Spec.EnterpriseAccountName))
 	}
+	beh := r.behaviourOf(ctx, bt)
+	var before *money.Amount
+	if Bracketed(beh, bt.Spec.Operation) {
+		// The master's balance right before the attempt, with the
+		// operator's other writes to it held off until the answer is in.
+		defer acct.LockMoney()()
+		b, err := masterBalance(ctx, acct.Client, &bt.Spec)
+		if err != nil {
+			return ctrl.Result{}, fmt.Errorf("reading the master's balance before sending %s: %w", bt.Name, err)
+		}
+		before = &b
+	}
 
 	// Step 3: record the attempt (and Submitting) with a conflict-checked
 	// write before calling BSS. If another worker or a stale cache raced us,
 	// the write fails and nothing is sent.
+	if res, sent, err := r.markSubmitting(ctx, bt, now); !sent {
+		return res, err
+	}
+
+	// Step 4: the call. Its context is detached from the reconcile's so that
+	// a shutdown does not cut a call in half more often than necessary; the
+	// outcome is ambiguous either way and the resend settles it.
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.Options.BSSCallTimeout)
+	defer cancel()
+	result, err := r.call(callCtx, acct, bt)
+
+	// Step 5: what the answer means; a lost answer is settled at once where
+	// the master's balance moved by exactly the amount.
+	a := Interpret(bt.Spec.Operation, err, bt.Status.Attempts, r.timing(beh))
+	if a.Phase == budgetv1alpha1.PhaseSubmitting && before != nil {
+		if after, rerr := masterBalance(callCtx, acct.Client, &bt.Spec); rerr == nil {
+			if ev, moved := BalanceEvidence(&bt.Spec, bt.Status.Attempts, *before, after); moved {
+				bt.Status.Evidence = ev
+				a = Answer{Phase: budgetv1alpha1.PhaseSucceeded, Reason: budgetv1alpha1.ReasonSucceeded, Metric: "Succeeded"}
+			}
+		}
+	}
+	return r.record(ctx, callCtx, acct, bt, beh, a, result, err, now)
+}
+
+// markSubmitting writes Submitting and one more attempt; sent is false
+// when the write failed and nothing may be sent.
+func (r *Reconciler) markSubmitting(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, now time.Time) (ctrl.Result, bool, error) {
 	old := bt.Status.Phase
 	nowMeta := metav1.NewTime(now)
 	bt.Status.Phase = budgetv1alpha1.PhaseSubmitting
@@ -289,47 +340,33 @@ func (r *Reconciler) submit(ctx context.Context, bt *budgetv1alpha1.BudgetTransf
 		budgetv1alpha1.ReasonSubmitting, fmt.Sprintf("sending to BSS with trans_id %s", bt.Spec.TransID))
 	if err := r.Status().Update(ctx, bt); err != nil {
 		if apierrors.IsConflict(err) {
-			return ctrl.Result{RequeueAfter: time.Second}, nil
+			return ctrl.Result{RequeueAfter: time.Second}, false, nil
 		}
-		return ctrl.Result{}, err
+		return ctrl.Result{}, false, err
 	}
 	if old == budgetv1alpha1.PhaseAwaitingApproval {
 		// A routine first send has no event of its own (its outcome event
 		// names the trans_id); the end of a wait for approval does.
 		r.Recorder.Eventf(bt, nil, corev1.EventTypeNormal, string(budgetv1alpha1.PhaseSubmitting), "Submit", "%s → Submitting with trans_id %s", orPhase(old), bt.Spec.TransID)
 	}
-
-	// Step 4: the call. Its context is detached from the reconcile's so that
-	// a shutdown does not cut a call in half more often than necessary; the
-	// outcome is ambiguous either way and the resend settles it.
-	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.Options.BSSCallTimeout)
-	defer cancel()
-	result, err := r.call(callCtx, acct, bt)
-
-	// Step 5: what the answer means.
-	return r.record(ctx, callCtx, acct, bt, Interpret(bt.Spec.Operation, err, bt.Status.Attempts, r.timing()), result, err, now)
+	return ctrl.Result{}, true, nil
 }
 
 // record writes what an answer means: a final phase (with the cache effect
 // of an applied transfer) or another round of Submitting.
-func (r *Reconciler) record(ctx, callCtx context.Context, acct *accounts.Account, bt *budgetv1alpha1.BudgetTransfer, a Answer,
-	result *budgetv1alpha1.TransferResult, err error, now time.Time) (ctrl.Result, error) {
+func (r *Reconciler) record(ctx, callCtx context.Context, acct *accounts.Account, bt *budgetv1alpha1.BudgetTransfer, beh budgetv1alpha1.BSSBehaviour,
+	a Answer, result *budgetv1alpha1.TransferResult, err error, now time.Time) (ctrl.Result, error) {
 	switch a.Phase {
 	case budgetv1alpha1.PhaseSucceeded:
 		msg := "applied by BSS"
+		if ev := bt.Status.Evidence; ev != nil && ev.Kind == budgetv1alpha1.EvidenceBalance {
+			msg = "applied by BSS, whose answer was lost: " + ev.Detail
+		}
 		if a.AlreadyApplied {
-			if a.FindSubCoupon {
-				sub, ferr := r.findSubCoupon(callCtx, acct, bt)
-				if ferr != nil {
-					return r.stillSubmitting(ctx, bt, ferr, Unclear(ferr, bt.Status.Attempts, r.timing()))
-				}
-				result = &budgetv1alpha1.TransferResult{SubCouponID: sub}
+			var stop *outcome
+			if result, msg, stop = r.duplicate(ctx, callCtx, acct, bt, beh, a, err, now); stop != nil {
+				return stop.res, stop.err
 			}
-			if result == nil {
-				result = &budgetv1alpha1.TransferResult{}
-			}
-			result.AlreadyApplied = true
-			msg = "BSS had already applied this trans_id (CBC.99007009): the earlier attempt succeeded"
 		}
 		log.FromContext(ctx).Info("transfer applied", "transfer", bt.Name, "operation", bt.Spec.Operation, "attempt", bt.Status.Attempts, "alreadyApplied", a.AlreadyApplied)
 		applyEffect(acct, EffectOf(&bt.Spec), r.Options.Clock.Now())
@@ -340,6 +377,73 @@ func (r *Reconciler) record(ctx, callCtx context.Context, acct *accounts.Account
 			fmt.Sprintf("BSS refused it: %s", common.DescribeBSSError(err)), nil, now, a.Metric)
 	}
 	return r.stillSubmitting(ctx, bt, err, a)
+}
+
+// outcome is the end of a reconcile decided on the way.
+type outcome struct {
+	res ctrl.Result
+	err error
+}
+
+// duplicate settles a CBC.99007009 answer: the result and message of the
+// movement it proves, or, where the evidence shows that nothing moved or
+// nothing shows either, the step that ends the reconcile instead.
+func (r *Reconciler) duplicate(ctx, callCtx context.Context, acct *accounts.Account, bt *budgetv1alpha1.BudgetTransfer, beh budgetv1alpha1.BSSBehaviour,
+	a Answer, answer error, now time.Time) (*budgetv1alpha1.TransferResult, string, *outcome) {
+	result := &budgetv1alpha1.TransferResult{AlreadyApplied: true}
+	msg := "BSS had already applied this trans_id (CBC.99007009): the earlier attempt succeeded"
+	unclear := func(err error) *outcome {
+		res, uerr := r.stillSubmitting(ctx, bt, err, Unclear(err, bt.Status.Attempts, r.timing(beh)))
+		return &outcome{res, uerr}
+	}
+	proven := beh.DuplicateProvesApplied()
+	if proven {
+		bt.Status.Evidence = &budgetv1alpha1.TransferEvidence{Kind: budgetv1alpha1.EvidenceDuplicateAnswer,
+			Detail: "CBC.99007009, and the EnterpriseAccount declares that BSS does not remember refused trans_ids"}
+	}
+	if a.FindSubCoupon {
+		sub, ferr := r.findSubCoupon(callCtx, acct, bt)
+		switch {
+		case errors.Is(ferr, errNoSubCoupon) && !proven:
+			return nil, "", r.unproven(ctx, bt, beh)
+		case ferr != nil:
+			return nil, "", unclear(ferr)
+		}
+		result.SubCouponID = sub
+		if !proven {
+			bt.Status.Evidence = &budgetv1alpha1.TransferEvidence{Kind: budgetv1alpha1.EvidenceSubCoupon,
+				Detail: fmt.Sprintf("sub-coupon %s of coupon %s is on the sub-account and no other transfer claims it", sub, bt.Spec.CouponID)}
+		}
+		return result, msg, nil
+	}
+	if proven {
+		return result, msg, nil
+	}
+	v, ev, err := r.confirmDuplicate(callCtx, acct.Client, bt, beh, now)
+	switch {
+	case err != nil:
+		return nil, "", unclear(err)
+	case v == VerdictMoved:
+		bt.Status.Evidence = ev
+		return result, "BSS had already applied this trans_id (CBC.99007009), as " + ev.Detail + " shows", nil
+	case v == VerdictNotMoved:
+		bt.Status.Evidence = ev
+		bt.Status.ErrorCode, bt.Status.ErrorMessage = errorDetail(answer)
+		res, ferr := r.finish(ctx, bt, budgetv1alpha1.PhaseFailed, budgetv1alpha1.ReasonTransIDBurned,
+			"BSS answered CBC.99007009 but nothing moved ("+ev.Detail+"): it remembers trans_ids it refused; the allocation plans the movement again under a new trans_id",
+			nil, now, "TransIDBurned")
+		return nil, "", &outcome{res, ferr}
+	}
+	return nil, "", r.unproven(ctx, bt, beh)
+}
+
+// unproven stops resending a transfer whose CBC.99007009 answer nothing
+// confirms: resends would only answer the same.
+func (r *Reconciler) unproven(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, beh budgetv1alpha1.BSSBehaviour) *outcome {
+	msg := unproven(bt, beh)
+	bt.Status.ErrorCode, bt.Status.ErrorMessage = bss.CodeDuplicateTransID, ""
+	r.Recorder.Eventf(bt, nil, corev1.EventTypeWarning, budgetv1alpha1.ReasonOutcomeUnknown, "Submit", "%s", msg)
+	return &outcome{ctrl.Result{}, r.writeReady(ctx, bt, budgetv1alpha1.ReasonOutcomeUnknown, msg)}
 }
 
 // stillSubmitting records an ambiguous outcome; the transfer is resent later
@@ -422,7 +526,7 @@ func (r *Reconciler) findSubCoupon(ctx context.Context, acct *accounts.Account, 
 		return candidates[i].SubCouponID < candidates[j].SubCouponID
 	})
 	if len(candidates) == 0 {
-		return "", errors.New("BSS reports the coupon transfer as applied but no unclaimed sub-coupon of it was found")
+		return "", errNoSubCoupon
 	}
 	return candidates[0].SubCouponID, nil
 }

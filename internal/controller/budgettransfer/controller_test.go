@@ -107,8 +107,11 @@ func TestTransferAppliedOnce(t *testing.T) {
 	}
 }
 
+// TestLostAnswerIsResentAndRecognised: where refused trans_ids are
+// declared reusable, a lost answer is settled by the resend's CBC.99007009.
 func TestLostAnswerIsResentAndRecognised(t *testing.T) {
 	g := newRig(t)
+	g.declare(budgetv1alpha1.BSSBehaviour{RefusedTransIDs: budgetv1alpha1.RefusedTransIDsReusable})
 	lose := true
 	g.bss.Fault = func(string) (error, error) {
 		if lose {
@@ -133,6 +136,13 @@ func TestLostAnswerIsResentAndRecognised(t *testing.T) {
 	}
 	if g.bss.Cash(customer) != money.MustParse("40") || g.bss.Calls[bss.OpUpdateSubEnterpriseAmount] != 2 {
 		t.Errorf("moved %s in %d calls, want 40.00 once in 2", g.bss.Cash(customer), g.bss.Calls[bss.OpUpdateSubEnterpriseAmount])
+	}
+	if ev := got.Status.Evidence; ev == nil || ev.Kind != budgetv1alpha1.EvidenceDuplicateAnswer {
+		t.Errorf("evidence %+v, want %s", ev, budgetv1alpha1.EvidenceDuplicateAnswer)
+	}
+	// Nothing needed the master's balance: refused trans_ids are reusable.
+	if n := g.bss.Calls[bss.OpShowMultiAccountTransferAmount]; n != 0 {
+		t.Errorf("%d reads of the master's balance, want 0", n)
 	}
 }
 

@@ -47,7 +47,9 @@ const (
 
 // Timing holds the durations the decisions use.
 type Timing struct {
-	// SafetyWindow is how long a Submitting transfer is resent.
+	// SafetyWindow is how long after its first attempt a Submitting
+	// transfer is resent: the operator's safety window, or less where BSS
+	// is declared to forget trans_ids sooner.
 	SafetyWindow time.Duration
 	// RetryBase and RetryMax bound the resend backoff.
 	RetryBase, RetryMax time.Duration
@@ -107,6 +109,11 @@ func NextStep(bt *budgetv1alpha1.BudgetTransfer, now time.Time, t Timing) Next {
 // resendStep decides about a Submitting transfer: resend it now, later, or
 // no more.
 func resendStep(st *budgetv1alpha1.BudgetTransferStatus, now time.Time, t Timing) Next {
+	if common.ReadyReason(st.Conditions, budgetv1alpha1.ConditionReady) == budgetv1alpha1.ReasonOutcomeUnknown {
+		// Stopped for good: past the window, or a CBC.99007009 answer that
+		// nothing confirms.
+		return Next{Action: ActionOutcomeUnknown}
+	}
 	if st.SubmittedTime != nil && now.Sub(st.SubmittedTime.Time) > t.SafetyWindow {
 		return Next{Action: ActionOutcomeUnknown}
 	}

@@ -288,6 +288,10 @@ func (tm *team) waitSubAccountReady(t *testing.T) {
 func TestDeletedTransferIsKeptUntilItsOutcomeIsKnown(t *testing.T) {
 	ctx := context.Background()
 	tm := newTeam(t)
+	// Refused trans_ids are reusable (the simulator's default), so a lost
+	// answer waits for the resend's CBC.99007009 instead of being settled
+	// by the master's balance around the attempt.
+	declareBehaviour(t, &budgetv1alpha1.BSSBehaviour{RefusedTransIDs: budgetv1alpha1.RefusedTransIDsReusable})
 	// A manager that waits an hour before resending, so that the transfer
 	// stays Submitting after its answer is lost.
 	stopManager()

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -393,3 +394,34 @@ func (tm *team) transfers(t *testing.T) []budgetv1alpha1.BudgetTransfer {
 }
 
 func objKey(o client.Object) client.ObjectKey { return client.ObjectKeyFromObject(o) }
+
+// declareBehaviour declares on the shared EnterpriseAccount what is known
+// of the simulator's BSS behaviour, until the test ends, and waits until
+// the operator has seen it.
+func declareBehaviour(t *testing.T, b *budgetv1alpha1.BSSBehaviour) {
+	t.Helper()
+	set := func(b *budgetv1alpha1.BSSBehaviour) error {
+		return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			var ea budgetv1alpha1.EnterpriseAccount
+			if err := k8s.Get(context.Background(), types.NamespacedName{Name: eaName}, &ea); err != nil {
+				return err
+			}
+			ea.Spec.BSSBehaviour = b
+			return k8s.Update(context.Background(), &ea)
+		})
+	}
+	if err := set(b); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := set(nil); err != nil {
+			t.Errorf("restoring the EnterpriseAccount's behaviour: %v", err)
+		}
+	})
+	var ea budgetv1alpha1.EnterpriseAccount
+	testenv.Eventually(t, 30*time.Second, "EnterpriseAccount reconciled", func() bool {
+		return k8s.Get(context.Background(), types.NamespacedName{Name: eaName}, &ea) == nil && ea.Status.ObservedGeneration == ea.Generation
+	}, func() string {
+		return fmt.Sprintf("generation %d, observed %d", ea.Generation, ea.Status.ObservedGeneration)
+	})
+}
