@@ -17,6 +17,15 @@ func (s *EnterpriseAccountSpec) Behaviour() BSSBehaviour {
 	return b
 }
 
+// BehaviourOf is the declared BSS behaviour of ea's master; Unknown
+// throughout when ea is nil (it cannot be read).
+func BehaviourOf(ea *EnterpriseAccount) BSSBehaviour {
+	if ea == nil {
+		return (&EnterpriseAccountSpec{}).Behaviour()
+	}
+	return ea.Spec.Behaviour()
+}
+
 // transIDRetentionMargin covers the clock difference between the operator
 // and BSS when the retention is counted from the first attempt.
 const transIDRetentionMargin = time.Minute

@@ -47,6 +47,9 @@ type Input struct {
 	// FundingHeadroom is what the SubAccount's fundingLimit still allows
 	// (see FundingHeadroom); nil without a limit.
 	FundingHeadroom *money.Amount
+	// ReclaimCap bounds the cash a reclaim from the current customer may
+	// take (see ReclaimCapOf); nil for none.
+	ReclaimCap *ReclaimCap
 	// RetryAt is when a new transfer may follow the last failure.
 	RetryAt time.Time
 	Now     time.Time
@@ -82,7 +85,7 @@ func Next(ctx context.Context, in Input, obs Observer) (Decision, error) {
 // when a coupon is still to be carved.
 func observe(ctx context.Context, in Input, obs Observer, fresh bool) (Observed, error) {
 	d, l := in.Desired, in.Ledger
-	o := Observed{FundingHeadroom: in.FundingHeadroom}
+	o := Observed{FundingHeadroom: in.FundingHeadroom, ReclaimCap: in.ReclaimCap}
 	var err error
 	needSub := d.Deleting || d.TopUp != nil || (d.Amount != nil && d.Amount.Cmp(l.Granted) < 0)
 	if needSub && l.InFlight == nil {

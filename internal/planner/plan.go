@@ -281,6 +281,8 @@ type Observed struct {
 	// FundingHeadroom is how much more the SubAccount's fundingLimit allows
 	// this allocation to grant; nil without a limit.
 	FundingHeadroom *money.Amount
+	// ReclaimCap bounds a cash reclaim; nil for none.
+	ReclaimCap *ReclaimCap
 }
 
 // Action is what the controller should do.
@@ -467,6 +469,19 @@ func planReclaim(d Desired, o Observed, want money.Amount) Decision {
 			Operation: budgetv1alpha1.OperationReclaim, Amount: want, Credit: d.Credit}
 	}
 	amount := money.Min(want, o.SubBalance.Amount)
+	if c := o.ReclaimCap; c != nil && !d.Credit && amount.IsPositive() {
+		if !c.Known || !c.Amount.IsPositive() {
+			msg := fmt.Sprintf("%s more should be reclaimed and %s is reclaimable, but %s", want, o.SubBalance.Amount, c.Why)
+			if c.Known {
+				msg += ", which leaves nothing to reclaim"
+			}
+			return Decision{Action: ActionBlocked, Reason: budgetv1alpha1.ReasonReclaimBlocked, Message: msg}
+		}
+		if c.Amount.Cmp(amount) < 0 {
+			return Decision{Action: ActionCreate, Operation: budgetv1alpha1.OperationReclaim, Amount: c.Amount,
+				Reason: budgetv1alpha1.ReasonTransferInProgress, Message: fmt.Sprintf("reclaiming %s, not the %s reclaimable: %s", c.Amount, amount, c.Why)}
+		}
+	}
 	expire := ""
 	if d.Credit {
 		l, ok := pickLedger(o.SubCredit, amount)

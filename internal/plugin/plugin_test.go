@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/billcycle"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/plugin"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
 )
@@ -122,7 +123,7 @@ func seed(ctx context.Context) error {
 		sa.Status.CustomerID = "cust-team-a-0001"
 		sa.Status.ReclaimableCash = "1000.00"
 		sa.Status.Granted = "1150.25"
-		sa.Status.CurrentCycle = &budgetv1alpha1.BillCycleSummary{Cycle: "2026-11", Consumption: "1250.50", BudgetPercent: ptr.To[int32](25)}
+		sa.Status.CurrentCycle = &budgetv1alpha1.BillCycleSummary{Cycle: billcycle.Of(time.Now()), Consumption: "1250.50", Cash: "250.50", BudgetPercent: ptr.To[int32](25)}
 	}); err != nil {
 		return err
 	}
@@ -138,7 +139,7 @@ func seed(ctx context.Context) error {
 			Type: budgetv1alpha1.ConditionBudgetExceeded, Status: metav1.ConditionTrue, Reason: budgetv1alpha1.ReasonBudgetExceeded, Message: "test", LastTransitionTime: t0})
 		sa.Status.CustomerID = "cust-team-b-0001"
 		sa.Status.ReclaimableCash = "150.00"
-		sa.Status.CurrentCycle = &budgetv1alpha1.BillCycleSummary{Cycle: "2026-11", Consumption: "10.25"}
+		sa.Status.CurrentCycle = &budgetv1alpha1.BillCycleSummary{Cycle: billcycle.Of(time.Now()), Consumption: "10.25"}
 	}); err != nil {
 		return err
 	}

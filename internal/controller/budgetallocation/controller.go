@@ -71,8 +71,10 @@ type scope struct {
 	// when the spec no longer asks for it.
 	awaiting *budgetv1alpha1.BudgetTransfer
 	sa       *budgetv1alpha1.SubAccount
-	acct     *accounts.Account
-	now      time.Time
+	// ea is the master's EnterpriseAccount, when it can be read.
+	ea   *budgetv1alpha1.EnterpriseAccount
+	acct *accounts.Account
+	now  time.Time
 	// deleting: the allocation is being deleted (deletionPolicy Reclaim);
 	// everything it granted is reclaimed.
 	deleting bool
@@ -271,11 +273,10 @@ func (r *Reconciler) setAsideAwaiting(_ context.Context, s *scope) (ctrl.Result,
 // parseSpec reads what the spec asks for. The CRD validates amounts, so a
 // failure here is a spec only an older CRD let through: terminal.
 func (r *Reconciler) parseSpec(ctx context.Context, s *scope) (ctrl.Result, error) {
-	var ea *budgetv1alpha1.EnterpriseAccount
 	if got := new(budgetv1alpha1.EnterpriseAccount); r.Get(ctx, types.NamespacedName{Name: s.sa.Spec.EnterpriseAccountRef.Name}, got) == nil {
-		ea = got
+		s.ea = got
 	}
-	d, err := planner.DesiredOf(s.ba, s.ledger, s.deleting, planner.ApprovalKey(ea), s.now)
+	d, err := planner.DesiredOf(s.ba, s.ledger, s.deleting, planner.ApprovalKey(s.ea), s.now)
 	if err != nil {
 		r.setReady(s.ba, metav1.ConditionFalse, budgetv1alpha1.ReasonProgressing, err.Error())
 		return s.halt(ctrl.Result{}, reconcile.TerminalError(err))
@@ -292,14 +293,13 @@ func (r *Reconciler) parseSpec(ctx context.Context, s *scope) (ctrl.Result, erro
 // previous customers of the SubAccount, then with its current one, reading
 // BSS through the master's shared cache) and acts on it.
 func (r *Reconciler) planAndAct(ctx context.Context, s *scope) (ctrl.Result, error) {
-	headroom, err := r.fundingHeadroom(ctx, s)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
 	in := planner.Input{
 		Desired: s.desired, Ledger: s.ledger, SubAccount: s.sa.Name, Customer: s.sa.Status.CustomerID,
 		EnterpriseAccount: s.sa.Spec.EnterpriseAccountRef.Name, Previous: planner.PreviousPolicies(s.sa),
-		FundingHeadroom: headroom, RetryAt: r.retryAt(s.ledger), Now: s.now,
+		RetryAt: r.retryAt(s.ledger), Now: s.now,
+	}
+	if err := r.siblingBounds(ctx, s, &in); err != nil {
+		return ctrl.Result{}, err
 	}
 	callCtx, cancel := context.WithTimeout(ctx, r.Options.BSSCallTimeout)
 	defer cancel()
@@ -338,17 +338,30 @@ func (r *Reconciler) deletionShortcuts(ctx context.Context, s *scope) (bool, ctr
 	return false, ctrl.Result{}, nil
 }
 
-// fundingHeadroom is what the SubAccount's fundingLimit still allows this
-// allocation to grant (planner.FundingHeadroom over its allocations).
-func (r *Reconciler) fundingHeadroom(ctx context.Context, s *scope) (*money.Amount, error) {
-	if s.sa.Spec.FundingLimit == nil || s.deleting {
-		return nil, nil
+// siblingBounds fills in the bounds that depend on all the SubAccount's
+// allocations: what its fundingLimit still allows this one to grant
+// (planner.FundingHeadroom) and, where BSS may count the sub-account's own
+// top-ups as reclaimable, the most a cash reclaim may take
+// (planner.ReclaimCapOf). The allocations are listed only when needed.
+func (r *Reconciler) siblingBounds(ctx context.Context, s *scope, in *planner.Input) error {
+	beh := budgetv1alpha1.BehaviourOf(s.ea)
+	capped := planner.Capped(beh, s.ba)
+	if (s.sa.Spec.FundingLimit == nil || s.deleting) && !capped {
+		return nil
 	}
 	var list budgetv1alpha1.BudgetAllocationList
 	if err := r.List(ctx, &list, client.MatchingFields{common.IndexAllocationSubAccount: s.sa.Name}, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, err
+		return err
 	}
-	return planner.FundingHeadroom(s.sa, s.ba, s.ledger, list.Items, s.deleting)
+	headroom, err := planner.FundingHeadroom(s.sa, s.ba, s.ledger, list.Items, s.deleting)
+	if err != nil {
+		return err
+	}
+	in.FundingHeadroom = headroom
+	if capped {
+		in.ReclaimCap = planner.ReclaimCapOf(beh, s.sa, s.ba, s.ledger, list.Items, s.now)
+	}
+	return nil
 }
 
 // act carries out a decision under the allocation's management policy: a

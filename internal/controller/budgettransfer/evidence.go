@@ -35,11 +35,11 @@ import (
 // behaviourOf is the declared BSS behaviour of the transfer's master;
 // Unknown throughout when its EnterpriseAccount cannot be read.
 func (r *Reconciler) behaviourOf(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer) budgetv1alpha1.BSSBehaviour {
-	var ea budgetv1alpha1.EnterpriseAccount
-	if err := r.Get(ctx, types.NamespacedName{Name: bt.Spec.EnterpriseAccountName}, &ea); err != nil {
-		ea = budgetv1alpha1.EnterpriseAccount{}
+	ea := &budgetv1alpha1.EnterpriseAccount{}
+	if err := r.Get(ctx, types.NamespacedName{Name: bt.Spec.EnterpriseAccountName}, ea); err != nil {
+		ea = nil
 	}
-	return ea.Spec.Behaviour()
+	return budgetv1alpha1.BehaviourOf(ea)
 }
 
 // amountOperation reports a cash or credit movement (not a coupon).
