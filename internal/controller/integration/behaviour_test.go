@@ -1,0 +1,329 @@
+package integration
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bss/sign"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/budgetallocation"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
+)
+
+// The operator against each undocumented BSS behaviour the simulator can
+// show (docs/exactly-once.md §7): money moves exactly once, and no
+// transfer is recorded Succeeded whose money did not move.
+
+// simBehaves switches the simulator's behaviour until the test ends.
+func simBehaves(t *testing.T, b bsssim.Behaviour) {
+	t.Helper()
+	if err := sim.SetBehaviour(b); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := sim.SetBehaviour(bsssim.Behaviour{}); err != nil {
+			t.Errorf("restoring the simulator's behaviour: %v", err)
+		}
+	})
+}
+
+// masterClient calls the simulator as the master, as the operator does.
+func masterClient(t *testing.T) *bss.Client {
+	t.Helper()
+	c, err := bss.New(bss.Config{Endpoint: simURL, DomainID: bsssim.DefaultDomainID,
+		Credentials: sign.Credentials{AccessKey: bsssim.DefaultAccessKey, SecretKey: bsssim.DefaultSecretKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// leaveSubmitting stores the first transfer of allocation baName as a
+// manager that died right after its Submitting write leaves it. The
+// manager must be stopped.
+func (tm *team) leaveSubmitting(t *testing.T, baName, amount string) *budgetv1alpha1.BudgetTransfer {
+	t.Helper()
+	ctx := context.Background()
+	ba := tm.get(t, baName)
+	bt := &budgetv1alpha1.BudgetTransfer{
+		ObjectMeta: metav1.ObjectMeta{Name: budgetallocation.TransferName(ba.Name, 1), Namespace: tm.ns},
+		Spec: budgetv1alpha1.BudgetTransferSpec{
+			AllocationRef: budgetv1alpha1.LocalObjectReference{Name: ba.Name}, SubAccountName: tm.sa, EnterpriseAccountName: eaName,
+			CustomerID: tm.customerID, Operation: budgetv1alpha1.OperationTransfer, Amount: budgetv1alpha1.Money(amount),
+			BalanceType: budgetv1alpha1.BalanceTypeDebit, TransID: budgetallocation.TransID(ba.UID, 1), Sequence: 1,
+		},
+	}
+	if err := controllerutil.SetControllerReference(ba, bt, scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Create(ctx, bt); err != nil {
+		t.Fatal(err)
+	}
+	now := metav1.Now()
+	bt.Status = budgetv1alpha1.BudgetTransferStatus{Phase: budgetv1alpha1.PhaseSubmitting, Attempts: 1, SubmittedTime: &now, LastAttemptTime: &now}
+	if err := k8s.Status().Update(ctx, bt); err != nil {
+		t.Fatal(err)
+	}
+	return bt
+}
+
+// stoppedWithSubmitting creates a paused allocation, stops the manager and
+// leaves its first transfer Submitting; first is what the dead manager's
+// call did at BSS. The returned function starts a manager and un-pauses
+// the allocation.
+func (tm *team) stoppedWithSubmitting(t *testing.T, amount string, first func(transID string)) (*budgetv1alpha1.BudgetTransfer, func()) {
+	t.Helper()
+	tm.create(t, tm.allocation("crashed", amount, func(ba *budgetv1alpha1.BudgetAllocation) {
+		ba.Spec.ManagementPolicy = budgetv1alpha1.ManagementPolicyPaused
+	}))
+	tm.waitReason(t, "crashed", budgetv1alpha1.ReasonPaused)
+	stopManager()
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			stopManager = startManager(testOptions)
+		}
+	})
+	bt := tm.leaveSubmitting(t, "crashed", amount)
+	first(bt.Spec.TransID)
+	return bt, func() {
+		stopManager = startManager(testOptions)
+		restarted = true
+		tm.update(t, "crashed", func(ba *budgetv1alpha1.BudgetAllocation) {
+			ba.Spec.ManagementPolicy = budgetv1alpha1.ManagementPolicyManaged
+		})
+	}
+}
+
+// noPhantomSuccess fails the test for a Succeeded transfer of the team
+// whose trans_id the simulator never applied.
+func (tm *team) noPhantomSuccess(t *testing.T) {
+	t.Helper()
+	applied := map[string]bool{}
+	for _, e := range sim.Ledger() {
+		applied[e.TransID] = true
+	}
+	for _, bt := range tm.transfers(t) {
+		if bt.Status.Phase == budgetv1alpha1.PhaseSucceeded && bt.Spec.Operation == budgetv1alpha1.OperationTransfer && !applied[bt.Spec.TransID] {
+			t.Errorf("%s is Succeeded (evidence %+v) but BSS never applied trans_id %s", bt.Name, bt.Status.Evidence, bt.Spec.TransID)
+		}
+	}
+}
+
+// waitTransferReason waits for a transfer's Ready reason.
+func waitTransferReason(t *testing.T, bt *budgetv1alpha1.BudgetTransfer, reason string) *budgetv1alpha1.BudgetTransfer {
+	t.Helper()
+	var got budgetv1alpha1.BudgetTransfer
+	testenv.Eventually(t, 30*time.Second, "transfer "+bt.Name+" "+reason, func() bool {
+		return k8s.Get(context.Background(), objKey(bt), &got) == nil && common.ReadyReason(got.Status.Conditions, budgetv1alpha1.ConditionReady) == reason
+	}, func() string {
+		return string(got.Status.Phase) + " " + common.ConditionMessage(got.Status.Conditions, budgetv1alpha1.ConditionReady)
+	})
+	return &got
+}
+
+// resolve settles an OutcomeUnknown transfer as an administrator does.
+func resolve(t *testing.T, bt *budgetv1alpha1.BudgetTransfer, phase budgetv1alpha1.TransferPhase) {
+	t.Helper()
+	patched := bt.DeepCopy()
+	if patched.Annotations == nil {
+		patched.Annotations = map[string]string{}
+	}
+	patched.Annotations[budgetv1alpha1.AnnotationResolve] = string(phase)
+	if err := k8s.Update(context.Background(), patched); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRefusedTransIDBurned (a): BSS remembers a trans_id it refused, and
+// the manager died between the refusal and the Failed write. The resend's
+// CBC.99007009 must not pass for a movement.
+func TestRefusedTransIDBurned(t *testing.T) {
+	cases := []struct {
+		name     string
+		declared *budgetv1alpha1.BSSBehaviour
+		reason   string
+	}{
+		// Nothing declared: nothing proves either way; an administrator
+		// settles it (here, as Failed after checking BSS).
+		{"nothing declared", nil, budgetv1alpha1.ReasonOutcomeUnknown},
+		// The records carry every trans_id: none with it proves that
+		// nothing moved, and the allocation sends again under a new one.
+		{"records carry trans_ids", &budgetv1alpha1.BSSBehaviour{TransferRecords: budgetv1alpha1.RecordsWithTransID}, budgetv1alpha1.ReasonTransIDBurned},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			simBehaves(t, bsssim.Behaviour{RefusedTransIDs: bsssim.RefusedBurned})
+			tm := newTeam(t)
+			if c.declared != nil {
+				declareBehaviour(t, c.declared)
+			}
+			bt, restart := tm.stoppedWithSubmitting(t, "40", func(transID string) {
+				err := masterClient(t).TransferAmount(context.Background(), bss.AmountTransferRequest{CustomerID: tm.customerID,
+					Amount: money.MustParse("99999999"), TransID: transID, BalanceType: bss.BalanceTypeDebit})
+				if !bss.IsTerminal(err) {
+					t.Fatalf("the first attempt was not refused: %v", err)
+				}
+			})
+			restart()
+			got := waitTransferReason(t, bt, c.reason)
+			if got.Status.Phase == budgetv1alpha1.PhaseSucceeded {
+				t.Fatalf("recorded Succeeded: %+v", got.Status)
+			}
+			if c.reason == budgetv1alpha1.ReasonOutcomeUnknown {
+				resolve(t, got, budgetv1alpha1.PhaseFailed)
+			}
+			tm.waitReady(t, "crashed", "40.00")
+			tm.expectLedger(t, "40.00")
+			tm.noPhantomSuccess(t)
+		})
+	}
+}
+
+// shiftedClock runs ahead of the real clock by a settable offset.
+type shiftedClock struct{ offset atomic.Int64 }
+
+func (c *shiftedClock) Now() time.Time                  { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *shiftedClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+
+var _ clock.PassiveClock = (*shiftedClock)(nil)
+
+// TestNoResendPastTransIDRetention (b): BSS forgets trans_ids after two
+// minutes. A transfer whose answer was lost is not resent once its first
+// attempt is older than the declared retention: a resend would move the
+// money again.
+func TestNoResendPastTransIDRetention(t *testing.T) {
+	simBehaves(t, bsssim.Behaviour{TransIDRetention: bsssim.Duration(2 * time.Minute)})
+	// Refused trans_ids are reusable (true of the simulator), so the lost
+	// answer waits for a resend instead of being settled by the master's
+	// balance around the attempt.
+	declareBehaviour(t, &budgetv1alpha1.BSSBehaviour{RefusedTransIDs: budgetv1alpha1.RefusedTransIDsReusable,
+		TransIDRetention: &metav1.Duration{Duration: 2 * time.Minute}})
+	tm := newTeam(t)
+	// A manager on a clock it can be moved along, which resends only after
+	// an hour unless its clock says otherwise.
+	stopManager()
+	clk := &shiftedClock{}
+	opts := testOptions
+	opts.Clock = clk
+	opts.SubmitRetryBase = time.Hour
+	stopManager = startManager(opts)
+	defer func() {
+		stopManager()
+		stopManager = startManager(testOptions)
+	}()
+	if err := sim.SetFaults(bsssim.Faults{LostResponseRate: 1}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sim.SetFaults(bsssim.Faults{}) }()
+	tm.create(t, tm.allocation("forgotten", "50"))
+	testenv.Eventually(t, 30*time.Second, "transfer applied without an answer", func() bool {
+		bts := tm.transfers(t)
+		return tm.net() == money.MustParse("50") && len(bts) == 1 && bts[0].Status.Phase == budgetv1alpha1.PhaseSubmitting && bts[0].Status.ErrorMessage != ""
+	}, tm.describe("forgotten"))
+	if err := sim.SetFaults(bsssim.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	// Three minutes pass, for BSS and for the operator (whose resend is
+	// then more than due).
+	sim.Advance(3 * time.Minute)
+	clk.offset.Store(int64(3*time.Minute + 2*time.Hour))
+	bt := tm.transfers(t)[0]
+	// Any change brings the transfer back to the operator before its
+	// requeue (an hour of real time) would.
+	nudged := bt.DeepCopy()
+	nudged.Labels["nudge"] = "1"
+	if err := k8s.Update(context.Background(), nudged); err != nil {
+		t.Fatal(err)
+	}
+	got := waitTransferReason(t, &bt, budgetv1alpha1.ReasonOutcomeUnknown)
+	if msg := common.ConditionMessage(got.Status.Conditions, budgetv1alpha1.ConditionReady); !strings.Contains(msg, "remember a trans_id for 2m0s") {
+		t.Errorf("the message does not name the retention: %s", msg)
+	}
+	testenv.Consistently(t, absenceWindow, "no resend", func() bool { return tm.net() == money.MustParse("50") }, tm.describe("forgotten"))
+	resolve(t, got, budgetv1alpha1.PhaseSucceeded)
+	tm.waitReady(t, "forgotten", "50.00")
+	tm.expectLedger(t, "50.00")
+}
+
+// TestTransferRecordsWithoutTransIDs (c): the master's records do not
+// carry trans_ids (or do not show transfers at all). A lost answer is
+// settled by the master's balance around the attempt; a movement applied
+// before a crash cannot be proven and waits for an administrator.
+func TestTransferRecordsWithoutTransIDs(t *testing.T) {
+	for _, records := range []string{bsssim.RecordsOwnID, bsssim.RecordsNone} {
+		t.Run(records, func(t *testing.T) {
+			simBehaves(t, bsssim.Behaviour{TransferRecords: records})
+			tm := newTeam(t)
+			bt, restart := tm.stoppedWithSubmitting(t, "25", func(transID string) {
+				if err := masterClient(t).TransferAmount(context.Background(), bss.AmountTransferRequest{CustomerID: tm.customerID,
+					Amount: money.MustParse("25"), TransID: transID, BalanceType: bss.BalanceTypeDebit}); err != nil {
+					t.Fatal(err)
+				}
+			})
+			restart()
+			got := waitTransferReason(t, bt, budgetv1alpha1.ReasonOutcomeUnknown)
+			if msg := common.ConditionMessage(got.Status.Conditions, budgetv1alpha1.ConditionReady); !strings.Contains(msg, "CBC.99007009") {
+				t.Errorf("message: %s", msg)
+			}
+			resolve(t, got, budgetv1alpha1.PhaseSucceeded)
+			tm.waitReady(t, "crashed", "25.00")
+
+			// A lost answer, with the manager running: settled by the
+			// balance, and moved once.
+			if err := sim.SetFaults(bsssim.Faults{LostResponseRate: 1}); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = sim.SetFaults(bsssim.Faults{}) }()
+			tm.update(t, "crashed", func(ba *budgetv1alpha1.BudgetAllocation) { ba.Spec.Amount = ptr.To(budgetv1alpha1.Money("60")) })
+			tm.waitReady(t, "crashed", "60.00")
+			for _, bt := range tm.transfers(t) {
+				if bt.Spec.Sequence == 2 && (bt.Status.Evidence == nil || bt.Status.Evidence.Kind != budgetv1alpha1.EvidenceBalance) {
+					t.Errorf("%s: evidence %+v, want Balance", bt.Name, bt.Status.Evidence)
+				}
+			}
+			tm.expectLedger(t, "60.00")
+			tm.noPhantomSuccess(t)
+		})
+	}
+}
+
+// TestOwnTopUpsAreNotReclaimed (d): BSS counts money the sub-account
+// topped up itself as reclaimable. Deleting the allocation reclaims what
+// the operator granted and never the sub-account's own money.
+func TestOwnTopUpsAreNotReclaimed(t *testing.T) {
+	simBehaves(t, bsssim.Behaviour{Reclaimable: bsssim.ReclaimableTotal})
+	tm := newTeam(t)
+	if err := sim.AddSubFunds(tm.customerID, money.MustParse("70")); err != nil {
+		t.Fatal(err)
+	}
+	tm.create(t, tm.allocation("own", "100", func(ba *budgetv1alpha1.BudgetAllocation) {
+		ba.Spec.DeletionPolicy = budgetv1alpha1.DeletionPolicyReclaim
+	}))
+	tm.waitReady(t, "own", "100.00")
+	if err := k8s.Delete(context.Background(), tm.get(t, "own")); err != nil {
+		t.Fatal(err)
+	}
+	tm.waitGone(t, "own")
+	tm.expectLedger(t, "0.00")
+	for _, e := range sim.Ledger() {
+		if e.CustomerID == tm.customerID && e.SelfFunded.IsPositive() {
+			t.Errorf("%s took %s of the sub-account's own money", e.TransID, e.SelfFunded)
+		}
+	}
+	if b, _ := sim.SubAccount(tm.customerID); b.SelfFundedCash != money.MustParse("70") {
+		t.Errorf("the sub-account's own money is %s, want 70.00", b.SelfFundedCash)
+	}
+}
