@@ -1,6 +1,7 @@
 package bsssim
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +33,7 @@ func (s *Sim) adminRoutes() map[string]adminRoute {
 	return map[string]adminRoute{
 		"/_sim/state":         {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodGet: s.adminState}},
 		"/_sim/faults":        {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodGet: s.adminGetFaults, http.MethodPost: s.adminSetFaults}},
+		"/_sim/behaviour":     {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodGet: s.adminGetBehaviour, http.MethodPost: s.adminSetBehaviour}},
 		"/_sim/advance":       {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodPost: s.adminAdvance}},
 		"/_sim/orders":        {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodPost: s.adminCreateOrder}},
 		"/_sim/orders/status": {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodPost: s.adminOrderStatus}},
@@ -115,6 +117,31 @@ func (s *Sim) adminSetFaults(_ *http.Request, body []byte) (int, any) {
 	}
 	s.log.Info("faults changed", "faults", f)
 	return http.StatusOK, s.Faults()
+}
+
+func (s *Sim) adminGetBehaviour(_ *http.Request, _ []byte) (int, any) {
+	return http.StatusOK, s.Behaviour()
+}
+
+// adminSetBehaviour replaces the whole behaviour: a field left out takes
+// its default. Unknown fields are refused, so that a misspelt switch does
+// not silently leave the default in force.
+func (s *Sim) adminSetBehaviour(_ *http.Request, body []byte) (int, any) {
+	var b Behaviour
+	if len(body) == 0 {
+		return adminErr(http.StatusBadRequest, "a JSON body is required")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		return adminErr(http.StatusBadRequest, "invalid JSON body: %v", err)
+	}
+	if err := s.SetBehaviour(b); err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	got := s.Behaviour()
+	s.log.Info("behaviour changed", "behaviour", got.String())
+	return http.StatusOK, got
 }
 
 type advanceBody struct {

@@ -478,7 +478,7 @@ func (s *Sim) showRetrieveAmount(c *reqCtx) (any, error) {
 		return nil, err
 	}
 	if bt == BalanceTypeDebit {
-		return map[string]any{"total_count": 1, "amount_infos": []retrieveAmountInfo{{AvailRetrieveAmount: num(sa.ReclaimableCash), MeasureID: 1, Currency: currencyCNY}}}, nil
+		return map[string]any{"total_count": 1, "amount_infos": []retrieveAmountInfo{{AvailRetrieveAmount: num(s.reclaimableCashLocked(sa)), MeasureID: 1, Currency: currencyCNY}}}, nil
 	}
 	rows := ledgerRows(sa.CreditLedgers, now)
 	infos := []retrieveAmountInfo{}

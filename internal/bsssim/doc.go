@@ -19,11 +19,19 @@
 // (cash, credit, sub-coupons) and the consumed total always add up to the
 // seeded total plus what the admin API added.
 //
+// Where Huawei does not document BSS (docs/bss-api.md §10–11), a Behaviour
+// chooses what the simulator does: whether a trans_id refused with a
+// terminal code is burned, how long (in simulated time) trans_ids are
+// remembered, what the master's income/expense records show of its
+// transfers and reclaims, and whether a sub-account's own top-ups are
+// reclaimable. The zero value is the simulator's long-standing behaviour;
+// Options.Behaviour, SetBehaviour and /_sim/behaviour choose another.
+//
 // Faults (latency, errors before commit, responses lost after commit,
 // throttling storms) are drawn from a random generator seeded with
 // Options.Seed, so a run is reproducible for the same sequence of requests.
 //
 // An unsigned admin API under /_sim/ (loopback clients only) exposes the
-// state, the fault configuration, simulated time, and helpers to add funds,
-// sub-accounts and orders.
+// state, the fault configuration, the behaviour, simulated time, and
+// helpers to add funds, sub-accounts and orders.
 package bsssim

@@ -1,6 +1,7 @@
 package bsssim
 
 import (
+	"errors"
 	"math/bits"
 	"sort"
 	"time"
@@ -196,28 +197,81 @@ func (op amountOp) balanceType() string {
 	return BalanceTypeDebit
 }
 
-// checkTransIDLocked rejects a trans_id that already succeeded for the
-// master, and generates one when the client sent none.
-func (s *Sim) checkTransIDLocked(domainID string, transID *string) error {
+// transIDCheck is what checkTransIDLocked found out about a trans_id that
+// may be processed.
+type transIDCheck struct {
+	// forgotten is set when BSS had seen the trans_id and the retention
+	// (Behaviour.TransIDRetention) has passed since.
+	forgotten bool
+}
+
+// checkTransIDLocked rejects a trans_id that the master used before
+// (applied, or burned by a refusal) and that BSS still remembers at now,
+// and generates one when the client sent none.
+func (s *Sim) checkTransIDLocked(now time.Time, domainID string, transID *string) (transIDCheck, error) {
 	if *transID == "" {
 		for {
 			id := s.nextHexLocked("trans")
-			if !s.transIDs[domainID+"\x00"+id] {
+			if _, used := s.transIDs[domainID+"\x00"+id]; !used {
 				*transID = id
-				return nil
+				return transIDCheck{}, nil
 			}
 		}
 	}
-	if s.transIDs[domainID+"\x00"+*transID] {
-		return bizErr(CodeDuplicateTransID, "The transaction ID %s already exists. Do not submit it again.", *transID)
+	seen, ok := s.transIDs[domainID+"\x00"+*transID]
+	if !ok {
+		return transIDCheck{}, nil
 	}
-	return nil
+	if s.behaviour.remembers(seen, now) {
+		return transIDCheck{}, bizErr(CodeDuplicateTransID, "The transaction ID %s already exists. Do not submit it again.", *transID)
+	}
+	return transIDCheck{forgotten: true}, nil
 }
 
 func (s *Sim) recordLocked(e LedgerEntry) {
 	s.st.Ledger = append(s.st.Ledger, e)
-	s.transIDs[e.DomainID+"\x00"+e.TransID] = true
+	s.transIDs[e.DomainID+"\x00"+e.TransID] = e.Time
 	s.dirty = true
+}
+
+// refusedLocked remembers the trans_id of a money write refused with err
+// when the behaviour burns it (Behaviour.burns).
+func (s *Sim) refusedLocked(now time.Time, tc transIDCheck, op, domainID, customerID, transID, reqID string, err error) {
+	if !s.behaviour.burns(err) {
+		return
+	}
+	var ae *apiError
+	errors.As(err, &ae)
+	s.st.BurnedTransIDs = append(s.st.BurnedTransIDs, BurnedTransID{
+		TransID: transID, Operation: op, DomainID: domainID, CustomerID: customerID, ErrorCode: ae.code,
+		Time: now, RequestID: reqID, AfterRetention: tc.forgotten,
+	})
+	s.transIDs[domainID+"\x00"+transID] = now
+	s.dirty = true
+}
+
+// masterRecordLocked writes the master's income/expense record of a
+// transfer or reclaim as Behaviour.TransferRecords says: with trade_id =
+// trans_id, with a trade_id of BSS's own, or not at all.
+func (s *Sim) masterRecordLocked(now time.Time, m *Master, balanceType, trade, dir, transID string, amount, after money.Amount) {
+	tradeID := transID
+	switch s.behaviour.TransferRecords {
+	case RecordsNone:
+		return
+	case RecordsOwnID:
+		tradeID = s.nextDigitsLocked("BE", 18, func(string) bool { return false })
+	}
+	s.addChangeLocked(now, m.DomainID, m.Name, balanceType, trade, dir, tradeID, amount, after, "")
+}
+
+// reclaimableCashLocked is the cash of sa that the master may reclaim
+// (avail_retrieve_amount): its reclaimable cash, plus its own top-ups when
+// Behaviour.Reclaimable is ReclaimableTotal.
+func (s *Sim) reclaimableCashLocked(sa *SubAccount) money.Amount {
+	if s.behaviour.Reclaimable == ReclaimableTotal {
+		return sa.cash()
+	}
+	return sa.ReclaimableCash
 }
 
 // ownSubLocked returns the sub-account id of master m, or CBC.99000047.
@@ -250,10 +304,12 @@ func insufficient(what string, have money.Amount) error {
 }
 
 // transferAmountLocked moves cash or credit from master m to a sub-account.
-func (s *Sim) transferAmountLocked(now time.Time, m *Master, op amountOp, reqID string) error {
-	if err := s.checkTransIDLocked(m.DomainID, &op.transID); err != nil {
+func (s *Sim) transferAmountLocked(now time.Time, m *Master, op amountOp, reqID string) (err error) {
+	tc, err := s.checkTransIDLocked(now, m.DomainID, &op.transID)
+	if err != nil {
 		return err
 	}
+	defer func() { s.refusedLocked(now, tc, OpTransferAmount, m.DomainID, op.customerID, op.transID, reqID, err) }()
 	sa, err := s.ownSubLocked(m, op.customerID)
 	if err != nil {
 		return err
@@ -267,7 +323,7 @@ func (s *Sim) transferAmountLocked(now time.Time, m *Master, op amountOp, reqID 
 		}
 		m.Cash = m.Cash.Sub(op.amount)
 		sa.ReclaimableCash = sa.ReclaimableCash.Add(op.amount)
-		s.addChangeLocked(now, m.DomainID, m.Name, BalanceTypeDebit, TradeTransferIn, Expense, op.transID, op.amount, m.Cash, "")
+		s.masterRecordLocked(now, m, BalanceTypeDebit, TradeTransferIn, Expense, op.transID, op.amount, m.Cash)
 		s.addChangeLocked(now, sa.ID, sa.Name, BalanceTypeDebit, TradeTransferIn, Revenue, op.transID, op.amount, sa.cash(), "")
 	} else {
 		i, err := selectLedger(m.CreditLedgers, op.expire, now, "the master")
@@ -288,21 +344,25 @@ func (s *Sim) transferAmountLocked(now time.Time, m *Master, op amountOp, reqID 
 		sl := &sa.CreditLedgers[j]
 		sl.Balance = sl.Balance.Add(op.amount)
 		sl.Line = sl.Line.Add(op.amount)
-		s.addChangeLocked(now, m.DomainID, m.Name, BalanceTypeCredit, TradeTransferIn, Expense, op.transID, op.amount, sumLedgers(m.CreditLedgers), "")
+		s.masterRecordLocked(now, m, BalanceTypeCredit, TradeTransferIn, Expense, op.transID, op.amount, sumLedgers(m.CreditLedgers))
 		s.addChangeLocked(now, sa.ID, sa.Name, BalanceTypeCredit, TradeTransferIn, Revenue, op.transID, op.amount, sumLedgers(sa.CreditLedgers), "")
 	}
 	s.recordLocked(LedgerEntry{
 		TransID: op.transID, Operation: OpTransferAmount, DomainID: m.DomainID, CustomerID: sa.ID, Amount: op.amount,
-		BalanceType: op.balanceType(), ExpireTime: clonePtr(op.expire), Time: now, RequestID: reqID,
+		BalanceType: op.balanceType(), ExpireTime: clonePtr(op.expire), Time: now, RequestID: reqID, AfterRetention: tc.forgotten,
 	})
 	return nil
 }
 
 // retrieveAmountLocked moves reclaimable cash or credit back to master m.
-func (s *Sim) retrieveAmountLocked(now time.Time, m *Master, op amountOp, reqID string) error {
-	if err := s.checkTransIDLocked(m.DomainID, &op.transID); err != nil {
+// A cash reclaim takes the sub-account's reclaimable cash first and, when
+// Behaviour.Reclaimable is ReclaimableTotal, its own top-ups after it.
+func (s *Sim) retrieveAmountLocked(now time.Time, m *Master, op amountOp, reqID string) (err error) {
+	tc, err := s.checkTransIDLocked(now, m.DomainID, &op.transID)
+	if err != nil {
 		return err
 	}
+	defer func() { s.refusedLocked(now, tc, OpRetrieveAmount, m.DomainID, op.customerID, op.transID, reqID, err) }()
 	sa, err := s.ownSubLocked(m, op.customerID)
 	if err != nil {
 		return err
@@ -310,14 +370,18 @@ func (s *Sim) retrieveAmountLocked(now time.Time, m *Master, op amountOp, reqID 
 	if sa.FinancialCustody == 1 {
 		return checkErr(CheckNoRetrieveFromCustody)
 	}
+	var selfFunded money.Amount
 	if !op.credit {
-		if sa.ReclaimableCash.Cmp(op.amount) < 0 {
-			return insufficient("the sub-account's reclaimable cash", sa.ReclaimableCash)
+		if avail := s.reclaimableCashLocked(sa); avail.Cmp(op.amount) < 0 {
+			return insufficient("the sub-account's reclaimable cash", avail)
 		}
-		sa.ReclaimableCash = sa.ReclaimableCash.Sub(op.amount)
+		fromFunded := money.Min(op.amount, sa.ReclaimableCash)
+		selfFunded = op.amount.Sub(fromFunded)
+		sa.ReclaimableCash = sa.ReclaimableCash.Sub(fromFunded)
+		sa.SelfFundedCash = sa.SelfFundedCash.Sub(selfFunded)
 		m.Cash = m.Cash.Add(op.amount)
 		s.addChangeLocked(now, sa.ID, sa.Name, BalanceTypeDebit, TradeRetrieve, Expense, op.transID, op.amount, sa.cash(), "")
-		s.addChangeLocked(now, m.DomainID, m.Name, BalanceTypeDebit, TradeRetrieve, Revenue, op.transID, op.amount, m.Cash, "")
+		s.masterRecordLocked(now, m, BalanceTypeDebit, TradeRetrieve, Revenue, op.transID, op.amount, m.Cash)
 	} else {
 		j, err := selectLedger(sa.CreditLedgers, op.expire, now, "the sub-account")
 		if err != nil {
@@ -341,11 +405,12 @@ func (s *Sim) retrieveAmountLocked(now time.Time, m *Master, op amountOp, reqID 
 		ml.Balance = ml.Balance.Add(op.amount)
 		ml.Line = ml.Line.Add(op.amount)
 		s.addChangeLocked(now, sa.ID, sa.Name, BalanceTypeCredit, TradeRetrieve, Expense, op.transID, op.amount, sumLedgers(sa.CreditLedgers), "")
-		s.addChangeLocked(now, m.DomainID, m.Name, BalanceTypeCredit, TradeRetrieve, Revenue, op.transID, op.amount, sumLedgers(m.CreditLedgers), "")
+		s.masterRecordLocked(now, m, BalanceTypeCredit, TradeRetrieve, Revenue, op.transID, op.amount, sumLedgers(m.CreditLedgers))
 	}
 	s.recordLocked(LedgerEntry{
 		TransID: op.transID, Operation: OpRetrieveAmount, DomainID: m.DomainID, CustomerID: sa.ID, Amount: op.amount,
 		BalanceType: op.balanceType(), ExpireTime: clonePtr(op.expire), Time: now, RequestID: reqID,
+		SelfFunded: selfFunded, AfterRetention: tc.forgotten,
 	})
 	return nil
 }
@@ -372,10 +437,12 @@ func (s *Sim) idTakenLocked(id string) bool {
 }
 
 // transferCouponLocked carves a new sub-coupon out of a master coupon.
-func (s *Sim) transferCouponLocked(now time.Time, m *Master, op couponOp, reqID string) (string, error) {
-	if err := s.checkTransIDLocked(m.DomainID, &op.transID); err != nil {
+func (s *Sim) transferCouponLocked(now time.Time, m *Master, op couponOp, reqID string) (_ string, err error) {
+	tc, err := s.checkTransIDLocked(now, m.DomainID, &op.transID)
+	if err != nil {
 		return "", err
 	}
+	defer func() { s.refusedLocked(now, tc, OpTransferCoupon, m.DomainID, op.customerID, op.transID, reqID, err) }()
 	sa, err := s.ownSubLocked(m, op.customerID)
 	if err != nil {
 		return "", err
@@ -398,17 +465,19 @@ func (s *Sim) transferCouponLocked(now time.Time, m *Master, op couponOp, reqID 
 	s.st.SubCoupons = append(s.st.SubCoupons, SubCoupon{ID: id, ParentCouponID: c.ID, CustomerID: sa.ID, Balance: op.amount})
 	s.recordLocked(LedgerEntry{
 		TransID: op.transID, Operation: OpTransferCoupon, DomainID: m.DomainID, CustomerID: sa.ID, Amount: op.amount,
-		CouponID: c.ID, SubCouponID: id, Time: now, RequestID: reqID,
+		CouponID: c.ID, SubCouponID: id, Time: now, RequestID: reqID, AfterRetention: tc.forgotten,
 	})
 	return id, nil
 }
 
 // retrieveCouponLocked returns a sub-coupon's whole balance to its parent
 // coupon and deletes the sub-coupon.
-func (s *Sim) retrieveCouponLocked(now time.Time, m *Master, op couponOp, reqID string) (money.Amount, error) {
-	if err := s.checkTransIDLocked(m.DomainID, &op.transID); err != nil {
+func (s *Sim) retrieveCouponLocked(now time.Time, m *Master, op couponOp, reqID string) (_ money.Amount, err error) {
+	tc, err := s.checkTransIDLocked(now, m.DomainID, &op.transID)
+	if err != nil {
 		return 0, err
 	}
+	defer func() { s.refusedLocked(now, tc, OpRetrieveCoupon, m.DomainID, op.customerID, op.transID, reqID, err) }()
 	sa, err := s.ownSubLocked(m, op.customerID)
 	if err != nil {
 		return 0, err
@@ -432,7 +501,7 @@ func (s *Sim) retrieveCouponLocked(now time.Time, m *Master, op couponOp, reqID 
 	s.st.SubCoupons = append(s.st.SubCoupons[:idx], s.st.SubCoupons[idx+1:]...)
 	s.recordLocked(LedgerEntry{
 		TransID: op.transID, Operation: OpRetrieveCoupon, DomainID: m.DomainID, CustomerID: sa.ID, Amount: sc.Balance,
-		CouponID: parent.ID, SubCouponID: sc.ID, Time: now, RequestID: reqID,
+		CouponID: parent.ID, SubCouponID: sc.ID, Time: now, RequestID: reqID, AfterRetention: tc.forgotten,
 	})
 	return sc.Balance, nil
 }

@@ -39,6 +39,10 @@ type Options struct {
 	ThrottlePerSecond float64
 	// Faults is the initial fault configuration.
 	Faults Faults
+	// Behaviour chooses how the simulator answers where Huawei does not
+	// document BSS (bss-api.md §10–11); the zero value is the simulator's
+	// long-standing behaviour. SetBehaviour changes it later.
+	Behaviour Behaviour
 	// AuthNow is the clock used to check X-Sdk-Date; time.Now when nil.
 	// Authentication always uses this real clock, never simulated time.
 	AuthNow func() time.Time
@@ -112,11 +116,14 @@ type Sim struct {
 	initial    *State
 	rng        *rand.Rand
 	faults     Faults
+	behaviour  Behaviour
 	stormUntil time.Time
 	busy       map[string]bool
-	transIDs   map[string]bool
-	deductIdx  map[string]int
-	dirty      bool
+	// transIDs maps domain id + NUL + trans_id to when BSS first saw it
+	// (applied or burned); Behaviour.TransIDRetention counts from there.
+	transIDs  map[string]time.Time
+	deductIdx map[string]int
+	dirty     bool
 
 	thr    throttler
 	reqSeq atomic.Uint64
@@ -132,11 +139,15 @@ func New(state *State, opts Options) (*Sim, error) {
 	if err := opts.Faults.Validate(); err != nil {
 		return nil, fmt.Errorf("bsssim: faults: %w", err)
 	}
+	if err := opts.Behaviour.Validate(); err != nil {
+		return nil, fmt.Errorf("bsssim: behaviour: %w", err)
+	}
 	if opts.ConsumptionRate.IsNegative() {
 		return nil, errors.New("bsssim: consumption rate must not be negative")
 	}
 	st := state.DeepCopy()
 	st.SimTime = nil
+	st.Behaviour = nil
 	st.normalize()
 	if err := st.validate(); err != nil {
 		return nil, fmt.Errorf("bsssim: invalid state: %w", err)
@@ -170,12 +181,13 @@ func New(state *State, opts Options) (*Sim, error) {
 	if err := s.checkConservationLocked(); err != nil {
 		return nil, fmt.Errorf("bsssim: invalid state: %w", err)
 	}
-	if err := s.checkLedgerLocked(); err != nil {
+	if err := s.checkLedgerLocked(false); err != nil {
 		return nil, fmt.Errorf("bsssim: invalid state: %w", err)
 	}
 	s.initial = st.DeepCopy()
 	s.rng = newRNG(opts.Seed)
 	s.setFaultsLocked(opts.Faults)
+	s.behaviour = opts.Behaviour.Normalized()
 	s.handler = s.routes()
 	s.dirty = true
 	s.mu.Lock()
@@ -251,12 +263,14 @@ func (s *Sim) Close() error {
 }
 
 // Snapshot returns a deep copy of the current state, with consumption
-// applied up to now and SimTime set.
+// applied up to now and SimTime and Behaviour set.
 func (s *Sim) Snapshot() *State {
 	now := s.lock()
 	defer s.unlock()
 	c := s.st.DeepCopy()
 	c.SimTime = &now
+	b := s.behaviour
+	c.Behaviour = &b
 	return c
 }
 
@@ -297,6 +311,39 @@ func (s *Sim) Faults() Faults {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.faults
+}
+
+// SetBehaviour replaces the whole behaviour. It returns an error, and
+// changes nothing, for an invalid one. The new behaviour applies to every
+// request from now on, and to what was recorded before where that is read
+// at request time: a shorter TransIDRetention forgets older trans_ids at
+// once, Reclaimable changes what is reclaimable now, and RefusedTransIDs =
+// RefusedReusable does not forget trans_ids burned earlier (they stay
+// remembered for the retention). Records already written keep their
+// trade_id.
+func (s *Sim) SetBehaviour(b Behaviour) error {
+	if err := b.Validate(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.behaviour = b.Normalized()
+	return nil
+}
+
+// Behaviour returns the behaviour in force, with every default spelled
+// out.
+func (s *Sim) Behaviour() Behaviour {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.behaviour
+}
+
+// BurnedTransIDs returns a copy of the burned trans_ids, oldest first.
+func (s *Sim) BurnedTransIDs() []BurnedTransID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]BurnedTransID(nil), s.st.BurnedTransIDs...)
 }
 
 // Advance moves simulated time forward by d and applies the consumption of
@@ -445,9 +492,11 @@ func (s *Sim) LastSMSCode(mobilePhone string) (string, bool) {
 	return "", false
 }
 
-// Reset restores the state New was given (with its seeded totals), the
-// random generator and the throttle buckets. The fault configuration is
-// kept.
+// Reset restores the state New was given (with its seeded totals, so the
+// ledger, the burned trans_ids and what BSS remembers of trans_ids go
+// back to it too), the random generator and the throttle buckets. The
+// fault configuration and the behaviour are configuration, not state: both
+// are kept.
 func (s *Sim) Reset() {
 	s.mu.Lock()
 	defer s.unlock()
@@ -552,28 +601,47 @@ func sumLedgers(ls []CreditLedger) money.Amount {
 	return t
 }
 
-// CheckLedger verifies that every trans_id appears at most once per master,
-// that every entry names a known operation, master and sub-account, and
-// that amounts are positive (a coupon reclaim may return 0.00).
+// CheckLedger verifies that every trans_id was applied at most once per
+// master — also when BSS had forgotten it (Behaviour.TransIDRetention) and
+// applied it again: that is money moved twice, and it is reported — that
+// every entry names a known operation, master and sub-account, that
+// amounts are positive (a coupon reclaim may return 0.00), and that every
+// burned trans_id names a known operation and master.
 func (s *Sim) CheckLedger() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.checkLedgerLocked()
+	return s.checkLedgerLocked(true)
 }
 
-func (s *Sim) checkLedgerLocked() error {
+// checkLedgerLocked checks the ledger. With strict unset (loading a
+// state), a trans_id applied again after BSS forgot it (the later entry
+// marked AfterRetention) is what happened, not a broken state.
+func (s *Sim) checkLedgerLocked(strict bool) error {
 	var errs []error
 	seen := map[string]int{}
 	subs := map[string]string{}
 	for _, sa := range s.st.SubAccounts {
 		subs[sa.ID] = sa.DomainID
 	}
+	masters := map[string]bool{}
+	for _, m := range s.st.Masters {
+		masters[m.DomainID] = true
+	}
 	for i, e := range s.st.Ledger {
 		k := e.DomainID + "\x00" + e.TransID
 		if j, dup := seen[k]; dup {
-			errs = append(errs, fmt.Errorf("ledger entries %d and %d share trans_id %q", j, i, e.TransID))
+			switch {
+			case e.AfterRetention && strict:
+				errs = append(errs, fmt.Errorf("ledger entries %d and %d share trans_id %q: BSS forgot it (trans_id retention) and moved the money again", j, i, e.TransID))
+			case !e.AfterRetention:
+				errs = append(errs, fmt.Errorf("ledger entries %d and %d share trans_id %q", j, i, e.TransID))
+			}
 		}
 		seen[k] = i
+		if e.SelfFunded.IsNegative() || e.SelfFunded.Cmp(e.Amount) > 0 ||
+			(e.SelfFunded.IsPositive() && (e.Operation != OpRetrieveAmount || e.BalanceType == BalanceTypeCredit)) {
+			errs = append(errs, fmt.Errorf("ledger entry %d (%s) has self_funded %s of %s", i, e.TransID, e.SelfFunded, e.Amount))
+		}
 		if e.TransID == "" {
 			errs = append(errs, fmt.Errorf("ledger entry %d has no trans_id", i))
 		}
@@ -593,14 +661,36 @@ func (s *Sim) checkLedgerLocked() error {
 			errs = append(errs, fmt.Errorf("ledger entry %d names sub-account %q, not one of master %q", i, e.CustomerID, e.DomainID))
 		}
 	}
+	for i, b := range s.st.BurnedTransIDs {
+		switch {
+		case b.TransID == "":
+			errs = append(errs, fmt.Errorf("burned trans_id %d is empty", i))
+		case !masters[b.DomainID]:
+			errs = append(errs, fmt.Errorf("burned trans_id %d (%s) names unknown master %q", i, b.TransID, b.DomainID))
+		}
+		switch b.Operation {
+		case OpTransferAmount, OpRetrieveAmount, OpTransferCoupon, OpRetrieveCoupon:
+		default:
+			errs = append(errs, fmt.Errorf("burned trans_id %d (%s) has unknown operation %q", i, b.TransID, b.Operation))
+		}
+	}
 	return errors.Join(errs...)
 }
 
 func (s *Sim) rebuildIndexesLocked() {
 	s.busy = map[string]bool{}
-	s.transIDs = map[string]bool{}
+	s.transIDs = map[string]time.Time{}
+	seen := func(domainID, transID string, at time.Time) {
+		k := domainID + "\x00" + transID
+		if t, ok := s.transIDs[k]; !ok || at.After(t) {
+			s.transIDs[k] = at
+		}
+	}
 	for _, e := range s.st.Ledger {
-		s.transIDs[e.DomainID+"\x00"+e.TransID] = true
+		seen(e.DomainID, e.TransID, e.Time)
+	}
+	for _, b := range s.st.BurnedTransIDs {
+		seen(b.DomainID, b.TransID, b.Time)
 	}
 	s.deductIdx = map[string]int{}
 	for i, r := range s.st.ChangeRecords {

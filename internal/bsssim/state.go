@@ -154,6 +154,9 @@ type State struct {
 	ChangeRecords []ChangeRecord `json:"change_records,omitempty"`
 	// Ledger lists every money operation that was applied, in order.
 	Ledger []LedgerEntry `json:"ledger,omitempty"`
+	// BurnedTransIDs lists the trans_ids refused while refused ones were
+	// burned (Behaviour.RefusedTransIDs), in order. Nothing moved for them.
+	BurnedTransIDs []BurnedTransID `json:"burned_trans_ids,omitempty"`
 	// SMSCodes are the verification codes sent, newest last.
 	SMSCodes []SMSCode `json:"sms_codes,omitempty"`
 	// TimeOffset is how far simulated time runs ahead of the real clock.
@@ -163,6 +166,11 @@ type State struct {
 	// SimTime is the simulated time when the state was captured. It is
 	// output only and ignored when a state is loaded.
 	SimTime *time.Time `json:"sim_time,omitempty"`
+	// Behaviour is the behaviour in force when the state was captured,
+	// with every default spelled out. It is output only and ignored when a
+	// state is loaded: the behaviour is configuration (Options.Behaviour,
+	// SetBehaviour), not state.
+	Behaviour *Behaviour `json:"behaviour,omitempty"`
 }
 
 // Master is an enterprise master account.
@@ -450,6 +458,17 @@ type LedgerEntry struct {
 	Time time.Time `json:"time"`
 	// RequestID is the X-Request-Id of the request that applied it.
 	RequestID string `json:"request_id,omitempty"`
+	// SelfFunded is the part of a cash reclaim taken from the
+	// sub-account's own top-ups (SelfFundedCash), which only
+	// Behaviour.Reclaimable = ReclaimableTotal allows; the rest of Amount
+	// came from its reclaimable cash.
+	SelfFunded money.Amount `json:"self_funded,omitempty"`
+	// AfterRetention is set when BSS had seen the trans_id before (applied
+	// or burned) and had forgotten it (Behaviour.TransIDRetention) when it
+	// processed this request as new. CheckLedger still reports a trans_id
+	// applied twice; New accepts such a state only when the later entry is
+	// marked so.
+	AfterRetention bool `json:"after_retention,omitempty"`
 }
 
 // SMSCode is a verification code sent by SendSmsVerificationCode.
@@ -636,6 +655,7 @@ func LoadState(path string) (*State, error) {
 		return nil, fmt.Errorf("parse state %s: %w", path, err)
 	}
 	st.SimTime = nil
+	st.Behaviour = nil
 	return &st, nil
 }
 
@@ -731,6 +751,9 @@ func (st *State) SetCredentials(accessKey, secretKey, domainID string) error {
 	for i := range st.Ledger {
 		fix(&st.Ledger[i].DomainID)
 	}
+	for i := range st.BurnedTransIDs {
+		fix(&st.BurnedTransIDs[i].DomainID)
+	}
 	for i := range st.SMSCodes {
 		fix(&st.SMSCodes[i].DomainID)
 	}
@@ -767,8 +790,10 @@ func (st *State) DeepCopy() *State {
 		e.ExpireTime = clonePtr(e.ExpireTime)
 		c.Ledger[i] = e
 	}
+	c.BurnedTransIDs = append([]BurnedTransID(nil), st.BurnedTransIDs...)
 	c.SMSCodes = append([]SMSCode(nil), st.SMSCodes...)
 	c.SimTime = clonePtr(st.SimTime)
+	c.Behaviour = clonePtr(st.Behaviour)
 	return &c
 }
 
