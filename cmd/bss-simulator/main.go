@@ -33,8 +33,14 @@ Without --state it starts from the built-in seed:
 with 100000.00 cash, credit ledgers of 50000.00 (expiring) and 20000.00
 (permanent), three coupons and sub-accounts team-a, team-b and team-c.
 
-The unsigned admin API under /_sim/ (state, faults, advance, orders, reset,
-funds, subaccounts, consumption, check) answers loopback clients only.
+Where Huawei does not document BSS, --refused-trans-ids, --trans-id-retention,
+--transfer-records and --reclaimable choose what the simulator does; the
+defaults are its long-standing behaviour. POST /_sim/behaviour changes them
+at run time.
+
+The unsigned admin API under /_sim/ (state, faults, behaviour, advance,
+orders, reset, funds, subaccounts, consumption, check) answers loopback
+clients only.
 
 Usage:
   bss-simulator [flags]
@@ -58,6 +64,8 @@ type config struct {
 	latency         time.Duration
 	jitter          time.Duration
 	storm           time.Duration
+	behaviour       bsssim.Behaviour
+	retention       time.Duration
 }
 
 func parseFlags(args []string, out io.Writer) (*config, error) {
@@ -80,6 +88,14 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs.Float64Var(&c.faults.LostResponseRate, "lost-response-rate", 0, "fault: probability (0-1) that a money write is applied but its response is lost (connection closed or 500 CBC.0999)")
 	fs.DurationVar(&c.storm, "storm-duration", 0, "fault: throttling storm length, starting at startup")
 	fs.Float64Var(&c.faults.StormRate, "storm-rate", 0, "fault: per-API rate during the storm; 0 rejects every request with 429 APIG.0308")
+	fs.StringVar(&c.behaviour.RefusedTransIDs, "refused-trans-ids", bsssim.RefusedReusable,
+		"behaviour: the `mode` of a trans_id refused with a terminal business code (such as CBC.99005003): reusable (a resend is processed again) or burned (a resend answers CBC.99007009 although nothing moved)")
+	fs.DurationVar(&c.retention, "trans-id-retention", 0,
+		"behaviour: how long, in simulated time, a trans_id is remembered after BSS first applied or burned it; a resend after it moves the money again; 0 means forever")
+	fs.StringVar(&c.behaviour.TransferRecords, "transfer-records", bsssim.RecordsTransID,
+		"behaviour: the `mode` of the master's income/expense records of its transfers and reclaims: trans-id (one each, trade_id = trans_id), own-id (one each, a trade_id of BSS's own) or none")
+	fs.StringVar(&c.behaviour.Reclaimable, "reclaimable", bsssim.ReclaimableFunded,
+		"behaviour: the `mode` of a sub-account's reclaimable cash: funded (what the master gave it less what was spent of it) or total (its whole cash, its own top-ups included, which a reclaim takes last)")
 	fs.Usage = func() {
 		if _, err := fmt.Fprintf(fs.Output(), usageHeader, bsssim.DefaultDomainID, bsssim.DefaultAccessKey, bsssim.DefaultSecretKey); err != nil {
 			return
@@ -100,6 +116,13 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	}
 	if c.throttle < 0 {
 		return nil, errors.New("--throttle must not be negative")
+	}
+	if c.retention < 0 {
+		return nil, errors.New("--trans-id-retention must not be negative")
+	}
+	c.behaviour.TransIDRetention = bsssim.Duration(c.retention)
+	if err := c.behaviour.Validate(); err != nil {
+		return nil, fmt.Errorf("behaviour flags: %w", err)
 	}
 	return c, nil
 }
@@ -174,7 +197,7 @@ func run(args []string, stderr io.Writer) error {
 		}
 	}
 	opts := bsssim.Options{
-		Seed: c.seed, ThrottlePerSecond: c.throttle, Faults: c.faults, MaxSkew: c.maxSkew,
+		Seed: c.seed, ThrottlePerSecond: c.throttle, Faults: c.faults, Behaviour: c.behaviour, MaxSkew: c.maxSkew,
 		CreationDelay: c.creationDelay, ConsumptionRate: rate, Logger: log,
 	}
 	if c.throttle == 0 {
@@ -199,7 +222,7 @@ func run(args []string, stderr io.Writer) error {
 	if len(st.Masters) > 0 {
 		m := st.Masters[0]
 		log.Info("bss-simulator listening", "addr", ln.Addr().String(), "domain_id", m.DomainID, "access_key", m.AccessKey,
-			"throttle", c.throttle, "consumption_rate", rate.String(), "persist", opts.PersistPath)
+			"throttle", c.throttle, "consumption_rate", rate.String(), "persist", opts.PersistPath, "behaviour", c.behaviour.String())
 	}
 	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)

@@ -56,3 +56,53 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestBehaviourFlags(t *testing.T) {
+	var out bytes.Buffer
+	c, err := parseFlags(nil, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.behaviour != (bsssim.Behaviour{}).Normalized() {
+		t.Errorf("default behaviour = %+v", c.behaviour)
+	}
+	c, err = parseFlags([]string{"--refused-trans-ids=burned", "--trans-id-retention=72h", "--transfer-records=own-id", "--reclaimable=total"}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bsssim.Behaviour{RefusedTransIDs: bsssim.RefusedBurned, TransIDRetention: bsssim.Duration(72 * time.Hour),
+		TransferRecords: bsssim.RecordsOwnID, Reclaimable: bsssim.ReclaimableTotal}
+	if c.behaviour != want {
+		t.Errorf("behaviour = %+v, want %+v", c.behaviour, want)
+	}
+	sim, err := bsssim.New(bsssim.DefaultState(), bsssim.Options{Behaviour: c.behaviour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sim.Behaviour(); got != want {
+		t.Errorf("simulator behaviour = %+v", got)
+	}
+	if c, err = parseFlags([]string{"--transfer-records=none"}, &out); err != nil || c.behaviour.TransferRecords != bsssim.RecordsNone {
+		t.Errorf("--transfer-records=none: %+v, %v", c, err)
+	}
+	for _, bad := range [][]string{
+		{"--refused-trans-ids=Burned"},
+		{"--trans-id-retention=-1h"},
+		{"--trans-id-retention=1d"},
+		{"--transfer-records=trans_id"},
+		{"--reclaimable=all"},
+	} {
+		if _, err := parseFlags(bad, &out); err == nil {
+			t.Errorf("%v was accepted", bad)
+		}
+	}
+	out.Reset()
+	if _, err := parseFlags([]string{"--help"}, &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+	for _, f := range []string{"-refused-trans-ids", "-trans-id-retention", "-transfer-records", "-reclaimable", "/_sim/behaviour", "own-id", "burned", "total"} {
+		if !strings.Contains(out.String(), f) {
+			t.Errorf("--help does not mention %s", f)
+		}
+	}
+}
