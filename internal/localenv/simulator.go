@@ -133,6 +133,22 @@ func (s *Simulator) SetFaults(ctx context.Context, f bsssim.Faults) error {
 	return s.admin(ctx, http.MethodPost, "/_sim/faults", f, nil)
 }
 
+// SetBehaviour is POST /_sim/behaviour: it replaces the whole behaviour
+// (the zero value is the simulator's default) and returns the behaviour in
+// force, every default spelled out.
+func (s *Simulator) SetBehaviour(ctx context.Context, b bsssim.Behaviour) (bsssim.Behaviour, error) {
+	var got bsssim.Behaviour
+	err := s.admin(ctx, http.MethodPost, "/_sim/behaviour", b, &got)
+	return got, err
+}
+
+// Behaviour is GET /_sim/behaviour: the behaviour in force.
+func (s *Simulator) Behaviour(ctx context.Context) (bsssim.Behaviour, error) {
+	var got bsssim.Behaviour
+	err := s.admin(ctx, http.MethodGet, "/_sim/behaviour", nil, &got)
+	return got, err
+}
+
 // AddSubAccount is POST /_sim/subaccounts: a new, empty sub-account of the
 // first master in org unit orgID (empty: the root). It returns the
 // sub-account's customer id.
@@ -151,6 +167,13 @@ func (s *Simulator) AddSubAccount(ctx context.Context, name, orgID string) (stri
 // master domainID.
 func (s *Simulator) AddFunds(ctx context.Context, domainID string, amount money.Amount) error {
 	return s.admin(ctx, http.MethodPost, "/_sim/funds", map[string]string{"domain_id": domainID, "amount": amount.String()}, nil)
+}
+
+// AddSubFunds is POST /_sim/funds with a customer id: amount yuan more
+// cash of the sub-account's own, as if it had topped up its account (not
+// reclaimable unless the behaviour's Reclaimable is total).
+func (s *Simulator) AddSubFunds(ctx context.Context, customerID string, amount money.Amount) error {
+	return s.admin(ctx, http.MethodPost, "/_sim/funds", map[string]string{"customer_id": customerID, "amount": amount.String()}, nil)
 }
 
 // NetByCustomer sums the ledger per sub-account: cash and credit
