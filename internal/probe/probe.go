@@ -140,6 +140,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		p.rep.Questions.skipMoney("read-only run: pass --move-money (with --sub-customer-id) to answer it")
 	}
 	p.rep.Finished = opts.Now().UTC()
+	p.rep.Interrupted = ctx.Err() != nil
 	p.rep.Clock = clockReport(opts.Watch)
 	p.rep.RemoteAddr, p.rep.TLSVersion = remote(opts.Watch)
 	p.rep.Recommended, p.rep.RecommendationNotes = recommend(p.rep.Questions)

@@ -203,6 +203,10 @@ func TestInterruptedRunReturnsEverything(t *testing.T) {
 	if rep.Recommended.TransIDRetention == nil || rep.Recommended.TransIDRetention.Duration != 5*time.Minute {
 		t.Errorf("recommended retention %v, want the measured 5m", rep.Recommended.TransIDRetention)
 	}
+	if !rep.Interrupted || !rep.Failed() {
+		t.Errorf("interrupted %t, failed %t: an interrupted run must say so", rep.Interrupted, rep.Failed())
+	}
+	rep.Interrupted = false // the rest of the run must be clean
 	checkSettledAndReads(t, e, rep, before)
 }
 

@@ -27,6 +27,9 @@ type Report struct {
 	MoveMoney bool `json:"moveMoney"`
 	// RetentionWindow is the age up to which trans_ids were checked.
 	RetentionWindow Duration `json:"retentionWindow"`
+	// Interrupted: the run's context ended before it finished (the
+	// settlement still ran).
+	Interrupted bool `json:"interrupted,omitempty"`
 	// Started and Finished are the run's local times (UTC).
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
@@ -61,11 +64,11 @@ type Clock struct {
 	Verdict string `json:"verdict"`
 }
 
-// Failed reports whether the run found something the operator cannot live
-// with: a read that failed, a clock beyond BSS's limit, or money it could
-// not return.
+// Failed reports whether the run was interrupted or found something the
+// operator cannot live with: a read that failed, a clock beyond BSS's
+// limit, or money it could not return.
 func (r *Report) Failed() bool {
-	if r.Clock.Verdict == "over" {
+	if r.Interrupted || r.Clock.Verdict == "over" {
 		return true
 	}
 	for _, rc := range r.Reads {

@@ -68,6 +68,9 @@ func writeHeader(t *textWriter, r *Report) {
 	if r.MoveMoney {
 		mode = "--move-money"
 	}
+	if r.Interrupted {
+		mode += ", INTERRUPTED: the answers stop where it was stopped"
+	}
 	t.printf("bss-probe report (%s)\n", mode)
 	t.printf("  endpoint     %s", r.Endpoint)
 	if r.RemoteAddr != "" {
