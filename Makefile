@@ -98,10 +98,11 @@ demo: build ## Run the operator against bss-simulator on a local control plane, 
 ##@ Build
 
 .PHONY: build
-build: build-image-binary ## Build the manager and the simulator into bin/ (and the manager as the image does).
+build: build-image-binary ## Build the manager, the simulator, kubectl-budget and bss-probe into bin/ (and the manager as the image does).
 	go build -o $(LOCALBIN)/manager ./cmd/manager
 	go build -o $(LOCALBIN)/bss-simulator ./cmd/bss-simulator
 	go build -o $(LOCALBIN)/kubectl-budget ./cmd/kubectl-budget
+	go build -o $(LOCALBIN)/bss-probe ./cmd/bss-probe
 
 .PHONY: run
 run: manifests generate ## Run the manager against the current kubeconfig's cluster (OPERATOR_NAMESPACE, default bss-budget-system).
