@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 	"github.com/bss-budget-operator/bss-budget-operator/test/e2e/framework"
@@ -54,6 +55,58 @@ type chaosAllocation struct {
 // have been applied twice, the master's money must be conserved and every
 // allocation must be Ready.
 func TestChaos(t *testing.T) {
+	runChaos(t, chaosRun{subAccounts: chaosSubAccounts, perSubAccount: chaosPerSubAccount, killsPerPhase: killsPerPhase})
+}
+
+// TestChaosUnderBSSBehaviours runs a smaller chaos test once for each BSS
+// behaviour (docs/exactly-once.md §7) that changes what the operator does,
+// each with what the EnterpriseAccount declares of it:
+//   - BSS remembers refused trans_ids and its records carry no transfers,
+//     and nothing is declared: every CBC.99007009 after a kill is unproven,
+//     the transfer waits OutcomeUnknown, and an administrator (the test,
+//     checking BSS's ledger as the runbook says) settles it;
+//   - the same BSS, with records that carry trans_ids, declared: the
+//     records settle every CBC.99007009;
+//   - refused trans_ids reusable, no records, reclaimable cash that counts
+//     the sub-account's own money, declared: CBC.99007009 alone settles,
+//     and reclaims are capped by the bills.
+//
+// A finite trans_id retention changes nothing within a run: every resend
+// here happens within seconds; TestNoResendPastTransIDRetention in the
+// integration suite covers it.
+func TestChaosUnderBSSBehaviours(t *testing.T) {
+	small := chaosRun{subAccounts: 8, perSubAccount: 5, killsPerPhase: 2}
+	cases := []struct {
+		name     string
+		flags    []string
+		declared *budgetv1alpha1.BSSBehaviour
+	}{
+		{"burned-no-records-undeclared", []string{"--refused-trans-ids=burned", "--transfer-records=none"}, nil},
+		{"burned-records-declared", []string{"--refused-trans-ids=burned", "--transfer-records=trans-id"},
+			&budgetv1alpha1.BSSBehaviour{RefusedTransIDs: budgetv1alpha1.RefusedTransIDsBurned, TransferRecords: budgetv1alpha1.RecordsWithTransID}},
+		{"reusable-no-records-total-declared", []string{"--refused-trans-ids=reusable", "--transfer-records=none", "--reclaimable=total"},
+			&budgetv1alpha1.BSSBehaviour{RefusedTransIDs: budgetv1alpha1.RefusedTransIDsReusable, TransferRecords: budgetv1alpha1.RecordsNone,
+				Reclaimable: budgetv1alpha1.ReclaimableTotalBalance}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			run := small
+			run.simFlags, run.declared = c.flags, c.declared
+			runChaos(t, run)
+		})
+	}
+}
+
+// chaosRun is the size and the BSS of one chaos test.
+type chaosRun struct {
+	subAccounts, perSubAccount, killsPerPhase int
+	// simFlags select the simulator's behaviour switches.
+	simFlags []string
+	// declared is what the EnterpriseAccount declares of that behaviour.
+	declared *budgetv1alpha1.BSSBehaviour
+}
+
+func runChaos(t *testing.T, run chaosRun) {
 	seed := time.Now().UnixNano()
 	if s := os.Getenv("E2E_CHAOS_SEED"); s != "" {
 		var err error
@@ -65,14 +118,15 @@ func TestChaos(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(seed), 1)) //nolint:gosec // G404: test data, not secrets
 	started := time.Now()
 
-	e := newEnv(t, "--consumption-rate=0", "--lost-response-rate=0.1", "--error-rate=0.1",
-		"--throttle=20", "--latency=5ms", "--latency-jitter=50ms", fmt.Sprintf("--seed=%d", seed))
+	e := newEnv(t, append([]string{"--consumption-rate=0", "--lost-response-rate=0.1", "--error-rate=0.1",
+		"--throttle=20", "--latency=5ms", "--latency-jitter=50ms", fmt.Sprintf("--seed=%d", seed)}, run.simFlags...)...)
 	if err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
 		var ea budgetv1alpha1.EnterpriseAccount
 		if err := e.k8s.Get(e.ctx, types.NamespacedName{Name: eaName}, &ea); err != nil {
 			return err
 		}
 		ea.Spec.RateLimit = &budgetv1alpha1.RateLimit{RequestsPerSecond: 10}
+		ea.Spec.BSSBehaviour = run.declared
 		return e.k8s.Update(e.ctx, &ea)
 	}); err != nil {
 		t.Fatal(err)
@@ -81,14 +135,14 @@ func TestChaos(t *testing.T) {
 	// 20 new, empty sub-accounts in BSS, each adopted by a SubAccount that
 	// admits one namespace, with 5 allocations each.
 	var allocs []*chaosAllocation
-	for i := range chaosSubAccounts {
+	for i := range run.subAccounts {
 		name := fmt.Sprintf("chaos-%02d", i)
 		cust, err := e.sim.AddSubAccount(e.ctx, name, "1234567890")
 		if err != nil {
 			t.Fatal(err)
 		}
 		e.create(localenv.Namespace(name, nil), localenv.SubAccount(name, eaName, cust, name))
-		for j := range chaosPerSubAccount {
+		for j := range run.perSubAccount {
 			allocs = append(allocs, &chaosAllocation{ns: name, name: fmt.Sprintf("alloc-%d", j), customer: cust,
 				amount: money.FromFen(100 + rng.Int64N(40000))}) // 1.00 to 400.99
 		}
@@ -97,9 +151,13 @@ func TestChaos(t *testing.T) {
 
 	k := &killer{e: e, rng: rand.New(rand.NewPCG(uint64(seed), 2))} //nolint:gosec // G404: test timing, not secrets
 	k.start()
+	// An administrator settles every transfer the operator leaves
+	// OutcomeUnknown, from what BSS's ledger shows, as the runbook says.
+	stopResolving := e.resolveUnknownTransfers()
+	defer stopResolving()
 
 	// Phase 1: the rollout.
-	stop := k.killOnEvidence(killsPerPhase)
+	stop := k.killOnEvidence(run.killsPerPhase)
 	if err := localenv.Parallel(allocs, 8, func(a *chaosAllocation) error {
 		ba := localenv.Allocation(a.ns, a.name, a.ns, a.amount.String())
 		ba.Spec.DeletionPolicy = budgetv1alpha1.DeletionPolicyReclaim
@@ -128,14 +186,14 @@ func TestChaos(t *testing.T) {
 		}
 		changes = append(changes, func() error { return e.applyChaos(a) })
 	}
-	stop = k.killOnEvidence(killsPerPhase)
+	stop = k.killOnEvidence(run.killsPerPhase)
 	if err := localenv.Parallel(changes, 8, func(f func() error) error { return f() }); err != nil {
 		t.Fatal(err)
 	}
 	stop()
 	e.waitChaosSettled("second change", allocs)
-	if len(k.kills) != 2*killsPerPhase {
-		t.Errorf("the manager was killed %d times, want %d", len(k.kills), 2*killsPerPhase)
+	if len(k.kills) != 2*run.killsPerPhase {
+		t.Errorf("the manager was killed %d times, want %d", len(k.kills), 2*run.killsPerPhase)
 	}
 	if inFlight, _ := k.landed(); 2*inFlight < len(k.kills) {
 		t.Errorf("only %d of %d kills found a money write in flight at the moment of the kill, want at least half", inFlight, len(k.kills))
@@ -216,8 +274,15 @@ func (e *env) verifyChaos(seed int64, allocs []*chaosAllocation, masterBefore mo
 	if err := e.k8s.List(e.ctx, &bts); err != nil {
 		t.Fatal(err)
 	}
+	if phantoms := phantomSuccesses(bts.Items, st); len(phantoms) > 0 {
+		t.Errorf("recorded Succeeded although BSS never applied them: %v", phantoms)
+	}
 	alreadyApplied, resent, attempts := 0, 0, 0
+	evidence := map[string]int{}
 	for _, bt := range bts.Items {
+		if bt.Status.Evidence != nil {
+			evidence[bt.Status.Evidence.Kind]++
+		}
 		attempts += int(bt.Status.Attempts)
 		if bt.Status.Attempts > 1 {
 			resent++
@@ -245,10 +310,10 @@ func (e *env) verifyChaos(seed int64, allocs []*chaosAllocation, masterBefore mo
 	inFlight, applied := k.landed()
 	summary := fmt.Sprintf("chaos: seed %d, %d allocations over %d sub-accounts (%d left, %d Ready), "+
 		"%d manager kills, %d during a money write in flight (%d after BSS applied it, before the manager recorded the answer); "+
-		"%d BudgetTransfers (%d attempts, %d resent, %d answered already-applied), %d ledger entries, %d duplicate trans_ids; "+
+		"%d BudgetTransfers (%d attempts, %d resent, %d answered already-applied, evidence %v), %d ledger entries, %d duplicate trans_ids; "+
 		"declared %s, ledger %s; master cash %s -> %s; /_sim/check ok=%v; %s",
 		seed, len(allocs), len(want), len(list.Items), ready, len(k.kills), inFlight, applied,
-		len(bts.Items), attempts, resent, alreadyApplied, len(st.Ledger), len(localenv.DuplicateTransIDs(st)),
+		len(bts.Items), attempts, resent, alreadyApplied, evidence, len(st.Ledger), len(localenv.DuplicateTransIDs(st)),
 		declared, ledger, masterBefore, masterAfter, check.OK, took.Round(time.Second))
 	t.Log(summary)
 	fmt.Println(summary)
@@ -588,4 +653,95 @@ func (w *transferWatch) await(ctx context.Context, timeout time.Duration, what s
 		}
 	}
 	return nil
+}
+
+// resolveUnknownTransfers settles, in the background, every transfer the
+// operator leaves OutcomeUnknown, as the runbook asks an administrator to:
+// Succeeded if BSS's ledger holds its trans_id, else Failed. The returned
+// function stops it and logs how many it settled.
+func (e *env) resolveUnknownTransfers() func() {
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan struct{})
+	resolved := 0
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			n, err := e.resolveUnknownOnce(ctx)
+			if err != nil && ctx.Err() == nil {
+				e.t.Logf("resolving OutcomeUnknown transfers: %v", err)
+			}
+			resolved += n
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		e.t.Logf("an administrator settled %d OutcomeUnknown transfer(s) from BSS's ledger", resolved)
+	}
+}
+
+func (e *env) resolveUnknownOnce(ctx context.Context) (int, error) {
+	var list budgetv1alpha1.BudgetTransferList
+	if err := e.k8s.List(ctx, &list); err != nil {
+		return 0, err
+	}
+	var unknown []budgetv1alpha1.BudgetTransfer
+	for _, bt := range list.Items {
+		if c := localenv.Ready(bt.Status.Conditions); c != nil && c.Reason == budgetv1alpha1.ReasonOutcomeUnknown &&
+			bt.Annotations[budgetv1alpha1.AnnotationResolve] == "" {
+			unknown = append(unknown, bt)
+		}
+	}
+	if len(unknown) == 0 {
+		return 0, nil
+	}
+	st, err := e.sim.State(ctx)
+	if err != nil {
+		return 0, err
+	}
+	applied := map[string]bool{}
+	for _, l := range st.Ledger {
+		applied[l.TransID] = true
+	}
+	n := 0
+	for i := range unknown {
+		bt := &unknown[i]
+		verdict := budgetv1alpha1.PhaseFailed
+		if applied[bt.Spec.TransID] {
+			verdict = budgetv1alpha1.PhaseSucceeded
+		}
+		patch := client.MergeFrom(bt.DeepCopy())
+		if bt.Annotations == nil {
+			bt.Annotations = map[string]string{}
+		}
+		bt.Annotations[budgetv1alpha1.AnnotationResolve] = string(verdict)
+		if err := e.k8s.Patch(ctx, bt, patch); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// phantomSuccesses are the Succeeded money transfers whose trans_id BSS
+// never applied.
+func phantomSuccesses(bts []budgetv1alpha1.BudgetTransfer, st *bsssim.State) []string {
+	applied := map[string]bool{}
+	for _, l := range st.Ledger {
+		applied[l.TransID] = true
+	}
+	var out []string
+	for _, bt := range bts {
+		if bt.Status.Phase == budgetv1alpha1.PhaseSucceeded && !applied[bt.Spec.TransID] {
+			out = append(out, fmt.Sprintf("%s/%s (%s, evidence %+v)", bt.Namespace, bt.Name, bt.Spec.TransID, bt.Status.Evidence))
+		}
+	}
+	return out
 }

@@ -96,7 +96,7 @@ type env struct {
 // the EnterpriseAccount pointing at the simulator.
 func newEnv(t *testing.T, simArgs ...string) *env {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "bss-e2e-"+strings.ToLower(t.Name())+"-")
+	dir, err := os.MkdirTemp("", "bss-e2e-"+strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))+"-")
 	if err != nil {
 		t.Fatal(err)
 	}
