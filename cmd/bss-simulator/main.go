@@ -34,7 +34,8 @@ with 100000.00 cash, credit ledgers of 50000.00 (expiring) and 20000.00
 (permanent), three coupons and sub-accounts team-a, team-b and team-c.
 
 The unsigned admin API under /_sim/ (state, faults, advance, orders, reset,
-funds, subaccounts, consumption, check) answers loopback clients only.
+funds, subaccounts, consumption, check, coupons, orgs) answers loopback
+clients only.
 
 Usage:
   bss-simulator [flags]
