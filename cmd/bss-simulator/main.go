@@ -39,8 +39,8 @@ defaults are its long-standing behaviour. POST /_sim/behaviour changes them
 at run time.
 
 The unsigned admin API under /_sim/ (state, faults, behaviour, advance,
-orders, reset, funds, subaccounts, consumption, check) answers loopback
-clients only.
+orders, reset, funds, subaccounts, consumption, check, coupons, orgs)
+answers loopback clients only.
 
 Usage:
   bss-simulator [flags]

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
@@ -42,6 +41,8 @@ func (s *Sim) adminRoutes() map[string]adminRoute {
 		"/_sim/subaccounts":   {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodPost: s.adminAddSub}},
 		"/_sim/consumption":   {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodPost: s.adminConsumption}},
 		"/_sim/check":         {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodGet: s.adminCheck}},
+		"/_sim/coupons":       {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodPost: s.adminAddCoupon}},
+		"/_sim/orgs":          {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodPost: s.adminAddOrg}},
 	}
 }
 
@@ -382,7 +383,13 @@ var orderStatuses = []int{1, 2, 3, 4, 5, 6, 9, 10, 11, 12, 13}
 // master's domain id); empty fields get defaults: a generated order id,
 // type "1" (new), status 6 (pending payment), the current simulated time,
 // DefaultServiceTypeCode, an official amount equal to the amount after
-// discount, and one monthly line item. Orders never move money.
+// discount, and one monthly line item; a line item's empty service name,
+// product owner service and commercial resource are derived from its
+// service type code. Discounts, enterprise projects and sub-orders (of a
+// combined-transaction order) are kept as given; a sub-order inherits the
+// order's customer, type, status, creation time and service when it names
+// none.
+// Orders never move money.
 func (s *Sim) CreateOrder(o Order) (Order, error) {
 	if o.CustomerID == "" {
 		return Order{}, errors.New("customer_id is required")
@@ -390,6 +397,7 @@ func (s *Sim) CreateOrder(o Order) (Order, error) {
 	if o.AmountAfterDiscount.IsNegative() || o.OfficialAmount.IsNegative() {
 		return Order{}, errors.New("amounts must not be negative")
 	}
+	o = o.deepCopy() // defaults are filled in place
 	now := s.lock()
 	defer s.unlock()
 	if m := s.masterLocked(o.CustomerID); m != nil && m.DomainID == o.CustomerID {
@@ -399,22 +407,70 @@ func (s *Sim) CreateOrder(o Order) (Order, error) {
 	} else {
 		return Order{}, fmt.Errorf("unknown customer_id %q", o.CustomerID)
 	}
+	taken := map[string]bool{}
+	if err := s.fillOrderLocked(&o, nil, now, taken); err != nil {
+		return Order{}, err
+	}
+	for i := range o.SubOrders {
+		so := &o.SubOrders[i]
+		if len(so.SubOrders) > 0 {
+			return Order{}, fmt.Errorf("sub-order %q: sub-orders do not nest", so.OrderID)
+		}
+		if so.CustomerID == "" {
+			so.CustomerID = o.CustomerID
+		} else if so.CustomerID != o.DomainID {
+			if sa := s.subLocked(so.CustomerID); sa == nil || sa.DomainID != o.DomainID {
+				return Order{}, fmt.Errorf("sub-order %q: unknown customer_id %q", so.OrderID, so.CustomerID)
+			}
+		}
+		so.DomainID = o.DomainID
+		if so.Status == 0 {
+			so.Status = o.Status
+		}
+		if so.CreateTime.IsZero() {
+			so.CreateTime = o.CreateTime
+		}
+		if so.ServiceTypeCode == "" {
+			so.ServiceTypeCode = o.ServiceTypeCode
+		}
+		if err := s.fillOrderLocked(so, &o, now, taken); err != nil {
+			return Order{}, fmt.Errorf("sub-order: %w", err)
+		}
+	}
+	s.st.Orders = append(s.st.Orders, o.deepCopy())
+	s.dirty = true
+	s.log.Info("order created", "order_id", o.OrderID, "customer_id", o.CustomerID, "status", o.Status)
+	return o.deepCopy(), nil
+}
+
+// fillOrderLocked validates o and fills its defaults (see CreateOrder);
+// parent is the combined-transaction order of a sub-order. taken holds the
+// ids given out by this call.
+func (s *Sim) fillOrderLocked(o *Order, parent *Order, now time.Time, taken map[string]bool) error {
+	idTaken := func(id string) bool { return taken[id] || s.orderIDTakenLocked(id) }
 	if o.OrderID == "" {
-		o.OrderID = s.nextDigitsLocked("CS", 14, func(id string) bool { return s.orderIndexLocked(id) >= 0 })
-	} else if s.orderIndexLocked(o.OrderID) >= 0 {
-		return Order{}, fmt.Errorf("order %q already exists", o.OrderID)
+		o.OrderID = s.nextDigitsLocked("CS", 14, idTaken)
+	} else if idTaken(o.OrderID) {
+		return fmt.Errorf("order %q already exists", o.OrderID)
+	}
+	taken[o.OrderID] = true
+	if o.AmountAfterDiscount.IsNegative() || o.OfficialAmount.IsNegative() || o.CouponAmount.IsNegative() {
+		return fmt.Errorf("order %q: amounts must not be negative", o.OrderID)
 	}
 	if o.OrderType == "" {
 		o.OrderType = OrderTypeNew
+		if parent != nil {
+			o.OrderType = parent.OrderType
+		}
 	}
-	if _, err := strconv.Atoi(o.OrderType); err != nil {
-		return Order{}, fmt.Errorf("order_type %q must be a number such as \"1\" (new) or \"2\" (renewal)", o.OrderType)
+	if !isDigits(o.OrderType) {
+		return fmt.Errorf("order_type %q must be a number such as \"1\" (new) or \"2\" (renewal)", o.OrderType)
 	}
 	if o.Status == 0 {
 		o.Status = OrderPendingPayment
 	}
 	if !slices.Contains(orderStatuses, o.Status) {
-		return Order{}, fmt.Errorf("unknown order status %d", o.Status)
+		return fmt.Errorf("unknown order status %d", o.Status)
 	}
 	if o.ServiceTypeCode == "" {
 		o.ServiceTypeCode = DefaultServiceTypeCode
@@ -432,14 +488,53 @@ func (s *Sim) CreateOrder(o Order) (Order, error) {
 		o.CreateTime = now
 	}
 	o.CreateTime = o.CreateTime.UTC()
-	applyOrderStatusTimes(&o)
-	if len(o.LineItems) == 0 {
-		o.LineItems = []OrderLineItem{defaultLineItem(o)}
+	applyOrderStatusTimes(o)
+	for _, d := range o.Discounts {
+		if !isDigits(d.DiscountType) || d.DiscountAmount.IsNegative() {
+			return fmt.Errorf("order %q: a discount needs a numeric discount_type such as \"301\" and a non-negative discount_amount", o.OrderID)
+		}
 	}
-	s.st.Orders = append(s.st.Orders, o.deepCopy())
-	s.dirty = true
-	s.log.Info("order created", "order_id", o.OrderID, "customer_id", o.CustomerID, "status", o.Status)
-	return o.deepCopy(), nil
+	if len(o.LineItems) == 0 {
+		o.LineItems = []OrderLineItem{defaultLineItem(*o)}
+	}
+	for i := range o.LineItems {
+		li := &o.LineItems[i]
+		if li.ID == "" {
+			li.ID = fmt.Sprintf("%s-%d", o.OrderID, i+1)
+		}
+		if li.ServiceTypeCode == "" {
+			li.ServiceTypeCode = o.ServiceTypeCode
+		}
+		if li.ServiceTypeName == "" {
+			li.ServiceTypeName = serviceName(li.ServiceTypeCode)
+		}
+		if li.ProductOwnerService == "" {
+			li.ProductOwnerService = li.ServiceTypeCode
+		}
+		if li.CommercialResource == "" {
+			li.CommercialResource = resourceTypeOf(li.ServiceTypeCode)
+		}
+		for _, d := range li.Discounts {
+			if !isDigits(d.DiscountType) || d.DiscountAmount.IsNegative() {
+				return fmt.Errorf("order %q line %q: a discount needs a numeric discount_type and a non-negative discount_amount", o.OrderID, li.ID)
+			}
+		}
+	}
+	return nil
+}
+
+// orderIDTakenLocked reports whether an order or sub-order has id.
+func (s *Sim) orderIDTakenLocked(id string) bool {
+	var in func(orders []Order) bool
+	in = func(orders []Order) bool {
+		for _, o := range orders {
+			if o.OrderID == id || in(o.SubOrders) {
+				return true
+			}
+		}
+		return false
+	}
+	return in(s.st.Orders)
 }
 
 // SetOrderStatus changes the status of an order (for example from 6,
@@ -488,4 +583,131 @@ func (s *Sim) orderIndexLocked(id string) int {
 		}
 	}
 	return -1
+}
+
+func (s *Sim) adminAddCoupon(_ *http.Request, body []byte) (int, any) {
+	var c Coupon
+	if err := decodeAdmin(body, &c); err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	created, err := s.AddCoupon(c)
+	if err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	return http.StatusOK, created
+}
+
+// AddCoupon adds a transferable cash coupon to a master (as if Huawei had
+// issued it). Its balance counts as money added. Empty fields get
+// defaults: a generated id, the first master, the plan name "Cash
+// voucher", the current simulated time as effective time, one year later
+// as expiry, and use limit ids "<coupon id>-<n>".
+func (s *Sim) AddCoupon(c Coupon) (Coupon, error) {
+	if !c.Balance.IsPositive() {
+		return Coupon{}, errors.New("balance must be greater than 0")
+	}
+	for i, l := range c.UseLimits {
+		if l.LimitKey == "" {
+			return Coupon{}, fmt.Errorf("use_limits[%d]: limit_key is required", i)
+		}
+	}
+	now := s.lock()
+	defer s.unlock()
+	m := s.masterLocked(c.DomainID)
+	if m == nil {
+		return Coupon{}, fmt.Errorf("unknown master %q", c.DomainID)
+	}
+	c.DomainID = m.DomainID
+	if c.ID == "" {
+		c.ID = s.nextDigitsLocked("CP", 13, s.idTakenLocked)
+	} else if s.idTakenLocked(c.ID) {
+		return Coupon{}, fmt.Errorf("a coupon or sub-coupon %q already exists", c.ID)
+	}
+	if c.PlanName == "" {
+		c.PlanName = "Cash voucher"
+	}
+	if c.EffectiveTime.IsZero() {
+		c.EffectiveTime = now
+	}
+	if c.ExpireTime.IsZero() {
+		c.ExpireTime = c.EffectiveTime.AddDate(1, 0, 0)
+	}
+	c.EffectiveTime, c.ExpireTime = c.EffectiveTime.UTC().Truncate(time.Second), c.ExpireTime.UTC().Truncate(time.Second)
+	if !c.ExpireTime.After(c.EffectiveTime) {
+		return Coupon{}, errors.New("expire_time must be after effective_time")
+	}
+	c.UseLimits = slices.Clone(c.UseLimits)
+	for i := range c.UseLimits {
+		if c.UseLimits[i].ID == "" {
+			c.UseLimits[i].ID = fmt.Sprintf("%s-%d", c.ID, i+1)
+		}
+	}
+	m.Totals.Added = m.Totals.Added.Add(c.Balance)
+	s.st.Coupons = append(s.st.Coupons, c)
+	s.dirty = true
+	s.log.Info("coupon added", "coupon_id", c.ID, "domain_id", m.DomainID, "balance", c.Balance.String())
+	c.UseLimits = slices.Clone(c.UseLimits)
+	return c, nil
+}
+
+func (s *Sim) adminAddOrg(_ *http.Request, body []byte) (int, any) {
+	var o OrgUnit
+	if err := decodeAdmin(body, &o); err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	created, err := s.AddOrg(o)
+	if err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	return http.StatusOK, created
+}
+
+// AddOrg adds an organization unit below the root of a master (the first
+// when DomainID is empty) or below ParentID. Empty fields get defaults: a
+// generated 10-digit Party ID and the relation id "rel-<id>".
+func (s *Sim) AddOrg(o OrgUnit) (OrgUnit, error) {
+	if o.Name == "" {
+		return OrgUnit{}, errors.New("name is required")
+	}
+	if o.ID != "" && !digitsRE.MatchString(o.ID) {
+		return OrgUnit{}, fmt.Errorf("id %q must contain digits only (a Party ID)", o.ID)
+	}
+	s.lock()
+	defer s.unlock()
+	m := s.masterLocked(o.DomainID)
+	if m == nil {
+		return OrgUnit{}, fmt.Errorf("unknown master %q", o.DomainID)
+	}
+	o.DomainID = m.DomainID
+	taken := func(id string) bool {
+		for _, x := range s.st.Masters {
+			if x.RootOrgID == id {
+				return true
+			}
+		}
+		for _, x := range s.st.Orgs {
+			if x.ID == id {
+				return true
+			}
+		}
+		return false
+	}
+	if o.ID == "" {
+		o.ID = s.nextDigitsLocked("", 10, taken)
+	} else if taken(o.ID) {
+		return OrgUnit{}, fmt.Errorf("org %q already exists", o.ID)
+	}
+	if o.ParentID == m.RootOrgID {
+		o.ParentID = ""
+	}
+	if o.ParentID != "" && s.orgLocked(m.DomainID, o.ParentID) == nil {
+		return OrgUnit{}, fmt.Errorf("unknown parent_id %q", o.ParentID)
+	}
+	if o.RelationID == "" {
+		o.RelationID = "rel-" + o.ID
+	}
+	s.st.Orgs = append(s.st.Orgs, o)
+	s.dirty = true
+	s.log.Info("org unit added", "id", o.ID, "name", o.Name, "parent_id", o.ParentID)
+	return o, nil
 }

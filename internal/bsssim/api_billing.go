@@ -3,6 +3,7 @@ package bsssim
 import (
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,42 +12,84 @@ import (
 
 // --- ListCustomerOrders / ShowCustomerOrderDetails ---
 
+// The order responses follow the SDK's models: CustomerOrderV2 in the list
+// (with enterprise_projects and sub_order_infos of SubCustomerOrderV2),
+// CustomerOrderV3 in the details (user_name and pending_payment_end_time
+// instead of enterprise_projects), OrderLineItemEntityV2 for the lines.
+// order_type is an integer there although the list's filter is a string.
+
 type orderAmountInfo struct {
-	Discounts                 []any `json:"discounts"`
-	FlexipurchaseCouponAmount num   `json:"flexipurchase_coupon_amount"`
-	CouponAmount              num   `json:"coupon_amount"`
-	StoredCardAmount          num   `json:"stored_card_amount"`
-	CommissionAmount          num   `json:"commission_amount"`
-	ConsumedAmount            num   `json:"consumed_amount"`
+	Discounts                 []discountItem `json:"discounts"`
+	FlexipurchaseCouponAmount num            `json:"flexipurchase_coupon_amount"`
+	CouponAmount              num            `json:"coupon_amount"`
+	StoredCardAmount          num            `json:"stored_card_amount"`
+	CommissionAmount          num            `json:"commission_amount"`
+	ConsumedAmount            num            `json:"consumed_amount"`
+}
+
+// discountItem is DiscountItemV2: the type code is a string there.
+type discountItem struct {
+	DiscountType   string `json:"discount_type"`
+	DiscountAmount num    `json:"discount_amount"`
+}
+
+type enterpriseProject struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 type orderInfo struct {
-	OrderID               string          `json:"order_id"`
-	CustomerID            string          `json:"customer_id"`
-	ServiceTypeCode       string          `json:"service_type_code"`
-	ServiceTypeName       string          `json:"service_type_name"`
-	SourceType            int             `json:"source_type"`
-	Status                int             `json:"status"`
-	OrderType             string          `json:"order_type"`
-	AmountAfterDiscount   num             `json:"amount_after_discount"`
-	OfficialAmount        num             `json:"official_amount"`
-	MeasureID             int             `json:"measure_id"`
-	Currency              string          `json:"currency"`
-	CreateTime            string          `json:"create_time"`
-	PaymentTime           string          `json:"payment_time,omitempty"`
-	ContractID            string          `json:"contract_id"`
-	AmountInfo            orderAmountInfo `json:"amount_info"`
-	EnterpriseProjects    []any           `json:"enterprise_projects"`
-	UserName              string          `json:"user_name,omitempty"`
-	PendingPaymentEndTime string          `json:"pending_payment_end_time,omitempty"`
+	OrderID               string               `json:"order_id"`
+	CustomerID            string               `json:"customer_id"`
+	ServiceTypeCode       string               `json:"service_type_code"`
+	ServiceTypeName       string               `json:"service_type_name"`
+	SourceType            int                  `json:"source_type"`
+	Status                int                  `json:"status"`
+	OrderType             int                  `json:"order_type"`
+	AmountAfterDiscount   num                  `json:"amount_after_discount"`
+	OfficialAmount        num                  `json:"official_amount"`
+	MeasureID             int                  `json:"measure_id"`
+	Currency              string               `json:"currency"`
+	CreateTime            string               `json:"create_time"`
+	PaymentTime           string               `json:"payment_time,omitempty"`
+	ContractID            string               `json:"contract_id"`
+	AmountInfo            orderAmountInfo      `json:"amount_info"`
+	EnterpriseProjects    *[]enterpriseProject `json:"enterprise_projects,omitempty"`
+	SubOrderInfos         []orderInfo          `json:"sub_order_infos,omitempty"`
+	UserName              string               `json:"user_name,omitempty"`
+	PendingPaymentEndTime string               `json:"pending_payment_end_time,omitempty"`
 }
 
+func toAmountInfo(discounts []OrderDiscount, coupon money.Amount) orderAmountInfo {
+	ai := orderAmountInfo{Discounts: []discountItem{}, CouponAmount: num(coupon)}
+	for _, d := range discounts {
+		ai.Discounts = append(ai.Discounts, discountItem{DiscountType: d.DiscountType, DiscountAmount: num(d.DiscountAmount)})
+	}
+	return ai
+}
+
+// orderTypeNumber is the JSON integer of an order type; the state keeps
+// it as the decimal text the list filter compares with.
+func orderTypeNumber(t string) int {
+	n, err := strconv.Atoi(t)
+	if err != nil {
+		return 0 // validate rejects non-numeric order types
+	}
+	return n
+}
+
+// toOrderInfo builds CustomerOrderV2 (details false, for the list) or
+// CustomerOrderV3 (details true); sub-orders nest one level.
 func toOrderInfo(o Order, details bool) orderInfo {
+	name := o.ServiceTypeName
+	if name == "" {
+		name = serviceName(o.ServiceTypeCode)
+	}
 	oi := orderInfo{
-		OrderID: o.OrderID, CustomerID: o.CustomerID, ServiceTypeCode: o.ServiceTypeCode, ServiceTypeName: o.ServiceTypeName,
-		SourceType: max(o.SourceType, 1), Status: o.Status, OrderType: o.OrderType,
+		OrderID: o.OrderID, CustomerID: o.CustomerID, ServiceTypeCode: o.ServiceTypeCode, ServiceTypeName: name,
+		SourceType: max(o.SourceType, 1), Status: o.Status, OrderType: orderTypeNumber(o.OrderType),
 		AmountAfterDiscount: num(o.AmountAfterDiscount), OfficialAmount: num(o.OfficialAmount), MeasureID: 1, Currency: currencyCNY,
-		CreateTime: fmtTime(o.CreateTime), AmountInfo: orderAmountInfo{Discounts: []any{}}, EnterpriseProjects: []any{},
+		CreateTime: fmtTime(o.CreateTime), ContractID: o.ContractID, AmountInfo: toAmountInfo(o.Discounts, o.CouponAmount),
 	}
 	if o.PaymentTime != nil {
 		oi.PaymentTime = fmtTime(*o.PaymentTime)
@@ -56,6 +99,16 @@ func toOrderInfo(o Order, details bool) orderInfo {
 		if o.PendingPaymentEndTime != nil {
 			oi.PendingPaymentEndTime = fmtTime(*o.PendingPaymentEndTime)
 		}
+	} else {
+		eps := []enterpriseProject{} // [] rather than absent, in V2 only
+		for _, p := range o.EnterpriseProjects {
+			eps = append(eps, enterpriseProject(p))
+		}
+		oi.EnterpriseProjects = &eps
+	}
+	for _, so := range o.SubOrders {
+		so.SubOrders = nil
+		oi.SubOrderInfos = append(oi.SubOrderInfos, toOrderInfo(so, details))
 	}
 	return oi
 }
@@ -177,10 +230,19 @@ func timeRange(p params, beginName, endName string) (*time.Time, *time.Time, err
 	return begin, end, nil
 }
 
+type productObject struct {
+	ProductID           string `json:"product_id,omitempty"`
+	ProductSpecDesc     string `json:"product_spec_desc,omitempty"`
+	CategoryCode        string `json:"category_code,omitempty"`
+	ProductOwnerService string `json:"product_owner_service,omitempty"`
+	CommercialResource  string `json:"commercial_resource,omitempty"`
+}
+
 type orderLineItem struct {
 	OrderLineItemID     string          `json:"order_line_item_id"`
 	OrderID             string          `json:"order_id"`
 	ServiceTypeCode     string          `json:"service_type_code"`
+	ServiceTypeName     string          `json:"service_type_name"`
 	ProductID           string          `json:"product_id"`
 	ProductSpecDesc     string          `json:"product_spec_desc"`
 	PeriodType          int             `json:"period_type"`
@@ -191,9 +253,43 @@ type orderLineItem struct {
 	AmountAfterDiscount num             `json:"amount_after_discount"`
 	OfficialAmount      num             `json:"official_amount"`
 	AmountInfo          orderAmountInfo `json:"amount_info"`
+	Currency            string          `json:"currency"`
 	CategoryCode        string          `json:"category_code"`
-	CurrencyAfterDisc   string          `json:"currency"`
-	MeasureID           int             `json:"measure_id"`
+	ProductOwnerService string          `json:"product_owner_service"`
+	CommercialResource  string          `json:"commercial_resource"`
+	BaseProductInfo     *productObject  `json:"base_product_info,omitempty"`
+}
+
+func toLineItem(o Order, li OrderLineItem) orderLineItem {
+	it := orderLineItem{
+		OrderLineItemID: li.ID, OrderID: o.OrderID, ServiceTypeCode: li.ServiceTypeCode, ServiceTypeName: li.ServiceTypeName,
+		ProductID: li.ProductID, ProductSpecDesc: li.ProductSpecDesc, PeriodType: li.PeriodType, PeriodNum: li.PeriodNum,
+		SubscriptionNum: li.SubscriptionNum, AmountAfterDiscount: num(li.AmountAfterDiscount), OfficialAmount: num(li.OfficialAmount),
+		AmountInfo: toAmountInfo(li.Discounts, 0), Currency: currencyCNY, CategoryCode: li.CategoryCode,
+		ProductOwnerService: li.ProductOwnerService, CommercialResource: li.CommercialResource,
+	}
+	if it.ServiceTypeName == "" {
+		it.ServiceTypeName = serviceName(li.ServiceTypeCode)
+	}
+	if it.ProductOwnerService == "" {
+		it.ProductOwnerService = li.ServiceTypeCode
+	}
+	if it.CommercialResource == "" {
+		it.CommercialResource = resourceTypeOf(li.ServiceTypeCode)
+	}
+	if li.EffectiveTime != nil {
+		it.EffectiveTime = fmtTime(*li.EffectiveTime)
+	}
+	if li.ExpireTime != nil {
+		it.ExpireTime = fmtTime(*li.ExpireTime)
+	}
+	if b := li.BaseProductInfo; b != nil {
+		it.BaseProductInfo = &productObject{
+			ProductID: b.ProductID, ProductSpecDesc: b.ProductSpecDesc, CategoryCode: b.CategoryCode,
+			ProductOwnerService: b.ProductOwnerService, CommercialResource: b.CommercialResource,
+		}
+	}
+	return it
 }
 
 func (s *Sim) showOrder(c *reqCtx) (any, error) {
@@ -218,19 +314,7 @@ func (s *Sim) showOrder(c *reqCtx) (any, error) {
 		items := []orderLineItem{}
 		lo, hi := pageBounds(len(o.LineItems), offset, limit)
 		for _, li := range o.LineItems[lo:hi] {
-			it := orderLineItem{
-				OrderLineItemID: li.ID, OrderID: o.OrderID, ServiceTypeCode: li.ServiceTypeCode, ProductID: li.ProductID,
-				ProductSpecDesc: li.ProductSpecDesc, PeriodType: li.PeriodType, PeriodNum: li.PeriodNum, SubscriptionNum: li.SubscriptionNum,
-				AmountAfterDiscount: num(li.AmountAfterDiscount), OfficialAmount: num(li.OfficialAmount),
-				AmountInfo: orderAmountInfo{Discounts: []any{}}, CurrencyAfterDisc: currencyCNY, MeasureID: 1,
-			}
-			if li.EffectiveTime != nil {
-				it.EffectiveTime = fmtTime(*li.EffectiveTime)
-			}
-			if li.ExpireTime != nil {
-				it.ExpireTime = fmtTime(*li.ExpireTime)
-			}
-			items = append(items, it)
+			items = append(items, toLineItem(o, li))
 		}
 		return map[string]any{"total_count": len(o.LineItems), "order_info": toOrderInfo(o, true), "order_line_items": items}, nil
 	}
@@ -412,9 +496,10 @@ func (s *Sim) balances(c *reqCtx) (any, error) {
 
 // --- ListCustomerAccountChangeRecords ---
 
+// changeRecord is CustomerAccountChangeRecord. It has trade_detail_type
+// only: trade_type is a filter of the request, not a field of the record.
 type changeRecord struct {
 	AccountChangeID      string `json:"account_change_id"`
-	TradeType            string `json:"trade_type"`
 	TradeDetailType      string `json:"trade_detail_type"`
 	TradeTime            string `json:"trade_time"`
 	TradeID              string `json:"trade_id"`
@@ -507,7 +592,7 @@ func (s *Sim) changeRecords(c *reqCtx) (any, error) {
 	lo, hi := pageBounds(len(recs), offset, limit)
 	for _, r := range recs[lo:hi] {
 		cr := changeRecord{
-			AccountChangeID: r.ID, TradeType: r.TradeType, TradeDetailType: r.TradeType, TradeTime: fmtTime(r.TradeTime), TradeID: r.TradeID,
+			AccountChangeID: r.ID, TradeDetailType: r.TradeType, TradeTime: fmtTime(r.TradeTime), TradeID: r.TradeID,
 			ChangeAmount: r.ChangeAmount.String(), BalanceAfterChange: r.BalanceAfterChange.String(), RevenueExpenseType: r.RevenueExpenseType,
 			BillCycle: r.TradeTime.In(beijing).Format("2006-01"), PaymentChannelID: r.PaymentChannelID, AccountName: r.AccountName,
 		}

@@ -601,7 +601,7 @@ func (s *Sim) listTransferCoupons(c *reqCtx) (any, error) {
 			continue
 		}
 		items = append(items, couponItem{CouponID: cp.ID, PlanName: cp.PlanName, Balance: cp.Balance.String(),
-			EffectiveTime: fmtTime(cp.EffectiveTime), ExpireTime: fmtTime(cp.ExpireTime), UseLimits: []any{}})
+			EffectiveTime: fmtTime(cp.EffectiveTime), ExpireTime: fmtTime(cp.ExpireTime), UseLimits: toUseLimits(cp.UseLimits)})
 	}
 	lo, hi := pageBounds(len(items), offset, limit)
 	return map[string]any{"total_count": len(items), "avail_transfer_coupons": items[lo:hi]}, nil
@@ -634,6 +634,7 @@ func (s *Sim) listRetrieveCoupons(c *reqCtx) (any, error) {
 		it := couponItem{CouponID: sc.ParentCouponID, SubCouponID: sc.ID, Balance: sc.Balance.String(), UseLimits: []any{}}
 		if p := s.couponLocked(sc.ParentCouponID); p != nil {
 			it.PlanName, it.EffectiveTime, it.ExpireTime = p.PlanName, fmtTime(p.EffectiveTime), fmtTime(p.ExpireTime)
+			it.UseLimits = toUseLimits(p.UseLimits)
 		}
 		items = append(items, it)
 	}

@@ -429,10 +429,10 @@ func TestTransferRecords(t *testing.T) {
 			type rec struct{ trade, dir, amount, tradeID string }
 			collect := func() (debit, credit []rec) {
 				for _, r := range e.changeRecordsOf(BalanceTypeDebit) {
-					debit = append(debit, rec{r.TradeType, r.RevenueExpenseType, r.ChangeAmount, r.TradeID})
+					debit = append(debit, rec{r.TradeDetailType, r.RevenueExpenseType, r.ChangeAmount, r.TradeID})
 				}
 				for _, r := range e.changeRecordsOf(BalanceTypeCredit) {
-					credit = append(credit, rec{r.TradeType, r.RevenueExpenseType, r.ChangeAmount, r.TradeID})
+					credit = append(credit, rec{r.TradeDetailType, r.RevenueExpenseType, r.ChangeAmount, r.TradeID})
 				}
 				return debit, credit
 			}

@@ -605,6 +605,7 @@ func TestClientOrdersBillsAndBalances(t *testing.T) {
 				id: order1, wantStatus: bss.OrderStatusCompleted, wantType: "1", wantAmount: "1200.00",
 				wantItem: bss.OrderLineItem{
 					OrderLineItemID: order1 + "-1", OrderID: order1, ServiceTypeCode: "hws.service.type.ec2",
+					ServiceTypeName: "Elastic Cloud Server", ProductOwnerService: "hws.service.type.ec2", CommercialResource: "hws.resource.type.vm",
 					ProductID: "OFFIEC20001", ProductSpecDesc: "Elastic Cloud Server monthly subscription",
 					PeriodType: 2, PeriodNum: 1, SubscriptionNum: 1,
 					EffectiveTime: at(-40*24*time.Hour + time.Minute), ExpireTime: "2026-11-18T12:01:00Z",
@@ -616,6 +617,7 @@ func TestClientOrdersBillsAndBalances(t *testing.T) {
 				wantPending: at(5 * 24 * time.Hour),
 				wantItem: bss.OrderLineItem{
 					OrderLineItemID: order2 + "-1", OrderID: order2, ServiceTypeCode: "hws.service.type.ec2",
+					ServiceTypeName: "Elastic Cloud Server", ProductOwnerService: "hws.service.type.ec2", CommercialResource: "hws.resource.type.vm",
 					ProductID: "OFFIEC20001", ProductSpecDesc: "Elastic Cloud Server monthly subscription",
 					PeriodType: 2, PeriodNum: 1, SubscriptionNum: 1,
 					EffectiveTime: at(-2 * 24 * time.Hour), ExpireTime: "2026-12-25T12:00:00Z",
@@ -626,6 +628,7 @@ func TestClientOrdersBillsAndBalances(t *testing.T) {
 				id: order4, wantStatus: bss.OrderStatusCancelled, wantType: "1", wantAmount: "45.00",
 				wantItem: bss.OrderLineItem{
 					OrderLineItemID: order4 + "-1", OrderID: order4, ServiceTypeCode: "hws.service.type.obs",
+					ServiceTypeName: "Object Storage Service", ProductOwnerService: "hws.service.type.obs", CommercialResource: "hws.resource.type.obs",
 					ProductID: "OFFIOBS0001", ProductSpecDesc: "Object Storage Service monthly subscription",
 					PeriodType: 2, PeriodNum: 1, SubscriptionNum: 1,
 					EffectiveTime: at(-10 * 24 * time.Hour), ExpireTime: "2026-12-17T12:00:00Z",

@@ -33,5 +33,9 @@
 //
 // An unsigned admin API under /_sim/ (loopback clients only) exposes the
 // state, the fault configuration, the behaviour, simulated time, and
-// helpers to add funds, sub-accounts and orders.
+// helpers to add funds, sub-accounts, orders, coupons and org units.
+//
+// Response bodies follow the models of the official Go SDK
+// (huaweicloud-sdk-go-v3 v0.1.207, services/bss/v2); hack/sdk-conformance
+// checks them with the SDK itself.
 package bsssim

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -297,6 +298,28 @@ type Coupon struct {
 	EffectiveTime time.Time `json:"effective_time"`
 	// ExpireTime is when the coupon expires.
 	ExpireTime time.Time `json:"expire_time"`
+	// UseLimits are the coupon's usage restrictions; the sub-coupons
+	// carved out of it show the same ones.
+	UseLimits []CouponUseLimit `json:"use_limits,omitempty"`
+}
+
+// CouponUseLimit is one usage restriction of a coupon (ICouponUseLimitInfoV2).
+// Every value is text, as BSS sends it.
+type CouponUseLimit struct {
+	// ID is the restriction's id; the JSON name is Huawei's spelling.
+	ID string `json:"use_limiti_info_id"`
+	// LimitKey names the restriction, e.g. "cloudServiceType".
+	LimitKey string `json:"limit_key"`
+	// Value1 is the restriction's first parameter.
+	Value1 string `json:"value1,omitempty"`
+	// Value2 is the restriction's second parameter.
+	Value2 string `json:"value2,omitempty"`
+	// ValueUnit is the unit of the values.
+	ValueUnit string `json:"value_unit,omitempty"`
+	// LimitType is the kind of restriction.
+	LimitType string `json:"limit_type,omitempty"`
+	// PromotionPlanID is the promotion plan the coupon comes from.
+	PromotionPlanID string `json:"promotion_plan_id,omitempty"`
 }
 
 // SubCoupon is a coupon carved out of a master coupon for a sub-account.
@@ -324,7 +347,8 @@ type Order struct {
 	ServiceTypeCode string `json:"service_type_code"`
 	// ServiceTypeName is the service's display name.
 	ServiceTypeName string `json:"service_type_name,omitempty"`
-	// OrderType is "1" new, "2" renewal, and so on.
+	// OrderType is "1" new, "2" renewal, and so on: decimal digits, sent
+	// to clients as a JSON integer.
 	OrderType string `json:"order_type"`
 	// Status is 3 processing, 4 cancelled, 5 completed, 6 pending payment.
 	Status int `json:"status"`
@@ -342,8 +366,51 @@ type Order struct {
 	PendingPaymentEndTime *time.Time `json:"pending_payment_end_time,omitempty"`
 	// UserName is the login name of the operator.
 	UserName string `json:"user_name,omitempty"`
+	// ContractID is the contract the order was placed under, if any.
+	ContractID string `json:"contract_id,omitempty"`
+	// Discounts are the discounts applied to the order (amount_info).
+	Discounts []OrderDiscount `json:"discounts,omitempty"`
+	// CouponAmount is the part paid with cash vouchers (amount_info).
+	CouponAmount money.Amount `json:"coupon_amount,omitempty"`
+	// EnterpriseProjects are the enterprise projects of the order.
+	EnterpriseProjects []EnterpriseProject `json:"enterprise_projects,omitempty"`
+	// SubOrders are the orders of a combined-transaction order
+	// (sub_order_infos). They are listed only inside their parent.
+	SubOrders []Order `json:"sub_orders,omitempty"`
 	// LineItems are the order's lines.
 	LineItems []OrderLineItem `json:"line_items,omitempty"`
+}
+
+// OrderDiscount is one discount of an order or order line (DiscountItemV2).
+type OrderDiscount struct {
+	// DiscountType is the discount's type code as text, e.g. "301" cash
+	// voucher or "605" business contract discount.
+	DiscountType string `json:"discount_type"`
+	// DiscountAmount is the amount taken off.
+	DiscountAmount money.Amount `json:"discount_amount"`
+}
+
+// EnterpriseProject is an enterprise project an order belongs to.
+type EnterpriseProject struct {
+	// ID is the project id ("0" is the default project).
+	ID string `json:"id"`
+	// Name is the project's name.
+	Name string `json:"name"`
+}
+
+// ProductInfo describes a product (ProductObject), e.g. the base product
+// of a renewal or change line.
+type ProductInfo struct {
+	// ProductID is the product id.
+	ProductID string `json:"product_id,omitempty"`
+	// ProductSpecDesc describes the product.
+	ProductSpecDesc string `json:"product_spec_desc,omitempty"`
+	// CategoryCode is the product catalog code.
+	CategoryCode string `json:"category_code,omitempty"`
+	// ProductOwnerService is the service type code the product belongs to.
+	ProductOwnerService string `json:"product_owner_service,omitempty"`
+	// CommercialResource is the resource type code it is sold as.
+	CommercialResource string `json:"commercial_resource,omitempty"`
 }
 
 // OrderLineItem is one line of an order.
@@ -352,6 +419,9 @@ type OrderLineItem struct {
 	ID string `json:"id"`
 	// ServiceTypeCode is the line's service.
 	ServiceTypeCode string `json:"service_type_code"`
+	// ServiceTypeName is the service's display name; empty means the
+	// simulator's name for ServiceTypeCode.
+	ServiceTypeName string `json:"service_type_name,omitempty"`
 	// ProductID is the product id.
 	ProductID string `json:"product_id,omitempty"`
 	// ProductSpecDesc describes the product.
@@ -370,6 +440,18 @@ type OrderLineItem struct {
 	AmountAfterDiscount money.Amount `json:"amount_after_discount"`
 	// OfficialAmount is the line's list price.
 	OfficialAmount money.Amount `json:"official_amount"`
+	// Discounts are the discounts applied to the line (amount_info).
+	Discounts []OrderDiscount `json:"discounts,omitempty"`
+	// CategoryCode is the product catalog code.
+	CategoryCode string `json:"category_code,omitempty"`
+	// ProductOwnerService is the service type code the product belongs to;
+	// empty means ServiceTypeCode.
+	ProductOwnerService string `json:"product_owner_service,omitempty"`
+	// CommercialResource is the resource type code the product is sold
+	// as; empty means the simulator's resource type of ServiceTypeCode.
+	CommercialResource string `json:"commercial_resource,omitempty"`
+	// BaseProductInfo is the product a renewal or change line is based on.
+	BaseProductInfo *ProductInfo `json:"base_product_info,omitempty"`
 }
 
 // BillRecord is one monthly-sum bill record (BillSumRecordInfoV2).
@@ -607,7 +689,8 @@ func defaultLineItem(o Order) OrderLineItem {
 	}
 	exp := eff.AddDate(0, 1, 0)
 	return OrderLineItem{
-		ID: o.OrderID + "-1", ServiceTypeCode: o.ServiceTypeCode,
+		ID: o.OrderID + "-1", ServiceTypeCode: o.ServiceTypeCode, ServiceTypeName: serviceName(o.ServiceTypeCode),
+		ProductOwnerService: o.ServiceTypeCode, CommercialResource: resourceTypeOf(o.ServiceTypeCode),
 		ProductID:       "OFFI" + strings.ToUpper(strings.TrimPrefix(o.ServiceTypeCode, "hws.service.type.")) + "0001",
 		ProductSpecDesc: serviceName(o.ServiceTypeCode) + " monthly subscription", PeriodType: 2, PeriodNum: 1, SubscriptionNum: 1,
 		EffectiveTime: &eff, ExpireTime: &exp, AmountAfterDiscount: o.AmountAfterDiscount, OfficialAmount: o.OfficialAmount,
@@ -731,12 +814,17 @@ func (st *State) SetCredentials(accessKey, secretKey, domainID string) error {
 	for i := range st.Coupons {
 		fix(&st.Coupons[i].DomainID)
 	}
-	for i := range st.Orders {
-		fix(&st.Orders[i].DomainID)
-		if st.Orders[i].CustomerID == old {
-			st.Orders[i].CustomerID = domainID
+	var fixOrders func(os []Order)
+	fixOrders = func(orders []Order) {
+		for i := range orders {
+			fix(&orders[i].DomainID)
+			if orders[i].CustomerID == old {
+				orders[i].CustomerID = domainID
+			}
+			fixOrders(orders[i].SubOrders)
 		}
 	}
+	fixOrders(st.Orders)
 	for i := range st.Bills {
 		fix(&st.Bills[i].DomainID)
 		if st.Bills[i].CustomerID == old {
@@ -777,7 +865,11 @@ func (st *State) DeepCopy() *State {
 	for i := range st.SubAccounts {
 		c.SubAccounts[i] = st.SubAccounts[i].deepCopy()
 	}
-	c.Coupons = append([]Coupon(nil), st.Coupons...)
+	c.Coupons = make([]Coupon, len(st.Coupons))
+	for i, cp := range st.Coupons {
+		cp.UseLimits = slices.Clone(cp.UseLimits)
+		c.Coupons[i] = cp
+	}
 	c.SubCoupons = append([]SubCoupon(nil), st.SubCoupons...)
 	c.Orders = make([]Order, len(st.Orders))
 	for i := range st.Orders {
@@ -800,11 +892,22 @@ func (st *State) DeepCopy() *State {
 func (o Order) deepCopy() Order {
 	o.PaymentTime = clonePtr(o.PaymentTime)
 	o.PendingPaymentEndTime = clonePtr(o.PendingPaymentEndTime)
+	o.Discounts = slices.Clone(o.Discounts)
+	o.EnterpriseProjects = slices.Clone(o.EnterpriseProjects)
+	if o.SubOrders != nil {
+		subs := make([]Order, len(o.SubOrders))
+		for j, so := range o.SubOrders {
+			subs[j] = so.deepCopy()
+		}
+		o.SubOrders = subs
+	}
 	if o.LineItems != nil {
 		items := make([]OrderLineItem, len(o.LineItems))
 		for j, li := range o.LineItems {
 			li.EffectiveTime = clonePtr(li.EffectiveTime)
 			li.ExpireTime = clonePtr(li.ExpireTime)
+			li.Discounts = slices.Clone(li.Discounts)
+			li.BaseProductInfo = clonePtr(li.BaseProductInfo)
 			items[j] = li
 		}
 		o.LineItems = items
@@ -1013,16 +1116,39 @@ func (st *State) validate() error {
 		}
 	}
 	seenOrder := map[string]bool{}
-	for _, o := range st.Orders {
+	var checkOrder func(o Order)
+	checkOrder = func(o Order) {
 		if seenOrder[o.OrderID] || o.OrderID == "" {
 			bad("order id %q is empty or duplicate", o.OrderID)
 		}
 		seenOrder[o.OrderID] = true
+		if !isDigits(o.OrderType) {
+			bad("order %q has order_type %q: want decimal digits such as \"1\" (new)", o.OrderID, o.OrderType)
+		}
+		for _, so := range o.SubOrders {
+			checkOrder(so)
+		}
+	}
+	for _, o := range st.Orders {
+		checkOrder(o)
 		if !masters[o.DomainID] {
 			bad("order %q belongs to unknown master %q", o.OrderID, o.DomainID)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// isDigits reports whether s is a non-empty run of ASCII digits.
+func isDigits(s string) bool {
+	if s == "" || len(s) > 9 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func checkLedgers(ls []CreditLedger) error {
