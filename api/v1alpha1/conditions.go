@@ -76,8 +76,9 @@ const (
 	// and tries again.
 	ReasonTransferFailed = "TransferFailed"
 	// ReasonOutcomeUnknown means a transfer stayed Submitting past the safety
-	// window; an administrator settles it with the budget.bss.dev/resolve
-	// annotation.
+	// window (or the declared trans_id retention), or BSS answered
+	// CBC.99007009 and nothing confirms that money moved; an administrator
+	// settles it with the budget.bss.dev/resolve annotation.
 	ReasonOutcomeUnknown = "OutcomeUnknown"
 	// ReasonTransIDBurned (BudgetTransfer): BSS answered CBC.99007009
 	// although the evidence shows that no attempt moved money: it remembers

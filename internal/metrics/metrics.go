@@ -39,7 +39,7 @@ var (
 	// Transfers counts BudgetTransfers reaching a final phase.
 	Transfers = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "transfers_total",
-		Help: "BudgetTransfers by operation and result (Succeeded, Failed, AlreadyApplied, Denied, Resolved).",
+		Help: "BudgetTransfers by operation and result (Succeeded, Failed, AlreadyApplied, TransIDBurned, Denied, Resolved).",
 	}, []string{"operation", "result"})
 
 	// TransferredFen sums the fen moved by succeeded transfers.
@@ -102,7 +102,7 @@ func Register(reg prometheus.Registerer) {
 		// Start every transfer outcome at zero so that increase() sees the
 		// first one.
 		for _, op := range []string{"Transfer", "Reclaim", "CouponTransfer", "CouponReclaim"} {
-			for _, result := range []string{"Succeeded", "AlreadyApplied", "Failed", "Denied", "Resolved"} {
+			for _, result := range []string{"Succeeded", "AlreadyApplied", "TransIDBurned", "Failed", "Denied", "Resolved"} {
 				Transfers.WithLabelValues(op, result)
 			}
 			TransferredFen.WithLabelValues(op)

@@ -6,12 +6,14 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
 
@@ -118,8 +120,13 @@ func runHistory(ctx context.Context, c client.Client, key types.NamespacedName, 
 			}
 		}
 		phase := orNone(bt.Status.Phase)
-		if bt.Status.Result != nil && bt.Status.Result.AlreadyApplied {
+		switch {
+		case bt.Status.Evidence != nil && bt.Status.Evidence.Kind != budgetv1alpha1.EvidenceDuplicateAnswer:
+			phase += " (by " + strings.ToLower(bt.Status.Evidence.Kind) + ")"
+		case bt.Status.Result != nil && bt.Status.Result.AlreadyApplied:
 			phase += " (already applied)"
+		case common.ReadyReason(bt.Status.Conditions, budgetv1alpha1.ConditionReady) == budgetv1alpha1.ReasonTransIDBurned:
+			phase += " (trans_id burned)"
 		}
 		row(tw, strconv.FormatInt(bt.Spec.Sequence, 10), bt.Name, op, amount, phase, strconv.Itoa(int(bt.Status.Attempts)),
 			orNone(bt.Status.ErrorCode), bt.Spec.TransID, bt.CreationTimestamp.UTC().Format(timeFormat),

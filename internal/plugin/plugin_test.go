@@ -241,6 +241,10 @@ func seed(ctx context.Context) error {
 			if x.op == budgetv1alpha1.OperationCouponTransfer {
 				bt.Status.Result = &budgetv1alpha1.TransferResult{SubCouponID: "SCP2026110100009"}
 			}
+			if x.op == budgetv1alpha1.OperationReclaim {
+				// Its answer was lost; the master's balance showed it.
+				bt.Status.Evidence = &budgetv1alpha1.TransferEvidence{Kind: budgetv1alpha1.EvidenceBalance, Detail: "the master's transferable cash was 10.00 right before attempt 1 and 110.00 right after it"}
+			}
 			switch x.phase {
 			case budgetv1alpha1.PhaseSucceeded, budgetv1alpha1.PhaseFailed:
 				bt.Status.Attempts = 1
@@ -579,7 +583,7 @@ func TestHistory(t *testing.T) {
 	mustContain(t, out, "ba/team-a/compute  subAccount team-a  desired 7900.00  granted 900.00  pending 7000.00",
 		"SEQ", "OPERATION", "AMOUNT", "PHASE", "ATTEMPTS", "ERROR", "TRANSID", "CREATED", "COMPLETED", "GRANTED")
 	mustContain(t, line(t, out, "1 "), "compute-00001", "Transfer", "1000.00", "Succeeded", transID(701), "2026-11-02T09:00:05Z", "1000.00")
-	mustContain(t, line(t, out, "2 "), "Reclaim", "100.00", "Succeeded", "900.00")
+	mustContain(t, line(t, out, "2 "), "Reclaim", "100.00", "Succeeded (by balance)", "900.00")
 	mustContain(t, line(t, out, "3 "), "CouponTransfer CP2026110100003", "900.00")
 	mustContain(t, line(t, out, "4 "), "Failed", "CBC.99005003", "900.00")
 	mustContain(t, line(t, out, "5 "), "AwaitingApproval", "900.00")
