@@ -41,6 +41,13 @@ func condition(typ string) transferState {
 	}
 }
 
+// reason sets the Ready condition's reason, as a decision before wrote it.
+func reason(r string) transferState {
+	return func(bt *budgetv1alpha1.BudgetTransfer) {
+		bt.Status.Conditions = append(bt.Status.Conditions, metav1.Condition{Type: budgetv1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: r})
+	}
+}
+
 func annotated(key, value string) transferState {
 	return func(bt *budgetv1alpha1.BudgetTransfer) {
 		if bt.Annotations == nil {
@@ -76,6 +83,11 @@ func TestNextStepAtEveryCrashPoint(t *testing.T) {
 		{"Submitting, within the backoff", []transferState{attempted(2, t0.Add(-time.Second), t0.Add(-time.Second))}, Next{Action: ActionBackoff, After: 3 * time.Second}},
 		{"backoff capped at 5 minutes", []transferState{attempted(20, t0.Add(-time.Hour), t0)}, Next{Action: ActionBackoff, After: resendMax}},
 		{"Submitting past the safety window", []transferState{attempted(9, t0.Add(-25*time.Hour), t0.Add(-time.Hour))}, Next{Action: ActionOutcomeUnknown}},
+		// CBC.99007009 that nothing confirmed: stopped although the window
+		// is open and a resend is due.
+		{"OutcomeUnknown within the safety window", []transferState{attempted(2, t0.Add(-time.Hour), t0.Add(-time.Hour)), reason(budgetv1alpha1.ReasonOutcomeUnknown)}, Next{Action: ActionOutcomeUnknown}},
+		{"OutcomeUnknown resolved", []transferState{attempted(2, t0.Add(-time.Hour), t0.Add(-time.Hour)), reason(budgetv1alpha1.ReasonOutcomeUnknown),
+			annotated(budgetv1alpha1.AnnotationResolve, "Failed")}, Next{Action: ActionResolve}},
 		{"resolved by an administrator", []transferState{attempted(9, t0.Add(-25*time.Hour), t0.Add(-time.Hour)), annotated(budgetv1alpha1.AnnotationResolve, "Succeeded")}, Next{Action: ActionResolve}},
 		{"resolve annotation on a transfer never sent does nothing", []transferState{annotated(budgetv1alpha1.AnnotationResolve, "Succeeded")}, Next{Action: ActionDecideApproval}},
 		{"Succeeded", []transferState{phase(budgetv1alpha1.PhaseSucceeded)}, Next{Action: ActionNothing}},
