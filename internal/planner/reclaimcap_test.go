@@ -64,12 +64,12 @@ func TestReclaimCap(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			got := ReclaimCapOf(c.b, c.sa, &c.self, Ledger{Granted: money.MustParse(c.granted)}, c.siblings, now)
-			switch {
-			case c.want == "":
+			switch c.want {
+			case "":
 				if got != nil {
 					t.Errorf("cap %+v, want none", got)
 				}
-			case c.want == "unknown":
+			case "unknown":
 				if got == nil || got.Known || !strings.Contains(got.Why, "FundedOnly") {
 					t.Errorf("cap %+v, want unknown with the way out", got)
 				}
