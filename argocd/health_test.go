@@ -63,6 +63,7 @@ var wantHealth = map[string]string{
 	"SubAccountNotFound":   "Degraded",
 	"TransferFailed":       "Degraded",
 	"TransferNameConflict": "Degraded",
+	"TransIDBurned":        "Degraded",
 
 	// The operator is getting there by itself, or waits for another object
 	// that carries the real status.
@@ -96,7 +97,7 @@ var reasonsByKind = map[string][]string{
 		"AwaitingApproval", "OutcomeUnknown", "Planned", "Paused", "Reclaiming", "ReclaimBlocked",
 		"CredentialsRejected", "EndpointUnreachable", "Throttled", "BSSError", "CustomerChanged", "Denied", "TransferNameConflict"},
 	"BudgetTransfer": {"Pending", "AwaitingApproval", "Submitting", "Throttled", "OutcomeUnknown", "EnterpriseAccountNotReady",
-		"Succeeded", "Failed", "Denied", "ResolvedByAdmin", "Withdrawn"},
+		"Succeeded", "Failed", "Denied", "ResolvedByAdmin", "Withdrawn", "TransIDBurned"},
 }
 
 // healthTest is one entry of a health_test.yaml, Argo CD's format.

@@ -43,6 +43,7 @@ local degraded = {
   SubAccountNotFound = true,
   TransferFailed = true,
   TransferNameConflict = true,
+  TransIDBurned = true,
 }
 local progressing = {
   AwaitingVerificationCode = true,
