@@ -56,6 +56,7 @@ var wantHealth = map[string]string{
 	"Failed":               "Degraded",
 	"FundingLimitExceeded": "Degraded",
 	"InsufficientFunds":    "Degraded",
+	"LedgerBehindBSS":      "Degraded",
 	"NamespaceNotAllowed":  "Degraded",
 	"OutcomeUnknown":       "Degraded",
 	"ReclaimBlocked":       "Degraded",
@@ -94,10 +95,10 @@ var reasonsByKind = map[string][]string{
 		"BudgetExceeded", "WithinBudget", "CustomerIDInUse"},
 	"BudgetAllocation": {"Ready", "Progressing", "SubAccountNotReady", "NamespaceNotAllowed", "EnterpriseAccountNotReady",
 		"InsufficientFunds", "FundingLimitExceeded", "CouponUnavailable", "TransferInProgress", "TransferFailed",
-		"AwaitingApproval", "OutcomeUnknown", "Planned", "Paused", "Reclaiming", "ReclaimBlocked",
+		"AwaitingApproval", "OutcomeUnknown", "LedgerBehindBSS", "Planned", "Paused", "Reclaiming", "ReclaimBlocked",
 		"CredentialsRejected", "EndpointUnreachable", "Throttled", "BSSError", "CustomerChanged", "Denied", "TransferNameConflict"},
 	"BudgetTransfer": {"Pending", "AwaitingApproval", "Submitting", "Throttled", "OutcomeUnknown", "EnterpriseAccountNotReady",
-		"Succeeded", "Failed", "Denied", "ResolvedByAdmin", "Withdrawn", "TransIDBurned"},
+		"Succeeded", "Failed", "Denied", "ResolvedByAdmin", "Withdrawn", "TransIDBurned", "LedgerBehindBSS"},
 }
 
 // healthTest is one entry of a health_test.yaml, Argo CD's format.

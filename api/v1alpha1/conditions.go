@@ -85,6 +85,12 @@ const (
 	// refused trans_ids. Nothing moved; the allocation plans the movement
 	// again under a new trans_id.
 	ReasonTransIDBurned = "TransIDBurned"
+	// ReasonLedgerBehindBSS means BSS answered CBC.99007009 to the first
+	// attempt of a transfer: it had seen that trans_id before the transfer
+	// existed, so the allocation's ledger is older than BSS's books (a
+	// restore, an etcd rollback, transfers deleted by hand). Nothing is
+	// sent until an administrator settles it.
+	ReasonLedgerBehindBSS = "LedgerBehindBSS"
 	// ReasonPlanned means managementPolicy is Plan; status shows what would move.
 	ReasonPlanned = "Planned"
 	// ReasonPaused means managementPolicy is Paused; nothing moves.
@@ -145,6 +151,13 @@ const (
 	// when the BudgetTransfer was created ("" without a limit): a denial
 	// stands until the allocation's spec or this limit changes.
 	AnnotationApprovalLimit = "budget.bss.dev/approval-limit"
+	// AnnotationLedgerID is the identity an allocation's trans_ids derive
+	// from, "<namespace>/<name>/<id>", written by the operator before the
+	// first transfer. It travels with the object through a backup and
+	// restore or `kubectl get -o yaml | kubectl apply`, so a restored
+	// allocation sends the trans_ids it sent before; a value naming another
+	// allocation is replaced (a copy is a new ledger).
+	AnnotationLedgerID = "budget.bss.dev/ledger-id"
 )
 
 // Labels the operator puts on BudgetTransfers (values cut to 63 characters).

@@ -100,20 +100,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	// The finalizer is held only where a deletion has work to do in BSS:
-	// deletionPolicy Reclaim. A Retain allocation leaves its money with the
-	// sub-account, so it carries none and costs no metadata write.
-	if want := ba.Spec.DeletionPolicy == budgetv1alpha1.DeletionPolicyReclaim; ba.DeletionTimestamp.IsZero() &&
-		want != controllerutil.ContainsFinalizer(&ba, budgetv1alpha1.Finalizer) {
-		patch := client.MergeFrom(ba.DeepCopy())
-		if want {
-			controllerutil.AddFinalizer(&ba, budgetv1alpha1.Finalizer)
-		} else {
-			controllerutil.RemoveFinalizer(&ba, budgetv1alpha1.Finalizer)
-		}
-		if err := r.Patch(ctx, &ba, patch); err != nil {
-			return ctrl.Result{}, err
-		}
+	if err := r.ensureMetadata(ctx, &ba); err != nil {
+		return ctrl.Result{}, err
 	}
 	if !ba.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(&ba, budgetv1alpha1.Finalizer) {
 		return ctrl.Result{}, nil
@@ -134,6 +122,53 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	r.exportMetrics(&ba)
 	return result, err
+}
+
+// ensureMetadata writes, in one patch, what the allocation's metadata must
+// carry before anything moves: its ledger id (see LedgerID), and the
+// finalizer where a deletion has work to do in BSS (deletionPolicy
+// Reclaim). A Retain allocation leaves its money with the sub-account, so it
+// carries no finalizer.
+func (r *Reconciler) ensureMetadata(ctx context.Context, ba *budgetv1alpha1.BudgetAllocation) error {
+	if !ba.DeletionTimestamp.IsZero() {
+		return nil
+	}
+	patch := client.MergeFrom(ba.DeepCopy())
+	changed := false
+	if want := ba.Spec.DeletionPolicy == budgetv1alpha1.DeletionPolicyReclaim; want != controllerutil.ContainsFinalizer(ba, budgetv1alpha1.Finalizer) {
+		if want {
+			controllerutil.AddFinalizer(ba, budgetv1alpha1.Finalizer)
+		} else {
+			controllerutil.RemoveFinalizer(ba, budgetv1alpha1.Finalizer)
+		}
+		changed = true
+	}
+	if _, ok := LedgerID(ba); !ok {
+		if old := ba.Annotations[budgetv1alpha1.AnnotationLedgerID]; old != "" {
+			r.Recorder.Eventf(ba, nil, corev1.EventTypeNormal, "NewLedger", "Reconcile",
+				"%s %q names another allocation: this one starts a ledger of its own", budgetv1alpha1.AnnotationLedgerID, old)
+		}
+		if ba.Annotations == nil {
+			ba.Annotations = map[string]string{}
+		}
+		ba.Annotations[budgetv1alpha1.AnnotationLedgerID] = ba.Namespace + "/" + ba.Name + "/" + string(ba.UID)
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	return r.Patch(ctx, ba, patch)
+}
+
+// LedgerID is the identity the allocation's trans_ids derive from: the id
+// part of its ledger-id annotation, if that names this allocation (its
+// namespace and name). A restored or re-applied allocation keeps it, and so
+// sends the trans_ids it sent before; an allocation created afresh, or a
+// copy under another name or namespace, gets its own (its UID).
+func LedgerID(ba *budgetv1alpha1.BudgetAllocation) (string, bool) {
+	v := ba.Annotations[budgetv1alpha1.AnnotationLedgerID]
+	id, ok := strings.CutPrefix(v, ba.Namespace+"/"+ba.Name+"/")
+	return id, ok && id != ""
 }
 
 // reconcile runs the phases of one reconcile in order until one halts or
@@ -439,8 +474,14 @@ func (r *Reconciler) reportPlan(ctx context.Context, s *scope, dec planner.Decis
 // backoff after failures, and when to look again.
 func (r *Reconciler) wait(s *scope, dec planner.Decision, deleting bool) (ctrl.Result, error) {
 	reason, msg := dec.Reason, dec.Message
-	if f := s.ledger.InFlight; f != nil && f.Reason == budgetv1alpha1.ReasonOutcomeUnknown {
-		reason, msg = budgetv1alpha1.ReasonOutcomeUnknown, fmt.Sprintf("the outcome of %s %s is unknown; check BSS and annotate it %s=Succeeded or Failed", f.Operation, f.Name, budgetv1alpha1.AnnotationResolve)
+	if f := s.ledger.InFlight; f != nil {
+		switch f.Reason {
+		case budgetv1alpha1.ReasonOutcomeUnknown:
+			reason, msg = f.Reason, fmt.Sprintf("the outcome of %s %s is unknown; check BSS and annotate it %s=Succeeded or Failed", f.Operation, f.Name, budgetv1alpha1.AnnotationResolve)
+		case budgetv1alpha1.ReasonLedgerBehindBSS:
+			reason, msg = f.Reason, fmt.Sprintf("BSS had already seen the trans_id of %s %s, a step this allocation's ledger believes new: the ledger is older than BSS's books (a restore, an etcd rollback, or transfers deleted by hand), and nothing moves until an administrator settles %s (see its message)",
+				f.Operation, f.Name, f.Name)
+		}
 	}
 	switch {
 	case deleting && reason != budgetv1alpha1.ReasonTransferInProgress:
@@ -543,7 +584,7 @@ func (r *Reconciler) createTransfer(ctx context.Context, s *scope, dec planner.D
 			ExpireTime:            dec.ExpireTime,
 			CouponID:              dec.CouponID,
 			SubCouponID:           dec.SubCouponID,
-			TransID:               TransID(ba.UID, seq),
+			TransID:               TransID(ledgerOrUID(ba), seq),
 			Sequence:              seq,
 		},
 	}
@@ -627,10 +668,21 @@ func TransferName(allocation string, seq int64) string {
 const maxTransferBase = 230
 
 // TransID is the deterministic trans_id of an allocation's seq-th transfer:
-// 32 lowercase hex characters from the allocation's UID and the sequence.
-func TransID(uid types.UID, seq int64) string {
-	sum := sha256.Sum256([]byte(string(uid) + "/" + strconv.FormatInt(seq, 10)))
+// 32 lowercase hex characters from the allocation's ledger id (see
+// LedgerID; the UID of the allocation that started the ledger) and the
+// sequence.
+func TransID(ledgerID string, seq int64) string {
+	sum := sha256.Sum256([]byte(ledgerID + "/" + strconv.FormatInt(seq, 10)))
 	return hex.EncodeToString(sum[:])[:32]
+}
+
+// ledgerOrUID is the allocation's ledger id; its UID until the annotation
+// is written (ensureMetadata writes it before any transfer is planned).
+func ledgerOrUID(ba *budgetv1alpha1.BudgetAllocation) string {
+	if id, ok := LedgerID(ba); ok {
+		return id
+	}
+	return string(ba.UID)
 }
 
 // loadLedger reads the allocation's transfers and summarises them for the

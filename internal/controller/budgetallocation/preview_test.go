@@ -275,7 +275,7 @@ func transfer(ba *budgetv1alpha1.BudgetAllocation, seq int64, op budgetv1alpha1.
 		},
 		Spec: budgetv1alpha1.BudgetTransferSpec{AllocationRef: budgetv1alpha1.LocalObjectReference{Name: ba.Name}, SubAccountName: "team",
 			EnterpriseAccountName: master, CustomerID: customer, Operation: op, Amount: m(amount), BalanceType: budgetv1alpha1.BalanceTypeDebit,
-			TransID: budgetallocation.TransID(ba.UID, seq), Sequence: seq},
+			TransID: budgetallocation.TransID(string(ba.UID), seq), Sequence: seq},
 		Status: budgetv1alpha1.BudgetTransferStatus{Phase: phase},
 	}
 	if op == budgetv1alpha1.OperationCouponTransfer || op == budgetv1alpha1.OperationCouponReclaim {

@@ -390,6 +390,11 @@ type outcome struct {
 // nothing shows either, the step that ends the reconcile instead.
 func (r *Reconciler) duplicate(ctx, callCtx context.Context, acct *accounts.Account, bt *budgetv1alpha1.BudgetTransfer, beh budgetv1alpha1.BSSBehaviour,
 	a Answer, answer error, now time.Time) (*budgetv1alpha1.TransferResult, string, *outcome) {
+	if bt.Status.Attempts == 1 {
+		// No earlier attempt of this transfer exists: BSS saw the
+		// trans_id before the transfer did.
+		return nil, "", r.ledgerBehind(callCtx, ctx, acct, bt, beh, now)
+	}
 	result := &budgetv1alpha1.TransferResult{AlreadyApplied: true}
 	msg := "BSS had already applied this trans_id (CBC.99007009): the earlier attempt succeeded"
 	unclear := func(err error) *outcome {
@@ -435,6 +440,27 @@ func (r *Reconciler) duplicate(ctx, callCtx context.Context, acct *accounts.Acco
 		return nil, "", &outcome{res, ferr}
 	}
 	return nil, "", r.unproven(ctx, bt, beh)
+}
+
+// ledgerBehind stops a transfer whose first attempt BSS answered
+// CBC.99007009: its allocation's ledger is older than BSS's books, and the
+// step under this trans_id may have moved another amount. What the
+// master's records show of it is named for the administrator.
+func (r *Reconciler) ledgerBehind(callCtx, ctx context.Context, acct *accounts.Account, bt *budgetv1alpha1.BudgetTransfer, beh budgetv1alpha1.BSSBehaviour, now time.Time) *outcome {
+	seen := ""
+	if amountOperation(bt.Spec.Operation) {
+		if v, ev, err := r.confirmDuplicate(callCtx, acct.Client, bt, beh, now); err == nil && v == VerdictMoved {
+			bt.Status.Evidence = ev
+			seen = " BSS shows " + ev.Detail + "."
+		}
+	}
+	msg := fmt.Sprintf("BSS answered CBC.99007009 to the first attempt: it had seen trans_id %s before this transfer existed, so the allocation's ledger is older than BSS's books "+
+		"(restored from a backup, rolled back in etcd, or transfers deleted by hand), and this step may have moved another amount.%s Nothing is sent until an administrator settles it: "+
+		"annotate %s=Succeeded if BSS applied this very step under this trans_id, Failed if it moved nothing (docs/operations.md, LedgerBehindBSS)",
+		bt.Spec.TransID, seen, budgetv1alpha1.AnnotationResolve)
+	bt.Status.ErrorCode, bt.Status.ErrorMessage = bss.CodeDuplicateTransID, ""
+	r.Recorder.Eventf(bt, nil, corev1.EventTypeWarning, budgetv1alpha1.ReasonLedgerBehindBSS, "Submit", "%s", msg)
+	return &outcome{ctrl.Result{}, r.writeReady(ctx, bt, budgetv1alpha1.ReasonLedgerBehindBSS, msg)}
 }
 
 // unproven stops resending a transfer whose CBC.99007009 answer nothing

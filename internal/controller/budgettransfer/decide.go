@@ -109,10 +109,13 @@ func NextStep(bt *budgetv1alpha1.BudgetTransfer, now time.Time, t Timing) Next {
 // resendStep decides about a Submitting transfer: resend it now, later, or
 // no more.
 func resendStep(st *budgetv1alpha1.BudgetTransferStatus, now time.Time, t Timing) Next {
-	if common.ReadyReason(st.Conditions, budgetv1alpha1.ConditionReady) == budgetv1alpha1.ReasonOutcomeUnknown {
+	switch common.ReadyReason(st.Conditions, budgetv1alpha1.ConditionReady) {
+	case budgetv1alpha1.ReasonOutcomeUnknown:
 		// Stopped for good: past the window, or a CBC.99007009 answer that
 		// nothing confirms.
 		return Next{Action: ActionOutcomeUnknown}
+	case budgetv1alpha1.ReasonLedgerBehindBSS:
+		return Next{Action: ActionNothing}
 	}
 	if st.SubmittedTime != nil && now.Sub(st.SubmittedTime.Time) > t.SafetyWindow {
 		return Next{Action: ActionOutcomeUnknown}

@@ -251,3 +251,38 @@ func readyMessage(bt *budgetv1alpha1.BudgetTransfer) string {
 	}
 	return ""
 }
+
+// TestFirstAttemptAlreadyAppliedIsLedgerBehindBSS: BSS answers
+// CBC.99007009 to a transfer's very first attempt (its allocation was
+// restored from a backup and plans a step BSS has seen). That is never
+// counted as this step's success, whatever is declared; the transfer
+// stops with the records' evidence for the administrator.
+func TestFirstAttemptAlreadyAppliedIsLedgerBehindBSS(t *testing.T) {
+	for _, declared := range []budgetv1alpha1.BSSBehaviour{{}, {RefusedTransIDs: budgetv1alpha1.RefusedTransIDsReusable}} {
+		t.Run(declared.RefusedTransIDs, func(t *testing.T) {
+			g := newRig(t)
+			g.declare(declared)
+			bt := g.create("restored", budgetv1alpha1.OperationTransfer, "150")
+			// The allocation's previous life moved 100 under this trans_id.
+			if err := g.bss.TransferAmount(context.Background(), bss.AmountTransferRequest{CustomerID: customer, Amount: money.MustParse("100"),
+				TransID: bt.Spec.TransID, BalanceType: bss.BalanceTypeDebit}); err != nil {
+				t.Fatal(err)
+			}
+			_, got := g.reconcile(bt)
+			if got.Status.Phase != budgetv1alpha1.PhaseSubmitting || readyReason(got) != budgetv1alpha1.ReasonLedgerBehindBSS {
+				t.Fatalf("phase %s reason %s: %s", got.Status.Phase, readyReason(got), readyMessage(got))
+			}
+			if !strings.Contains(readyMessage(got), "100.00") {
+				t.Errorf("the message does not name what BSS moved: %s", readyMessage(got))
+			}
+			g.clock.Step(time.Hour)
+			g.reconcile(got)
+			if n := g.bss.Calls[bss.OpUpdateSubEnterpriseAmount]; n != 2 {
+				t.Errorf("%d calls, want the first and one attempt", n)
+			}
+			if g.bss.Cash(customer) != money.MustParse("100") {
+				t.Errorf("sub-account has %s, want 100.00", g.bss.Cash(customer))
+			}
+		})
+	}
+}

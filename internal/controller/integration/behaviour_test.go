@@ -62,7 +62,7 @@ func (tm *team) leaveSubmitting(t *testing.T, baName, amount string) *budgetv1al
 		Spec: budgetv1alpha1.BudgetTransferSpec{
 			AllocationRef: budgetv1alpha1.LocalObjectReference{Name: ba.Name}, SubAccountName: tm.sa, EnterpriseAccountName: eaName,
 			CustomerID: tm.customerID, Operation: budgetv1alpha1.OperationTransfer, Amount: budgetv1alpha1.Money(amount),
-			BalanceType: budgetv1alpha1.BalanceTypeDebit, TransID: budgetallocation.TransID(ba.UID, 1), Sequence: 1,
+			BalanceType: budgetv1alpha1.BalanceTypeDebit, TransID: budgetallocation.TransID(string(ba.UID), 1), Sequence: 1,
 		},
 	}
 	if err := controllerutil.SetControllerReference(ba, bt, scheme); err != nil {
@@ -326,4 +326,98 @@ func TestOwnTopUpsAreNotReclaimed(t *testing.T) {
 	if b, _ := sim.SubAccount(tm.customerID); b.SelfFundedCash != money.MustParse("70") {
 		t.Errorf("the sub-account's own money is %s, want 70.00", b.SelfFundedCash)
 	}
+}
+
+// exported is an allocation as `kubectl get -o yaml` shows it, ready to be
+// applied again: status and server-set metadata dropped, annotations kept.
+func exported(ba *budgetv1alpha1.BudgetAllocation) *budgetv1alpha1.BudgetAllocation {
+	out := &budgetv1alpha1.BudgetAllocation{ObjectMeta: metav1.ObjectMeta{Name: ba.Name, Namespace: ba.Namespace,
+		Labels: ba.Labels, Annotations: ba.Annotations}, Spec: *ba.Spec.DeepCopy()}
+	return out
+}
+
+// TestReappliedAllocationMovesNoMoney: an allocation exported with
+// `kubectl get -o yaml`, deleted (Retain: the money stays; its transfers go
+// with it) and applied again carries its ledger id, so it sends the
+// trans_ids it sent before; BSS's CBC.99007009 to the first of them stops
+// it with LedgerBehindBSS instead of a second transfer of the whole amount.
+func TestReappliedAllocationMovesNoMoney(t *testing.T) {
+	ctx := context.Background()
+	tm := newTeam(t)
+	tm.create(t, tm.allocation("kept", "40"))
+	tm.waitReady(t, "kept", "40.00")
+	tm.update(t, "kept", func(ba *budgetv1alpha1.BudgetAllocation) { ba.Spec.Amount = ptr.To(budgetv1alpha1.Money("55")) })
+	tm.waitReady(t, "kept", "55.00")
+	old := tm.get(t, "kept")
+	if id, ok := budgetallocation.LedgerID(old); !ok || id != string(old.UID) {
+		t.Fatalf("ledger id %q (%v), want the UID %s", old.Annotations[budgetv1alpha1.AnnotationLedgerID], ok, old.UID)
+	}
+	yaml := exported(old)
+	if err := k8s.Delete(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	tm.waitGone(t, "kept")
+	// The garbage collector (which envtest lacks) deletes its transfers.
+	for _, bt := range tm.transfers(t) {
+		if err := k8s.Delete(ctx, &bt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testenv.Eventually(t, 30*time.Second, "transfers gone", func() bool { return len(tm.transfers(t)) == 0 }, tm.describe("kept"))
+
+	tm.create(t, yaml)
+	tm.waitReason(t, "kept", budgetv1alpha1.ReasonLedgerBehindBSS)
+	testenv.Consistently(t, absenceWindow, "no money moves", func() bool { return tm.net() == money.MustParse("55") }, tm.describe("kept"))
+	tm.expectLedger(t, "55.00")
+	bt := tm.transfers(t)[0]
+	if msg := common.ConditionMessage(bt.Status.Conditions, budgetv1alpha1.ConditionReady); !strings.Contains(msg, "40.00") {
+		t.Errorf("the transfer does not name what BSS moved under its trans_id: %s", msg)
+	}
+
+	// A copy under another name is a new allocation with a ledger of its
+	// own: it is funded.
+	copied := exported(old)
+	copied.Name = "copy"
+	tm.create(t, copied)
+	tm.waitReady(t, "copy", "55.00")
+	if id, _ := budgetallocation.LedgerID(tm.get(t, "copy")); id == string(old.UID) {
+		t.Errorf("the copy kept the original's ledger id")
+	}
+	tm.expectLedger(t, "110.00")
+}
+
+// TestRolledBackLedgerIsDetected: etcd restored to a copy older than the
+// newest transfer (the allocation keeps its UID, its newest transfer is
+// gone). The allocation plans that step again, BSS has seen its trans_id,
+// and it stops with LedgerBehindBSS.
+func TestRolledBackLedgerIsDetected(t *testing.T) {
+	ctx := context.Background()
+	tm := newTeam(t)
+	tm.create(t, tm.allocation("rolled", "40"))
+	tm.waitReady(t, "rolled", "40.00")
+	tm.update(t, "rolled", func(ba *budgetv1alpha1.BudgetAllocation) { ba.Spec.Amount = ptr.To(budgetv1alpha1.Money("70")) })
+	tm.waitReady(t, "rolled", "70.00")
+	stopManager()
+	restarted := false
+	defer func() {
+		if !restarted {
+			stopManager = startManager(testOptions)
+		}
+	}()
+	for _, bt := range tm.transfers(t) {
+		if bt.Spec.Sequence == 2 {
+			bt.Finalizers = nil
+			if err := k8s.Update(ctx, &bt); err != nil {
+				t.Fatal(err)
+			}
+			if err := k8s.Delete(ctx, &bt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	stopManager = startManager(testOptions)
+	restarted = true
+	tm.waitReason(t, "rolled", budgetv1alpha1.ReasonLedgerBehindBSS)
+	testenv.Consistently(t, absenceWindow, "no money moves", func() bool { return tm.net() == money.MustParse("70") }, tm.describe("rolled"))
+	tm.expectLedger(t, "70.00")
 }

@@ -57,7 +57,7 @@ func TestManagerStoppedBetweenSubmittingAndCall(t *testing.T) {
 			Spec: budgetv1alpha1.BudgetTransferSpec{
 				AllocationRef: budgetv1alpha1.LocalObjectReference{Name: ba.Name}, SubAccountName: tm.sa, EnterpriseAccountName: eaName,
 				CustomerID: tm.customerID, Operation: budgetv1alpha1.OperationTransfer, Amount: budgetv1alpha1.Money(amount),
-				BalanceType: budgetv1alpha1.BalanceTypeDebit, TransID: budgetallocation.TransID(ba.UID, 1), Sequence: 1,
+				BalanceType: budgetv1alpha1.BalanceTypeDebit, TransID: budgetallocation.TransID(string(ba.UID), 1), Sequence: 1,
 			},
 		}
 		if err := controllerutil.SetControllerReference(ba, bt, scheme); err != nil {
@@ -139,7 +139,7 @@ func TestOutcomeUnknownAfterSafetyWindow(t *testing.T) {
 		Spec: budgetv1alpha1.BudgetTransferSpec{
 			AllocationRef: budgetv1alpha1.LocalObjectReference{Name: ba.Name}, SubAccountName: tm.sa, EnterpriseAccountName: eaName,
 			CustomerID: tm.customerID, Operation: budgetv1alpha1.OperationTransfer, Amount: "33.00",
-			BalanceType: budgetv1alpha1.BalanceTypeDebit, TransID: budgetallocation.TransID(ba.UID, 1), Sequence: 1,
+			BalanceType: budgetv1alpha1.BalanceTypeDebit, TransID: budgetallocation.TransID(string(ba.UID), 1), Sequence: 1,
 		},
 	}
 	if err := controllerutil.SetControllerReference(ba, bt, scheme); err != nil {

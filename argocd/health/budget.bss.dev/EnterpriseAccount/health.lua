@@ -35,6 +35,7 @@ local degraded = {
   Failed = true,
   FundingLimitExceeded = true,
   InsufficientFunds = true,
+  LedgerBehindBSS = true,
   NamespaceNotAllowed = true,
   OutcomeUnknown = true,
   ReclaimBlocked = true,
