@@ -205,6 +205,23 @@ type BudgetAllocationStatus struct {
 	// NextAttemptTime is when a new transfer may be created after failures.
 	// +optional
 	NextAttemptTime *metav1.Time `json:"nextAttemptTime,omitempty"`
+	// SpendBaseline is the sub-account's cash spending in its bill cycle
+	// as the SubAccount published it when this allocation planned its first
+	// transfer. Where BSS may count a sub-account's own top-ups as
+	// reclaimable, reclaims take no more than what was granted less what
+	// was spent since (docs/exactly-once.md §7).
+	// +optional
+	SpendBaseline *SpendBaseline `json:"spendBaseline,omitempty"`
+}
+
+// SpendBaseline is a sub-account's cash spending in one bill cycle at one
+// moment.
+type SpendBaseline struct {
+	// Cycle is the bill cycle, YYYY-MM in UTC+8.
+	// +kubebuilder:validation:MaxLength=7
+	Cycle string `json:"cycle"`
+	// Cash spent in that cycle so far.
+	Cash Money `json:"cash"`
 }
 
 // +kubebuilder:object:root=true

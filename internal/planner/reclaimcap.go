@@ -43,7 +43,7 @@ func ReclaimCapOf(b budgetv1alpha1.BSSBehaviour, sa *budgetv1alpha1.SubAccount, 
 	if !Capped(b, ba) {
 		return nil
 	}
-	granted, first := l.Granted, ba.CreationTimestamp.Time
+	granted, first := l.Granted, ba
 	for i := range siblings {
 		o := &siblings[i]
 		if o.UID == ba.UID || o.Spec.BalanceType == budgetv1alpha1.BalanceTypeCredit {
@@ -51,24 +51,37 @@ func ReclaimCapOf(b budgetv1alpha1.BSSBehaviour, sa *budgetv1alpha1.SubAccount, 
 		}
 		g, _ := money.Parse(string(o.Status.Granted))
 		granted = granted.Add(g)
-		if g.IsPositive() && o.CreationTimestamp.Time.Before(first) {
-			first = o.CreationTimestamp.Time
+		if g.IsPositive() && o.CreationTimestamp.Time.Before(first.CreationTimestamp.Time) {
+			first = o
 		}
 	}
-	spent, cycles, ok := cashSpentSince(sa, first, now)
+	since, baseline := baselineOf(first)
+	spent, cycles, ok := cashSpentSince(sa, since, baseline, now)
 	declared := fmt.Sprintf("BSS may count money the sub-account topped up itself as reclaimable (EnterpriseAccount spec.bssBehaviour.reclaimable: %s)", b.Reclaimable)
 	if !ok {
 		return &ReclaimCap{Why: fmt.Sprintf("%s, and the operator reclaims only what it granted less what the bills show spent since, but the bills of %s are not read yet (they reach back to cycle %s only); "+
-			"once bss-probe shows that reclaimable cash excludes such money, declare reclaimable: FundedOnly", declared, billcycle.Of(first), oldestCycle(sa))}
+			"once bss-probe shows that reclaimable cash excludes such money, declare reclaimable: FundedOnly", declared, since, oldestCycle(sa))}
 	}
 	return &ReclaimCap{Known: true, Amount: money.Max(granted.Sub(spent), money.Zero),
-		Why: fmt.Sprintf("%s: the operator reclaims at most the %s it granted less the %s of cash the bills of %v show spent", declared, granted, spent, cycles)}
+		Why: fmt.Sprintf("%s: the operator reclaims at most the %s it granted less the %s of cash the bills of %v show spent since it first granted", declared, granted, spent, cycles)}
 }
 
-// cashSpentSince sums the cash spending of every bill cycle from the one
-// first falls in to the current one, from the SubAccount's published
-// bills; ok is false when one of them is not there.
-func cashSpentSince(sa *budgetv1alpha1.SubAccount, first, now time.Time) (money.Amount, []string, bool) {
+// baselineOf is the bill cycle from which the first allocation's spending
+// counts, and what the sub-account had spent in it before: its recorded
+// spend baseline, or, without one, its creation's cycle from zero.
+func baselineOf(first *budgetv1alpha1.BudgetAllocation) (string, money.Amount) {
+	if b := first.Status.SpendBaseline; b != nil {
+		cash, _ := money.Parse(string(b.Cash))
+		return b.Cycle, cash
+	}
+	return billcycle.Of(first.CreationTimestamp.Time), money.Zero
+}
+
+// cashSpentSince sums the cash spending of every bill cycle from since to
+// the current one, from the SubAccount's published bills, less baseline
+// (spent in since before it counted); ok is false when one of them is not
+// there.
+func cashSpentSince(sa *budgetv1alpha1.SubAccount, since string, baseline money.Amount, now time.Time) (money.Amount, []string, bool) {
 	known := map[string]money.Amount{}
 	for _, c := range []*budgetv1alpha1.BillCycleSummary{sa.Status.CurrentCycle, sa.Status.PreviousCycle} {
 		if c != nil {
@@ -76,10 +89,10 @@ func cashSpentSince(sa *budgetv1alpha1.SubAccount, first, now time.Time) (money.
 		}
 	}
 	need := []string{billcycle.Of(now)}
-	if prev := billcycle.Previous(now); billcycle.Of(first) <= prev {
+	if prev := billcycle.Previous(now); since <= prev {
 		need = append(need, prev)
 	}
-	if billcycle.Of(first) < need[len(need)-1] {
+	if since < need[len(need)-1] {
 		return money.Zero, nil, false
 	}
 	spent := money.Zero
@@ -91,7 +104,7 @@ func cashSpentSince(sa *budgetv1alpha1.SubAccount, first, now time.Time) (money.
 		spent = spent.Add(v)
 	}
 	slices.Sort(need)
-	return spent, need, true
+	return money.Max(spent.Sub(baseline), money.Zero), need, true
 }
 
 func oldestCycle(sa *budgetv1alpha1.SubAccount) string {

@@ -25,6 +25,10 @@ func TestReclaimCap(t *testing.T) {
 		}
 		return ba
 	}
+	withBaseline := func(ba budgetv1alpha1.BudgetAllocation, cycle, cash string) budgetv1alpha1.BudgetAllocation {
+		ba.Status.SpendBaseline = &budgetv1alpha1.SpendBaseline{Cycle: cycle, Cash: budgetv1alpha1.Money(cash)}
+		return ba
+	}
 	sa := func(cycles ...budgetv1alpha1.BillCycleSummary) *budgetv1alpha1.SubAccount {
 		s := &budgetv1alpha1.SubAccount{}
 		if len(cycles) > 0 {
@@ -59,6 +63,10 @@ func TestReclaimCap(t *testing.T) {
 		{"no bills", unknown, sa(), alloc("a", thisMonth, "", false), "100", nil, "unknown"},
 		{"older than the bills", unknown, sa(dec, nov), alloc("a", longAgo, "", false), "100", nil, "unknown"},
 		{"spent more than granted", unknown, sa(dec), alloc("a", thisMonth, "", false), "20", nil, "0.00"},
+		{"spent before the first grant is not counted", unknown, sa(dec), withBaseline(alloc("a", thisMonth, "", false), "2026-12", "10.00"), "100", nil, "80.00"},
+		{"baseline in the last cycle", unknown, sa(dec, nov), withBaseline(alloc("a", lastMonth, "", false), "2026-11", "5.00"), "100", nil, "62.50"},
+		{"the first allocation's baseline", unknown, sa(dec, nov), alloc("a", thisMonth, "", false), "100",
+			[]budgetv1alpha1.BudgetAllocation{withBaseline(alloc("b", lastMonth, "5.00", false), "2026-11", "12.50")}, "75.00"},
 		{"TotalBalance", budgetv1alpha1.BSSBehaviour{Reclaimable: budgetv1alpha1.ReclaimableTotalBalance}, sa(dec), alloc("a", thisMonth, "", false), "100", nil, "70.00"},
 	}
 	for _, c := range cases {

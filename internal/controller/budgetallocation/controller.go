@@ -360,6 +360,14 @@ func (r *Reconciler) deletionShortcuts(ctx context.Context, s *scope) (bool, ctr
 		controllerutil.RemoveFinalizer(ba, budgetv1alpha1.Finalizer)
 		return true, ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, ba, patch))
 	}
+	if f := s.ledger.InFlight; f != nil && f.Phase == budgetv1alpha1.PhaseSubmitting {
+		// A movement BSS may have applied is settled before anything lets
+		// the allocation go, so that its record is complete.
+		r.setReady(ba, metav1.ConditionFalse, budgetv1alpha1.ReasonTransferInProgress,
+			fmt.Sprintf("being deleted: waits until %s %s, which may have reached BSS, settles (or an administrator resolves it with %s)",
+				f.Operation, f.Name, budgetv1alpha1.AnnotationResolve))
+		return true, ctrl.Result{}, nil
+	}
 	switch {
 	case ba.Annotations[budgetv1alpha1.AnnotationReleaseFinalizer] == "true":
 		return release(fmt.Sprintf("released by annotation; %s stays granted to the sub-account", s.ledger.Granted))
@@ -605,6 +613,11 @@ func (r *Reconciler) createTransfer(ctx context.Context, s *scope, dec planner.D
 			return r.nameTaken(ctx, s, bt.Name)
 		}
 		return ctrl.Result{}, err
+	}
+	if cur := s.sa.Status.CurrentCycle; cur != nil && len(s.transfers) == 0 && ba.Status.SpendBaseline == nil {
+		// What the sub-account had spent before it got anything from this
+		// allocation; planner.ReclaimCapOf counts spending from here.
+		ba.Status.SpendBaseline = &budgetv1alpha1.SpendBaseline{Cycle: cur.Cycle, Cash: budgetv1alpha1.Money(cmp.Or(string(cur.Cash), "0.00"))}
 	}
 	log.FromContext(ctx).Info("created transfer", "transfer", bt.Name, "operation", dec.Operation, "amount", dec.Amount.String())
 	r.Recorder.Eventf(ba, bt, corev1.EventTypeNormal, "TransferCreated", "Plan", "created %s: %s", bt.Name, planner.Describe(dec))

@@ -421,3 +421,56 @@ func TestRolledBackLedgerIsDetected(t *testing.T) {
 	testenv.Consistently(t, absenceWindow, "no money moves", func() bool { return tm.net() == money.MustParse("70") }, tm.describe("rolled"))
 	tm.expectLedger(t, "70.00")
 }
+
+// TestReleaseWaitsForASubmittingTransfer: an allocation being deleted with
+// the release annotation is not let go while its transfer may have reached
+// BSS: it waits, saying why, until the transfer settles.
+func TestReleaseWaitsForASubmittingTransfer(t *testing.T) {
+	ctx := context.Background()
+	// A lost answer waits for the resend (refused trans_ids are reusable,
+	// true of the simulator), and the resend waits an hour.
+	declareBehaviour(t, &budgetv1alpha1.BSSBehaviour{RefusedTransIDs: budgetv1alpha1.RefusedTransIDsReusable})
+	tm := newTeam(t)
+	stopManager()
+	slow := testOptions
+	slow.SubmitRetryBase = time.Hour
+	stopManager = startManager(slow)
+	defer func() {
+		stopManager()
+		stopManager = startManager(testOptions)
+	}()
+	if err := sim.SetFaults(bsssim.Faults{LostResponseRate: 1}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sim.SetFaults(bsssim.Faults{}) }()
+	tm.create(t, tm.allocation("leaving", "30", func(ba *budgetv1alpha1.BudgetAllocation) {
+		ba.Spec.DeletionPolicy = budgetv1alpha1.DeletionPolicyReclaim
+	}))
+	testenv.Eventually(t, 30*time.Second, "transfer applied without an answer", func() bool {
+		bts := tm.transfers(t)
+		return tm.net() == money.MustParse("30") && len(bts) == 1 && bts[0].Status.Phase == budgetv1alpha1.PhaseSubmitting && bts[0].Status.ErrorMessage != ""
+	}, tm.describe("leaving"))
+	if err := sim.SetFaults(bsssim.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	tm.update(t, "leaving", func(ba *budgetv1alpha1.BudgetAllocation) {
+		ba.Annotations[budgetv1alpha1.AnnotationReleaseFinalizer] = "true"
+	})
+	if err := k8s.Delete(ctx, tm.get(t, "leaving")); err != nil {
+		t.Fatal(err)
+	}
+	tm.waitReason(t, "leaving", budgetv1alpha1.ReasonTransferInProgress)
+	testenv.Consistently(t, absenceWindow, "the allocation is kept", func() bool {
+		var ba budgetv1alpha1.BudgetAllocation
+		return k8s.Get(ctx, objKey(tm.get(t, "leaving")), &ba) == nil
+	}, tm.describe("leaving"))
+	if msg := common.ConditionMessage(tm.get(t, "leaving").Status.Conditions, budgetv1alpha1.ConditionReady); !strings.Contains(msg, "may have reached BSS") {
+		t.Errorf("message: %s", msg)
+	}
+	// A manager that resends soon settles the transfer; the allocation
+	// goes, leaving the money (it was released).
+	stopManager()
+	stopManager = startManager(testOptions)
+	tm.waitGone(t, "leaving")
+	tm.expectLedger(t, "30.00")
+}

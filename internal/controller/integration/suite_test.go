@@ -410,18 +410,26 @@ func declareBehaviour(t *testing.T, b *budgetv1alpha1.BSSBehaviour) {
 			return k8s.Update(context.Background(), &ea)
 		})
 	}
+	reconciled := func() {
+		var ea budgetv1alpha1.EnterpriseAccount
+		testenv.Eventually(t, 30*time.Second, "EnterpriseAccount reconciled", func() bool {
+			return k8s.Get(context.Background(), types.NamespacedName{Name: eaName}, &ea) == nil && ea.Status.ObservedGeneration == ea.Generation &&
+				common.IsTrue(ea.Status.Conditions, budgetv1alpha1.ConditionReady)
+		}, func() string {
+			return fmt.Sprintf("generation %d, observed %d", ea.Generation, ea.Status.ObservedGeneration)
+		})
+	}
 	if err := set(b); err != nil {
 		t.Fatal(err)
 	}
+	// Cleanups run after the test's defers (which restart the manager):
+	// the next test starts with the EnterpriseAccount reconciled.
 	t.Cleanup(func() {
 		if err := set(nil); err != nil {
 			t.Errorf("restoring the EnterpriseAccount's behaviour: %v", err)
+			return
 		}
+		reconciled()
 	})
-	var ea budgetv1alpha1.EnterpriseAccount
-	testenv.Eventually(t, 30*time.Second, "EnterpriseAccount reconciled", func() bool {
-		return k8s.Get(context.Background(), types.NamespacedName{Name: eaName}, &ea) == nil && ea.Status.ObservedGeneration == ea.Generation
-	}, func() string {
-		return fmt.Sprintf("generation %d, observed %d", ea.Generation, ea.Status.ObservedGeneration)
-	})
+	reconciled()
 }
