@@ -100,7 +100,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if err := r.ensureMetadata(ctx, &ba); err != nil {
+	if patched, err := r.ensureMetadata(ctx, &ba); err != nil || patched {
+		// The patch's own watch event brings the allocation back, read
+		// from a cache that has it; going on here would race that
+		// reconcile with an older status.
 		return ctrl.Result{}, err
 	}
 	if !ba.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(&ba, budgetv1alpha1.Finalizer) {
@@ -129,9 +132,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // finalizer where a deletion has work to do in BSS (deletionPolicy
 // Reclaim). A Retain allocation leaves its money with the sub-account, so it
 // carries no finalizer.
-func (r *Reconciler) ensureMetadata(ctx context.Context, ba *budgetv1alpha1.BudgetAllocation) error {
+func (r *Reconciler) ensureMetadata(ctx context.Context, ba *budgetv1alpha1.BudgetAllocation) (bool, error) {
 	if !ba.DeletionTimestamp.IsZero() {
-		return nil
+		return false, nil
 	}
 	patch := client.MergeFrom(ba.DeepCopy())
 	changed := false
@@ -155,9 +158,9 @@ func (r *Reconciler) ensureMetadata(ctx context.Context, ba *budgetv1alpha1.Budg
 		changed = true
 	}
 	if !changed {
-		return nil
+		return false, nil
 	}
-	return r.Patch(ctx, ba, patch)
+	return true, r.Patch(ctx, ba, patch)
 }
 
 // LedgerID is the identity the allocation's trans_ids derive from: the id

@@ -159,7 +159,8 @@ func genCase(rng *rand.Rand) *pcase {
 	}
 
 	ba := &budgetv1alpha1.BudgetAllocation{
-		ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "team", UID: "uid-a", Generation: int64(1 + rng.IntN(3)), CreationTimestamp: metav1.NewTime(now.Add(-time.Hour))},
+		ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "team", UID: "uid-a", Generation: int64(1 + rng.IntN(3)), CreationTimestamp: metav1.NewTime(now.Add(-time.Hour)),
+			Annotations: map[string]string{budgetv1alpha1.AnnotationLedgerID: "team/a/uid-a"}},
 		Spec: budgetv1alpha1.BudgetAllocationSpec{SubAccountRef: budgetv1alpha1.LocalObjectReference{Name: "team"},
 			BalanceType:      pick(rng, budgetv1alpha1.BalanceTypeDebit, budgetv1alpha1.BalanceTypeDebit, budgetv1alpha1.BalanceTypeCredit),
 			ManagementPolicy: pick(rng, budgetv1alpha1.ManagementPolicyManaged, budgetv1alpha1.ManagementPolicyManaged, budgetv1alpha1.ManagementPolicyManaged, budgetv1alpha1.ManagementPolicyPlan, budgetv1alpha1.ManagementPolicyPaused),

@@ -50,6 +50,49 @@ func masterClient(t *testing.T) *bss.Client {
 	return c
 }
 
+// restartWith restarts the manager with testOptions changed by change; the
+// returned function restarts it with testOptions again (at most once; the
+// test's end does it otherwise).
+func restartWith(t *testing.T, change func(*common.Options)) func() {
+	t.Helper()
+	stopManager()
+	opts := testOptions
+	change(&opts)
+	stopManager = startManager(opts)
+	restored := false
+	restore := func() {
+		if !restored {
+			restored = true
+			stopManager()
+			stopManager = startManager(testOptions)
+		}
+	}
+	t.Cleanup(restore)
+	return restore
+}
+
+// slowResends makes a manager resend only after an hour, so that a
+// transfer whose answer was lost stays Submitting.
+func slowResends(o *common.Options) { o.SubmitRetryBase = time.Hour }
+
+// lostAnswer creates ba and waits until BSS has applied its one transfer
+// while every answer was lost; the simulator answers again afterwards.
+func (tm *team) lostAnswer(t *testing.T, ba *budgetv1alpha1.BudgetAllocation) budgetv1alpha1.BudgetTransfer {
+	t.Helper()
+	if err := sim.SetFaults(bsssim.Faults{LostResponseRate: 1}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sim.SetFaults(bsssim.Faults{}) }()
+	tm.create(t, ba)
+	want := money.MustParse(string(*ba.Spec.Amount))
+	var bts []budgetv1alpha1.BudgetTransfer
+	testenv.Eventually(t, 30*time.Second, "transfer applied without an answer", func() bool {
+		bts = tm.transfers(t)
+		return tm.net() == want && len(bts) == 1 && bts[0].Status.Phase == budgetv1alpha1.PhaseSubmitting && bts[0].Status.ErrorMessage != ""
+	}, tm.describe(ba.Name))
+	return bts[0]
+}
+
 // leaveSubmitting stores the first transfer of allocation baName as a
 // manager that died right after its Submitting write leaves it. The
 // manager must be stopped.
@@ -57,12 +100,16 @@ func (tm *team) leaveSubmitting(t *testing.T, baName, amount string) *budgetv1al
 	t.Helper()
 	ctx := context.Background()
 	ba := tm.get(t, baName)
+	ledger, ok := budgetallocation.LedgerID(ba)
+	if !ok {
+		t.Fatalf("%s has no ledger id", baName)
+	}
 	bt := &budgetv1alpha1.BudgetTransfer{
 		ObjectMeta: metav1.ObjectMeta{Name: budgetallocation.TransferName(ba.Name, 1), Namespace: tm.ns},
 		Spec: budgetv1alpha1.BudgetTransferSpec{
 			AllocationRef: budgetv1alpha1.LocalObjectReference{Name: ba.Name}, SubAccountName: tm.sa, EnterpriseAccountName: eaName,
 			CustomerID: tm.customerID, Operation: budgetv1alpha1.OperationTransfer, Amount: budgetv1alpha1.Money(amount),
-			BalanceType: budgetv1alpha1.BalanceTypeDebit, TransID: budgetallocation.TransID(string(ba.UID), 1), Sequence: 1,
+			BalanceType: budgetv1alpha1.BalanceTypeDebit, TransID: budgetallocation.TransID(ledger, 1), Sequence: 1,
 		},
 	}
 	if err := controllerutil.SetControllerReference(ba, bt, scheme); err != nil {
@@ -214,33 +261,13 @@ func TestNoResendPastTransIDRetention(t *testing.T) {
 	tm := newTeam(t)
 	// A manager on a clock it can be moved along, which resends only after
 	// an hour unless its clock says otherwise.
-	stopManager()
 	clk := &shiftedClock{}
-	opts := testOptions
-	opts.Clock = clk
-	opts.SubmitRetryBase = time.Hour
-	stopManager = startManager(opts)
-	defer func() {
-		stopManager()
-		stopManager = startManager(testOptions)
-	}()
-	if err := sim.SetFaults(bsssim.Faults{LostResponseRate: 1}); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = sim.SetFaults(bsssim.Faults{}) }()
-	tm.create(t, tm.allocation("forgotten", "50"))
-	testenv.Eventually(t, 30*time.Second, "transfer applied without an answer", func() bool {
-		bts := tm.transfers(t)
-		return tm.net() == money.MustParse("50") && len(bts) == 1 && bts[0].Status.Phase == budgetv1alpha1.PhaseSubmitting && bts[0].Status.ErrorMessage != ""
-	}, tm.describe("forgotten"))
-	if err := sim.SetFaults(bsssim.Faults{}); err != nil {
-		t.Fatal(err)
-	}
+	restartWith(t, func(o *common.Options) { slowResends(o); o.Clock = clk })
+	bt := tm.lostAnswer(t, tm.allocation("forgotten", "50"))
 	// Three minutes pass, for BSS and for the operator (whose resend is
 	// then more than due).
 	sim.Advance(3 * time.Minute)
 	clk.offset.Store(int64(3*time.Minute + 2*time.Hour))
-	bt := tm.transfers(t)[0]
 	// Any change brings the transfer back to the operator before its
 	// requeue (an hour of real time) would.
 	nudged := bt.DeepCopy()
@@ -431,28 +458,10 @@ func TestReleaseWaitsForASubmittingTransfer(t *testing.T) {
 	// true of the simulator), and the resend waits an hour.
 	declareBehaviour(t, &budgetv1alpha1.BSSBehaviour{RefusedTransIDs: budgetv1alpha1.RefusedTransIDsReusable})
 	tm := newTeam(t)
-	stopManager()
-	slow := testOptions
-	slow.SubmitRetryBase = time.Hour
-	stopManager = startManager(slow)
-	defer func() {
-		stopManager()
-		stopManager = startManager(testOptions)
-	}()
-	if err := sim.SetFaults(bsssim.Faults{LostResponseRate: 1}); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = sim.SetFaults(bsssim.Faults{}) }()
-	tm.create(t, tm.allocation("leaving", "30", func(ba *budgetv1alpha1.BudgetAllocation) {
+	restore := restartWith(t, slowResends)
+	tm.lostAnswer(t, tm.allocation("leaving", "30", func(ba *budgetv1alpha1.BudgetAllocation) {
 		ba.Spec.DeletionPolicy = budgetv1alpha1.DeletionPolicyReclaim
 	}))
-	testenv.Eventually(t, 30*time.Second, "transfer applied without an answer", func() bool {
-		bts := tm.transfers(t)
-		return tm.net() == money.MustParse("30") && len(bts) == 1 && bts[0].Status.Phase == budgetv1alpha1.PhaseSubmitting && bts[0].Status.ErrorMessage != ""
-	}, tm.describe("leaving"))
-	if err := sim.SetFaults(bsssim.Faults{}); err != nil {
-		t.Fatal(err)
-	}
 	tm.update(t, "leaving", func(ba *budgetv1alpha1.BudgetAllocation) {
 		ba.Annotations[budgetv1alpha1.AnnotationReleaseFinalizer] = "true"
 	})
@@ -469,8 +478,7 @@ func TestReleaseWaitsForASubmittingTransfer(t *testing.T) {
 	}
 	// A manager that resends soon settles the transfer; the allocation
 	// goes, leaving the money (it was released).
-	stopManager()
-	stopManager = startManager(testOptions)
+	restore()
 	tm.waitGone(t, "leaving")
 	tm.expectLedger(t, "30.00")
 }

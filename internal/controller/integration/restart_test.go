@@ -50,31 +50,8 @@ func TestManagerStoppedBetweenSubmittingAndCall(t *testing.T) {
 		}
 	}()
 
-	submitting := func(baName, amount string) *budgetv1alpha1.BudgetTransfer {
-		ba := tm.get(t, baName)
-		bt := &budgetv1alpha1.BudgetTransfer{
-			ObjectMeta: metav1.ObjectMeta{Name: budgetallocation.TransferName(ba.Name, 1), Namespace: tm.ns},
-			Spec: budgetv1alpha1.BudgetTransferSpec{
-				AllocationRef: budgetv1alpha1.LocalObjectReference{Name: ba.Name}, SubAccountName: tm.sa, EnterpriseAccountName: eaName,
-				CustomerID: tm.customerID, Operation: budgetv1alpha1.OperationTransfer, Amount: budgetv1alpha1.Money(amount),
-				BalanceType: budgetv1alpha1.BalanceTypeDebit, TransID: budgetallocation.TransID(string(ba.UID), 1), Sequence: 1,
-			},
-		}
-		if err := controllerutil.SetControllerReference(ba, bt, scheme); err != nil {
-			t.Fatal(err)
-		}
-		if err := k8s.Create(ctx, bt); err != nil {
-			t.Fatal(err)
-		}
-		now := metav1.Now()
-		bt.Status = budgetv1alpha1.BudgetTransferStatus{Phase: budgetv1alpha1.PhaseSubmitting, Attempts: 1, SubmittedTime: &now, LastAttemptTime: &now}
-		if err := k8s.Status().Update(ctx, bt); err != nil {
-			t.Fatal(err)
-		}
-		return bt
-	}
-	submitting("never-sent", "40.00")
-	applied := submitting("applied", "25.00")
+	tm.leaveSubmitting(t, "never-sent", "40.00")
+	applied := tm.leaveSubmitting(t, "applied", "25.00")
 
 	// The lost call of "applied" did reach BSS.
 	c, err := bss.New(bss.Config{Endpoint: simURL, DomainID: bsssim.DefaultDomainID,

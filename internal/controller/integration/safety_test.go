@@ -294,30 +294,8 @@ func TestDeletedTransferIsKeptUntilItsOutcomeIsKnown(t *testing.T) {
 	declareBehaviour(t, &budgetv1alpha1.BSSBehaviour{RefusedTransIDs: budgetv1alpha1.RefusedTransIDsReusable})
 	// A manager that waits an hour before resending, so that the transfer
 	// stays Submitting after its answer is lost.
-	stopManager()
-	slow := testOptions
-	slow.SubmitRetryBase = time.Hour
-	stopManager = startManager(slow)
-	restore := true
-	defer func() {
-		if restore {
-			stopManager()
-			stopManager = startManager(testOptions)
-		}
-	}()
-	if err := sim.SetFaults(bsssim.Faults{LostResponseRate: 1}); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = sim.SetFaults(bsssim.Faults{}) }()
-	tm.create(t, tm.allocation("gone", "50"))
-	testenv.Eventually(t, 30*time.Second, "transfer applied without an answer", func() bool {
-		bts := tm.transfers(t)
-		return tm.net() == money.MustParse("50") && len(bts) == 1 && bts[0].Status.Phase == budgetv1alpha1.PhaseSubmitting && bts[0].Status.ErrorMessage != ""
-	}, tm.describe("gone"))
-	if err := sim.SetFaults(bsssim.Faults{}); err != nil {
-		t.Fatal(err)
-	}
-	bt := tm.transfers(t)[0]
+	restore := restartWith(t, slowResends)
+	bt := tm.lostAnswer(t, tm.allocation("gone", "50"))
 	if !controllerutil.ContainsFinalizer(&bt, budgetv1alpha1.Finalizer) {
 		t.Errorf("transfer %s was created without the finalizer %s", bt.Name, budgetv1alpha1.Finalizer)
 	}
@@ -339,9 +317,7 @@ func TestDeletedTransferIsKeptUntilItsOutcomeIsKnown(t *testing.T) {
 	}
 
 	// A manager that resends soon learns the outcome, and lets it go.
-	stopManager()
-	stopManager = startManager(testOptions)
-	restore = false
+	restore()
 	testenv.Eventually(t, 30*time.Second, "settled transfer released", func() bool {
 		return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(&bt), &held))
 	}, func() string { return string(held.Status.Phase) + " " + held.Status.ErrorCode })
