@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
@@ -189,7 +190,7 @@ func resolve(t *testing.T, bt *budgetv1alpha1.BudgetTransfer, phase budgetv1alph
 		patched.Annotations = map[string]string{}
 	}
 	patched.Annotations[budgetv1alpha1.AnnotationResolve] = string(phase)
-	if err := k8s.Update(context.Background(), patched); err != nil {
+	if err := k8s.Patch(context.Background(), patched, client.MergeFrom(bt)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -272,7 +273,7 @@ func TestNoResendPastTransIDRetention(t *testing.T) {
 	// requeue (an hour of real time) would.
 	nudged := bt.DeepCopy()
 	nudged.Labels["nudge"] = "1"
-	if err := k8s.Update(context.Background(), nudged); err != nil {
+	if err := k8s.Patch(context.Background(), nudged, client.MergeFrom(&bt)); err != nil {
 		t.Fatal(err)
 	}
 	got := waitTransferReason(t, &bt, budgetv1alpha1.ReasonOutcomeUnknown)
