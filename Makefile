@@ -78,7 +78,7 @@ test-sdk: ## Vet and run hack/sdk-conformance: every internal/bss operation agai
 	cd hack/sdk-conformance && go vet ./... && go test -count=1 ./...
 
 .PHONY: test-e2e
-test-e2e: build ## Run the end-to-end and chaos tests: etcd, kube-apiserver, bss-simulator and bin/manager as real processes.
+test-e2e: build ## Run the end-to-end, chaos and probe tests: etcd, kube-apiserver, bss-simulator, bin/manager and bin/bss-probe as real processes.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" E2E_BIN_DIR=$(LOCALBIN) go test -tags e2e -count=1 -timeout 12m -v ./test/e2e/... $(E2E_ARGS)
 
 .PHONY: bench

@@ -163,6 +163,14 @@ func (s *Simulator) AddSubAccount(ctx context.Context, name, orgID string) (stri
 	return created.ID, nil
 }
 
+// AddSubAccountWithKeys is POST /_sim/subaccounts: a sub-account with the
+// given customer id and an access key pair of its own, so that requests can
+// be signed as the sub-account.
+func (s *Simulator) AddSubAccountWithKeys(ctx context.Context, id, name, orgID, accessKey, secretKey string) error {
+	return s.admin(ctx, http.MethodPost, "/_sim/subaccounts", map[string]string{"id": id, "name": name, "org_id": orgID,
+		"access_key": accessKey, "secret_key": secretKey}, nil)
+}
+
 // AddFunds is POST /_sim/funds: amount yuan more transferable cash for the
 // master domainID.
 func (s *Simulator) AddFunds(ctx context.Context, domainID string, amount money.Amount) error {

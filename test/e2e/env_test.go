@@ -37,7 +37,7 @@ const (
 )
 
 var (
-	// binDir holds manager and bss-simulator.
+	// binDir holds manager, bss-simulator and bss-probe.
 	binDir string
 	// assetsDir holds kube-apiserver, etcd and kubectl.
 	assetsDir string
@@ -64,7 +64,7 @@ func run(m *testing.M) int {
 			return 1
 		}
 		defer func() { _ = os.RemoveAll(tmp) }()
-		for _, b := range []string{"manager", "bss-simulator"} {
+		for _, b := range []string{"manager", "bss-simulator", "bss-probe"} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(tmp, b), "./cmd/"+b)
 			cmd.Dir = testenv.RepoRoot()
 			if out, err := cmd.CombinedOutput(); err != nil {
