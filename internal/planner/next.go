@@ -47,9 +47,10 @@ type Input struct {
 	// FundingHeadroom is what the SubAccount's fundingLimit still allows
 	// (see FundingHeadroom); nil without a limit.
 	FundingHeadroom *money.Amount
-	// ReclaimCap bounds the cash a reclaim from the current customer may
-	// take (see ReclaimCapOf); nil for none.
-	ReclaimCap *ReclaimCap
+	// ReclaimCap, when set, gives the bound on the cash a reclaim from the
+	// current customer may take (see ReclaimCapOf; nil for none). It is
+	// asked for only when a cash reclaim may be due.
+	ReclaimCap func() (*ReclaimCap, error)
 	// RetryAt is when a new transfer may follow the last failure.
 	RetryAt time.Time
 	Now     time.Time
@@ -85,12 +86,17 @@ func Next(ctx context.Context, in Input, obs Observer) (Decision, error) {
 // when a coupon is still to be carved.
 func observe(ctx context.Context, in Input, obs Observer, fresh bool) (Observed, error) {
 	d, l := in.Desired, in.Ledger
-	o := Observed{FundingHeadroom: in.FundingHeadroom, ReclaimCap: in.ReclaimCap}
+	o := Observed{FundingHeadroom: in.FundingHeadroom}
 	var err error
-	needSub := d.Deleting || d.TopUp != nil || (d.Amount != nil && d.Amount.Cmp(l.Granted) < 0)
-	if needSub && l.InFlight == nil {
+	mayReclaim := d.Deleting || (d.Amount != nil && d.Amount.Cmp(l.Granted) < 0)
+	if (mayReclaim || d.TopUp != nil) && l.InFlight == nil {
 		if o.SubBalance, o.SubCredit, err = obs.Reclaimable(ctx, in.EnterpriseAccount, in.Customer, d.Credit); err != nil {
 			return o, err
+		}
+		if mayReclaim && !d.Credit && in.ReclaimCap != nil {
+			if o.ReclaimCap, err = in.ReclaimCap(); err != nil {
+				return o, err
+			}
 		}
 	}
 	if d.Deleting {

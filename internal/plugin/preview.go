@@ -184,7 +184,9 @@ func (s *situation) decide(ctx context.Context, l planner.Ledger, obs *statusObs
 		Desired: d, Ledger: l, SubAccount: s.sa.Name, Customer: s.sa.Status.CustomerID,
 		EnterpriseAccount: s.sa.Spec.EnterpriseAccountRef.Name, Previous: planner.PreviousPolicies(s.sa),
 		FundingHeadroom: headroom, RetryAt: retryAt, Now: now,
-		ReclaimCap: planner.ReclaimCapOf(budgetv1alpha1.BehaviourOf(s.ea), s.sa, s.ba, l, s.siblings, now),
+		ReclaimCap: func() (*planner.ReclaimCap, error) {
+			return planner.ReclaimCapOf(budgetv1alpha1.BehaviourOf(s.ea), s.sa, s.ba, l, s.siblings, now), nil
+		},
 	}, obs)
 	return d, dec, err
 }

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -388,24 +389,34 @@ func (r *Reconciler) deletionShortcuts(ctx context.Context, s *scope) (bool, ctr
 // allocations: what its fundingLimit still allows this one to grant
 // (planner.FundingHeadroom) and, where BSS may count the sub-account's own
 // top-ups as reclaimable, the most a cash reclaim may take
-// (planner.ReclaimCapOf). The allocations are listed only when needed.
+// (planner.ReclaimCapOf, which the planner asks for only when a cash
+// reclaim may be due). The allocations are listed at most once, and only
+// when one of them is needed.
 func (r *Reconciler) siblingBounds(ctx context.Context, s *scope, in *planner.Input) error {
+	siblings := sync.OnceValues(func() ([]budgetv1alpha1.BudgetAllocation, error) {
+		var list budgetv1alpha1.BudgetAllocationList
+		err := r.List(ctx, &list, client.MatchingFields{common.IndexAllocationSubAccount: s.sa.Name}, client.UnsafeDisableDeepCopy)
+		return list.Items, err
+	})
+	if s.sa.Spec.FundingLimit != nil && !s.deleting {
+		sibs, err := siblings()
+		if err != nil {
+			return err
+		}
+		if in.FundingHeadroom, err = planner.FundingHeadroom(s.sa, s.ba, s.ledger, sibs, s.deleting); err != nil {
+			return err
+		}
+	}
 	beh := budgetv1alpha1.BehaviourOf(s.ea)
-	capped := planner.Capped(beh, s.ba)
-	if (s.sa.Spec.FundingLimit == nil || s.deleting) && !capped {
-		return nil
-	}
-	var list budgetv1alpha1.BudgetAllocationList
-	if err := r.List(ctx, &list, client.MatchingFields{common.IndexAllocationSubAccount: s.sa.Name}, client.UnsafeDisableDeepCopy); err != nil {
-		return err
-	}
-	headroom, err := planner.FundingHeadroom(s.sa, s.ba, s.ledger, list.Items, s.deleting)
-	if err != nil {
-		return err
-	}
-	in.FundingHeadroom = headroom
-	if capped {
-		in.ReclaimCap = planner.ReclaimCapOf(beh, s.sa, s.ba, s.ledger, list.Items, s.now)
+	in.ReclaimCap = func() (*planner.ReclaimCap, error) {
+		if !planner.Capped(beh, s.ba) {
+			return nil, nil
+		}
+		sibs, err := siblings()
+		if err != nil {
+			return nil, err
+		}
+		return planner.ReclaimCapOf(beh, s.sa, s.ba, s.ledger, sibs, s.now), nil
 	}
 	return nil
 }
