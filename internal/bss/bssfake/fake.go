@@ -38,10 +38,10 @@ type BSS struct {
 	// CBC.99007009 when it is sent again, as a BSS that remembers refused
 	// trans_ids would.
 	BurnRefused bool
-	// Records is what the master's income/expense records show of an
-	// applied cash or credit movement: RecordsTransID (the default) a
-	// record whose trade_id is the trans_id, RecordsNone nothing.
-	Records string
+	// NoRecords keeps applied cash and credit movements out of the
+	// master's income/expense records; otherwise each has one whose
+	// trade_id is its trans_id.
+	NoRecords bool
 	// Calls counts the calls per operation.
 	Calls map[string]int
 }
@@ -121,16 +121,10 @@ func (b *BSS) write(op, transID, customerID string, apply func(*sub) error) erro
 	return after
 }
 
-// Modes of BSS.Records.
-const (
-	RecordsTransID = ""
-	RecordsNone    = "none"
-)
-
 // record adds the master's income/expense record of an applied cash or
 // credit movement (callers hold b.mu).
 func (b *BSS) record(transID string, req bss.AmountTransferRequest, revenue bool) {
-	if b.Records == RecordsNone {
+	if b.NoRecords {
 		return
 	}
 	b.nextID++

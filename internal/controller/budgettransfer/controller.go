@@ -85,7 +85,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	case ActionResolve:
 		return r.resolve(ctx, &bt, bt.Annotations[budgetv1alpha1.AnnotationResolve], now)
 	case ActionDecideApproval:
-		return r.decideApproval(ctx, &bt, now)
+		return r.decideApproval(ctx, &bt, beh, now)
 	case ActionDeny:
 		msg := "denied by an approver"
 		if c := meta.FindStatusCondition(bt.Status.Conditions, budgetv1alpha1.ConditionDenied); c != nil && c.Message != "" {
@@ -93,13 +93,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return r.finish(ctx, &bt, budgetv1alpha1.PhaseFailed, budgetv1alpha1.ReasonDenied, msg, nil, now, "Denied")
 	case ActionCheckAllocation:
-		return r.approved(ctx, &bt, now)
+		return r.approved(ctx, &bt, beh, now)
 	case ActionOutcomeUnknown:
 		return r.outcomeUnknown(ctx, &bt, beh)
 	case ActionBackoff:
 		return ctrl.Result{RequeueAfter: next.After}, nil
 	}
-	return r.submit(ctx, &bt, now)
+	return r.submit(ctx, &bt, beh, now)
 }
 
 // timing is the transfer controller's timing for a master with the
@@ -117,7 +117,7 @@ func (r *Reconciler) timing(b budgetv1alpha1.BSSBehaviour) Timing {
 // nothing wants the transfer: it is withdrawn. Otherwise the allocation's
 // controller decides (it confirms the transfer for its new generation or
 // withdraws it), and its write brings the transfer back here.
-func (r *Reconciler) approved(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, now time.Time) (ctrl.Result, error) {
+func (r *Reconciler) approved(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, beh budgetv1alpha1.BSSBehaviour, now time.Time) (ctrl.Result, error) {
 	var ba budgetv1alpha1.BudgetAllocation
 	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: bt.Namespace, Name: bt.Spec.AllocationRef.Name}, &ba)
 	switch {
@@ -132,7 +132,7 @@ func (r *Reconciler) approved(ctx context.Context, bt *budgetv1alpha1.BudgetTran
 	}
 	confirmed := bt.Annotations[budgetv1alpha1.AnnotationAllocationGeneration]
 	if ba.Spec.ManagementPolicy == budgetv1alpha1.ManagementPolicyManaged && confirmed == strconv.FormatInt(ba.Generation, 10) {
-		return r.submit(ctx, bt, now)
+		return r.submit(ctx, bt, beh, now)
 	}
 	msg := fmt.Sprintf("approved, but allocation %s changed since it asked for this transfer (generation %s, now %d, managementPolicy %s): it is sent only once the allocation confirms it",
 		ba.Name, cmp.Or(confirmed, "unknown"), ba.Generation, ba.Spec.ManagementPolicy)
@@ -160,12 +160,12 @@ func (r *Reconciler) release(ctx context.Context, bt *budgetv1alpha1.BudgetTrans
 // happen under the sub-account's lock, against the API server's current
 // list of its transfers, so that the next decision for that sub-account
 // counts this one.
-func (r *Reconciler) decideApproval(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, now time.Time) (ctrl.Result, error) {
+func (r *Reconciler) decideApproval(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, beh budgetv1alpha1.BSSBehaviour, now time.Time) (ctrl.Result, error) {
 	if !approval.Applies(bt.Spec.Operation) {
 		// A new transfer goes straight to Submitting: that write is the
 		// one the protocol needs before the call, and a transfer with no
 		// status is Pending to every reader.
-		return r.submit(ctx, bt, now)
+		return r.submit(ctx, bt, beh, now)
 	}
 	unlock, err := r.approvals.Lock(ctx, bt.Spec.CustomerID)
 	if err != nil {
@@ -177,7 +177,7 @@ func (r *Reconciler) decideApproval(ctx context.Context, bt *budgetv1alpha1.Budg
 		return ctrl.Result{}, err
 	}
 	if !v.Needed {
-		return r.submit(ctx, bt, now)
+		return r.submit(ctx, bt, beh, now)
 	}
 	return r.transition(ctx, bt, budgetv1alpha1.PhaseAwaitingApproval, budgetv1alpha1.ReasonAwaitingApproval,
 		v.Message+": set condition Approved=True (or Denied=True) on this transfer's status")
@@ -267,7 +267,9 @@ func (r *Reconciler) writeReady(ctx context.Context, bt *budgetv1alpha1.BudgetTr
 }
 
 // submit sends (or resends) the transfer: steps 3 to 5 of the protocol.
-func (r *Reconciler) submit(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, now time.Time) (ctrl.Result, error) {
+// beh is the master's declared BSS behaviour (behaviourOf), read once
+// by the reconcile.
+func (r *Reconciler) submit(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, beh budgetv1alpha1.BSSBehaviour, now time.Time) (ctrl.Result, error) {
 	acct, ok := r.Registry.Get(bt.Spec.EnterpriseAccountName)
 	if !ok && r.Registry.Connecting(bt.Spec.EnterpriseAccountName) {
 		// Right after a start, the connection is being rebuilt: nothing
@@ -283,7 +285,6 @@ func (r *Reconciler) submit(ctx context.Context, bt *budgetv1alpha1.BudgetTransf
 		return ctrl.Result{RequeueAfter: 30 * time.Second}, r.writeReady(ctx, bt, budgetv1alpha1.ReasonEnterpriseAccountNotReady,
 			fmt.Sprintf("EnterpriseAccount %s has no working connection", bt.Spec.EnterpriseAccountName))
 	}
-	beh := r.behaviourOf(ctx, bt)
 	var before *money.Amount
 	if Bracketed(beh, bt.Spec.Operation) {
 		// The master's balance right before the attempt, with the

@@ -168,7 +168,7 @@ func TestAppliedBeforeACrashIsConfirmedByRecords(t *testing.T) {
 // the transfer waits for an administrator instead of passing as Succeeded.
 func TestAppliedBeforeACrashWithoutRecordsIsOutcomeUnknown(t *testing.T) {
 	g := newRig(t)
-	g.bss.Records = "none"
+	g.bss.NoRecords = true
 	bt := g.create("crash", budgetv1alpha1.OperationTransfer, "40")
 	if err := g.bss.TransferAmount(context.Background(), bss.AmountTransferRequest{CustomerID: customer, Amount: money.MustParse("40"),
 		TransID: bt.Spec.TransID, BalanceType: bss.BalanceTypeDebit}); err != nil {
