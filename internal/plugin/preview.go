@@ -274,7 +274,7 @@ func gather(ctx context.Context, c client.Reader, ba, existing *budgetv1alpha1.B
 // Without the right to list them in every namespace, the SubAccount's
 // status.granted (the sum of every allocation's grant) stands in for them.
 func (s *situation) readSiblings(ctx context.Context, c client.Reader) []budgetv1alpha1.BudgetAllocation {
-	if s.sa.Spec.FundingLimit == nil {
+	if s.sa.Spec.FundingLimit == nil && !planner.Capped(budgetv1alpha1.BehaviourOf(s.ea), s.ba) {
 		return nil
 	}
 	var list budgetv1alpha1.BudgetAllocationList
@@ -292,10 +292,11 @@ func (s *situation) readSiblings(ctx context.Context, c client.Reader) []budgetv
 		own, _ := amountOf(string(s.existing.Status.Granted))
 		others = others.Sub(own)
 	}
-	s.notes = append(s.notes, fmt.Sprintf("the allocations of SubAccount %s cannot be listed: its fundingLimit is checked against its status.granted (%s from other allocations; their transfers in flight are not counted)",
+	s.notes = append(s.notes, fmt.Sprintf("the allocations of SubAccount %s cannot be listed: its fundingLimit and the reclaim bound are taken from its status.granted "+
+		"(%s from other allocations; their transfers in flight are not counted, and they are assumed to have started no earlier than this one)",
 		s.sa.Name, others))
 	return []budgetv1alpha1.BudgetAllocation{{
-		ObjectMeta: metav1.ObjectMeta{Name: "(others)", Namespace: "(others)"},
+		ObjectMeta: metav1.ObjectMeta{Name: "(others)", Namespace: "(others)", CreationTimestamp: s.ba.CreationTimestamp},
 		Status:     budgetv1alpha1.BudgetAllocationStatus{Granted: budgetv1alpha1.Money(others.String())},
 	}}
 }

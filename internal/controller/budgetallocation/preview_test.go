@@ -23,6 +23,7 @@ import (
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/accounts"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/approval"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/billcycle"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss/bssfake"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/budgetallocation"
@@ -127,6 +128,11 @@ func genCase(rng *rand.Rand) *pcase {
 	case 3:
 		ea.Spec.Approval = &budgetv1alpha1.Approval{AutoApproveUpTo: ptr.To(m("not money"))}
 	}
+	// Reclaimable cash declared funded only, or not (then cash reclaims are
+	// capped by the grants less the spending since, planner.ReclaimCapOf).
+	if rng.IntN(2) == 0 {
+		ea.Spec.BSSBehaviour = &budgetv1alpha1.BSSBehaviour{Reclaimable: budgetv1alpha1.ReclaimableFundedOnly}
+	}
 	ea.Status = budgetv1alpha1.EnterpriseAccountStatus{
 		Conditions:       []metav1.Condition{{Type: budgetv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: budgetv1alpha1.ReasonReady, LastTransitionTime: metav1.NewTime(now)}},
 		TransferableCash: m(c.masterCash.String()), LastSyncTime: ptr.To(metav1.NewTime(now.Add(-time.Minute))),
@@ -154,6 +160,9 @@ func genCase(rng *rand.Rand) *pcase {
 	sa.Status = budgetv1alpha1.SubAccountStatus{CustomerID: customer, ReclaimableCash: m(c.subCash.String()),
 		Conditions:          []metav1.Condition{{Type: budgetv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: budgetv1alpha1.ReasonReady, LastTransitionTime: metav1.NewTime(now)}},
 		LastBalanceSyncTime: ptr.To(metav1.NewTime(now.Add(-time.Minute))), LastFullBalanceSyncTime: ptr.To(metav1.NewTime(now.Add(-time.Minute)))}
+	if rng.IntN(3) > 0 { // this cycle's bills, read (or not yet)
+		sa.Status.CurrentCycle = &budgetv1alpha1.BillCycleSummary{Cycle: billcycle.Of(now), Cash: m(pick(rng, "0.00", "50.00", "700.00"))}
+	}
 	for _, l := range c.subCredit {
 		sa.Status.ReclaimableCredit = append(sa.Status.ReclaimableCredit, budgetv1alpha1.CreditLedger{Available: m(l.Available.String()), ExpireTime: l.ExpireTime})
 	}
@@ -176,6 +185,9 @@ func genCase(rng *rand.Rand) *pcase {
 		if rng.IntN(3) == 0 {
 			ba.Spec.Coupons = append(ba.Spec.Coupons, budgetv1alpha1.CouponGrant{CouponID: id, Amount: m(pick(rng, "40.00", "100.00"))})
 		}
+	}
+	if rng.IntN(2) == 0 {
+		ba.Status.SpendBaseline = &budgetv1alpha1.SpendBaseline{Cycle: billcycle.Of(now), Cash: "20.00"}
 	}
 	c.ba = ba
 
@@ -252,7 +264,8 @@ func genCase(rng *rand.Rand) *pcase {
 
 	// Another allocation of the SubAccount, in another namespace, with a
 	// transfer this cycle that counts against the approval budget.
-	sib := &budgetv1alpha1.BudgetAllocation{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: "other", UID: "uid-b"},
+	sib := &budgetv1alpha1.BudgetAllocation{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: "other", UID: "uid-b",
+		CreationTimestamp: metav1.NewTime(now.Add(-time.Duration(rng.IntN(3)) * time.Hour))},
 		Spec:   budgetv1alpha1.BudgetAllocationSpec{SubAccountRef: budgetv1alpha1.LocalObjectReference{Name: "team"}, Amount: ptr.To(m("800.00"))},
 		Status: budgetv1alpha1.BudgetAllocationStatus{Granted: m(pick(rng, "0.00", "800.00")), Pending: pick(rng, "0.00", "200.00")}}
 	sibT := transfer(sib, 1, budgetv1alpha1.OperationTransfer, "800.00", budgetv1alpha1.PhaseSucceeded)

@@ -330,7 +330,11 @@ func TestTransferRecordsWithoutTransIDs(t *testing.T) {
 
 // TestOwnTopUpsAreNotReclaimed (d): BSS counts money the sub-account
 // topped up itself as reclaimable. Deleting the allocation reclaims what
-// the operator granted and never the sub-account's own money.
+// the operator granted and never the sub-account's own money. (The
+// simulator spends a sub-account's own money first, so here no reclaim of
+// granted money could reach it; the bound that protects it where BSS
+// spends the master's money first is attacked in budgetallocation's
+// TestReclaimLeavesTheTeamsOwnMoney.)
 func TestOwnTopUpsAreNotReclaimed(t *testing.T) {
 	simBehaves(t, bsssim.Behaviour{Reclaimable: bsssim.ReclaimableTotal})
 	tm := newTeam(t)
