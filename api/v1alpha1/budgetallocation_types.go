@@ -139,6 +139,9 @@ type TransferSummary struct {
 	Amount Money `json:"amount,omitempty"`
 	// Phase of the transfer.
 	Phase TransferPhase `json:"phase"`
+	// Sequence of the transfer in the allocation's ledger.
+	// +optional
+	Sequence int64 `json:"sequence,omitempty"`
 }
 
 // TopUpStatus tracks top-ups in the current bill cycle.
@@ -212,6 +215,10 @@ type BudgetAllocationStatus struct {
 	// was spent since (docs/exactly-once.md §7).
 	// +optional
 	SpendBaseline *SpendBaseline `json:"spendBaseline,omitempty"`
+	// Checkpoint is the allocation's succeeded transfers folded into
+	// totals; the planner reads it plus the transfers not folded yet.
+	// +optional
+	Checkpoint *LedgerCheckpoint `json:"checkpoint,omitempty"`
 }
 
 // SpendBaseline is a sub-account's cash spending in one bill cycle at one

@@ -203,6 +203,7 @@ type TransferEvidence struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Namespaced,shortName=bt,categories=budget
+// +kubebuilder:selectablefield:JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Operation",type=string,JSONPath=`.spec.operation`
 // +kubebuilder:printcolumn:name="Amount",type=string,JSONPath=`.spec.amount`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`

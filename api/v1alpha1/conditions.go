@@ -166,10 +166,18 @@ const (
 	LabelAllocation = "budget.bss.dev/allocation"
 	// LabelSubAccount is the name of the SubAccount the transfer funds.
 	LabelSubAccount = "budget.bss.dev/subaccount"
+	// LabelLedger is on LedgerRecords: a hash of the allocation's ledger id
+	// (LedgerKey), so that its trail is listed by a label selector.
+	LabelLedger = "budget.bss.dev/ledger"
+	// LabelNamespace is on LedgerRecords: the allocation's namespace.
+	LabelNamespace = "budget.bss.dev/namespace"
+	// LabelYear is on LedgerRecords: the year (UTC) the record was written,
+	// for retention (kubectl delete ledgerrecords -l 'budget.bss.dev/year in (...)').
+	LabelYear = "budget.bss.dev/year"
 )
 
 // Finalizer is the finalizer the operator puts on the objects it manages:
-// BudgetAllocations with deletionPolicy Reclaim (their money is reclaimed
-// first) and BudgetTransfers (one is not deleted while its outcome in BSS is
-// unknown).
+// BudgetAllocations (their transfers are written to the audit trail, and
+// with deletionPolicy Reclaim their money is reclaimed, before they go) and
+// BudgetTransfers (one is not deleted while its outcome in BSS is unknown).
 const Finalizer = "budget.bss.dev/finalizer"

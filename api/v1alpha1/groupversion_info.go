@@ -1,5 +1,5 @@
 // Package v1alpha1 contains the budget.bss.dev/v1alpha1 API: EnterpriseAccount,
-// SubAccount, BudgetAllocation and BudgetTransfer.
+// SubAccount, BudgetAllocation, BudgetTransfer and LedgerRecord.
 //
 // +kubebuilder:object:generate=true
 // +groupName=budget.bss.dev
@@ -28,6 +28,7 @@ func addKnownTypes(s *runtime.Scheme) error {
 		&SubAccount{}, &SubAccountList{},
 		&BudgetAllocation{}, &BudgetAllocationList{},
 		&BudgetTransfer{}, &BudgetTransferList{},
+		&LedgerRecord{}, &LedgerRecordList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

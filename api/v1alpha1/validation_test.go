@@ -2,6 +2,7 @@ package v1alpha1_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -289,6 +290,33 @@ func TestImmutableFields(t *testing.T) {
 	_ = unstructured.SetNestedField(u.Object, "20", "spec", "amount")
 	if err := k8s.Update(ctx, u); err == nil || !strings.Contains(err.Error(), "BudgetTransfer spec is immutable") {
 		t.Errorf("editing a transfer's spec: err = %v", err)
+	}
+
+	// A full record (200 entries) is accepted, and never changes.
+	var entries strings.Builder
+	for i := 1; i <= 200; i++ {
+		fmt.Fprintf(&entries, "  - {sequence: %d, name: team-a-%05d, transID: \"%032d\", operation: Transfer, balanceType: Debit, amount: \"10.50\", customerID: c1, phase: Succeeded}\n", i, i, i)
+	}
+	lr := obj(t, `
+apiVersion: budget.bss.dev/v1alpha1
+kind: LedgerRecord
+metadata: {name: immutable-record}
+spec:
+  ledgerID: immutable/team-a/uid-1
+  namespace: immutable
+  allocation: team-a
+  reason: Compacted
+  fromSequence: 1
+  toSequence: 200
+  entries:
+`+entries.String())
+	if err := k8s.Create(ctx, lr); err != nil {
+		t.Fatal(err)
+	}
+	u = lr.DeepCopy()
+	_ = unstructured.SetNestedField(u.Object, "Deleted", "spec", "reason")
+	if err := k8s.Update(ctx, u); err == nil || !strings.Contains(err.Error(), "the audit trail is append-only") {
+		t.Errorf("editing a ledger record: err = %v", err)
 	}
 
 	sa := obj(t, `
