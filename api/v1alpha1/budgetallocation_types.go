@@ -219,6 +219,11 @@ type BudgetAllocationStatus struct {
 	// totals; the planner reads it plus the transfers not folded yet.
 	// +optional
 	Checkpoint *LedgerCheckpoint `json:"checkpoint,omitempty"`
+	// Reconstruction is what BSS's records show of the steps this
+	// allocation's ledger lost, while a transfer is stopped with
+	// LedgerBehindBSS.
+	// +optional
+	Reconstruction *LedgerReconstruction `json:"reconstruction,omitempty"`
 }
 
 // SpendBaseline is a sub-account's cash spending in one bill cycle at one

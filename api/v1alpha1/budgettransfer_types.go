@@ -204,6 +204,7 @@ type TransferEvidence struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Namespaced,shortName=bt,categories=budget
 // +kubebuilder:selectablefield:JSONPath=`.status.phase`
+// +kubebuilder:selectablefield:JSONPath=`.spec.allocationRef.name`
 // +kubebuilder:printcolumn:name="Operation",type=string,JSONPath=`.spec.operation`
 // +kubebuilder:printcolumn:name="Amount",type=string,JSONPath=`.spec.amount`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`

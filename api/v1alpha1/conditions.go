@@ -91,6 +91,11 @@ const (
 	// restore, an etcd rollback, transfers deleted by hand). Nothing is
 	// sent until an administrator settles it.
 	ReasonLedgerBehindBSS = "LedgerBehindBSS"
+	// ReasonSuperseded ends a transfer stopped with LedgerBehindBSS once
+	// an administrator accepted the reconstruction of its allocation's
+	// ledger: the step under its trans_id is the one BSS's records show,
+	// counted in the allocation's checkpoint.
+	ReasonSuperseded = "Superseded"
 	// ReasonPlanned means managementPolicy is Plan; status shows what would move.
 	ReasonPlanned = "Planned"
 	// ReasonPaused means managementPolicy is Paused; nothing moves.
@@ -158,6 +163,10 @@ const (
 	// allocation sends the trans_ids it sent before; a value naming another
 	// allocation is replaced (a copy is a new ledger).
 	AnnotationLedgerID = "budget.bss.dev/ledger-id"
+	// AnnotationAcceptReconstruction, set by an administrator on a
+	// transfer stopped with LedgerBehindBSS to the digest of its
+	// allocation's status.reconstruction, accepts that reconstruction.
+	AnnotationAcceptReconstruction = "budget.bss.dev/accept-reconstruction"
 )
 
 // Labels the operator puts on BudgetTransfers (values cut to 63 characters).

@@ -37,6 +37,12 @@ type LedgerCheckpoint struct {
 	Cycle string `json:"cycle,omitempty"`
 	// +optional
 	CycleTransferred Money `json:"cycleTransferred,omitempty"`
+	// CompactAt is when the oldest settled transfer that is still kept
+	// becomes due to be written to the audit trail and deleted (the
+	// manager's --transfer-retention after it settled); nil when none is
+	// kept.
+	// +optional
+	CompactAt *metav1.Time `json:"compactAt,omitempty"`
 	// Restored says where the checkpoint came from when it was not built
 	// from this allocation's own transfers: "Trail" (the kept LedgerRecords
 	// of its ledger id, after a restore or a re-apply) or "Reconstructed"
@@ -82,6 +88,43 @@ type CreditHolding struct {
 	// +kubebuilder:validation:MaxLength=20
 	// +kubebuilder:validation:Pattern=`^-?[0-9]+([.][0-9]{1,2})?$`
 	Amount string `json:"amount"`
+}
+
+// Where a checkpoint came from (LedgerCheckpoint.Restored).
+const (
+	CheckpointFromTrail     = "Trail"
+	CheckpointReconstructed = "Reconstructed"
+)
+
+// LedgerReconstruction is what BSS's records show was applied under an
+// allocation's trans_ids from the sequence of a transfer that stopped with
+// LedgerBehindBSS on: the steps its ledger lost (a restore, an etcd
+// rollback). An administrator reviews it (`kubectl budget ledger`) and
+// accepts it by annotating the stopped transfer
+// budget.bss.dev/accept-reconstruction=<digest>; the operator then counts
+// the steps in the checkpoint, keeps them in the audit trail, and goes on
+// after them.
+type LedgerReconstruction struct {
+	// Transfer is the transfer that stopped with LedgerBehindBSS.
+	// +kubebuilder:validation:MaxLength=253
+	Transfer string `json:"transfer"`
+	// Entries are the steps BSS's records show, from the stopped
+	// transfer's sequence on, in order.
+	// +kubebuilder:validation:MaxItems=50
+	// +optional
+	Entries []LedgerEntry `json:"entries,omitempty"`
+	// Complete: the records show where the lost steps end (the trans_id of
+	// the sequence after the last entry is in none of them), and the
+	// reconstruction can be accepted.
+	Complete bool `json:"complete"`
+	// Message says what was searched and why it is incomplete, if it is.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
+	// Digest identifies this reconstruction: the value that accepts it.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	Digest string `json:"digest,omitempty"`
 }
 
 // Ledger record reasons.

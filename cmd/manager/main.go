@@ -7,13 +7,10 @@ import (
 	"os"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -50,6 +47,7 @@ func main() {
 	flag.IntVar(&opts.MaxFailedTransfers, "max-failed-transfers", 5, "Failed BudgetTransfers kept per allocation; older ones are deleted.")
 	flag.DurationVar(&opts.FundsRecheckInterval, "funds-recheck-interval", time.Minute, "How often an allocation blocked on InsufficientFunds, FundingLimitExceeded or CouponUnavailable looks again.")
 	flag.DurationVar(&opts.BSSCallTimeout, "bss-timeout", 2*time.Minute, "Upper bound of the BSS calls of one reconcile.")
+	flag.DurationVar(&opts.TransferRetention, "transfer-retention", common.DefaultTransferRetention, "How long a settled BudgetTransfer is kept; then it is written to the audit trail (LedgerRecords) and deleted. 0 compacts at once.")
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 4, "Workers per controller.")
 	flag.Float64Var(&apiQPS, "kube-api-qps", 50, "Client-side limit of requests per second to the Kubernetes API, for each resource kind (each has its own client). Reads come from the cache, so this bounds writes: at BSS's 10 transfers per second, BudgetTransfers take 30 writes per second and BudgetAllocations 20.")
 	flag.IntVar(&apiBurst, "kube-api-burst", 100, "Burst of requests to the Kubernetes API above --kube-api-qps, for each resource kind.")
@@ -57,6 +55,9 @@ func main() {
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if opts.TransferRetention == 0 {
+		opts.TransferRetention = -1
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 	opts.Namespace = namespace
@@ -92,15 +93,8 @@ func main() {
 		LeaderElectionNamespace:       namespace,
 		LeaderElectionReleaseOnCancel: true,
 		Controller:                    config.Controller{MaxConcurrentReconciles: maxConcurrent},
-		Cache: cache.Options{
-			// The reconcilers never read managedFields (and the operator
-			// does not use server-side apply): the informers drop them
-			// before they store an object.
-			DefaultTransform: cache.TransformStripManagedFields(),
-			ByObject: map[client.Object]cache.ByObject{
-				// Secrets are read in the operator's namespace only.
-				&corev1.Secret{}: {Namespaces: map[string]cache.Config{namespace: {}}},
-			}},
+		Cache:                         setup.CacheOptions(namespace),
+		Client:                        setup.ClientOptions(),
 	})
 	if err != nil {
 		log.Error(err, "unable to create the manager")

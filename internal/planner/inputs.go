@@ -31,11 +31,16 @@ func Owned(ba *budgetv1alpha1.BudgetAllocation, transfers []budgetv1alpha1.Budge
 	return out
 }
 
-// LedgerOf summarises an allocation's own transfers for the customer it
+// LedgerOf summarises an allocation's checkpoint (status.checkpoint) and
+// its own transfers that the checkpoint has not folded, for the customer it
 // last funded (its status.customerID) or, before it recorded one, the
 // customer of its newest transfer. The caller moves the ledger to the
 // SubAccount's current customer with For once it knows it.
-func LedgerOf(ba *budgetv1alpha1.BudgetAllocation, owned []budgetv1alpha1.BudgetTransfer) Ledger {
+func LedgerOf(ba *budgetv1alpha1.BudgetAllocation, owned []budgetv1alpha1.BudgetTransfer) (Ledger, error) {
+	cp, err := CheckpointOf(ba.Status.Checkpoint)
+	if err != nil {
+		return Ledger{}, err
+	}
 	entries := make([]Entry, 0, len(owned))
 	customer, newest := ba.Status.CustomerID, int64(-1)
 	for i := range owned {
@@ -45,7 +50,12 @@ func LedgerOf(ba *budgetv1alpha1.BudgetAllocation, owned []budgetv1alpha1.Budget
 			customer, newest = bt.Spec.CustomerID, bt.Spec.Sequence
 		}
 	}
-	return Summarize(entries, customer)
+	if customer == "" && cp != nil && len(cp.Holdings) == 1 {
+		for id := range cp.Holdings {
+			customer = id
+		}
+	}
+	return SummarizeFrom(cp, entries, customer), nil
 }
 
 // ApprovalKey is the EnterpriseAccount's approval settings as the ledger

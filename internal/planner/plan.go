@@ -45,6 +45,8 @@ type Entry struct {
 	ApprovalLimit string
 	// Note is the approver's message on a denied transfer.
 	Note string
+	// Credit: the movement was of credit (balance type Credit).
+	Credit bool
 }
 
 func (e Entry) final() bool {
@@ -80,10 +82,48 @@ type CouponGrant struct {
 type Holding struct {
 	CustomerID        string
 	EnterpriseAccount string
-	// Granted is transfers minus reclaims to this customer.
+	// Granted is transfers minus reclaims to this customer: Cash plus
+	// every Credit ledger's.
 	Granted money.Amount
+	// Cash is transfers minus reclaims of cash; Credit the same of
+	// credit, by the credit ledger's expiry.
+	Cash   money.Amount
+	Credit map[string]money.Amount
 	// Grants are the sub-coupons created for it and not reclaimed.
 	Grants map[string]CouponGrant
+}
+
+// apply adds a succeeded movement to the holding.
+func (h *Holding) apply(e Entry) {
+	h.Granted = h.Granted.Add(e.signed())
+	switch {
+	case e.Operation != budgetv1alpha1.OperationTransfer && e.Operation != budgetv1alpha1.OperationReclaim:
+	case e.Credit:
+		if h.Credit == nil {
+			h.Credit = map[string]money.Amount{}
+		}
+		h.Credit[e.ExpireTime] = h.Credit[e.ExpireTime].Add(e.signed())
+	default:
+		h.Cash = h.Cash.Add(e.signed())
+	}
+	switch e.Operation {
+	case budgetv1alpha1.OperationCouponTransfer:
+		h.Grants[e.CouponID] = CouponGrant{CouponID: e.CouponID, SubCouponID: e.SubCouponID, Amount: e.Amount}
+	case budgetv1alpha1.OperationCouponReclaim:
+		if g, ok := h.Grants[e.CouponID]; ok && g.SubCouponID == e.SubCouponID {
+			delete(h.Grants, e.CouponID)
+		}
+	}
+}
+
+// clone is a deep copy of the holding.
+func (h Holding) clone() *Holding {
+	h.Credit = maps.Clone(h.Credit)
+	h.Grants = maps.Clone(h.Grants)
+	if h.Grants == nil {
+		h.Grants = map[string]CouponGrant{}
+	}
+	return &h
 }
 
 // empty reports a holding with nothing left to reclaim.
@@ -113,17 +153,40 @@ type Ledger struct {
 	Denied *Entry
 	// NextSequence is the sequence number of the next transfer.
 	NextSequence int64
-	// Last is the transfer with the highest sequence.
+	// Last is the transfer with the highest sequence (not folded).
 	Last    *Entry
 	entries []Entry
+	cp      *Checkpoint
 }
 
 // Summarize builds the ledger of entries (in any order) for customer.
 func Summarize(entries []Entry, customer string) Ledger {
-	es := append([]Entry(nil), entries...)
+	return SummarizeFrom(nil, entries, customer)
+}
+
+// SummarizeFrom builds the ledger of a checkpoint (nil for none) and the
+// entries (in any order) for customer. A succeeded entry the checkpoint
+// has folded already (its sequence is at most cp.Sequence) is counted there
+// and skipped here; a failure before the checkpoint's last success does not
+// count towards the backoff.
+func SummarizeFrom(cp *Checkpoint, entries []Entry, customer string) Ledger {
+	es := make([]Entry, 0, len(entries))
+	for _, e := range entries {
+		if !cp.Folded(e) {
+			es = append(es, e)
+		}
+	}
 	sort.Slice(es, func(i, j int) bool { return es[i].Sequence < es[j].Sequence })
-	l := Ledger{Customer: customer, NextSequence: 1, entries: es}
+	l := Ledger{Customer: customer, NextSequence: 1, entries: es, cp: cp}
 	holdings := map[string]*Holding{}
+	var folded int64
+	if cp != nil {
+		folded = cp.Sequence
+		l.NextSequence = cp.Sequence + 1
+		for id, h := range cp.Holdings {
+			holdings[id] = h.clone()
+		}
+	}
 	holding := func(e Entry) *Holding {
 		h, ok := holdings[e.CustomerID]
 		if !ok {
@@ -147,22 +210,13 @@ func Summarize(entries []Entry, customer string) Ledger {
 			if e.Reason == budgetv1alpha1.ReasonDenied {
 				l.Denied = &es[i]
 			}
-			if e.failure() {
+			if e.failure() && e.Sequence > folded {
 				l.ConsecutiveFailures++
 				l.LastFailure = &es[i]
 			}
 		default: // Succeeded
 			l.ConsecutiveFailures, l.LastFailure = 0, nil
-			h := holding(e)
-			h.Granted = h.Granted.Add(e.signed())
-			switch e.Operation {
-			case budgetv1alpha1.OperationCouponTransfer:
-				h.Grants[e.CouponID] = CouponGrant{CouponID: e.CouponID, SubCouponID: e.SubCouponID, Amount: e.Amount}
-			case budgetv1alpha1.OperationCouponReclaim:
-				if g, ok := h.Grants[e.CouponID]; ok && g.SubCouponID == e.SubCouponID {
-					delete(h.Grants, e.CouponID)
-				}
-			}
+			holding(e).apply(e)
 		}
 	}
 	l.Grants = map[string]CouponGrant{}
@@ -185,7 +239,7 @@ func (l Ledger) For(customer string) Ledger {
 	if customer == l.Customer {
 		return l
 	}
-	return Summarize(l.entries, customer)
+	return SummarizeFrom(l.cp, l.entries, customer)
 }
 
 // Without is the ledger without the named entry (a transfer still waiting
@@ -197,13 +251,13 @@ func (l Ledger) Without(name string) Ledger {
 			rest = append(rest, e)
 		}
 	}
-	return Summarize(rest, l.Customer)
+	return SummarizeFrom(l.cp, rest, l.Customer)
 }
 
 // With is the ledger with one more entry (a movement assumed done, when a
 // preview looks past the next step).
 func (l Ledger) With(e Entry) Ledger {
-	return Summarize(append(append([]Entry(nil), l.entries...), e), l.Customer)
+	return SummarizeFrom(l.cp, append(append([]Entry(nil), l.entries...), e), l.Customer)
 }
 
 // Pending returns the signed amount in flight to or from Customer.
@@ -218,6 +272,9 @@ func (l Ledger) Pending() money.Amount {
 // transfers created in the bill cycle of now, as given by cycleOf.
 func (l Ledger) TopUpUsed(cycle string, cycleOf func(time.Time) string) money.Amount {
 	var used money.Amount
+	if l.cp != nil && l.cp.Cycle == cycle {
+		used = l.cp.CycleTransferred
+	}
 	for _, e := range l.entries {
 		if e.Operation == budgetv1alpha1.OperationTransfer && e.Phase != budgetv1alpha1.PhaseFailed && cycleOf(e.Created) == cycle {
 			used = used.Add(e.Amount)
@@ -588,6 +645,7 @@ func EntryOf(bt *budgetv1alpha1.BudgetTransfer) Entry {
 		ErrorCode: bt.Status.ErrorCode, Reason: readyReason(bt),
 		CustomerID: bt.Spec.CustomerID, EnterpriseAccount: bt.Spec.EnterpriseAccountName,
 		ApprovalLimit: bt.Annotations[budgetv1alpha1.AnnotationApprovalLimit],
+		Credit:        bt.Spec.BalanceType == budgetv1alpha1.BalanceTypeCredit,
 	}
 	e.Generation = generationOf(bt)
 	if c := meta.FindStatusCondition(bt.Status.Conditions, budgetv1alpha1.ConditionDenied); c != nil && c.Status == metav1.ConditionTrue {

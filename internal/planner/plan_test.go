@@ -323,7 +323,7 @@ func TestSummarizeCountsGrantsPerCustomer(t *testing.T) {
 	if d.Granted != amt("100") || len(d.Grants) != 0 {
 		t.Errorf("cust-d: Granted %s, Grants %v; want 100.00 and none", d.Granted, d.Grants)
 	}
-	want := map[string]Holding{"cust-c": {CustomerID: "cust-c", Granted: amt("770"),
+	want := map[string]Holding{"cust-c": {CustomerID: "cust-c", Granted: amt("770"), Cash: amt("770"),
 		Grants: map[string]CouponGrant{"C1": {CouponID: "C1", SubCouponID: "S1", Amount: amt("20")}}}}
 	if diff := cmp.Diff(want, d.Others); diff != "" {
 		t.Errorf("Others (-want +got):\n%s", diff)

@@ -245,7 +245,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func commands() []command {
-	return []command{statusCommand(), planCommand(), approveCommand(true), approveCommand(false), historyCommand()}
+	return []command{statusCommand(), planCommand(), approveCommand(true), approveCommand(false), historyCommand(), ledgerCommand()}
 }
 
 func printRootHelp(w io.Writer, cmds []command) {

@@ -81,7 +81,10 @@ type situation struct {
 	admitted  bool
 	siblings  []budgetv1alpha1.BudgetAllocation
 	used      *money.Amount
-	notes     []string
+	// trail is the kept trail of the allocation's ledger id, read while it
+	// has no checkpoint.
+	trail []planner.Entry
+	notes []string
 }
 
 // Predict previews what the operator would do with ba (the allocation as
@@ -91,11 +94,11 @@ type situation struct {
 func Predict(ctx context.Context, c client.Reader, ba, existing *budgetv1alpha1.BudgetAllocation, now time.Time) Preview {
 	s := gather(ctx, c, ba, existing, now)
 	p := Preview{Mode: cmp.Or(ba.Spec.ManagementPolicy, budgetv1alpha1.ManagementPolicyManaged), Notes: s.notes}
-	ledgerOwner := ba
-	if existing != nil {
-		ledgerOwner = existing
+	ledger, err := s.ledger()
+	if err != nil {
+		p.Gate = &planner.Gate{Reason: "Unknown", Message: fmt.Sprintf("the allocation's status.checkpoint cannot be read (%v): the preview cannot say what moves", err)}
+		return p
 	}
-	ledger := planner.LedgerOf(ledgerOwner, s.transfers)
 	if s.saErr != nil {
 		p.Gate = &planner.Gate{Reason: "Unknown", Message: fmt.Sprintf("SubAccount %s cannot be read (%s): the preview cannot say what moves", ba.Spec.SubAccountRef.Name, reasonOf(s.saErr))}
 		return p
@@ -240,6 +243,7 @@ func gather(ctx context.Context, c client.Reader, ba, existing *budgetv1alpha1.B
 		}
 		s.transfers = planner.Owned(existing, list.Items)
 	}
+	s.readTrail(ctx, c)
 	var sa budgetv1alpha1.SubAccount
 	switch err := c.Get(ctx, types.NamespacedName{Name: ba.Spec.SubAccountRef.Name}, &sa); {
 	case apierrors.IsNotFound(err):
@@ -268,6 +272,48 @@ func gather(ctx context.Context, c client.Reader, ba, existing *budgetv1alpha1.B
 	s.siblings = s.readSiblings(ctx, c)
 	s.used = s.readUsed(ctx, c, now)
 	return s
+}
+
+// ledger is the allocation's ledger as the operator reads it: its
+// checkpoint and transfers, or, while it has no checkpoint (it is new,
+// restored or re-applied), the kept trail of its ledger id folded with its
+// transfers (planner.RestoreFromTrail), as the operator does before its
+// first movement.
+func (s *situation) ledger() (planner.Ledger, error) {
+	owner := s.ba
+	if s.existing != nil {
+		owner = s.existing
+	}
+	if owner.Status.Checkpoint == nil && len(s.trail) > 0 {
+		entries := make([]planner.Entry, 0, len(s.transfers))
+		for i := range s.transfers {
+			entries = append(entries, planner.EntryOf(&s.transfers[i]))
+		}
+		cp, _ := planner.RestoreFromTrail(s.trail, entries, billcycle.Of)
+		owner = owner.DeepCopy()
+		owner.Status.Checkpoint = cp.API()
+	}
+	return planner.LedgerOf(owner, s.transfers)
+}
+
+// readTrail reads the kept trail of the allocation's ledger id while it
+// has no checkpoint. Reading LedgerRecords (cluster-scoped) needs the
+// ledger-record-reader role; without it the preview says so.
+func (s *situation) readTrail(ctx context.Context, c client.Reader) {
+	owner := s.ba
+	if s.existing != nil {
+		owner = s.existing
+	}
+	if owner.Status.Checkpoint != nil {
+		return
+	}
+	id := planner.LedgerIDOf(owner)
+	var list budgetv1alpha1.LedgerRecordList
+	if err := c.List(ctx, &list, client.MatchingLabels{budgetv1alpha1.LabelLedger: budgetv1alpha1.LedgerKey(id)}); err != nil {
+		s.notes = append(s.notes, fmt.Sprintf("the audit trail of ledger %s cannot be read (%s): a restored or re-applied allocation may be shown moving money its trail says moved already", id, reasonOf(err)))
+		return
+	}
+	s.trail = planner.TrailEntries(list.Items, id)
 }
 
 // readSiblings lists the SubAccount's allocations for its fundingLimit.

@@ -48,15 +48,20 @@ import (
 // Reconciler reconciles BudgetAllocations.
 type Reconciler struct {
 	client.Client
-	Recorder events.EventRecorder
-	Registry *accounts.Registry
-	Options  common.Options
+	// APIReader reads around the cache: the allocation's succeeded
+	// transfers (the cache holds open ones only) and its audit trail.
+	// SetupWithManager fills it in when nil.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Registry  *accounts.Registry
+	Options   common.Options
 }
 
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=budgetallocations,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=budgetallocations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=budgetallocations/finalizers,verbs=update
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=budgettransfers,verbs=get;list;watch;create;delete;patch
+// +kubebuilder:rbac:groups=budget.bss.dev,resources=ledgerrecords,verbs=get;list;create
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=subaccounts,verbs=get;list;watch
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=enterpriseaccounts,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
@@ -84,6 +89,15 @@ type scope struct {
 	// halted stops the remaining phases; the result of the phase that
 	// halted is the reconcile's.
 	halted bool
+	// fullRead: transfers holds every transfer of the allocation, read
+	// from the API server in this reconcile (see readWholeLedger); folded
+	// is how many of them it folded into the checkpoint. A reconcile that
+	// folded creates nothing: the next one plans from the written
+	// checkpoint.
+	fullRead bool
+	folded   int
+	// compactAgain, when set, is how soon compaction has more to do.
+	compactAgain time.Duration
 }
 
 // halt stops the remaining phases with result.
@@ -114,6 +128,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	before := ba.Status.DeepCopy()
 	s := &scope{ba: &ba, now: r.Options.Clock.Now()}
 	result, err := r.reconcile(ctx, s)
+	result = r.compactionDue(s, result)
 	if s.ba.DeletionTimestamp.IsZero() || controllerutil.ContainsFinalizer(s.ba, budgetv1alpha1.Finalizer) {
 		if !apiequality.Semantic.DeepEqual(before, &ba.Status) {
 			if uerr := r.Status().Update(ctx, &ba); uerr != nil {
@@ -130,23 +145,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 // ensureMetadata writes, in one patch, what the allocation's metadata must
 // carry before anything moves: its ledger id (see LedgerID), and the
-// finalizer where a deletion has work to do in BSS (deletionPolicy
-// Reclaim). A Retain allocation leaves its money with the sub-account, so it
-// carries no finalizer.
+// finalizer: whatever its deletionPolicy, its transfers are written to the
+// audit trail before it goes (and with Reclaim, its money is reclaimed).
 func (r *Reconciler) ensureMetadata(ctx context.Context, ba *budgetv1alpha1.BudgetAllocation) (bool, error) {
 	if !ba.DeletionTimestamp.IsZero() {
 		return false, nil
 	}
 	patch := client.MergeFrom(ba.DeepCopy())
-	changed := false
-	if want := ba.Spec.DeletionPolicy == budgetv1alpha1.DeletionPolicyReclaim; want != controllerutil.ContainsFinalizer(ba, budgetv1alpha1.Finalizer) {
-		if want {
-			controllerutil.AddFinalizer(ba, budgetv1alpha1.Finalizer)
-		} else {
-			controllerutil.RemoveFinalizer(ba, budgetv1alpha1.Finalizer)
-		}
-		changed = true
-	}
+	changed := controllerutil.AddFinalizer(ba, budgetv1alpha1.Finalizer)
 	if _, ok := LedgerID(ba); !ok {
 		if old := ba.Annotations[budgetv1alpha1.AnnotationLedgerID]; old != "" {
 			r.Recorder.Eventf(ba, nil, corev1.EventTypeNormal, "NewLedger", "Reconcile",
@@ -184,12 +190,14 @@ func (r *Reconciler) reconcile(ctx context.Context, s *scope) (ctrl.Result, erro
 	s.deleting = !s.ba.DeletionTimestamp.IsZero()
 	return common.RunPhases(ctx, s, func() bool { return s.halted },
 		r.readLedger,
+		r.compact,
 		r.finishEasyDeletion,
 		r.resolveSubAccount,
 		r.followCustomer,
 		r.resolveConnection,
 		r.setAsideAwaiting,
 		r.parseSpec,
+		r.reconstruction,
 		r.planAndAct,
 	)
 }
@@ -359,10 +367,8 @@ const releaseHint = "; to release the allocation without reclaiming, annotate it
 func (r *Reconciler) deletionShortcuts(ctx context.Context, s *scope) (bool, ctrl.Result, error) {
 	ba := s.ba
 	release := func(why string) (bool, ctrl.Result, error) {
-		r.Recorder.Eventf(ba, nil, corev1.EventTypeNormal, "Released", "Delete", "%s", why)
-		patch := client.MergeFrom(ba.DeepCopy())
-		controllerutil.RemoveFinalizer(ba, budgetv1alpha1.Finalizer)
-		return true, ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, ba, patch))
+		res, err := r.letGo(ctx, s, "Released", why)
+		return true, res, err
 	}
 	if f := s.ledger.InFlight; f != nil && f.Phase == budgetv1alpha1.PhaseSubmitting {
 		// A movement BSS may have applied is settled before anything lets
@@ -383,6 +389,34 @@ func (r *Reconciler) deletionShortcuts(ctx context.Context, s *scope) (bool, ctr
 		return release("nothing to reclaim")
 	}
 	return false, ctrl.Result{}, nil
+}
+
+// compactionDue brings the next reconcile forward to when compaction has
+// work: a retry, more than one record's worth, or the checkpoint's
+// compactAt.
+func (r *Reconciler) compactionDue(s *scope, result ctrl.Result) ctrl.Result {
+	at := s.compactAgain
+	if cp := s.ba.Status.Checkpoint; at == 0 && cp != nil && cp.CompactAt != nil && s.ba.DeletionTimestamp.IsZero() {
+		at = max(cp.CompactAt.Sub(s.now), time.Second)
+	}
+	if at > 0 && (result.RequeueAfter == 0 || result.RequeueAfter > at) {
+		result.RequeueAfter = at
+	}
+	return result
+}
+
+// letGo lets a deleted allocation go once its transfers are kept in the
+// audit trail (keepTrailBeforeRelease), with an event saying why.
+func (r *Reconciler) letGo(ctx context.Context, s *scope, reason, why string) (ctrl.Result, error) {
+	done, err := r.keepTrailBeforeRelease(ctx, s)
+	if err != nil || !done {
+		r.setReady(s.ba, metav1.ConditionFalse, budgetv1alpha1.ReasonReclaiming, "being deleted: its transfers are settled (never-sent ones withdrawn) and kept in the audit trail first")
+		return ctrl.Result{RequeueAfter: time.Second}, err
+	}
+	r.Recorder.Eventf(s.ba, nil, corev1.EventTypeNormal, reason, "Delete", "%s", why)
+	patch := client.MergeFrom(s.ba.DeepCopy())
+	controllerutil.RemoveFinalizer(s.ba, budgetv1alpha1.Finalizer)
+	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, s.ba, patch))
 }
 
 // siblingBounds fills in the bounds that depend on all the SubAccount's
@@ -451,10 +485,7 @@ func (r *Reconciler) act(ctx context.Context, s *scope, dec planner.Decision, de
 	switch dec.Action {
 	case planner.ActionNone:
 		if deleting {
-			r.Recorder.Eventf(ba, nil, corev1.EventTypeNormal, "Reclaimed", "Delete", "reclaim finished; %s remains granted (not reclaimable)", s.ledger.Granted)
-			patch := client.MergeFrom(ba.DeepCopy())
-			controllerutil.RemoveFinalizer(ba, budgetv1alpha1.Finalizer)
-			return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, ba, patch))
+			return r.letGo(ctx, s, "Reclaimed", fmt.Sprintf("reclaim finished; %s remains granted (not reclaimable)", s.ledger.Granted))
 		}
 		ba.Status.ObservedGeneration = ba.Generation
 		r.setReady(ba, metav1.ConditionTrue, budgetv1alpha1.ReasonReady, dec.Message)
@@ -579,6 +610,9 @@ func (r *Reconciler) settleAwaiting(ctx context.Context, s *scope, dec planner.D
 
 func (r *Reconciler) createTransfer(ctx context.Context, s *scope, dec planner.Decision, deleting bool) (ctrl.Result, error) {
 	ba := s.ba
+	if ok, err := r.ledgerComplete(ctx, s); err != nil || !ok {
+		return ctrl.Result{RequeueAfter: time.Second}, err
+	}
 	seq := s.ledger.NextSequence
 	customer, ea := cmp.Or(dec.CustomerID, s.sa.Status.CustomerID), cmp.Or(dec.EnterpriseAccount, s.sa.Spec.EnterpriseAccountRef.Name)
 	bt := &budgetv1alpha1.BudgetTransfer{
@@ -628,7 +662,7 @@ func (r *Reconciler) createTransfer(ctx context.Context, s *scope, dec planner.D
 		}
 		return ctrl.Result{}, err
 	}
-	if cur := s.sa.Status.CurrentCycle; cur != nil && len(s.transfers) == 0 && ba.Status.SpendBaseline == nil {
+	if cur := s.sa.Status.CurrentCycle; cur != nil && seq == 1 && ba.Status.SpendBaseline == nil {
 		// What the sub-account had spent before it got anything from this
 		// allocation; planner.ReclaimCapOf counts spending from here.
 		ba.Status.SpendBaseline = &budgetv1alpha1.SpendBaseline{Cycle: cur.Cycle, Cash: budgetv1alpha1.Money(cmp.Or(string(cur.Cash), "0.00"))}
@@ -703,13 +737,11 @@ func TransID(ledgerID string, seq int64) string {
 	return hex.EncodeToString(sum[:])[:32]
 }
 
-// ledgerOrUID is the allocation's ledger id; its UID until the annotation
-// is written (ensureMetadata writes it before any transfer is planned).
+// ledgerOrUID is the id part of the allocation's ledger id (see
+// planner.LedgerIDOf): its UID until the annotation is written
+// (ensureMetadata writes it before any transfer is planned).
 func ledgerOrUID(ba *budgetv1alpha1.BudgetAllocation) string {
-	if id, ok := LedgerID(ba); ok {
-		return id
-	}
-	return string(ba.UID)
+	return strings.TrimPrefix(planner.LedgerIDOf(ba), ba.Namespace+"/"+ba.Name+"/")
 }
 
 // loadLedger reads the allocation's transfers and summarises them for the
@@ -722,8 +754,34 @@ func (r *Reconciler) loadLedger(ctx context.Context, s *scope) error {
 		return err
 	}
 	s.transfers = planner.Owned(s.ba, list.Items)
-	s.ledger = planner.LedgerOf(s.ba, s.transfers)
-	return nil
+	if lastTransferGone(s) {
+		return r.readWholeLedger(ctx, s)
+	}
+	var err error
+	s.ledger, err = planner.LedgerOf(s.ba, s.transfers)
+	return err
+}
+
+// ledgerComplete reads the whole ledger from the API server before a new
+// transfer is created (unless this reconcile did already) and reports
+// whether the plan was made from it: not if the read folded anything (the
+// checkpoint is written first) or found the ledger other than the cache
+// showed it.
+func (r *Reconciler) ledgerComplete(ctx context.Context, s *scope) (bool, error) {
+	if !s.fullRead {
+		before := s.ledger
+		if err := r.readWholeLedger(ctx, s); err != nil {
+			return false, err
+		}
+		if cust := s.sa.Status.CustomerID; cust != s.ledger.Customer {
+			s.ledger = s.ledger.For(cust)
+		}
+		if s.ledger.NextSequence != before.NextSequence || s.ledger.InFlight != nil || s.ledger.Granted != before.Granted {
+			r.recordLedger(s)
+			return false, nil
+		}
+	}
+	return s.folded == 0, nil
 }
 
 // recordLedger copies the ledger into status.
@@ -737,8 +795,8 @@ func (r *Reconciler) recordLedger(s *scope) {
 		g := l.Grants[id]
 		st.Coupons = append(st.Coupons, budgetv1alpha1.CouponGrantStatus{CouponID: id, SubCouponID: g.SubCouponID, Amount: budgetv1alpha1.Money(g.Amount.String())})
 	}
-	if last := l.Last; last != nil {
-		st.LastTransfer = &budgetv1alpha1.TransferSummary{Name: last.Name, Operation: last.Operation, Phase: last.Phase}
+	if last := newestTransfer(s); last != nil {
+		st.LastTransfer = &budgetv1alpha1.TransferSummary{Name: last.Name, Operation: last.Operation, Phase: last.Phase, Sequence: last.Sequence}
 		if last.Operation != budgetv1alpha1.OperationCouponReclaim {
 			st.LastTransfer.Amount = budgetv1alpha1.Money(last.Amount.String())
 		}
@@ -752,6 +810,23 @@ func (r *Reconciler) recordLedger(s *scope) {
 		t := metav1.NewTime(at.Truncate(time.Second).Add(time.Second))
 		st.NextAttemptTime = &t
 	}
+}
+
+// newestTransfer is the allocation's transfer with the highest sequence:
+// the ledger's newest entry, or, after a read of the whole ledger, a newer
+// one the checkpoint has folded.
+func newestTransfer(s *scope) *planner.Entry {
+	last := s.ledger.Last
+	if !s.fullRead {
+		return last
+	}
+	for i := range s.transfers {
+		if bt := &s.transfers[i]; last == nil || bt.Spec.Sequence > last.Sequence {
+			e := planner.EntryOf(bt)
+			last = &e
+		}
+	}
+	return last
 }
 
 // retryAt is when a new transfer may follow the last failure.
@@ -859,9 +934,12 @@ func forgetMetrics(namespace, name string) {
 // namespace's labels.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.Options.Defaults()
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&budgetv1alpha1.BudgetAllocation{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, finalizersChanged))).
 		Owns(&budgetv1alpha1.BudgetTransfer{}, builder.WithPredicates(transferChangeMatters)).
 		Watches(&budgetv1alpha1.SubAccount{}, handler.EnqueueRequestsFromMapFunc(r.allocationsForSubAccount),
 			builder.WithPredicates(subAccountChangeMatters)).
@@ -871,6 +949,15 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(approvalChanged)).
 		Named("budgetallocation").
 		Complete(r)
+}
+
+// finalizersChanged passes allocation updates that change its finalizers:
+// ensureMetadata's patch, which may add nothing else, brings the
+// allocation back to be planned.
+var finalizersChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return !slices.Equal(e.ObjectOld.GetFinalizers(), e.ObjectNew.GetFinalizers())
+	},
 }
 
 // subAccountChangeMatters passes SubAccount events that can change what an
@@ -913,6 +1000,7 @@ var transferChangeMatters = predicate.Funcs{
 			return false
 		}
 		return before.Phase != after.Phase || before.ErrorCode != after.ErrorCode || before.Reason != after.Reason ||
+			o.Annotations[budgetv1alpha1.AnnotationAcceptReconstruction] != n.Annotations[budgetv1alpha1.AnnotationAcceptReconstruction] ||
 			before.SubCouponID != after.SubCouponID || !before.Completed.Equal(after.Completed) ||
 			o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero()
 	},

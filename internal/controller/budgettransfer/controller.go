@@ -60,7 +60,7 @@ type Reconciler struct {
 }
 
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=budgettransfers,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=budget.bss.dev,resources=budgetallocations,verbs=get
+// +kubebuilder:rbac:groups=budget.bss.dev,resources=budgetallocations,verbs=get;list
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=budgettransfers/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=enterpriseaccounts,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -84,6 +84,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			"withdrawn before it was sent: "+next.Why+"; nothing moved", nil, now, "Withdrawn")
 	case ActionResolve:
 		return r.resolve(ctx, &bt, bt.Annotations[budgetv1alpha1.AnnotationResolve], now)
+	case ActionSupersede:
+		return r.supersede(ctx, &bt, now)
 	case ActionDecideApproval:
 		return r.decideApproval(ctx, &bt, beh, now)
 	case ActionDeny:
@@ -523,20 +525,9 @@ func (r *Reconciler) findSubCoupon(ctx context.Context, acct *accounts.Account, 
 	if err != nil {
 		return "", err
 	}
-	var all budgetv1alpha1.BudgetTransferList
-	if err := r.List(ctx, &all, client.UnsafeDisableDeepCopy); err != nil {
+	claimed, err := r.claimedSubCoupons(ctx, bt)
+	if err != nil {
 		return "", err
-	}
-	claimed := map[string]bool{}
-	for _, o := range all.Items {
-		if o.UID != bt.UID && o.Spec.CustomerID == bt.Spec.CustomerID {
-			if o.Status.Result != nil && o.Status.Result.SubCouponID != "" {
-				claimed[o.Status.Result.SubCouponID] = true
-			}
-			if o.Spec.SubCouponID != "" {
-				claimed[o.Spec.SubCouponID] = true
-			}
-		}
 	}
 	amount, _ := money.Parse(string(bt.Spec.Amount))
 	var candidates []bss.SubCoupon
@@ -570,6 +561,44 @@ func applyEffect(acct *accounts.Account, e CacheEffect, at time.Time) {
 	if e.ForgetCoupons {
 		accounts.Forget(acct, accounts.MasterCoupons)
 	}
+}
+
+// claimedSubCoupons are the sub-coupons of bt's customer that other
+// transfers created or reclaimed: every transfer of its SubAccount, read
+// from the API server (the cache holds no succeeded ones), and the grants
+// the SubAccount's allocations have folded into their checkpoints.
+func (r *Reconciler) claimedSubCoupons(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer) (map[string]bool, error) {
+	var all budgetv1alpha1.BudgetTransferList
+	if err := r.APIReader.List(ctx, &all, client.MatchingLabels{budgetv1alpha1.LabelSubAccount: common.LabelValue(bt.Spec.SubAccountName)}); err != nil {
+		return nil, err
+	}
+	claimed := map[string]bool{}
+	for _, o := range all.Items {
+		if o.UID != bt.UID && o.Spec.CustomerID == bt.Spec.CustomerID {
+			if o.Status.Result != nil && o.Status.Result.SubCouponID != "" {
+				claimed[o.Status.Result.SubCouponID] = true
+			}
+			if o.Spec.SubCouponID != "" {
+				claimed[o.Spec.SubCouponID] = true
+			}
+		}
+	}
+	var allocs budgetv1alpha1.BudgetAllocationList
+	if err := r.APIReader.List(ctx, &allocs); err != nil {
+		return nil, err
+	}
+	for _, ba := range allocs.Items {
+		if cp := ba.Status.Checkpoint; cp != nil && ba.Spec.SubAccountRef.Name == bt.Spec.SubAccountName {
+			for _, h := range cp.Holdings {
+				for _, g := range h.Coupons {
+					if h.CustomerID == bt.Spec.CustomerID {
+						claimed[g.SubCouponID] = true
+					}
+				}
+			}
+		}
+	}
+	return claimed, nil
 }
 
 // finish writes a final phase.
@@ -624,6 +653,23 @@ func (r *Reconciler) resolve(ctx context.Context, bt *budgetv1alpha1.BudgetTrans
 	}
 	r.Recorder.Eventf(bt, nil, corev1.EventTypeWarning, "InvalidAnnotation", "Resolve", "%s must be Succeeded or Failed, not %q", budgetv1alpha1.AnnotationResolve, res)
 	return ctrl.Result{}, nil
+}
+
+// supersede ends a transfer stopped with LedgerBehindBSS once its
+// allocation counts, in its checkpoint, the step BSS's records show under
+// its trans_id (an administrator accepted the reconstruction). Until then
+// the allocation's write of the checkpoint brings it back here.
+func (r *Reconciler) supersede(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, now time.Time) (ctrl.Result, error) {
+	var ba budgetv1alpha1.BudgetAllocation
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: bt.Namespace, Name: bt.Spec.AllocationRef.Name}, &ba); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if cp := ba.Status.Checkpoint; cp == nil || cp.Sequence < bt.Spec.Sequence {
+		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+	}
+	return r.finish(ctx, bt, budgetv1alpha1.PhaseFailed, budgetv1alpha1.ReasonSuperseded,
+		"BSS had applied another step under this trans_id before this transfer existed; an administrator accepted the reconstruction of the allocation's ledger, whose checkpoint counts that step, so this one is not sent",
+		nil, now, "Superseded")
 }
 
 // errorDetail is the code and message of err for the transfer's status,

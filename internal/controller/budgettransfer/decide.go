@@ -43,6 +43,10 @@ const (
 	ActionBackoff Action = "Backoff"
 	// ActionSend: write Submitting (one more attempt) and call BSS.
 	ActionSend Action = "Send"
+	// ActionSupersede: stopped with LedgerBehindBSS and an administrator
+	// accepted the reconstruction of its allocation's ledger: end it
+	// Superseded once the allocation's checkpoint counts its step.
+	ActionSupersede Action = "Supersede"
 )
 
 // Timing holds the durations the decisions use.
@@ -87,6 +91,10 @@ func NextStep(bt *budgetv1alpha1.BudgetTransfer, now time.Time, t Timing) Next {
 	}
 	if res := bt.Annotations[budgetv1alpha1.AnnotationResolve]; res != "" && st.Phase == budgetv1alpha1.PhaseSubmitting {
 		return Next{Action: ActionResolve}
+	}
+	if bt.Annotations[budgetv1alpha1.AnnotationAcceptReconstruction] != "" && st.Phase == budgetv1alpha1.PhaseSubmitting &&
+		common.ReadyReason(st.Conditions, budgetv1alpha1.ConditionReady) == budgetv1alpha1.ReasonLedgerBehindBSS {
+		return Next{Action: ActionSupersede}
 	}
 	if why := bt.Annotations[budgetv1alpha1.AnnotationWithdraw]; why != "" && !sent(st.Phase) {
 		return Next{Action: ActionWithdraw, Why: why}

@@ -52,7 +52,14 @@ type Options struct {
 	// shows them: the movements of that delay are published by one status
 	// write.
 	BalancesPublishDelay time.Duration
+	// TransferRetention is how long a settled BudgetTransfer is kept after
+	// it settled; then it is written to the audit trail (LedgerRecords)
+	// and deleted. Zero is the default; a negative value compacts at once.
+	TransferRetention time.Duration
 }
+
+// DefaultTransferRetention is the production default of TransferRetention.
+const DefaultTransferRetention = 30 * 24 * time.Hour
 
 // Defaults fills zero fields with the production defaults.
 func (o *Options) Defaults() {
@@ -85,6 +92,9 @@ func (o *Options) Defaults() {
 	}
 	if o.BalancesPublishDelay == 0 {
 		o.BalancesPublishDelay = DefaultBalancesPublishDelay
+	}
+	if o.TransferRetention == 0 {
+		o.TransferRetention = DefaultTransferRetention
 	}
 }
 

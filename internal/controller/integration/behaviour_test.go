@@ -2,12 +2,14 @@ package integration
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -106,7 +108,9 @@ func (tm *team) leaveSubmitting(t *testing.T, baName, amount string) *budgetv1al
 		t.Fatalf("%s has no ledger id", baName)
 	}
 	bt := &budgetv1alpha1.BudgetTransfer{
-		ObjectMeta: metav1.ObjectMeta{Name: budgetallocation.TransferName(ba.Name, 1), Namespace: tm.ns},
+		ObjectMeta: metav1.ObjectMeta{Name: budgetallocation.TransferName(ba.Name, 1), Namespace: tm.ns,
+			Labels:     map[string]string{budgetv1alpha1.LabelAllocation: ba.Name, budgetv1alpha1.LabelSubAccount: tm.sa},
+			Finalizers: []string{budgetv1alpha1.Finalizer}},
 		Spec: budgetv1alpha1.BudgetTransferSpec{
 			AllocationRef: budgetv1alpha1.LocalObjectReference{Name: ba.Name}, SubAccountName: tm.sa, EnterpriseAccountName: eaName,
 			CustomerID: tm.customerID, Operation: budgetv1alpha1.OperationTransfer, Amount: budgetv1alpha1.Money(amount),
@@ -370,9 +374,8 @@ func exported(ba *budgetv1alpha1.BudgetAllocation) *budgetv1alpha1.BudgetAllocat
 
 // TestReappliedAllocationMovesNoMoney: an allocation exported with
 // `kubectl get -o yaml`, deleted (Retain: the money stays; its transfers go
-// with it) and applied again carries its ledger id, so it sends the
-// trans_ids it sent before; BSS's CBC.99007009 to the first of them stops
-// it with LedgerBehindBSS instead of a second transfer of the whole amount.
+// to the audit trail) and applied again carries its ledger id: it reads
+// the trail of that ledger, counts what was granted and moves nothing.
 func TestReappliedAllocationMovesNoMoney(t *testing.T) {
 	ctx := context.Background()
 	tm := newTeam(t)
@@ -389,21 +392,22 @@ func TestReappliedAllocationMovesNoMoney(t *testing.T) {
 		t.Fatal(err)
 	}
 	tm.waitGone(t, "kept")
-	// The garbage collector (which envtest lacks) deletes its transfers.
-	for _, bt := range tm.transfers(t) {
-		if err := k8s.Delete(ctx, &bt); err != nil {
-			t.Fatal(err)
-		}
+	if n := len(tm.transfers(t)); n != 0 {
+		t.Fatalf("%d transfers left after the deletion; the trail should keep them", n)
 	}
-	testenv.Eventually(t, 30*time.Second, "transfers gone", func() bool { return len(tm.transfers(t)) == 0 }, tm.describe("kept"))
+	if seqs := tm.trailSequences(t, old); !slices.Equal(seqs, []int64{1, 2}) {
+		t.Fatalf("trail keeps sequences %v, want [1 2]", seqs)
+	}
 
 	tm.create(t, yaml)
-	tm.waitReason(t, "kept", budgetv1alpha1.ReasonLedgerBehindBSS)
+	tm.waitReady(t, "kept", "55.00")
 	testenv.Consistently(t, absenceWindow, "no money moves", func() bool { return tm.net() == money.MustParse("55") }, tm.describe("kept"))
 	tm.expectLedger(t, "55.00")
-	bt := tm.transfers(t)[0]
-	if msg := common.ConditionMessage(bt.Status.Conditions, budgetv1alpha1.ConditionReady); !strings.Contains(msg, "40.00") {
-		t.Errorf("the transfer does not name what BSS moved under its trans_id: %s", msg)
+	if cp := tm.get(t, "kept").Status.Checkpoint; cp == nil || cp.Restored != budgetv1alpha1.CheckpointFromTrail || cp.Sequence != 2 {
+		t.Errorf("checkpoint %+v, want sequence 2 restored from the trail", cp)
+	}
+	if n := len(tm.transfers(t)); n != 0 {
+		t.Errorf("the re-applied allocation created %d transfers", n)
 	}
 
 	// A copy under another name is a new allocation with a ledger of its
@@ -419,14 +423,15 @@ func TestReappliedAllocationMovesNoMoney(t *testing.T) {
 }
 
 // TestRolledBackLedgerIsDetected: etcd restored to a copy older than the
-// newest transfer (the allocation keeps its UID, its newest transfer is
-// gone). The allocation plans that step again, BSS has seen its trans_id,
-// and it stops with LedgerBehindBSS.
+// newest transfer (the allocation keeps its UID and has the status it had
+// before that transfer, which is gone). The allocation plans that step
+// again, BSS has seen its trans_id, and it stops with LedgerBehindBSS.
 func TestRolledBackLedgerIsDetected(t *testing.T) {
 	ctx := context.Background()
 	tm := newTeam(t)
 	tm.create(t, tm.allocation("rolled", "40"))
 	tm.waitReady(t, "rolled", "40.00")
+	older := tm.get(t, "rolled")
 	tm.update(t, "rolled", func(ba *budgetv1alpha1.BudgetAllocation) { ba.Spec.Amount = ptr.To(budgetv1alpha1.Money("70")) })
 	tm.waitReady(t, "rolled", "70.00")
 	stopManager()
@@ -447,11 +452,52 @@ func TestRolledBackLedgerIsDetected(t *testing.T) {
 			}
 		}
 	}
+	// The allocation as etcd held it before the second movement: its
+	// checkpoint counts the first only.
+	cur := tm.get(t, "rolled")
+	cur.Status = older.Status
+	if err := k8s.Status().Update(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
 	stopManager = startManager(testOptions)
 	restarted = true
 	tm.waitReason(t, "rolled", budgetv1alpha1.ReasonLedgerBehindBSS)
 	testenv.Consistently(t, absenceWindow, "no money moves", func() bool { return tm.net() == money.MustParse("70") }, tm.describe("rolled"))
 	tm.expectLedger(t, "70.00")
+
+	// The master's records show the lost step under its trans_id: the
+	// allocation publishes the reconstruction, an administrator accepts
+	// it, and the ledger goes on after it without moving money.
+	var rec *budgetv1alpha1.LedgerReconstruction
+	testenv.Eventually(t, 30*time.Second, "reconstruction published", func() bool {
+		rec = tm.get(t, "rolled").Status.Reconstruction
+		return rec != nil && rec.Complete
+	}, tm.describe("rolled"))
+	if len(rec.Entries) != 1 || rec.Entries[0].Sequence != 2 || rec.Entries[0].Operation != budgetv1alpha1.OperationTransfer || rec.Entries[0].Amount != "30.00" {
+		t.Fatalf("reconstruction %+v, want the lost Transfer of 30.00 at sequence 2", rec)
+	}
+	stopped := waitTransferReason(t, &budgetv1alpha1.BudgetTransfer{ObjectMeta: metav1.ObjectMeta{Namespace: tm.ns, Name: budgetallocation.TransferName("rolled", 2)}},
+		budgetv1alpha1.ReasonLedgerBehindBSS)
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var bt budgetv1alpha1.BudgetTransfer
+		if err := k8s.Get(ctx, objKey(stopped), &bt); err != nil {
+			return err
+		}
+		bt.Annotations[budgetv1alpha1.AnnotationAcceptReconstruction] = rec.Digest
+		return k8s.Update(ctx, &bt)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitTransferReason(t, stopped, budgetv1alpha1.ReasonSuperseded)
+	tm.waitReady(t, "rolled", "70.00")
+	tm.expectLedger(t, "70.00")
+	if cp := tm.get(t, "rolled").Status.Checkpoint; cp.Restored != budgetv1alpha1.CheckpointReconstructed || cp.Sequence != 2 {
+		t.Errorf("checkpoint %+v, want sequence 2, reconstructed", cp)
+	}
+	// The next movement takes sequence 3 and moves exactly the difference.
+	tm.update(t, "rolled", func(ba *budgetv1alpha1.BudgetAllocation) { ba.Spec.Amount = ptr.To(budgetv1alpha1.Money("75")) })
+	tm.waitReady(t, "rolled", "75.00")
+	tm.expectLedger(t, "75.00")
 }
 
 // TestReleaseWaitsForASubmittingTransfer: an allocation being deleted with

@@ -299,12 +299,20 @@ func TestDeletedTransferIsKeptUntilItsOutcomeIsKnown(t *testing.T) {
 	if !controllerutil.ContainsFinalizer(&bt, budgetv1alpha1.Finalizer) {
 		t.Errorf("transfer %s was created without the finalizer %s", bt.Name, budgetv1alpha1.Finalizer)
 	}
-	// The allocation (Retain) goes at once; the garbage collector, which
-	// envtest lacks, would then delete its transfers.
-	if err := k8s.Delete(ctx, tm.get(t, "gone")); err != nil {
+	// The allocation (Retain) waits for the transfer that may have moved
+	// money, so that its record is complete before it goes.
+	ba := tm.get(t, "gone")
+	if err := k8s.Delete(ctx, ba); err != nil {
 		t.Fatal(err)
 	}
-	tm.waitGone(t, "gone")
+	waiting := func() bool {
+		got := tm.get(t, "gone")
+		msg := common.ConditionMessage(got.Status.Conditions, budgetv1alpha1.ConditionReady)
+		return !got.DeletionTimestamp.IsZero() && strings.Contains(msg, "waits until") && strings.Contains(msg, bt.Name)
+	}
+	testenv.Eventually(t, 30*time.Second, "the allocation says it waits for its Submitting transfer", waiting, tm.describe("gone"))
+	testenv.Consistently(t, absenceWindow, "the allocation waits for its Submitting transfer", waiting, tm.describe("gone"))
+	// Deleting the transfer itself does not drop it either.
 	if err := k8s.Delete(ctx, &bt); err != nil {
 		t.Fatal(err)
 	}
@@ -316,41 +324,49 @@ func TestDeletedTransferIsKeptUntilItsOutcomeIsKnown(t *testing.T) {
 		t.Fatalf("deleted transfer: deletionTimestamp %v, phase %s", held.DeletionTimestamp, held.Status.Phase)
 	}
 
-	// A manager that resends soon learns the outcome, and lets it go.
+	// A manager that resends soon learns the outcome; the allocation keeps
+	// it in the audit trail and lets both go.
 	restore()
-	testenv.Eventually(t, 30*time.Second, "settled transfer released", func() bool {
-		return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(&bt), &held))
+	testenv.Eventually(t, 30*time.Second, "settled transfer and allocation released", func() bool {
+		return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(&bt), &held)) &&
+			apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(ba), &budgetv1alpha1.BudgetAllocation{}))
 	}, func() string { return string(held.Status.Phase) + " " + held.Status.ErrorCode })
 	// Moved once: the resend was answered as already applied.
 	tm.expectLedger(t, "50.00")
+	trail := tm.trail(t, ba)
+	if len(trail) != 1 || len(trail[0].Spec.Entries) != 1 || trail[0].Spec.Entries[0].Phase != budgetv1alpha1.PhaseSucceeded || trail[0].Spec.Reason != budgetv1alpha1.RecordDeleted {
+		t.Errorf("audit trail %+v, want the one Succeeded transfer, kept at the deletion", trail)
+	}
 }
 
-// TestTransferOfDeletedAllocationIsWithdrawn: a transfer waiting for
-// approval whose allocation is deleted (Retain) is withdrawn, whether the
-// approver approves it or it is deleted with its allocation.
+// TestTransferOfDeletedAllocationIsWithdrawn: transfers waiting for
+// approval whose allocation is deleted (Retain) are withdrawn before the
+// allocation goes — an approval arriving later moves nothing — and kept in
+// the audit trail as withdrawn.
 func TestTransferOfDeletedAllocationIsWithdrawn(t *testing.T) {
 	ctx := context.Background()
 	tm := approvalTeam(t, "withdraw-gone", "100")
 	tm.create(t, tm.allocation("approved", "200"))
 	tm.create(t, tm.allocation("collected", "300"))
 	approved, collected := tm.awaitingTransfer(t, "approved"), tm.awaitingTransfer(t, "collected")
+	bas := map[string]*budgetv1alpha1.BudgetAllocation{"approved": tm.get(t, "approved"), "collected": tm.get(t, "collected")}
 	for _, name := range []string{"approved", "collected"} {
-		if err := k8s.Delete(ctx, tm.get(t, name)); err != nil {
+		if err := k8s.Delete(ctx, bas[name]); err != nil {
 			t.Fatal(err)
 		}
 		tm.waitGone(t, name)
 	}
-	approve(t, &approved, budgetv1alpha1.ConditionApproved)
-	got := waitTransfer(t, &approved, budgetv1alpha1.PhaseFailed, budgetv1alpha1.ReasonWithdrawn)
-	if msg := meta.FindStatusCondition(got.Status.Conditions, budgetv1alpha1.ConditionReady).Message; !strings.Contains(msg, "no longer exists") {
-		t.Errorf("withdrawal message %q", msg)
+	for _, bt := range []*budgetv1alpha1.BudgetTransfer{&approved, &collected} {
+		testenv.Eventually(t, 30*time.Second, bt.Name+" released", func() bool {
+			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(bt), &budgetv1alpha1.BudgetTransfer{}))
+		}, tm.describe(bt.Spec.AllocationRef.Name))
 	}
-	if err := k8s.Delete(ctx, &collected); err != nil {
-		t.Fatal(err)
+	for name, ba := range bas {
+		trail := tm.trail(t, ba)
+		if len(trail) != 1 || len(trail[0].Spec.Entries) != 1 || trail[0].Spec.Entries[0].Reason != budgetv1alpha1.ReasonWithdrawn {
+			t.Errorf("%s: audit trail %+v, want its one transfer, Withdrawn", name, trail)
+		}
 	}
-	testenv.Eventually(t, 30*time.Second, "never-sent transfer released", func() bool {
-		return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(&collected), &budgetv1alpha1.BudgetTransfer{}))
-	}, tm.describe("collected"))
 	tm.expectLedger(t, "0.00")
 }
 

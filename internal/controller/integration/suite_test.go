@@ -21,7 +21,6 @@ import (
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -137,18 +136,28 @@ func zapLevel() zapcore.Level {
 // startManager starts a manager with every controller and returns its stop
 // function, which waits until it has stopped.
 func startManager(opts common.Options) func() {
-	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+	stop, registry := startManagerOn(restCfg, opts)
+	managerRegistry = registry
+	return stop
+}
+
+// startManagerOn starts a manager with every controller on the API server
+// of cfg and returns its stop function and its BSS connections.
+func startManagerOn(cfg *rest.Config, opts common.Options) (func(), *accounts.Registry) {
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: scheme,
 		NewClient: func(config *rest.Config, options client.Options) (client.Client, error) {
-			c, err := client.New(config, options)
-			return managerWrites.Client(managerReconciles.client(c)), err
+			c, err := client.NewWithWatch(config, options)
+			if err != nil {
+				return nil, err
+			}
+			return managerWrites.Client(managerReconciles.client(faultyClient(c))), nil
 		},
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true), MaxConcurrentReconciles: 4},
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Namespaces: map[string]cache.Config{opNS: {}}},
-		}},
+		Cache:                  setup.CacheOptions(opNS),
+		Client:                 setup.ClientOptions(),
 	})
 	if err != nil {
 		panic(err)
@@ -162,7 +171,6 @@ func startManager(opts common.Options) func() {
 	if err != nil {
 		panic(err)
 	}
-	managerRegistry = registry
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -171,7 +179,7 @@ func startManager(opts common.Options) func() {
 			fmt.Fprintln(os.Stderr, "manager:", err)
 		}
 	}()
-	return func() { cancel(); <-done }
+	return func() { cancel(); <-done }, registry
 }
 
 func must(err error) {

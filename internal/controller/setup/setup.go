@@ -5,7 +5,13 @@ package setup
 import (
 	"context"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 
 	"github.com/bss-budget-operator/bss-budget-operator/internal/accounts"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
@@ -45,4 +51,31 @@ func ControllersWithRegistry(mgr ctrl.Manager, opts common.Options, configure fu
 		return nil, err
 	}
 	return reg, nil
+}
+
+// CacheOptions is how the manager's cache holds objects: without
+// managedFields (nothing reads them), Secrets of the operator's namespace
+// only, and BudgetTransfers that have not succeeded only. A succeeded
+// transfer is folded into its allocation's status.checkpoint, which is what
+// the allocation plans from; the years of settled history stay out of the
+// manager's memory (docs/exactly-once.md §9).
+func CacheOptions(namespace string) cache.Options {
+	return cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}:                 {Namespaces: map[string]cache.Config{namespace: {}}},
+			&budgetv1alpha1.BudgetTransfer{}: {Field: OpenTransfers},
+		},
+	}
+}
+
+// OpenTransfers selects the BudgetTransfers the manager caches: those not
+// Succeeded (Failed ones stay: they drive the retry backoff and denials,
+// and are few).
+var OpenTransfers = fields.OneTermNotEqualSelector("status.phase", string(budgetv1alpha1.PhaseSucceeded))
+
+// ClientOptions is how the manager's client reads: LedgerRecords, the audit
+// trail, are read from the API server when needed and never cached.
+func ClientOptions() client.Options {
+	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&budgetv1alpha1.LedgerRecord{}}}}
 }

@@ -1,0 +1,397 @@
+package budgetallocation
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/approval"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/billcycle"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/planner"
+)
+
+// This file keeps the allocation's ledger bounded. The manager caches only
+// the transfers that have not succeeded (setup.CacheOptions); a succeeded
+// one is folded into status.checkpoint, read from the API server:
+//
+//   - when the transfer the status names last is no longer in the cache
+//     (it succeeded, or the cache lost it), and
+//   - before every new transfer is created, whatever the cache says, so
+//     that no movement is planned from a ledger that misses one. A reconcile
+//     that folds something writes the checkpoint and creates nothing; the
+//     next one plans from the written checkpoint.
+//
+// Folded transfers are kept for --transfer-retention, then written to the
+// audit trail (LedgerRecords) and deleted: the checkpoint is written before
+// anything it counts is deleted, and the trail before the transfer goes, so
+// a crash between any two steps loses nothing and counts nothing twice.
+
+// maxRecordEntries is how many transfers one LedgerRecord keeps.
+const maxRecordEntries = 200
+
+// listPage is the page size of reads around the cache.
+const listPage = 500
+
+// lastTransferGone reports whether the transfer the allocation's status
+// names last has left the cache without being folded: it succeeded (or
+// was lost), and the ledger must be read from the API server.
+func lastTransferGone(s *scope) bool {
+	lt := s.ba.Status.LastTransfer
+	if lt == nil {
+		return false
+	}
+	for i := range s.transfers {
+		if s.transfers[i].Name == lt.Name {
+			return false
+		}
+	}
+	cp := s.ba.Status.Checkpoint
+	return cp == nil || lt.Sequence == 0 || lt.Sequence > cp.Sequence
+}
+
+// readWholeLedger reads every transfer of the allocation from the API
+// server (and, while it has no checkpoint, the kept trail of its ledger id)
+// and folds the succeeded ones into the checkpoint.
+func (r *Reconciler) readWholeLedger(ctx context.Context, s *scope) error {
+	all, err := r.listTransfers(ctx, s.ba)
+	if err != nil {
+		return err
+	}
+	cp, err := planner.CheckpointOf(s.ba.Status.Checkpoint)
+	if err != nil {
+		return err
+	}
+	entries := make([]planner.Entry, 0, len(all))
+	for i := range all {
+		entries = append(entries, planner.EntryOf(&all[i]))
+	}
+	var next *planner.Checkpoint
+	var n int
+	if cp == nil {
+		recs, err := r.trailRecords(ctx, s.ba)
+		if err != nil {
+			return err
+		}
+		next, n = planner.RestoreFromTrail(planner.TrailEntries(recs, planner.LedgerIDOf(s.ba)), entries, billcycle.Of)
+	} else {
+		next, n = planner.Fold(cp, entries, billcycle.Of)
+	}
+	s.transfers, s.fullRead, s.folded = all, true, n
+	s.ba.Status.Checkpoint = next.API()
+	s.ba.Status.Checkpoint.CompactAt = r.compactAt(s, next.Sequence)
+	if n > 0 {
+		log.FromContext(ctx).Info("folded succeeded transfers into the checkpoint", "transfers", n, "sequence", next.Sequence, "restored", next.Restored)
+	}
+	s.ledger, err = planner.LedgerOf(s.ba, all)
+	return err
+}
+
+// listTransfers lists the allocation's own transfers from the API server,
+// page by page.
+func (r *Reconciler) listTransfers(ctx context.Context, ba *budgetv1alpha1.BudgetAllocation) ([]budgetv1alpha1.BudgetTransfer, error) {
+	var out []budgetv1alpha1.BudgetTransfer
+	opts := []client.ListOption{client.InNamespace(ba.Namespace), client.MatchingFields{"spec.allocationRef.name": ba.Name}, client.Limit(listPage)}
+	for cont := ""; ; {
+		var list budgetv1alpha1.BudgetTransferList
+		if err := r.APIReader.List(ctx, &list, append(opts, client.Continue(cont))...); err != nil {
+			return nil, fmt.Errorf("reading the allocation's transfers: %w", err)
+		}
+		out = append(out, planner.Owned(ba, list.Items)...)
+		if cont = list.Continue; cont == "" {
+			return out, nil
+		}
+	}
+}
+
+// trailRecords lists the LedgerRecords of the allocation's ledger id.
+func (r *Reconciler) trailRecords(ctx context.Context, ba *budgetv1alpha1.BudgetAllocation) ([]budgetv1alpha1.LedgerRecord, error) {
+	var out []budgetv1alpha1.LedgerRecord
+	opts := []client.ListOption{client.MatchingLabels{budgetv1alpha1.LabelLedger: budgetv1alpha1.LedgerKey(planner.LedgerIDOf(ba))}, client.Limit(listPage)}
+	for cont := ""; ; {
+		var list budgetv1alpha1.LedgerRecordList
+		if err := r.APIReader.List(ctx, &list, append(opts, client.Continue(cont))...); err != nil {
+			return nil, fmt.Errorf("reading the audit trail: %w", err)
+		}
+		for _, rec := range list.Items {
+			if rec.Spec.LedgerID == planner.LedgerIDOf(ba) {
+				out = append(out, rec)
+			}
+		}
+		if cont = list.Continue; cont == "" {
+			return out, nil
+		}
+	}
+}
+
+// recordEntry is a settled transfer as the trail keeps it.
+func recordEntry(bt *budgetv1alpha1.BudgetTransfer) budgetv1alpha1.LedgerEntry {
+	created := bt.CreationTimestamp
+	e := budgetv1alpha1.LedgerEntry{
+		Sequence: bt.Spec.Sequence, Name: bt.Name, TransID: bt.Spec.TransID, Operation: bt.Spec.Operation, BalanceType: bt.Spec.BalanceType,
+		Amount: bt.Spec.Amount, CouponID: bt.Spec.CouponID, SubCouponID: bt.Spec.SubCouponID, ExpireTime: bt.Spec.ExpireTime,
+		CustomerID: bt.Spec.CustomerID, EnterpriseAccount: bt.Spec.EnterpriseAccountName, Phase: bt.Status.Phase,
+		Reason: common.ReadyReason(bt.Status.Conditions, budgetv1alpha1.ConditionReady), ErrorCode: bt.Status.ErrorCode,
+		Evidence: bt.Status.Evidence, Created: &created, Completed: bt.Status.CompletionTime,
+	}
+	if bt.Spec.Operation == budgetv1alpha1.OperationCouponTransfer && bt.Status.Result != nil {
+		e.SubCouponID = bt.Status.Result.SubCouponID
+	}
+	return e
+}
+
+// settledAt is when a transfer settled (its creation, without a
+// completion time).
+func settledAt(bt *budgetv1alpha1.BudgetTransfer) time.Time {
+	if t := bt.Status.CompletionTime; t != nil {
+		return t.Time
+	}
+	return bt.CreationTimestamp.Time
+}
+
+// retention is how long a folded transfer is kept.
+func (r *Reconciler) retention() time.Duration {
+	return max(r.Options.TransferRetention, 0)
+}
+
+// compactAt is when the oldest folded transfer still kept is due to go.
+func (r *Reconciler) compactAt(s *scope, folded int64) *metav1.Time {
+	var at time.Time
+	for i := range s.transfers {
+		bt := &s.transfers[i]
+		if bt.Status.Phase != budgetv1alpha1.PhaseSucceeded || bt.Spec.Sequence > folded || !bt.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(bt, budgetv1alpha1.Finalizer) {
+			continue
+		}
+		if due := settledAt(bt).Add(r.retention()); at.IsZero() || due.Before(at) {
+			at = due
+		}
+	}
+	if at.IsZero() {
+		return nil
+	}
+	t := metav1.NewTime(at.Truncate(time.Second).Add(time.Second))
+	return &t
+}
+
+// compact writes the folded transfers that are due to the audit trail and
+// deletes them, one record (up to maxRecordEntries transfers) per
+// reconcile. Only transfers the checkpoint counted when this reconcile
+// read it are touched: a fold of this reconcile is not written yet. While
+// the master has a per-cycle approval budget, the transfers of the current
+// bill cycle stay: that budget counts them.
+func (r *Reconciler) compact(ctx context.Context, s *scope) (ctrl.Result, error) {
+	cp := s.ba.Status.Checkpoint
+	if s.deleting || cp == nil || cp.CompactAt == nil || s.now.Before(cp.CompactAt.Time) {
+		return ctrl.Result{}, nil
+	}
+	persisted := cp.Sequence
+	if !s.fullRead {
+		if err := r.readWholeLedger(ctx, s); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if s.folded > 0 {
+		return ctrl.Result{}, nil
+	}
+	keepCycle := r.perCycleApproval(ctx, s)
+	var due []*budgetv1alpha1.BudgetTransfer
+	for i := range s.transfers {
+		bt := &s.transfers[i]
+		if bt.Status.Phase == budgetv1alpha1.PhaseSucceeded && bt.Spec.Sequence <= persisted && !settledAt(bt).Add(r.retention()).After(s.now) &&
+			(!keepCycle || billcycle.Of(bt.CreationTimestamp.Time) < billcycle.Of(s.now)) {
+			due = append(due, bt)
+		}
+	}
+	if len(due) == 0 {
+		s.ba.Status.Checkpoint.CompactAt = r.compactAt(s, persisted)
+		return ctrl.Result{}, nil
+	}
+	gone, err := r.writeTrail(ctx, s, due, budgetv1alpha1.RecordCompacted)
+	s.transfers = slices.DeleteFunc(s.transfers, func(bt budgetv1alpha1.BudgetTransfer) bool { return gone[bt.Name] })
+	s.ba.Status.Checkpoint.CompactAt = r.compactAt(s, persisted)
+	if err != nil {
+		// Compaction only bounds the history: a failure is retried soon
+		// and does not hold up the allocation's plan.
+		log.FromContext(ctx).Error(err, "compacting settled transfers")
+		s.compactAgain = compactRetry
+		return ctrl.Result{}, nil
+	}
+	if len(gone) < len(due) {
+		s.compactAgain = time.Second
+	}
+	log.FromContext(ctx).Info("compacted settled transfers into the audit trail", "transfers", len(gone))
+	return ctrl.Result{}, nil
+}
+
+// compactRetry is how soon a failed compaction is tried again.
+const compactRetry = 10 * time.Second
+
+// perCycleApproval reports whether the allocation's master counts a
+// per-cycle approval budget (or its settings cannot be read).
+func (r *Reconciler) perCycleApproval(ctx context.Context, s *scope) bool {
+	var sa budgetv1alpha1.SubAccount
+	if err := r.Get(ctx, client.ObjectKey{Name: s.ba.Spec.SubAccountRef.Name}, &sa); err != nil {
+		return true
+	}
+	var ea budgetv1alpha1.EnterpriseAccount
+	if err := r.Get(ctx, client.ObjectKey{Name: sa.Spec.EnterpriseAccountRef.Name}, &ea); err != nil {
+		return true
+	}
+	st, err := approval.SettingsOf(ea.Spec.Approval)
+	return err != nil || st.PerCycle != nil
+}
+
+// writeTrail keeps settled transfers in the audit trail and then deletes
+// them. Transfers a record of the ledger already holds (written before a
+// crash) are not written again. At most maxRecordEntries transfers are
+// written per call; it returns the names of the transfers deleted.
+func (r *Reconciler) writeTrail(ctx context.Context, s *scope, settled []*budgetv1alpha1.BudgetTransfer, reason string) (map[string]bool, error) {
+	recs, err := r.trailRecords(ctx, s.ba)
+	if err != nil {
+		return nil, err
+	}
+	kept := map[int64]bool{}
+	for _, rec := range recs {
+		for _, e := range rec.Spec.Entries {
+			kept[e.Sequence] = true
+		}
+	}
+	sort.Slice(settled, func(i, j int) bool { return settled[i].Spec.Sequence < settled[j].Spec.Sequence })
+	var batch []*budgetv1alpha1.BudgetTransfer
+	var done []*budgetv1alpha1.BudgetTransfer
+	for _, bt := range settled {
+		switch {
+		case kept[bt.Spec.Sequence]:
+			done = append(done, bt)
+		case len(batch) < maxRecordEntries:
+			batch = append(batch, bt)
+		}
+	}
+	if len(batch) > 0 {
+		if err := r.createRecord(ctx, s, batch, reason); err != nil {
+			return nil, err
+		}
+		done = append(done, batch...)
+	}
+	gone := map[string]bool{}
+	for _, bt := range done {
+		if err := r.dropTransfer(ctx, bt); err != nil {
+			return gone, err
+		}
+		gone[bt.Name] = true
+	}
+	return gone, nil
+}
+
+// createRecord writes one LedgerRecord of batch (in sequence order).
+func (r *Reconciler) createRecord(ctx context.Context, s *scope, batch []*budgetv1alpha1.BudgetTransfer, reason string) error {
+	id := planner.LedgerIDOf(s.ba)
+	rec := &budgetv1alpha1.LedgerRecord{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: budgetv1alpha1.LedgerRecordName(id, batch[0].Spec.Sequence),
+			Labels: map[string]string{
+				budgetv1alpha1.LabelLedger: budgetv1alpha1.LedgerKey(id), budgetv1alpha1.LabelNamespace: s.ba.Namespace,
+				budgetv1alpha1.LabelAllocation: common.LabelValue(s.ba.Name), budgetv1alpha1.LabelSubAccount: common.LabelValue(s.ba.Spec.SubAccountRef.Name),
+				budgetv1alpha1.LabelYear: strconv.Itoa(s.now.UTC().Year()),
+			},
+		},
+		Spec: budgetv1alpha1.LedgerRecordSpec{
+			LedgerID: id, Namespace: s.ba.Namespace, Allocation: s.ba.Name, SubAccount: s.ba.Spec.SubAccountRef.Name, Reason: reason,
+			FromSequence: batch[0].Spec.Sequence, ToSequence: batch[len(batch)-1].Spec.Sequence,
+		},
+	}
+	for _, bt := range batch {
+		rec.Spec.Entries = append(rec.Spec.Entries, recordEntry(bt))
+	}
+	if err := r.Create(ctx, rec); err != nil {
+		// trailRecords has just read every record of this ledger from the
+		// API server, so a name taken here is not one of them.
+		return fmt.Errorf("writing LedgerRecord %s: %w", rec.Name, err)
+	}
+	return nil
+}
+
+// dropTransfer deletes a settled transfer the trail keeps: its finalizer is
+// the operator's, and the transfer controller does not watch succeeded
+// transfers.
+func (r *Reconciler) dropTransfer(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer) error {
+	if controllerutil.ContainsFinalizer(bt, budgetv1alpha1.Finalizer) {
+		patch := client.MergeFrom(bt.DeepCopy())
+		controllerutil.RemoveFinalizer(bt, budgetv1alpha1.Finalizer)
+		if err := r.Patch(ctx, bt, patch); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+	}
+	if bt.DeletionTimestamp.IsZero() {
+		return client.IgnoreNotFound(r.Delete(ctx, bt, client.Preconditions{UID: &bt.UID}))
+	}
+	return nil
+}
+
+// keepTrailBeforeRelease writes every settled transfer of a deleted
+// allocation to the audit trail and lets them go, a record per reconcile;
+// done reports whether nothing is left, so that the allocation itself may
+// go. A transfer that has not settled is waited for.
+func (r *Reconciler) keepTrailBeforeRelease(ctx context.Context, s *scope) (done bool, err error) {
+	if !s.fullRead {
+		if err := r.readWholeLedger(ctx, s); err != nil {
+			return false, err
+		}
+	}
+	var settled []*budgetv1alpha1.BudgetTransfer
+	open := false
+	for i := range s.transfers {
+		bt := &s.transfers[i]
+		switch bt.Status.Phase {
+		case budgetv1alpha1.PhaseSucceeded, budgetv1alpha1.PhaseFailed:
+			settled = append(settled, bt)
+		case budgetv1alpha1.PhaseSubmitting:
+			open = true
+		default:
+			// Never sent: the transfer controller ends it Withdrawn, and
+			// it is kept in the trail as such.
+			open = true
+			if err := r.withdraw(ctx, bt, "its allocation is being deleted"); err != nil {
+				return false, err
+			}
+		}
+	}
+	if open {
+		return false, nil
+	}
+	if len(settled) == 0 {
+		return true, nil
+	}
+	gone, err := r.writeTrail(ctx, s, settled, budgetv1alpha1.RecordDeleted)
+	return err == nil && len(gone) == len(settled), err
+}
+
+// withdraw asks the transfer controller to end a transfer that was never
+// sent (it ends it Failed, reason Withdrawn); the write is conflict-checked
+// against the version read, so it never lands on one that has moved on to
+// Submitting.
+func (r *Reconciler) withdraw(ctx context.Context, bt *budgetv1alpha1.BudgetTransfer, why string) error {
+	if bt.Annotations[budgetv1alpha1.AnnotationWithdraw] != "" {
+		return nil
+	}
+	patch := client.MergeFromWithOptions(bt.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	if bt.Annotations == nil {
+		bt.Annotations = map[string]string{}
+	}
+	bt.Annotations[budgetv1alpha1.AnnotationWithdraw] = why
+	if err := r.Patch(ctx, bt, patch); err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
