@@ -28,8 +28,8 @@ const (
 func TestChartDefaults(t *testing.T) {
 	const ns = "bss-budget-helm"
 	objs := renderChart(t, chartRender{namespace: ns})
-	if len(objs.ofKind("CustomResourceDefinition")) != 4 {
-		t.Errorf("want the 4 CRDs from crds/, got %v", objs.ofKind("CustomResourceDefinition").ids())
+	if len(objs.ofKind("CustomResourceDefinition")) != 5 {
+		t.Errorf("want the 5 CRDs from crds/, got %v", objs.ofKind("CustomResourceDefinition").ids())
 	}
 	checkBuiltinOnly(t, objs)
 	if objs.find("Namespace", ns) != nil {

@@ -32,8 +32,8 @@ func TestConfigDefaultInstallsOnAPlainCluster(t *testing.T) {
 		t.Errorf("config/default renders Secrets %v: credentials must not be installed with placeholder values", s.ids())
 	}
 	crds := objs.ofKind("CustomResourceDefinition")
-	if len(crds) != 4 {
-		t.Errorf("want the 4 CRDs, got %v", crds.ids())
+	if len(crds) != 5 {
+		t.Errorf("want the 5 CRDs, got %v", crds.ids())
 	}
 	for _, u := range objs {
 		if u.GetKind() == "CustomResourceDefinition" {
