@@ -142,14 +142,12 @@ func loadHistory(ctx context.Context, c client.Client, key types.NamespacedName)
 	if err != nil {
 		return nil, err
 	}
-	ledgerID, hasID := "", false
+	ledgerID := ""
 	if h.ba != nil {
-		ledgerID, hasID = ledgerIDOf(h.ba)
+		ledgerID = ledgerIDOf(h.ba)
 	}
-	if h.ba == nil || hasID {
-		if h.trail, err = readTrail(ctx, c, key, ledgerID); err != nil {
-			return nil, err
-		}
+	if h.trail, err = readTrail(ctx, c, key, ledgerID); err != nil {
+		return nil, err
 	}
 	set := ledgerSet{}
 	set.addRecords(h.trail.records)

@@ -174,11 +174,12 @@ func TestHistoryLiveOnly(t *testing.T) {
 	mustNotContain(t, out, "note:")
 
 	// An annotation copied from another allocation is not this one's
-	// ledger: that ledger's records are not shown.
+	// ledger: that ledger's records are not shown, and the allocation's
+	// ledger id is the one the operator gives it.
 	objs[0] = allocation("compute", "uid-new", ledgerNS+"/storage/uid-s")
 	objs = append(objs, record(ledgerNS+"/storage/uid-s", "storage", day2, budgetv1alpha1.RecordDeleted, mv{1, 77, budgetv1alpha1.PhaseSucceeded, ""}))
 	out, _, _ = fakeHistory(t, nil, objs, "compute")
-	mustContain(t, out, "ledger (unknown)  (0 kept in 0 LedgerRecords, 3 live)")
+	mustContain(t, out, "ledger "+newLedger+"  (0 kept in 0 LedgerRecords, 3 live)")
 	mustNotContain(t, out, "storage", "77.00")
 }
 

@@ -37,15 +37,16 @@ type trail struct {
 	note string
 }
 
-// ledgerIDOf returns the allocation's ledger id (its budget.bss.dev/ledger-id
-// annotation) when the annotation names this allocation; one copied from
-// another allocation is not its ledger.
-func ledgerIDOf(ba *budgetv1alpha1.BudgetAllocation) (string, bool) {
-	v := ba.Annotations[budgetv1alpha1.AnnotationLedgerID]
-	if id, ok := strings.CutPrefix(v, ba.Namespace+"/"+ba.Name+"/"); !ok || id == "" {
-		return "", false
+// ledgerIDOf returns the allocation's ledger id: its
+// budget.bss.dev/ledger-id annotation when that names this allocation (one
+// copied from another allocation is not its ledger), else
+// <namespace>/<name>/<uid>, the id the operator gives it.
+func ledgerIDOf(ba *budgetv1alpha1.BudgetAllocation) string {
+	prefix := ba.Namespace + "/" + ba.Name + "/"
+	if v := ba.Annotations[budgetv1alpha1.AnnotationLedgerID]; strings.HasPrefix(v, prefix) && len(v) > len(prefix) {
+		return v
 	}
-	return v, true
+	return prefix + string(ba.UID)
 }
 
 // readTrail lists the LedgerRecords of one ledger (ledgerID set: the
