@@ -42,14 +42,6 @@ func orNone[S ~string](s S) string {
 	return string(s)
 }
 
-// fmtTime prints a time, or "-".
-func fmtTime(t *metav1.Time) string {
-	if t == nil || t.IsZero() {
-		return none
-	}
-	return t.UTC().Format(timeFormat)
-}
-
 // readyOf returns the Ready condition's status and reason, "-" when absent.
 func readyOf(conds []metav1.Condition) (status, reason string) {
 	c := meta.FindStatusCondition(conds, budgetv1alpha1.ConditionReady)

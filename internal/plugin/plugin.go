@@ -268,9 +268,9 @@ func printCommandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\nUsage:\n  kubectl budget %s\n\nFlags:\n", strings.TrimSpace(c.help), c.usage)
 	// Print each flag once, with its short alias.
-	short := map[string]string{"namespace": "n", "all-namespaces": "A", "filename": "f"}
-	isShort := map[string]bool{"n": true, "A": true, "f": true}
-	metavar := map[string]string{"kubeconfig": " PATH", "context": " NAME", "namespace": " NS", "filename": " FILE", "message": " TEXT"}
+	short := map[string]string{"namespace": "n", "all-namespaces": "A", "filename": "f", "output": "o"}
+	isShort := map[string]bool{"n": true, "A": true, "f": true, "o": true}
+	metavar := map[string]string{"kubeconfig": " PATH", "context": " NAME", "namespace": " NS", "filename": " FILE", "message": " TEXT", "output": " FORMAT"}
 	fs.VisitAll(func(f *flag.Flag) {
 		if isShort[f.Name] {
 			return

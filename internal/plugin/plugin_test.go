@@ -741,6 +741,14 @@ func TestStatusWithoutClusterAccess(t *testing.T) {
 		t.Errorf("unknown spend summed as a number: %q", total)
 	}
 
+	// The kept trail is cluster-scoped: history shows the live transfers
+	// and says what is missing.
+	out, errOut, code = runAs("history", "big")
+	if code != 0 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "needs the ledger-record-reader role") {
+		t.Errorf("history without reading LedgerRecords: exit %d, %q", code, errOut)
+	}
+	mustContain(t, out, "big-1", "big-2")
+
 	if _, errOut, code := runAs("approve", "compute-00005"); code != plugin.ExitError || !strings.Contains(errOut, "forbidden") {
 		t.Errorf("approve without the right: exit %d, %q", code, errOut)
 	}

@@ -240,7 +240,8 @@ func checkRBAC(t *testing.T, objs objects, namespace, serviceAccount string) rba
 			for _, rule := range role.Rules {
 				for _, res := range rule.Resources {
 					ownedByOperator := strings.HasSuffix(res, "/status") || strings.HasPrefix(res, "budgettransfers") ||
-						strings.HasPrefix(res, "enterpriseaccounts") || strings.HasPrefix(res, "subaccounts")
+						strings.HasPrefix(res, "enterpriseaccounts") || strings.HasPrefix(res, "subaccounts") ||
+						strings.HasPrefix(res, "ledgerrecords")
 					if (ownedByOperator || lbl["rbac.authorization.k8s.io/aggregate-to-view"] == "true") && !subset(rule.Verbs, readVerbs) {
 						t.Errorf("ClusterRole %s, aggregated into the built-in roles, may %v %s", name, rule.Verbs, res)
 					}
@@ -283,7 +284,8 @@ func checkRBAC(t *testing.T, objs objects, namespace, serviceAccount string) rba
 
 // checkUserRoles asserts the roles for people: reading all four kinds
 // aggregated into view, editing BudgetAllocations aggregated into edit and
-// admin, and the transfer approver, not aggregated.
+// admin, and the transfer approver and the audit trail's reader, not
+// aggregated.
 func checkUserRoles(t *testing.T, r rbacObjects, prefix string) {
 	t.Helper()
 	viewer := r.clusterRoles[prefix+"budget-viewer-role"]
@@ -319,6 +321,26 @@ func checkUserRoles(t *testing.T, r rbacObjects, prefix string) {
 	for k := range approver.Labels {
 		if strings.HasPrefix(k, "rbac.authorization.k8s.io/aggregate-to-") {
 			t.Errorf("the approver role is aggregated (%s): approving must be granted on purpose", k)
+		}
+	}
+	checkLedgerRecordReader(t, r, prefix)
+}
+
+// checkLedgerRecordReader asserts the audit trail's reader role: it reads
+// LedgerRecords and nothing else, and is aggregated nowhere.
+func checkLedgerRecordReader(t *testing.T, r rbacObjects, prefix string) {
+	t.Helper()
+	reader := r.clusterRoles[prefix+"ledger-record-reader-role"]
+	if reader == nil {
+		t.Fatalf("no ClusterRole %sledger-record-reader-role", prefix)
+	}
+	want := []rbacv1.PolicyRule{{APIGroups: []string{"budget.bss.dev"}, Resources: []string{"ledgerrecords"}, Verbs: readVerbs}}
+	if diff := cmp.Diff(want, reader.Rules); diff != "" {
+		t.Errorf("ledger record reader rules (-want +got):\n%s", diff)
+	}
+	for k := range reader.Labels {
+		if strings.HasPrefix(k, "rbac.authorization.k8s.io/aggregate-to-") {
+			t.Errorf("the ledger record reader role is aggregated (%s): it shows every namespace's records", k)
 		}
 	}
 }

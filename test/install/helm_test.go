@@ -28,8 +28,8 @@ const (
 func TestChartDefaults(t *testing.T) {
 	const ns = "bss-budget-helm"
 	objs := renderChart(t, chartRender{namespace: ns})
-	if len(objs.ofKind("CustomResourceDefinition")) != 4 {
-		t.Errorf("want the 4 CRDs from crds/, got %v", objs.ofKind("CustomResourceDefinition").ids())
+	if len(objs.ofKind("CustomResourceDefinition")) != 5 {
+		t.Errorf("want the 5 CRDs from crds/, got %v", objs.ofKind("CustomResourceDefinition").ids())
 	}
 	checkBuiltinOnly(t, objs)
 	if objs.find("Namespace", ns) != nil {
@@ -142,6 +142,9 @@ func TestChartWithoutMetrics(t *testing.T) {
 	if g := renderChart(t, chartRender{namespace: ns, values: `admissionPolicy: {enabled: false}`}); g.ofKind("ValidatingAdmissionPolicy") != nil || g.ofKind("ValidatingAdmissionPolicyBinding") != nil {
 		t.Error("admissionPolicy.enabled=false still renders the transfer status policy")
 	}
+	if g := renderChart(t, chartRender{namespace: ns, values: `rbac: {createLedgerRecordReaderRole: false}`}); g.find("ClusterRole", chartPrefix+"ledger-record-reader-role") != nil {
+		t.Error("rbac.createLedgerRecordReaderRole=false still renders the ledger record reader role")
+	}
 	checkRBAC(t, objs, ns, chartSA)
 	checkNetworking(t, objs, d, 0, []port{"TCP/8081"}, defaultEgress)
 	createNamespace(t, ns, nil)
@@ -184,6 +187,7 @@ func TestChartRejectsBadValues(t *testing.T) {
 		"unknown image pull policy":    `image: {pullPolicy: Sometimes}`,
 		"metrics port out of range":    `metrics: {port: 70000}`,
 		"misspelt serviceMonitor knob": `metrics: {serviceMonitor: {enable: true}}`,
+		"ledger reader role not bool":  `rbac: {createLedgerRecordReaderRole: "yes"}`,
 	}
 	for name, values := range cases {
 		t.Run(name, func(t *testing.T) {

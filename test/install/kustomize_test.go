@@ -32,8 +32,8 @@ func TestConfigDefaultInstallsOnAPlainCluster(t *testing.T) {
 		t.Errorf("config/default renders Secrets %v: credentials must not be installed with placeholder values", s.ids())
 	}
 	crds := objs.ofKind("CustomResourceDefinition")
-	if len(crds) != 4 {
-		t.Errorf("want the 4 CRDs, got %v", crds.ids())
+	if len(crds) != 5 {
+		t.Errorf("want the 5 CRDs, got %v", crds.ids())
 	}
 	for _, u := range objs {
 		if u.GetKind() == "CustomResourceDefinition" {
@@ -174,14 +174,22 @@ func TestConfigDefaultGrantsLeastPrivilege(t *testing.T) {
 	// The aggregation into the built-in edit role needs kube-controller-manager,
 	// which envtest does not run: bind the editor role itself.
 	bindUser(t, "team-a-edits", "team-a", prefix+"budgetallocation-editor-role", "team-a-dev")
-	crb := &rbacv1.ClusterRoleBinding{
+	for _, crb := range []*rbacv1.ClusterRoleBinding{{
 		ObjectMeta: metav1.ObjectMeta{Name: "prometheus-scrapes-bss-budget"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: prefix + "metrics-reader"},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "prometheus", Namespace: "monitoring"}},
+	}, {
+		ObjectMeta: metav1.ObjectMeta{Name: "auditors-read-ledger-records"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: prefix + "ledger-record-reader-role"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "auditor"}},
+	}} {
+		if err := k8s.Create(t.Context(), crb); client.IgnoreAlreadyExists(err) != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := k8s.Create(t.Context(), crb); client.IgnoreAlreadyExists(err) != nil {
-		t.Fatal(err)
-	}
+	// The reader role bound in a namespace grants nothing: LedgerRecords
+	// are cluster-scoped.
+	bindUser(t, "team-a-reads-ledger-records", "team-a", prefix+"ledger-record-reader-role", "team-a-dev")
 
 	type access struct {
 		verb, resource, subresource, group, namespace string
@@ -229,6 +237,22 @@ func TestConfigDefaultGrantsLeastPrivilege(t *testing.T) {
 		{"team-a-dev", access{"create", "budgettransfers", "", budget, "team-a"}, false},
 		{"team-a-dev", access{"delete", "budgettransfers", "", budget, "team-a"}, false},
 		{"team-a-dev", access{"patch", "budgettransfers", "status", budget, "team-a"}, false},
+		{"team-a-dev", access{"list", "ledgerrecords", "", budget, ""}, false},
+		{"team-a-dev", access{"create", "ledgerrecords", "", budget, ""}, false},
+		{"team-a-dev", access{"delete", "ledgerrecords", "", budget, ""}, false},
+
+		// The audit trail: read by whoever is bound to the reader role,
+		// written by no person's role.
+		{"auditor", access{"list", "ledgerrecords", "", budget, ""}, true},
+		{"auditor", access{"watch", "ledgerrecords", "", budget, ""}, true},
+		{"auditor", access{"get", "ledgerrecords", "", budget, ""}, true},
+		{"auditor", access{"create", "ledgerrecords", "", budget, ""}, false},
+		{"auditor", access{"update", "ledgerrecords", "", budget, ""}, false},
+		{"auditor", access{"patch", "ledgerrecords", "", budget, ""}, false},
+		{"auditor", access{"delete", "ledgerrecords", "", budget, ""}, false},
+		{"auditor", access{"deletecollection", "ledgerrecords", "", budget, ""}, false},
+		{"auditor", access{"list", "budgettransfers", "", budget, "team-a"}, false},
+		{"finance", access{"list", "ledgerrecords", "", budget, ""}, false},
 	}
 	for _, c := range cases {
 		w := c.what
