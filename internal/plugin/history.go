@@ -14,6 +14,7 @@ import (
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/planner"
 )
 
 // LabelAllocation is the label the operator puts on a BudgetTransfer: its
@@ -144,7 +145,7 @@ func loadHistory(ctx context.Context, c client.Client, key types.NamespacedName)
 	}
 	ledgerID := ""
 	if h.ba != nil {
-		ledgerID = ledgerIDOf(h.ba)
+		ledgerID = planner.LedgerIDOf(h.ba)
 	}
 	if h.trail, err = readTrail(ctx, c, key, ledgerID); err != nil {
 		return nil, err

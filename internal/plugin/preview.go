@@ -3,6 +3,7 @@ package plugin
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -304,16 +305,20 @@ func (s *situation) readTrail(ctx context.Context, c client.Reader) {
 	if s.existing != nil {
 		owner = s.existing
 	}
-	if owner.Status.Checkpoint != nil {
+	if owner.Status.Checkpoint != nil || owner.UID == "" && owner.Annotations[budgetv1alpha1.AnnotationLedgerID] == "" {
+		// It plans from its checkpoint, or it is new: a ledger of its own.
 		return
 	}
 	id := planner.LedgerIDOf(owner)
-	var list budgetv1alpha1.LedgerRecordList
-	if err := c.List(ctx, &list, client.MatchingLabels{budgetv1alpha1.LabelLedger: budgetv1alpha1.LedgerKey(id)}); err != nil {
+	tr, err := readTrail(ctx, c, types.NamespacedName{Namespace: owner.Namespace, Name: owner.Name}, id)
+	if err == nil && tr.note != "" {
+		err = errors.New(tr.note)
+	}
+	if err != nil {
 		s.notes = append(s.notes, fmt.Sprintf("the audit trail of ledger %s cannot be read (%s): a restored or re-applied allocation may be shown moving money its trail says moved already", id, reasonOf(err)))
 		return
 	}
-	s.trail = planner.TrailEntries(list.Items, id)
+	s.trail = planner.TrailEntries(tr.records, id)
 }
 
 // readSiblings lists the SubAccount's allocations for its fundingLimit.

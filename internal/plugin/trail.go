@@ -37,24 +37,12 @@ type trail struct {
 	note string
 }
 
-// ledgerIDOf returns the allocation's ledger id: its
-// budget.bss.dev/ledger-id annotation when that names this allocation (one
-// copied from another allocation is not its ledger), else
-// <namespace>/<name>/<uid>, the id the operator gives it.
-func ledgerIDOf(ba *budgetv1alpha1.BudgetAllocation) string {
-	prefix := ba.Namespace + "/" + ba.Name + "/"
-	if v := ba.Annotations[budgetv1alpha1.AnnotationLedgerID]; strings.HasPrefix(v, prefix) && len(v) > len(prefix) {
-		return v
-	}
-	return prefix + string(ba.UID)
-}
-
 // readTrail lists the LedgerRecords of one ledger (ledgerID set: the
 // allocation exists) or of every ledger the allocation key had (the
 // allocation is gone), by label selector and page by page. A reader who
 // may not list LedgerRecords, or a cluster without the kind, gets a note
 // instead of an error.
-func readTrail(ctx context.Context, c client.Client, key types.NamespacedName, ledgerID string) (trail, error) {
+func readTrail(ctx context.Context, c client.Reader, key types.NamespacedName, ledgerID string) (trail, error) {
 	sel := client.MatchingLabels{
 		budgetv1alpha1.LabelNamespace:  key.Namespace,
 		budgetv1alpha1.LabelAllocation: common.LabelValue(key.Name),
@@ -86,7 +74,7 @@ func readTrail(ctx context.Context, c client.Client, key types.NamespacedName, l
 }
 
 // listRecords lists the LedgerRecords sel selects, recordPageSize at a time.
-func listRecords(ctx context.Context, c client.Client, sel client.MatchingLabels) ([]budgetv1alpha1.LedgerRecord, error) {
+func listRecords(ctx context.Context, c client.Reader, sel client.MatchingLabels) ([]budgetv1alpha1.LedgerRecord, error) {
 	var out []budgetv1alpha1.LedgerRecord
 	cont := ""
 	for {
