@@ -83,7 +83,7 @@ var wantHealth = map[string]string{
 // notByReason are reasons whose health follows from Ready=True or from a
 // BudgetTransfer's phase, or that belong to another condition
 // (BudgetExceeded), not from the reason tables.
-var notByReason = []string{"BudgetExceeded", "Ready", "ResolvedByAdmin", "Succeeded", "WithinBudget", "Withdrawn"}
+var notByReason = []string{"BudgetExceeded", "Ready", "ResolvedByAdmin", "Succeeded", "Superseded", "WithinBudget", "Withdrawn"}
 
 // reasonsByKind are the reasons each kind's controller writes on its
 // conditions (internal/controller/<kind>): every one needs a fixture.
@@ -98,7 +98,7 @@ var reasonsByKind = map[string][]string{
 		"AwaitingApproval", "OutcomeUnknown", "LedgerBehindBSS", "Planned", "Paused", "Reclaiming", "ReclaimBlocked",
 		"CredentialsRejected", "EndpointUnreachable", "Throttled", "BSSError", "CustomerChanged", "Denied", "TransferNameConflict"},
 	"BudgetTransfer": {"Pending", "AwaitingApproval", "Submitting", "Throttled", "OutcomeUnknown", "EnterpriseAccountNotReady",
-		"Succeeded", "Failed", "Denied", "ResolvedByAdmin", "Withdrawn", "TransIDBurned", "LedgerBehindBSS"},
+		"Succeeded", "Failed", "Denied", "ResolvedByAdmin", "Withdrawn", "TransIDBurned", "LedgerBehindBSS", "Superseded"},
 }
 
 // healthTest is one entry of a health_test.yaml, Argo CD's format.

@@ -5,7 +5,8 @@
 -- this script for argocd-cm and is regenerated from it (go test ./argocd -update).
 --
 -- Healthy: phase Succeeded, or Failed because it was withdrawn before it was
--- sent (reason Withdrawn). Degraded: phase Failed, or Submitting past the
+-- sent (reason Withdrawn) or superseded by an accepted reconstruction of its
+-- allocation's ledger (reason Superseded). Degraded: phase Failed, or Submitting past the
 -- safety window (OutcomeUnknown). Suspended: AwaitingApproval.
 -- Progressing: Pending or Submitting, or not picked up yet.
 
@@ -161,8 +162,9 @@ if phase == "Failed" then
   -- Nothing moved: BSS refused the transfer, an approver denied it, or an
   -- administrator settled it as Failed. The allocation plans again. A
   -- transfer withdrawn before it was sent is no fault: its allocation no
-  -- longer wanted it.
-  if ready ~= nil and ready.reason == "Withdrawn" then
+  -- longer wanted it; nor one superseded by an accepted reconstruction of
+  -- its allocation's ledger.
+  if ready ~= nil and (ready.reason == "Withdrawn" or ready.reason == "Superseded") then
     hs.status = "Healthy"
     hs.message = detail
     return hs
