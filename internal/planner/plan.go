@@ -153,7 +153,8 @@ type Ledger struct {
 	Denied *Entry
 	// NextSequence is the sequence number of the next transfer.
 	NextSequence int64
-	// Last is the transfer with the highest sequence (not folded).
+	// Last is the transfer with the highest sequence, if the checkpoint
+	// has not folded past it.
 	Last    *Entry
 	entries []Entry
 	cp      *Checkpoint
@@ -200,7 +201,9 @@ func SummarizeFrom(cp *Checkpoint, entries []Entry, customer string) Ledger {
 		if e.Sequence >= l.NextSequence {
 			l.NextSequence = e.Sequence + 1
 		}
-		l.Last = &es[i]
+		if e.Sequence > folded {
+			l.Last = &es[i]
+		}
 		switch {
 		case !e.final():
 			if l.InFlight == nil {

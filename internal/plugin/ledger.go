@@ -59,7 +59,7 @@ func runLedger(ctx context.Context, c client.Client, key types.NamespacedName, a
 	printCheckpoint(w, &ba)
 	rec := ba.Status.Reconstruction
 	if rec == nil {
-		fmt.Fprintln(w, "No transfer is stopped with LedgerBehindBSS: nothing to reconstruct.")
+		_, _ = fmt.Fprintln(w, "No transfer is stopped with LedgerBehindBSS: nothing to reconstruct.")
 		if accept {
 			return refusal{msg: "nothing to accept"}
 		}
@@ -88,7 +88,7 @@ func runLedger(ctx context.Context, c client.Client, key types.NamespacedName, a
 	if err != nil {
 		return fmt.Errorf("annotating %s: %w", rec.Transfer, err)
 	}
-	fmt.Fprintf(w, "Accepted: %s annotated %s=%s. The operator counts the steps and ends %s Superseded.\n",
+	_, _ = fmt.Fprintf(w, "Accepted: %s annotated %s=%s. The operator counts the steps and ends %s Superseded.\n",
 		rec.Transfer, budgetv1alpha1.AnnotationAcceptReconstruction, rec.Digest, rec.Transfer)
 	return nil
 }
@@ -96,7 +96,7 @@ func runLedger(ctx context.Context, c client.Client, key types.NamespacedName, a
 func printCheckpoint(w io.Writer, ba *budgetv1alpha1.BudgetAllocation) {
 	cp := ba.Status.Checkpoint
 	if cp == nil {
-		fmt.Fprintf(w, "Allocation %s/%s has no checkpoint yet (granted %s).\n", ba.Namespace, ba.Name, orNone(ba.Status.Granted))
+		_, _ = fmt.Fprintf(w, "Allocation %s/%s has no checkpoint yet (granted %s).\n", ba.Namespace, ba.Name, orNone(ba.Status.Granted))
 		return
 	}
 	from := ""
@@ -104,17 +104,17 @@ func printCheckpoint(w io.Writer, ba *budgetv1alpha1.BudgetAllocation) {
 		from = ", restored from " + map[string]string{budgetv1alpha1.CheckpointFromTrail: "the audit trail",
 			budgetv1alpha1.CheckpointReconstructed: "an accepted reconstruction"}[cp.Restored]
 	}
-	fmt.Fprintf(w, "Allocation %s/%s: checkpoint at sequence %d (%d transfers folded%s), granted %s.\n",
+	_, _ = fmt.Fprintf(w, "Allocation %s/%s: checkpoint at sequence %d (%d transfers folded%s), granted %s.\n",
 		ba.Namespace, ba.Name, cp.Sequence, cp.Transfers, from, orNone(ba.Status.Granted))
 	for _, h := range cp.Holdings {
-		fmt.Fprintf(w, "  customer %s: cash %s, %d credit ledger(s), %d sub-coupon(s)\n", h.CustomerID, orNone(h.Cash), len(h.Credit), len(h.Coupons))
+		_, _ = fmt.Fprintf(w, "  customer %s: cash %s, %d credit ledger(s), %d sub-coupon(s)\n", h.CustomerID, orNone(h.Cash), len(h.Credit), len(h.Coupons))
 	}
 }
 
 func printReconstruction(w io.Writer, rec *budgetv1alpha1.LedgerReconstruction) {
-	fmt.Fprintf(w, "\n%s is stopped with LedgerBehindBSS. Reconstruction (digest %s, complete: %v):\n", rec.Transfer, orNone(rec.Digest), rec.Complete)
+	_, _ = fmt.Fprintf(w, "\n%s is stopped with LedgerBehindBSS. Reconstruction (digest %s, complete: %v):\n", rec.Transfer, orNone(rec.Digest), rec.Complete)
 	if rec.Message != "" {
-		fmt.Fprintf(w, "  %s\n", rec.Message)
+		_, _ = fmt.Fprintf(w, "  %s\n", rec.Message)
 	}
 	if len(rec.Entries) == 0 {
 		return

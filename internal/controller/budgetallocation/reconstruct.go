@@ -151,10 +151,10 @@ func (r *Reconciler) reconstruct(ctx context.Context, s *scope, f *planner.Entry
 		}
 		out.Entries = append(out.Entries, reconstructedEntry(s, seq, req.TradeID, balanceType, recs[i]))
 	}
-	switch n := len(out.Entries); {
-	case n == 0:
+	switch n := len(out.Entries); n {
+	case 0:
 		out.Message = fmt.Sprintf("no income/expense record of the master's last year has the trans_id of %s (%s): BSS's records show nothing to reconstruct; settle it by hand (docs/operations.md, LedgerBehindBSS)", f.Name, f.Name)
-	case n == maxReconstructed:
+	case maxReconstructed:
 		out.Message = fmt.Sprintf("the master's records show at least %d lost steps; accept these, and the next ones are reconstructed after them", n)
 		out.Complete = true
 	default:
