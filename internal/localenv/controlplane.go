@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -40,9 +41,26 @@ type ControlPlane struct {
 	// EtcdLog and APIServerLog are the two processes' logs.
 	EtcdLog, APIServerLog string
 
+	// mu serialises Kill, Restart and Stop.
+	mu   sync.Mutex
 	env  *envtest.Environment
 	logs []*os.File
+	// etcdLog and apiLog are the open logs (also in logs), for the notes
+	// Kill and Restart add.
+	etcdLog, apiLog *os.File
+	// pids are the processes Pid found last.
+	pids map[Component]PIDRecord
 }
+
+// Component is one of the control plane's two processes.
+type Component string
+
+const (
+	// Etcd is the etcd server.
+	Etcd Component = "etcd"
+	// APIServer is kube-apiserver.
+	APIServer Component = "kube-apiserver"
+)
 
 // StartControlPlane starts etcd and kube-apiserver (envtest: both bind free
 // loopback ports), installs the CRDs and writes a kubeconfig.
@@ -71,6 +89,7 @@ func StartControlPlane(opts ControlPlaneOptions) (_ *ControlPlane, retErr error)
 	if err != nil {
 		return nil, err
 	}
+	cp.etcdLog, cp.apiLog = etcdLog, apiLog
 	cp.env = &envtest.Environment{
 		CRDDirectoryPaths:     []string{opts.CRDDir},
 		ErrorIfCRDPathMissing: true,
@@ -113,7 +132,12 @@ func (cp *ControlPlane) closeLogs() {
 
 // Stop stops kube-apiserver and etcd.
 func (cp *ControlPlane) Stop() error {
-	if cp == nil || cp.env == nil {
+	if cp == nil {
+		return nil
+	}
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	if cp.env == nil {
 		return nil
 	}
 	err := cp.env.Stop()

@@ -4,8 +4,10 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
@@ -50,12 +53,18 @@ type chaosAllocation struct {
 // with SIGKILL 5 times in each phase, each time when a BudgetTransfer it sent
 // is Submitting and, for every other kill, after BSS has applied that write
 // (see killer). At least half the kills must find such a write at the
-// moment of the kill. In the end the simulator's ledger must equal the
-// declared allocations to the fen for every sub-account, no trans_id may
-// have been applied twice, the master's money must be conserved and every
-// allocation must be Ready.
+// moment of the kill. Among the manager's kills, kube-apiserver is killed
+// with SIGKILL once in each phase and etcd once in the rollout, each when a
+// transfer the manager sent is Submitting (if it comes within appliedWait,
+// one whose write BSS has applied), and restarted on the same data, port
+// and certificates; the manager is left running through the outage and
+// must record a transfer outcome after it. In the end the simulator's
+// ledger must equal the declared allocations to the fen for every
+// sub-account, no trans_id may have been applied twice, the master's money
+// must be conserved and every allocation must be Ready.
 func TestChaos(t *testing.T) {
-	runChaos(t, chaosRun{subAccounts: chaosSubAccounts, perSubAccount: chaosPerSubAccount, killsPerPhase: killsPerPhase})
+	runChaos(t, chaosRun{subAccounts: chaosSubAccounts, perSubAccount: chaosPerSubAccount, killsPerPhase: killsPerPhase,
+		rolloutOutages: []localenv.Component{localenv.APIServer, localenv.Etcd}, changeOutages: []localenv.Component{localenv.APIServer}})
 }
 
 // TestChaosUnderBSSBehaviours runs a smaller chaos test once for each BSS
@@ -100,6 +109,9 @@ func TestChaosUnderBSSBehaviours(t *testing.T) {
 // chaosRun is the size and the BSS of one chaos test.
 type chaosRun struct {
 	subAccounts, perSubAccount, killsPerPhase int
+	// rolloutOutages and changeOutages are the control plane processes
+	// killed (and restarted) among the manager's kills of each phase.
+	rolloutOutages, changeOutages []localenv.Component
 	// simFlags select the simulator's behaviour switches.
 	simFlags []string
 	// declared is what the EnterpriseAccount declares of that behaviour.
@@ -149,7 +161,7 @@ func runChaos(t *testing.T, run chaosRun) {
 	}
 	masterBefore := localenv.MasterCash(e.state())
 
-	k := &killer{e: e, rng: rand.New(rand.NewPCG(uint64(seed), 2))} //nolint:gosec // G404: test timing, not secrets
+	k := &killer{e: e, rng: rand.New(rand.NewPCG(uint64(seed), 2)), started: started} //nolint:gosec // G404: test timing, not secrets
 	k.start()
 	// An administrator settles every transfer the operator leaves
 	// OutcomeUnknown, from what BSS's ledger shows, as the runbook says.
@@ -157,11 +169,15 @@ func runChaos(t *testing.T, run chaosRun) {
 	defer stopResolving()
 
 	// Phase 1: the rollout.
-	stop := k.killOnEvidence(run.killsPerPhase)
+	stop := k.killOnEvidence(killPlan(run.killsPerPhase, run.rolloutOutages))
 	if err := localenv.Parallel(allocs, 8, func(a *chaosAllocation) error {
-		ba := localenv.Allocation(a.ns, a.name, a.ns, a.amount.String())
-		ba.Spec.DeletionPolicy = budgetv1alpha1.DeletionPolicyReclaim
-		return e.k8s.Create(e.ctx, ba)
+		return e.throughOutages(func() error {
+			ba := localenv.Allocation(a.ns, a.name, a.ns, a.amount.String())
+			ba.Spec.DeletionPolicy = budgetv1alpha1.DeletionPolicyReclaim
+			// An earlier try that was applied but whose answer the
+			// outage lost leaves it created.
+			return client.IgnoreAlreadyExists(e.k8s.Create(e.ctx, ba))
+		})
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -184,36 +200,85 @@ func runChaos(t *testing.T, run chaosRun) {
 		default:
 			continue
 		}
-		changes = append(changes, func() error { return e.applyChaos(a) })
+		changes = append(changes, func() error { return e.throughOutages(func() error { return e.applyChaos(a) }) })
 	}
-	stop = k.killOnEvidence(run.killsPerPhase)
+	stop = k.killOnEvidence(killPlan(run.killsPerPhase, run.changeOutages))
 	if err := localenv.Parallel(changes, 8, func(f func() error) error { return f() }); err != nil {
 		t.Fatal(err)
 	}
 	stop()
 	e.waitChaosSettled("second change", allocs)
-	if len(k.kills) != 2*run.killsPerPhase {
-		t.Errorf("the manager was killed %d times, want %d", len(k.kills), 2*run.killsPerPhase)
+	managerKills := k.count(victimManager)
+	if managerKills != 2*run.killsPerPhase {
+		t.Errorf("the manager was killed %d times, want %d", managerKills, 2*run.killsPerPhase)
 	}
-	if inFlight, _ := k.landed(); 2*inFlight < len(k.kills) {
-		t.Errorf("only %d of %d kills found a money write in flight at the moment of the kill, want at least half", inFlight, len(k.kills))
+	if inFlight, _ := k.landed(victimManager); 2*inFlight < managerKills {
+		t.Errorf("only %d of %d manager kills found a money write in flight at the moment of the kill, want at least half", inFlight, managerKills)
+	}
+	for _, c := range []localenv.Component{localenv.APIServer, localenv.Etcd} {
+		want := 0
+		for _, o := range append(append([]localenv.Component(nil), run.rolloutOutages...), run.changeOutages...) {
+			if o == c {
+				want++
+			}
+		}
+		if got := k.count(victim(c)); got != want {
+			t.Errorf("%s was killed %d times, want %d", c, got, want)
+		}
 	}
 
 	e.verifyChaos(seed, allocs, masterBefore, k, time.Since(started))
 }
 
-// applyChaos writes one change of the second phase.
+// applyChaos writes one change of the second phase. It may be repeated
+// (throughOutages): an allocation already gone was deleted by an earlier
+// try whose answer an outage lost (every allocation existed when the
+// rollout settled).
 func (e *env) applyChaos(a *chaosAllocation) error {
 	if a.deleted {
 		ba, err := e.allocation(a.ns, a.name)
 		if err != nil {
-			return err
+			return client.IgnoreNotFound(err)
 		}
 		return client.IgnoreNotFound(e.k8s.Delete(e.ctx, ba))
 	}
 	return e.updateAllocation(a.ns, a.name, func(ba *budgetv1alpha1.BudgetAllocation) {
 		ba.Spec.Amount = localenv.Money(a.amount.String())
 	})
+}
+
+// throughOutages runs an API write until it gets an answer that is not a
+// sign of a control plane outage (no connection, a timeout, a 5xx or 429),
+// so that the test's own writes live through the kills of kube-apiserver
+// and etcd, as kubectl's or Argo CD's retries would. f must be safe to
+// repeat after a write that was applied and whose answer was lost.
+func (e *env) throughOutages(f func() error) error {
+	var err error
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if err = f(); err == nil || !transientAPIError(err) || e.ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-e.ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// transientAPIError reports whether err is no answer from the API server,
+// or an answer that says it could not serve the request now.
+func transientAPIError(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		code := status.Status().Code
+		return code >= http.StatusInternalServerError || code == http.StatusTooManyRequests || apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err)
+	}
+	return true
 }
 
 // waitChaosSettled waits until every allocation holds its amount, Ready,
@@ -307,12 +372,22 @@ func (e *env) verifyChaos(seed int64, allocs []*chaosAllocation, masterBefore mo
 	if err != nil {
 		t.Fatal(err)
 	}
-	inFlight, applied := k.landed()
+	inFlight, applied := k.landed(victimManager)
+	var outages string
+	if n := k.count(victimAPIServer) + k.count(victimEtcd); n > 0 {
+		outagesInFlight, outagesApplied := 0, 0
+		for _, v := range []victim{victimAPIServer, victimEtcd} {
+			f, a := k.landed(v)
+			outagesInFlight, outagesApplied = outagesInFlight+f, outagesApplied+a
+		}
+		outages = fmt.Sprintf("%d control plane kills (kube-apiserver %d, etcd %d), %d during a money write in flight (%d after BSS applied it), "+
+			"the manager exited during %d of them; ", n, k.count(victimAPIServer), k.count(victimEtcd), outagesInFlight, outagesApplied, k.managerExits())
+	}
 	summary := fmt.Sprintf("chaos: seed %d, %d allocations over %d sub-accounts (%d left, %d Ready), "+
-		"%d manager kills, %d during a money write in flight (%d after BSS applied it, before the manager recorded the answer); "+
+		"%d manager kills, %d during a money write in flight (%d after BSS applied it, before the manager recorded the answer); %s"+
 		"%d BudgetTransfers (%d attempts, %d resent, %d answered already-applied, evidence %v), %d ledger entries, %d duplicate trans_ids; "+
 		"declared %s, ledger %s; master cash %s -> %s; /_sim/check ok=%v; %s",
-		seed, len(allocs), len(want), len(list.Items), ready, len(k.kills), inFlight, applied,
+		seed, len(allocs), len(want), len(list.Items), ready, k.count(victimManager), inFlight, applied, outages,
 		len(bts.Items), attempts, resent, alreadyApplied, evidence, len(st.Ledger), len(localenv.DuplicateTransIDs(st)),
 		declared, ledger, masterBefore, masterAfter, check.OK, took.Round(time.Second))
 	t.Log(summary)
@@ -326,31 +401,58 @@ func (e *env) verifyChaos(seed int64, allocs []*chaosAllocation, masterBefore mo
 // crashing pod would be, but only on evidence that a money write is in
 // flight: a BudgetTransfer in phase Submitting that the running manager has
 // sent (its status.attempts went up since the manager started) and whose
-// answer it has not recorded.
+// answer it has not recorded. On the same evidence it kills kube-apiserver
+// or etcd with SIGKILL and restarts it on the same data, port and
+// certificates, leaving the manager running (restarting it only if it
+// exited by itself).
 type killer struct {
 	e     *env
 	watch *transferWatch
 	rng   *rand.Rand
+	// started is when the test started, for the kills' times.
+	started time.Time
 
 	mgr *localenv.Manager
 	// attempts holds each transfer's status.attempts when the running
 	// manager started, so that a transfer it merely inherited in phase
 	// Submitting from the killed one is not taken for its own write.
 	attempts map[string]int32
-	// settledAtStart is the watch's count of settled transfers when the
-	// running manager started.
-	settledAtStart int
-	kills          []killRecord
-	err            error
+	// settledAtLast is the watch's count of settled transfers at the last
+	// kill (or when the running manager started, or when an outage ended).
+	settledAtLast int
+	kills         []killRecord
+	err           error
 }
+
+// victim is what a kill ends: the manager, or a process of the control
+// plane.
+type victim string
+
+const (
+	victimManager   victim = "manager"
+	victimAPIServer        = victim(localenv.APIServer)
+	victimEtcd             = victim(localenv.Etcd)
+)
 
 // killRecord is what the API server and the simulator held at one kill.
 type killRecord struct {
+	victim victim
 	// aim is the evidence the killer waited for.
 	aim string
-	// inFlight are the transfers Submitting with an attempt of the killed
+	// at is when the kill happened, from the start of the test.
+	at time.Duration
+	// inFlight are the transfers Submitting with an attempt of the running
 	// manager, applied those of them whose trans_id BSS had applied.
 	inFlight, applied []string
+
+	// For a control plane process: the pid killed and the one restarted,
+	// how long from the kill until kube-apiserver answered /readyz again,
+	// how the manager ended if it exited during the outage ("" when it
+	// lived through it), and how long after the restart the watch saw the
+	// manager record a transfer outcome.
+	pid, newPid       int
+	down, firstResult time.Duration
+	managerExit       string
 }
 
 const (
@@ -391,30 +493,54 @@ func (k *killer) startManager() (*localenv.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	k.settledAtStart = k.watch.settled()
+	k.settledAtLast = k.watch.settled()
 	k.e.t.Cleanup(func() { _ = m.Stop(15 * time.Second) })
 	return m, nil
 }
 
-// killOnEvidence kills and restarts the manager n times in the background.
-// Before each kill the running manager records the outcome of 1 to 4
-// transfers, so that every incarnation gets some work done and the kills
-// spread over the phase; then the killer waits for its evidence. Every
-// other kill waits (at most appliedWait) for a write BSS has applied and
-// the manager has not recorded, the others for any write in flight. The
-// returned function waits for the n kills and logs them (here rather than
-// in the background, where a failed test may already have ended).
-func (k *killer) killOnEvidence(n int) func() {
+// killPlan is a phase's kills: n of the manager with the outages spread
+// among them.
+func killPlan(n int, outages []localenv.Component) []victim {
+	var plan []victim
+	next := 0
+	for i := range n {
+		plan = append(plan, victimManager)
+		for next < len(outages) && (next+1)*n/(len(outages)+1) == i+1 {
+			plan = append(plan, victim(outages[next]))
+			next++
+		}
+	}
+	for ; next < len(outages); next++ {
+		plan = append(plan, victim(outages[next]))
+	}
+	return plan
+}
+
+// killOnEvidence makes the plan's kills in the background. Before each
+// kill the running manager records the outcome of 1 to 4 transfers, so
+// that the kills spread over the phase; then the killer waits for its
+// evidence. Every other kill of the manager, and every kill of a control
+// plane process, waits (at most appliedWait) for a write BSS has applied
+// and the manager has not recorded, the others for any write in flight.
+// The returned function waits for the kills and logs them (here rather
+// than in the background, where a failed test may already have ended).
+func (k *killer) killOnEvidence(plan []victim) func() {
 	first := len(k.kills)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for range n {
-			aim := aimInFlight
-			if len(k.kills)%2 == 0 {
-				aim = aimApplied
+		for _, v := range plan {
+			outcomes := 1 + k.rng.IntN(4)
+			if v == victimManager {
+				aim := aimInFlight
+				if k.count(victimManager)%2 == 0 {
+					aim = aimApplied
+				}
+				k.err = k.killOne(aim, outcomes)
+			} else {
+				k.err = k.outage(localenv.Component(v), aimApplied, outcomes)
 			}
-			if k.err = k.killOne(aim, 1+k.rng.IntN(4)); k.err != nil {
+			if k.err != nil {
 				return
 			}
 		}
@@ -423,25 +549,46 @@ func (k *killer) killOnEvidence(n int) func() {
 		k.e.t.Helper()
 		<-done
 		for i, r := range k.kills[first:] {
-			k.e.t.Logf("kill %d, aimed at %s: Submitting after an attempt of the killed manager %v; of those applied by BSS %v",
-				first+i+1, r.aim, r.inFlight, r.applied)
+			k.e.t.Logf("kill %d, %s", first+i+1, r)
 		}
 		if k.err != nil {
-			k.e.t.Fatalf("killing and restarting the manager: %v", k.err)
+			k.e.t.Fatalf("killing and restarting: %v", k.err)
 		}
 	}
 }
 
-func (k *killer) killOne(aim string, outcomes int) error {
-	ctx := k.e.ctx
+func (r killRecord) String() string {
+	at := r.at.Round(100 * time.Millisecond)
+	if r.victim == victimManager {
+		return fmt.Sprintf("the manager at %s, aimed at %s: Submitting after an attempt of the killed manager %v; of those applied by BSS %v",
+			at, r.aim, r.inFlight, r.applied)
+	}
+	survived := "the manager lived through it"
+	if r.managerExit != "" {
+		survived = fmt.Sprintf("the manager exited during it (%s) and was restarted", r.managerExit)
+	}
+	return fmt.Sprintf("%s (SIGKILL pid %d) at %s, aimed at %s: Submitting after an attempt of the running manager, as the watch last saw them, %v; "+
+		"of those applied by BSS just after the kill %v; restarted as pid %d, kube-apiserver ready %s after the kill; %s and recorded a transfer outcome %s after the restart",
+		r.victim, r.pid, at, r.aim, r.inFlight, r.applied, r.newPid, r.down.Round(time.Millisecond), survived, r.firstResult.Round(time.Millisecond))
+}
+
+// awaitEvidence waits until the running manager has recorded outcomes
+// transfer outcomes since the last kill, then for aim.
+func (k *killer) awaitEvidence(ctx context.Context, aim string, outcomes int) error {
 	if err := k.watch.await(ctx, evidenceTimeout, fmt.Sprintf("the manager recording %d transfer outcomes", outcomes), func() bool {
-		return k.watch.settled() >= k.settledAtStart+outcomes
+		return k.watch.settled() >= k.settledAtLast+outcomes
 	}); err != nil {
 		return err
 	}
+	return k.awaitAim(ctx, aim)
+}
+
+// awaitAim waits for a money write in flight and, for aimApplied, at most
+// appliedWait for one of them that BSS has applied.
+func (k *killer) awaitAim(ctx context.Context, aim string) error {
 	fallback := time.Now().Add(appliedWait)
 	var polled time.Time
-	if err := k.watch.await(ctx, evidenceTimeout, aim, func() bool {
+	return k.watch.await(ctx, evidenceTimeout, aim, func() bool {
 		inFlight := k.watch.inFlight(k.attempts)
 		if len(inFlight) == 0 {
 			return false
@@ -463,9 +610,15 @@ func (k *killer) killOne(aim string, outcomes int) error {
 			}
 		}
 		return false
-	}); err != nil {
+	})
+}
+
+func (k *killer) killOne(aim string, outcomes int) error {
+	ctx := k.e.ctx
+	if err := k.awaitEvidence(ctx, aim, outcomes); err != nil {
 		return err
 	}
+	at := time.Since(k.started)
 	if err := k.mgr.Kill(); err != nil {
 		return err
 	}
@@ -477,17 +630,101 @@ func (k *killer) killOne(aim string, outcomes int) error {
 	if err != nil {
 		return err
 	}
+	rec.at = at
 	k.kills = append(k.kills, rec)
 	k.attempts = attempts
 	k.mgr, err = k.startManager()
 	return err
 }
 
+// outage kills a control plane process on evidence, restarts it, and
+// waits until the manager records a transfer outcome again. The manager is
+// not touched: it must live through the outage, or, if it exits, it is
+// restarted as a crashed pod would be and the record says so.
+func (k *killer) outage(c localenv.Component, aim string, outcomes int) error {
+	ctx := k.e.ctx
+	if _, err := k.e.cp.Pid(c); err != nil { // found now, so that the kill follows the evidence at once
+		return err
+	}
+	if err := k.awaitEvidence(ctx, aim, outcomes); err != nil {
+		return err
+	}
+	// The API server cannot be asked once it is dead (and, with etcd
+	// dead, cannot answer): the evidence is the watch's view, checked
+	// again right before the kill, since the write may have been recorded
+	// while aimApplied read the simulator. Nothing can write a transfer
+	// until the control plane is back, but BSS may still apply a write the
+	// manager sent before the kill, so its ledger is read right after it.
+	inFlight := k.watch.inFlight(k.attempts)
+	for len(inFlight) == 0 {
+		if err := k.awaitAim(ctx, aim); err != nil {
+			return err
+		}
+		inFlight = k.watch.inFlight(k.attempts)
+	}
+	rec := killRecord{victim: victim(c), aim: aim, at: time.Since(k.started)}
+	down := time.Now()
+	var err error
+	if rec.pid, err = k.e.cp.Kill(c); err != nil {
+		return err
+	}
+	applied, err := k.appliedTransIDs(ctx)
+	if err != nil {
+		return err
+	}
+	for id, key := range inFlight {
+		rec.inFlight = append(rec.inFlight, key)
+		if applied[id] {
+			rec.applied = append(rec.applied, key)
+		}
+	}
+	sort.Strings(rec.inFlight)
+	sort.Strings(rec.applied)
+	if rec.newPid, err = k.e.cp.Restart(c); err != nil {
+		return err
+	}
+	rec.down = time.Since(down)
+	back := time.Now()
+	if k.mgr.Exited() {
+		rec.managerExit = k.mgr.ExitStatus()
+		if k.attempts, err = k.currentAttempts(ctx); err != nil {
+			return err
+		}
+		if k.mgr, err = k.startManager(); err != nil {
+			return err
+		}
+	}
+	settled := k.watch.settled()
+	if err := k.watch.await(ctx, evidenceTimeout, fmt.Sprintf("the manager recording a transfer outcome after %s's restart", c), func() bool {
+		return k.watch.settled() > settled
+	}); err != nil {
+		return err
+	}
+	rec.firstResult = time.Since(back)
+	k.settledAtLast = k.watch.settled()
+	k.kills = append(k.kills, rec)
+	return nil
+}
+
+// currentAttempts reads every transfer's attempts, as atKill does, for a
+// manager started after one that exited by itself.
+func (k *killer) currentAttempts(ctx context.Context) (map[string]int32, error) {
+	var list budgetv1alpha1.BudgetTransferList
+	if err := k.e.throughOutages(func() error { return k.e.k8s.List(ctx, &list) }); err != nil {
+		return nil, err
+	}
+	attempts := make(map[string]int32, len(list.Items))
+	for _, bt := range list.Items {
+		attempts[bt.Namespace+"/"+bt.Name] = bt.Status.Attempts
+	}
+	return attempts, nil
+}
+
 // atKill reads which transfers the killed manager left Submitting after an
 // attempt of its own and which of those BSS applied, and every transfer's
 // attempts for the next manager.
 func (k *killer) atKill(ctx context.Context, aim string) (killRecord, map[string]int32, error) {
-	rec := killRecord{aim: aim}
+	rec := killRecord{victim: victimManager, aim: aim}
 	var list budgetv1alpha1.BudgetTransferList
 	if err := k.e.k8s.List(ctx, &list); err != nil {
 		return rec, nil, err
@@ -526,10 +763,36 @@ func (k *killer) appliedTransIDs(ctx context.Context) (map[string]bool, error) {
 	return ids, nil
 }
 
-// landed counts the kills that found a money write in flight and, of
-// those, one that BSS had applied.
-func (k *killer) landed() (inFlight, applied int) {
+// count is the number of kills of v.
+func (k *killer) count(v victim) int {
+	n := 0
 	for _, r := range k.kills {
+		if r.victim == v {
+			n++
+		}
+	}
+	return n
+}
+
+// managerExits counts the control plane kills during which the manager
+// exited by itself.
+func (k *killer) managerExits() int {
+	n := 0
+	for _, r := range k.kills {
+		if r.managerExit != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// landed counts the kills of v that found a money write in flight and, of
+// those, one that BSS had applied.
+func (k *killer) landed(v victim) (inFlight, applied int) {
+	for _, r := range k.kills {
+		if r.victim != v {
+			continue
+		}
 		if len(r.inFlight) > 0 {
 			inFlight++
 		}
@@ -663,6 +926,7 @@ func (e *env) resolveUnknownTransfers() func() {
 	ctx, cancel := context.WithCancel(e.ctx)
 	done := make(chan struct{})
 	resolved := 0
+	var lastErr string
 	go func() {
 		defer close(done)
 		tick := time.NewTicker(500 * time.Millisecond)
@@ -674,8 +938,14 @@ func (e *env) resolveUnknownTransfers() func() {
 			case <-tick.C:
 			}
 			n, err := e.resolveUnknownOnce(ctx)
-			if err != nil && ctx.Err() == nil {
+			// A control plane outage fails every tick the same way: the
+			// first failure of a kind is enough.
+			if err != nil && ctx.Err() == nil && err.Error() != lastErr {
 				e.t.Logf("resolving OutcomeUnknown transfers: %v", err)
+			}
+			lastErr = ""
+			if err != nil {
+				lastErr = err.Error()
 			}
 			resolved += n
 		}
