@@ -24,3 +24,9 @@ func Previous(t time.Time) string {
 func Day(t time.Time) string {
 	return t.In(beijing).Format("2006-01-02")
 }
+
+// End returns when the bill cycle t falls in ends: the start of the next.
+func End(t time.Time) time.Time {
+	b := t.In(beijing)
+	return time.Date(b.Year(), b.Month(), 1, 0, 0, 0, 0, beijing).AddDate(0, 1, 0)
+}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
@@ -62,9 +63,15 @@ type chaosAllocation struct {
 // ledger must equal the declared allocations to the fen for every
 // sub-account, no trans_id may have been applied twice, the master's money
 // must be conserved and every allocation must be Ready.
+//
+// Its managers compact at once (--transfer-retention=0): every succeeded
+// transfer is folded into its allocation's checkpoint, written to the audit
+// trail and deleted while the kills land, and the checks read the trail
+// with the transfers left.
 func TestChaos(t *testing.T) {
 	runChaos(t, chaosRun{subAccounts: chaosSubAccounts, perSubAccount: chaosPerSubAccount, killsPerPhase: killsPerPhase,
-		rolloutOutages: []localenv.Component{localenv.APIServer, localenv.Etcd}, changeOutages: []localenv.Component{localenv.APIServer}})
+		rolloutOutages: []localenv.Component{localenv.APIServer, localenv.Etcd}, changeOutages: []localenv.Component{localenv.APIServer},
+		managerArgs: []string{"--transfer-retention=0"}})
 }
 
 // TestChaosUnderBSSBehaviours runs a smaller chaos test once for each BSS
@@ -116,6 +123,8 @@ type chaosRun struct {
 	simFlags []string
 	// declared is what the EnterpriseAccount declares of that behaviour.
 	declared *budgetv1alpha1.BSSBehaviour
+	// managerArgs are extra flags of every manager the run starts.
+	managerArgs []string
 }
 
 func runChaos(t *testing.T, run chaosRun) {
@@ -161,7 +170,7 @@ func runChaos(t *testing.T, run chaosRun) {
 	}
 	masterBefore := localenv.MasterCash(e.state())
 
-	k := &killer{e: e, rng: rand.New(rand.NewPCG(uint64(seed), 2)), started: started} //nolint:gosec // G404: test timing, not secrets
+	k := &killer{e: e, rng: rand.New(rand.NewPCG(uint64(seed), 2)), started: started, args: run.managerArgs} //nolint:gosec // G404: test timing, not secrets
 	k.start()
 	// An administrator settles every transfer the operator leaves
 	// OutcomeUnknown, from what BSS's ledger shows, as the runbook says.
@@ -339,11 +348,17 @@ func (e *env) verifyChaos(seed int64, allocs []*chaosAllocation, masterBefore mo
 	if err := e.k8s.List(e.ctx, &bts); err != nil {
 		t.Fatal(err)
 	}
-	if phantoms := phantomSuccesses(bts.Items, st); len(phantoms) > 0 {
+	kept := e.keptTransfers(bts.Items)
+	if phantoms := phantomSuccesses(append(kept, bts.Items...), st); len(phantoms) > 0 {
 		t.Errorf("recorded Succeeded although BSS never applied them: %v", phantoms)
 	}
 	alreadyApplied, resent, attempts := 0, 0, 0
 	evidence := map[string]int{}
+	for _, bt := range kept {
+		if bt.Status.Evidence != nil {
+			evidence[bt.Status.Evidence.Kind]++
+		}
+	}
 	for _, bt := range bts.Items {
 		if bt.Status.Evidence != nil {
 			evidence[bt.Status.Evidence.Kind]++
@@ -422,6 +437,8 @@ type killer struct {
 	settledAtLast int
 	kills         []killRecord
 	err           error
+	// args are the managers' extra flags.
+	args []string
 }
 
 // victim is what a kill ends: the manager, or a process of the control
@@ -488,7 +505,7 @@ func (k *killer) start() {
 func (k *killer) startManager() (*localenv.Manager, error) {
 	m, err := localenv.StartManager(context.Background(), localenv.ManagerOptions{
 		Binary: filepath.Join(binDir, "manager"), Kubeconfig: k.e.cp.KubeconfigPath, Dir: k.e.dir,
-		Name: "manager", Namespace: opNS,
+		Name: "manager", Namespace: opNS, Args: k.args,
 	})
 	if err != nil {
 		return nil, err
@@ -1002,6 +1019,37 @@ func (e *env) resolveUnknownOnce(ctx context.Context) (int, error) {
 
 // phantomSuccesses are the Succeeded money transfers whose trans_id BSS
 // never applied.
+// keptTransfers are the transfers the audit trail keeps, as transfers
+// (trans_id, phase, evidence), for the checks that read transfers. It fails
+// the test for a transfer kept twice, or kept and still there as well.
+func (e *env) keptTransfers(live []budgetv1alpha1.BudgetTransfer) []budgetv1alpha1.BudgetTransfer {
+	t := e.t
+	var recs budgetv1alpha1.LedgerRecordList
+	if err := e.k8s.List(e.ctx, &recs); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for _, bt := range live {
+		seen[bt.Spec.TransID] = "live"
+	}
+	var out []budgetv1alpha1.BudgetTransfer
+	for _, rec := range recs.Items {
+		for _, en := range rec.Spec.Entries {
+			if where, ok := seen[en.TransID]; ok {
+				t.Errorf("%s (trans_id %s) is kept in %s and also in %s", en.Name, en.TransID, rec.Name, where)
+			}
+			seen[en.TransID] = rec.Name
+			out = append(out, budgetv1alpha1.BudgetTransfer{
+				ObjectMeta: metav1.ObjectMeta{Namespace: rec.Spec.Namespace, Name: en.Name},
+				Spec:       budgetv1alpha1.BudgetTransferSpec{TransID: en.TransID, Operation: en.Operation, Amount: en.Amount, Sequence: en.Sequence},
+				Status:     budgetv1alpha1.BudgetTransferStatus{Phase: en.Phase, Evidence: en.Evidence},
+			})
+		}
+	}
+	t.Logf("the audit trail keeps %d transfers in %d LedgerRecords; %d transfers are left", len(out), len(recs.Items), len(live))
+	return out
+}
+
 func phantomSuccesses(bts []budgetv1alpha1.BudgetTransfer, st *bsssim.State) []string {
 	applied := map[string]bool{}
 	for _, l := range st.Ledger {

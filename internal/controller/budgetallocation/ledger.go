@@ -160,20 +160,50 @@ func settledAt(bt *budgetv1alpha1.BudgetTransfer) time.Time {
 	return bt.CreationTimestamp.Time
 }
 
-// retention is how long a folded transfer is kept.
-func (r *Reconciler) retention() time.Duration {
-	return max(r.Options.TransferRetention, 0)
-}
-
-// compactAt is when the oldest folded transfer still kept is due to go.
-func (r *Reconciler) compactAt(s *scope, folded int64) *metav1.Time {
-	var at time.Time
+// dueAt is when each folded transfer that is still kept may be written to
+// the audit trail and deleted, by name. With a retention, a bill cycle's
+// transfers go together, in as few records as they fill: once the cycle is
+// over and its newest transfer has been settled for longer than the
+// retention. With --transfer-retention=0 each goes as soon as it is folded.
+func (r *Reconciler) dueAt(s *scope, folded int64) map[string]time.Time {
+	var kept []*budgetv1alpha1.BudgetTransfer
 	for i := range s.transfers {
 		bt := &s.transfers[i]
-		if bt.Status.Phase != budgetv1alpha1.PhaseSucceeded || bt.Spec.Sequence > folded || !bt.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(bt, budgetv1alpha1.Finalizer) {
-			continue
+		if bt.Status.Phase == budgetv1alpha1.PhaseSucceeded && bt.Spec.Sequence <= folded &&
+			(bt.DeletionTimestamp.IsZero() || controllerutil.ContainsFinalizer(bt, budgetv1alpha1.Finalizer)) {
+			kept = append(kept, bt)
 		}
-		if due := settledAt(bt).Add(r.retention()); at.IsZero() || due.Before(at) {
+	}
+	out := make(map[string]time.Time, len(kept))
+	retention := r.Options.TransferRetention
+	if retention < 0 {
+		for _, bt := range kept {
+			out[bt.Name] = settledAt(bt)
+		}
+		return out
+	}
+	cycleDue := map[string]time.Time{}
+	for _, bt := range kept {
+		at := settledAt(bt)
+		due := at.Add(retention)
+		if end := billcycle.End(at); end.After(due) {
+			due = end
+		}
+		if c := billcycle.Of(at); due.After(cycleDue[c]) {
+			cycleDue[c] = due
+		}
+	}
+	for _, bt := range kept {
+		out[bt.Name] = cycleDue[billcycle.Of(settledAt(bt))]
+	}
+	return out
+}
+
+// compactAt is when the first folded transfer still kept is due to go.
+func (r *Reconciler) compactAt(s *scope, folded int64) *metav1.Time {
+	var at time.Time
+	for _, due := range r.dueAt(s, folded) {
+		if at.IsZero() || due.Before(at) {
 			at = due
 		}
 	}
@@ -184,12 +214,13 @@ func (r *Reconciler) compactAt(s *scope, folded int64) *metav1.Time {
 	return &t
 }
 
-// compact writes the folded transfers that are due to the audit trail and
-// deletes them, one record (up to maxRecordEntries transfers) per
+// compact writes the folded transfers that are due (dueAt) to the audit
+// trail and deletes them, one record (up to maxRecordEntries transfers) per
 // reconcile. Only transfers the checkpoint counted when this reconcile
-// read it are touched: a fold of this reconcile is not written yet. While
-// the master has a per-cycle approval budget, the transfers of the current
-// bill cycle stay: that budget counts them.
+// read it are touched: a fold of this reconcile is not written yet. The
+// transfers of the current bill cycle stay while the master has a
+// per-cycle approval budget, which counts them (with a retention they stay
+// anyway: a cycle goes once it is over).
 func (r *Reconciler) compact(ctx context.Context, s *scope) (ctrl.Result, error) {
 	cp := s.ba.Status.Checkpoint
 	if s.deleting || cp == nil || cp.CompactAt == nil || s.now.Before(cp.CompactAt.Time) {
@@ -204,12 +235,12 @@ func (r *Reconciler) compact(ctx context.Context, s *scope) (ctrl.Result, error)
 	if s.folded > 0 {
 		return ctrl.Result{}, nil
 	}
-	keepCycle := r.perCycleApproval(ctx, s)
+	dueAt := r.dueAt(s, persisted)
+	keepCycle := r.Options.TransferRetention < 0 && r.perCycleApproval(ctx, s)
 	var due []*budgetv1alpha1.BudgetTransfer
 	for i := range s.transfers {
 		bt := &s.transfers[i]
-		if bt.Status.Phase == budgetv1alpha1.PhaseSucceeded && bt.Spec.Sequence <= persisted && !settledAt(bt).Add(r.retention()).After(s.now) &&
-			(!keepCycle || billcycle.Of(bt.CreationTimestamp.Time) < billcycle.Of(s.now)) {
+		if at, ok := dueAt[bt.Name]; ok && !at.After(s.now) && (!keepCycle || billcycle.Of(bt.CreationTimestamp.Time) < billcycle.Of(s.now)) {
 			due = append(due, bt)
 		}
 	}
