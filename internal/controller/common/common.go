@@ -52,9 +52,11 @@ type Options struct {
 	// shows them: the movements of that delay are published by one status
 	// write.
 	BalancesPublishDelay time.Duration
-	// TransferRetention is how long a settled BudgetTransfer is kept after
-	// it settled; then it is written to the audit trail (LedgerRecords)
-	// and deleted. Zero is the default; a negative value compacts at once.
+	// TransferRetention is how long settled BudgetTransfers are kept: a
+	// bill cycle's are written to the audit trail (LedgerRecords) and
+	// deleted together once the cycle is over and its newest settled this
+	// long ago. Zero is the default; a negative value compacts each at
+	// once.
 	TransferRetention time.Duration
 }
 
