@@ -14,6 +14,35 @@ import (
 // seededPendingOrder is team-a's pending renewal (360.00) in the seed.
 const seededPendingOrder = "CS2026000000002"
 
+// readOffers reads the coupons and discounts of the order
+// TestClientPaysSubAccountOrders pays and checks them: the third coupon
+// (couponTest) with its PayOrders type, and the 609 adjustment.
+func readOffers(t *testing.T, c *bss.Client, orderID string) (bss.AvailableCoupon, int, bss.AvailableDiscount) {
+	t.Helper()
+	ctx := testContext(t)
+	coupons, err := c.ListOrderCouponsByOrderID(ctx, orderID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if coupons.Count != 3 || len(coupons.Coupons) != 3 || len(coupons.MaxUseQuantity) == 0 {
+		t.Fatalf("order coupons = %+v", coupons)
+	}
+	cp := coupons.Coupons[2]
+	payType, ok := bss.PayCouponType(cp.CouponType)
+	if cp.CouponID != couponTest || cp.Balance != yuan("500.00") || cp.FaceValue != yuan("500.00") || !ok || payType != bss.PayCouponCashVoucher {
+		t.Errorf("coupon = %+v (pay type %d)", cp, payType)
+	}
+	discounts, err := c.ListOrderDiscounts(ctx, orderID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(discounts.Discounts) != 1 || discounts.Discounts[0].DiscountType != bss.DiscountTypePriceAdjustment ||
+		discounts.Discounts[0].Orders[0].OrderLineItems[0].DiscountAmount != yuan("50.00") || discounts.Discounts[0].DiscountValue != "50.00" {
+		t.Fatalf("order discounts = %+v", discounts)
+	}
+	return cp, payType, discounts.Discounts[0]
+}
+
 // TestClientPaysSubAccountOrders lists the sub-accounts' pending orders,
 // reads their coupons and discounts and pays them through the client.
 func TestClientPaysSubAccountOrders(t *testing.T) {
@@ -39,28 +68,7 @@ func TestClientPaysSubAccountOrders(t *testing.T) {
 		t.Fatalf("pending sub-account orders = %+v", pending)
 	}
 
-	coupons, err := c.ListOrderCouponsByOrderID(ctx, o.OrderID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if coupons.Count != 3 || len(coupons.Coupons) != 3 || len(coupons.MaxUseQuantity) == 0 {
-		t.Fatalf("order coupons = %+v", coupons)
-	}
-	cp := coupons.Coupons[2]
-	payType, ok := bss.PayCouponType(cp.CouponType)
-	if cp.CouponID != couponTest || cp.Balance != yuan("500.00") || cp.FaceValue != yuan("500.00") || !ok || payType != bss.PayCouponCashVoucher {
-		t.Errorf("coupon = %+v (pay type %d)", cp, payType)
-	}
-	discounts, err := c.ListOrderDiscounts(ctx, o.OrderID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(discounts.Discounts) != 1 || discounts.Discounts[0].DiscountType != bss.DiscountTypePriceAdjustment ||
-		discounts.Discounts[0].Orders[0].OrderLineItems[0].DiscountAmount != yuan("50.00") || discounts.Discounts[0].DiscountValue != "50.00" {
-		t.Fatalf("order discounts = %+v", discounts)
-	}
-	d := discounts.Discounts[0]
-
+	cp, payType, d := readOffers(t, c, o.OrderID)
 	// The 609 adjustment must be used.
 	err = c.PayOrders(ctx, bss.PayOrdersRequest{OrderID: o.OrderID})
 	wantCode(t, err, "CBC.0100")
@@ -186,7 +194,6 @@ func TestClientPayOrdersErrors(t *testing.T) {
 	if n, _ := seen.count(t, bss.OpPayOrders); n != 5 {
 		t.Errorf("%d pay attempts for 5 calls: the client retried a pay", n)
 	}
-
 	// A processing payment answers CBC.99000088 until it completes.
 	if err := h.sim.SetFaults(bsssim.Faults{PaymentProcessing: bsssim.Duration(10 * time.Minute)}); err != nil {
 		t.Fatal(err)

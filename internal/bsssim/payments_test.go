@@ -167,6 +167,41 @@ func TestPayOrderRefusals(t *testing.T) {
 	e.checkInvariants()
 }
 
+// orderCouponIDs lists the coupons ListOrderCouponsByOrderId offers for
+// an order.
+func (e *env) orderCouponIDs(t *testing.T, order string) []string {
+	t.Helper()
+	var got struct {
+		Count       int `json:"count"`
+		UserCoupons []struct {
+			CouponID string `json:"coupon_id"`
+		} `json:"user_coupons"`
+	}
+	r := e.call(http.MethodGet, couponsPath, url.Values{"order_id": {order}}, nil)
+	expect(t, r, http.StatusOK, "")
+	r.decode(t, &got)
+	var ids []string
+	for _, c := range got.UserCoupons {
+		ids = append(ids, c.CouponID)
+	}
+	if got.Count != len(ids) {
+		t.Errorf("count %d for %d coupons", got.Count, len(ids))
+	}
+	return ids
+}
+
+// payWith is a PayOrders body with a discount (none when "") and coupons.
+func payWith(orderID, discount string, dtype int, coupons ...map[string]any) map[string]any {
+	b := payBodyOf(orderID)
+	if discount != "" {
+		b["use_discount"], b["discount_infos"] = "YES", []map[string]any{{"id": discount, "type": dtype}}
+	}
+	if len(coupons) > 0 {
+		b["use_coupon"], b["coupon_infos"] = "YES", coupons
+	}
+	return b
+}
+
 func TestPayOrderCouponsAndDiscounts(t *testing.T) {
 	e := newEnv(t, nil, Options{})
 	expect(t, e.admin(http.MethodPost, "/_sim/coupons", map[string]any{
@@ -187,38 +222,13 @@ func TestPayOrderCouponsAndDiscounts(t *testing.T) {
 	small := e.addPending(t, map[string]any{"customer_id": "cust-team-a-0001", "amount_after_discount": "90.00"})
 	obs := e.addPending(t, map[string]any{"customer_id": "cust-team-a-0001", "amount_after_discount": "150.00", "service_type_code": "hws.service.type.obs"})
 
-	listed := func(order string) []string {
-		var got struct {
-			Count       int `json:"count"`
-			UserCoupons []struct {
-				CouponID string `json:"coupon_id"`
-			} `json:"user_coupons"`
-		}
-		r := e.call(http.MethodGet, couponsPath, url.Values{"order_id": {order}}, nil)
-		expect(t, r, http.StatusOK, "")
-		r.decode(t, &got)
-		var ids []string
-		for _, c := range got.UserCoupons {
-			ids = append(ids, c.CouponID)
-		}
-		if got.Count != len(ids) {
-			t.Errorf("count %d for %d coupons", got.Count, len(ids))
-		}
-		return ids
-	}
+	listed := func(order string) []string { return e.orderCouponIDs(t, order) }
 	has := func(ids []string, id string) bool { return strings.Contains(strings.Join(ids, ","), id) }
 	if !has(listed(id), "CPLIMITED0001") || has(listed(small), "CPLIMITED0001") || has(listed(obs), "CPLIMITED0001") {
 		t.Errorf("the limited coupon is usable for %v / %v / %v; want only the first (service type and threshold)", listed(id), listed(small), listed(obs))
 	}
 	pay := func(discount string, dtype int, coupons ...map[string]any) map[string]any {
-		b := payBodyOf(id)
-		if discount != "" {
-			b["use_discount"], b["discount_infos"] = "YES", []map[string]any{{"id": discount, "type": dtype}}
-		}
-		if len(coupons) > 0 {
-			b["use_coupon"], b["coupon_infos"] = "YES", coupons
-		}
-		return b
+		return payWith(id, discount, dtype, coupons...)
 	}
 	limited := map[string]any{"id": "CPLIMITED0001", "type": 302}
 	voucher := map[string]any{"id": "CP2026110100003", "type": 301}
