@@ -124,6 +124,7 @@ func (s *suite) seed(t *testing.T) {
 			{"use_limiti_info_id": "UL-SDKC-2", "limit_key": "consumeAmount", "value1": "100", "value2": "10000", "value_unit": "1", "limit_type": "2"},
 		},
 	}, nil)
+	s.seedPendingOrders(t)
 	discount := func(amount string) []map[string]any {
 		return []map[string]any{{"discount_type": "605", "discount_amount": amount}}
 	}
@@ -158,4 +159,24 @@ func (s *suite) seed(t *testing.T) {
 			},
 		},
 	}, nil)
+}
+
+// seedPendingOrders adds the sub-account's pending orders of the payment
+// rows (payOrderID, offersOrderID, cancelOrderID).
+func (s *suite) seedPendingOrders(t *testing.T) {
+	t.Helper()
+	pending := func(id, amount string, offers []map[string]any) map[string]any {
+		return map[string]any{
+			"order_id": id, "customer_id": subID, "status": 6, "service_type_code": "hws.service.type.ec2",
+			"amount_after_discount": amount, "discount_offers": offers,
+		}
+	}
+	s.sim.admin(t, http.MethodPost, "/_sim/orders", pending(payOrderID, "300.00", []map[string]any{
+		{"id": "DSDKC-ADJ", "type": 609, "mode": 1, "amount": "20.00"},
+	}), nil)
+	s.sim.admin(t, http.MethodPost, "/_sim/orders", pending(offersOrderID, "200.00", []map[string]any{
+		{"id": "DSDKC-PROMO", "type": 0, "mode": 0, "ratio": "0.85", "amount": "30.00"},
+		{"id": "DSDKC-BIZ", "type": 2, "mode": 2, "amount": "15.00"},
+	}), nil)
+	s.sim.admin(t, http.MethodPost, "/_sim/orders", pending(cancelOrderID, "10.00", nil), nil)
 }

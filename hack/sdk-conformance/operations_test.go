@@ -47,6 +47,13 @@ const (
 	newPhone   = "13900000001"
 	unknownSub = "cust-unknown-0001"
 
+	// Pending orders of the sub-account that seed adds for the payment
+	// rows: one to pay (with a 609 price adjustment), one whose coupons and
+	// discounts are listed, one to cancel.
+	payOrderID    = "CS2099000000011"
+	offersOrderID = "CS2099000000012"
+	cancelOrderID = "CS2099000000013"
+
 	// From bsssim.DefaultState: the root org, R&D, a pending order and the
 	// master's own (cancelled) order.
 	rootOrg       = "1000000000"
@@ -412,6 +419,11 @@ func operations() []operation {
 				if own.OrderInfos == nil || len(*own.OrderInfos) != 1 || deref((*own.OrderInfos)[0].OrderId) != masterOrderID || deref((*own.OrderInfos)[0].OrderType) != 1 {
 					t.Errorf("the master's cancelled new orders = %s", describe(own))
 				}
+				pending := call[*model.ListCustomerOrdersResponse](t, c, c.s.master, &model.ListCustomerOrdersRequest{Method: &subs, Status: ptr[int32](6), Limit: ptr[int32](100)})
+				if pending.OrderInfos == nil || len(*pending.OrderInfos) != 4 || int(deref(pending.TotalCount)) != 4 ||
+					!slices.ContainsFunc(*pending.OrderInfos, func(o model.CustomerOrderV2) bool { return deref(o.OrderId) == payOrderID && deref(o.Status) == 6 }) {
+					t.Errorf("the sub-accounts' pending orders = %s", describe(pending))
+				}
 				callErr(t, c, c.s.master, &model.ListCustomerOrdersRequest{
 					CreateTimeBegin: ptr("2024-01-01T00:00:00Z"), CreateTimeEnd: ptr("2025-06-01T00:00:00Z"),
 				}, http.StatusBadRequest, "CBC.0100")
@@ -561,6 +573,10 @@ func operations() []operation {
 				callErr(t, c, c.s.master, &model.ListCustomerAccountChangeRecordsRequest{BalanceType: "BALANCE_TYPE_BONUS"}, http.StatusBadRequest, "CBC.0100")
 			},
 		},
+		payOrdersRow(),
+		cancelCustomerOrderRow(),
+		listOrderCouponsRow(),
+		listOrderDiscountsRow(),
 	}
 }
 

@@ -194,7 +194,8 @@ type simState struct {
 	Masters []struct {
 		Cash string `json:"cash"`
 	} `json:"masters"`
-	SubAccounts []stateSub `json:"sub_accounts"`
+	SubAccounts []stateSub   `json:"sub_accounts"`
+	Orders      []stateOrder `json:"orders"`
 	SMSCodes    []struct {
 		MobilePhone string `json:"mobile_phone"`
 		Code        string `json:"code"`
@@ -208,6 +209,25 @@ type stateSub struct {
 	OrgID           string `json:"org_id"`
 	ReclaimableCash string `json:"reclaimable_cash"`
 	SelfFundedCash  string `json:"self_funded_cash"`
+}
+
+// stateOrder is an order in GET /_sim/state.
+type stateOrder struct {
+	OrderID             string `json:"order_id"`
+	Status              int    `json:"status"`
+	PaymentTime         string `json:"payment_time"`
+	AmountAfterDiscount string `json:"amount_after_discount"`
+	CouponAmount        string `json:"coupon_amount"`
+}
+
+// order returns the order id, or one with no fields set.
+func (st simState) order(id string) stateOrder {
+	for _, o := range st.Orders {
+		if o.OrderID == id {
+			return o
+		}
+	}
+	return stateOrder{}
 }
 
 // sub returns the sub-account id, or one with no fields set.

@@ -24,6 +24,8 @@ type Reader interface {
 	ListAllMonthlySums(ctx context.Context, req MonthlySumRequest) (*MonthlySumResponse, error)
 	ListAllOrders(ctx context.Context, req ListOrdersRequest) ([]Order, error)
 	ListAllAccountChangeRecords(ctx context.Context, req AccountChangeRecordsRequest) ([]AccountChangeRecord, error)
+	ListOrderCouponsByOrderID(ctx context.Context, orderID string) (*OrderCouponsResponse, error)
+	ListOrderDiscounts(ctx context.Context, orderID string) (*OrderDiscountsResponse, error)
 }
 
 // MoneyWriter moves money and coupons. Each call carries the caller's
@@ -36,6 +38,15 @@ type MoneyWriter interface {
 	ReclaimCoupon(ctx context.Context, req CouponReclaimRequest) (money.Amount, error)
 }
 
+// OrderPayer pays and cancels pending yearly/monthly orders. PayOrders is
+// a money write without an idempotency key: it is never retried by the
+// implementation, and after an ambiguous failure the caller reads the
+// order's status before paying again.
+type OrderPayer interface {
+	PayOrders(ctx context.Context, req PayOrdersRequest) error
+	CancelCustomerOrder(ctx context.Context, orderID string) error
+}
+
 // AccountAdmin creates sub-accounts.
 type AccountAdmin interface {
 	CreateSubCustomer(ctx context.Context, req CreateSubCustomerRequest) error
@@ -46,6 +57,7 @@ type AccountAdmin interface {
 type API interface {
 	Reader
 	MoneyWriter
+	OrderPayer
 	AccountAdmin
 }
 

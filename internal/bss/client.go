@@ -13,7 +13,9 @@
 // of bss-api.md §9.2. Writes are never retried here: the money writes
 // (TransferAmount, ReclaimAmount, TransferCoupon, ReclaimCoupon) carry a
 // caller-chosen trans_id, and whether to resend it is the caller's decision
-// (see IsAmbiguousWrite and IsDuplicateTransID). Money writes are also
+// (see IsAmbiguousWrite and IsDuplicateTransID). PayOrders has no trans_id:
+// after an ambiguous failure the caller reads the order's status before
+// paying again (see IsPaymentInProgress). Money writes are also
 // serialized per Client, so only one is ever in flight for the master
 // account the Client signs for.
 //
@@ -83,6 +85,10 @@ const (
 	OpReclaimEnterpriseMultiAccountCoupon = "ReclaimEnterpriseMultiAccountCoupon"
 	OpListCustomerOrders                  = "ListCustomerOrders"
 	OpShowCustomerOrderDetails            = "ShowCustomerOrderDetails"
+	OpPayOrders                           = "PayOrders"
+	OpListOrderCouponsByOrderID           = "ListOrderCouponsByOrderId"
+	OpListOrderDiscounts                  = "ListOrderDiscounts"
+	OpCancelCustomerOrder                 = "CancelCustomerOrder"
 	OpShowCustomerMonthlySum              = "ShowCustomerMonthlySum"
 	OpShowCustomerAccountBalances         = "ShowCustomerAccountBalances"
 	OpListCustomerAccountChangeRecords    = "ListCustomerAccountChangeRecords"

@@ -127,6 +127,22 @@ const (
 	CodeCheckItemFailed = "CBC.99007004"
 	// CodeInternal is BSS's "other or unknown error".
 	CodeInternal = "CBC.0999"
+	// CodePaymentInProgress means a payment of the order is already being
+	// processed: read the order's status instead of paying again.
+	CodePaymentInProgress = "CBC.99000088"
+	// CodeUseCombinedOrder means the order is part of a combined-transaction
+	// order: pay or cancel the combined order's ID instead.
+	CodeUseCombinedOrder = "CBC.99000089"
+	// CodeInvalidOrder means the order is invalid (it may not exist).
+	CodeInvalidOrder = "CBC.30000010"
+	// CodeOrderNotCancellable means the order's status does not allow
+	// cancelling it (only pending-payment orders can be cancelled).
+	CodeOrderNotCancellable = "CBC.99005010"
+	// CodeOrgBudgetInsufficient means the enterprise organization's budget
+	// does not cover the payment.
+	CodeOrgBudgetInsufficient = "CBC.99003198"
+	// CodeTooFrequent means operations are too frequent: retry later.
+	CodeTooFrequent = "CBC.99008040"
 )
 
 // terminalCodes must not be retried automatically (bss-api.md §9.1, §9.2):
@@ -137,8 +153,8 @@ var terminalCodes = codeSet(
 	"CBC.99007181", "CBC.7181", "CBC.18000014", "CBC.7001",
 	"CBC.18000016", "CBC.18000048", "CBC.70300008", "CBC.70900002",
 	"CBC.99000026", "CBC.99000027", "CBC.99000029", "CBC.99000030", "CBC.99000031",
-	"CBC.99000049", "CBC.99000051", "CBC.99000084", "CBC.99000089",
-	"CBC.99003198", "CBC.99005010", "CBC.99006006", "CBC.99007490", "CBC.30000010",
+	"CBC.99000049", "CBC.99000051", "CBC.99000084", CodeUseCombinedOrder,
+	CodeOrgBudgetInsufficient, CodeOrderNotCancellable, "CBC.99006006", "CBC.99007490", CodeInvalidOrder,
 	"APIG.0101", // the API does not exist at this endpoint: a wrong Endpoint
 )
 
@@ -280,6 +296,15 @@ func IsInsufficientBalance(err error) bool { return Code(err) == CodeInsufficien
 // IsTransferInProgress reports CBC.99007461: another transfer or reclaim
 // task of the account is still running; retry later with the same trans_id.
 func IsTransferInProgress(err error) bool { return Code(err) == CodeTransferInProgress }
+
+// IsPaymentInProgress reports CBC.99000088: a payment of the order is
+// already being processed. Do not pay again; poll the order's status (3
+// processing, then 5 completed).
+func IsPaymentInProgress(err error) bool { return Code(err) == CodePaymentInProgress }
+
+// IsTooFrequent reports CBC.99008040: operations too frequent. Reads are
+// retried on it inside the client; a caller may retry a write later.
+func IsTooFrequent(err error) bool { return Code(err) == CodeTooFrequent }
 
 // IsAuthFailure reports an authentication or authorization failure: any
 // HTTP 401 or 403, and the codes CBC.0151 (access denied), CBC.0154 (token

@@ -43,6 +43,7 @@ func (s *Sim) adminRoutes() map[string]adminRoute {
 		"/_sim/check":         {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodGet: s.adminCheck}},
 		"/_sim/coupons":       {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodPost: s.adminAddCoupon}},
 		"/_sim/orgs":          {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodPost: s.adminAddOrg}},
+		"/_sim/orgs/budget":   {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodPost: s.adminOrgBudget}},
 	}
 }
 
@@ -411,6 +412,9 @@ func (s *Sim) CreateOrder(o Order) (Order, error) {
 	if err := s.fillOrderLocked(&o, nil, now, taken); err != nil {
 		return Order{}, err
 	}
+	if err := checkDiscountOffers(o); err != nil {
+		return Order{}, err
+	}
 	for i := range o.SubOrders {
 		so := &o.SubOrders[i]
 		if len(so.SubOrders) > 0 {
@@ -626,6 +630,12 @@ func (s *Sim) AddCoupon(c Coupon) (Coupon, error) {
 	if c.PlanName == "" {
 		c.PlanName = "Cash voucher"
 	}
+	if c.CouponType != 0 && c.CouponType != CouponCashVoucher && c.CouponType != CouponFlexiPurchase {
+		return Coupon{}, fmt.Errorf("coupon_type %d: the simulator models 1 (cash voucher) and 4 (flexi-purchase coupon)", c.CouponType)
+	}
+	if c.FaceValue.IsZero() {
+		c.FaceValue = c.Balance
+	}
 	if c.EffectiveTime.IsZero() {
 		c.EffectiveTime = now
 	}
@@ -710,4 +720,56 @@ func (s *Sim) AddOrg(o OrgUnit) (OrgUnit, error) {
 	s.dirty = true
 	s.log.Info("org unit added", "id", o.ID, "name", o.Name, "parent_id", o.ParentID)
 	return o, nil
+}
+
+type orgBudgetBody struct {
+	DomainID string          `json:"domain_id"`
+	OrgID    string          `json:"org_id"`
+	Budget   json.RawMessage `json:"budget"`
+}
+
+func (s *Sim) adminOrgBudget(_ *http.Request, body []byte) (int, any) {
+	var b orgBudgetBody
+	if err := decodeAdmin(body, &b); err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	var budget *money.Amount
+	if t := string(bytes.TrimSpace(b.Budget)); t != "" && t != "null" {
+		var bs string
+		if err := json.Unmarshal(b.Budget, &bs); err != nil {
+			return adminErr(http.StatusBadRequest, "budget must be a string of yuan, such as \"500.00\", or null")
+		}
+		a, err := money.Parse(bs)
+		if err != nil || a.IsNegative() {
+			return adminErr(http.StatusBadRequest, "budget %q is not a non-negative amount", bs)
+		}
+		budget = &a
+	}
+	org, err := s.SetOrgBudget(b.DomainID, b.OrgID, budget)
+	if err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	return http.StatusOK, org
+}
+
+// SetOrgBudget sets (nil: removes) the payment budget of an org unit of
+// the master domainID (the first when empty): PayOrders of orders of its
+// sub-accounts answers CBC.99003198 once the payments would exceed it.
+// What was paid before counts.
+func (s *Sim) SetOrgBudget(domainID, orgID string, budget *money.Amount) (OrgUnit, error) {
+	s.lock()
+	defer s.unlock()
+	m := s.masterLocked(domainID)
+	if m == nil {
+		return OrgUnit{}, fmt.Errorf("unknown master %q", domainID)
+	}
+	o := s.orgLocked(m.DomainID, orgID)
+	if o == nil {
+		return OrgUnit{}, fmt.Errorf("unknown org_id %q", orgID)
+	}
+	o.PaymentBudget = clonePtr(budget)
+	s.dirty = true
+	c := *o
+	c.PaymentBudget = clonePtr(o.PaymentBudget)
+	return c, nil
 }

@@ -2,8 +2,9 @@
 // (Billing Center) API v2 subset that the budget operator uses: the
 // enterprise multi-account operations (sub-accounts, organizations, SMS
 // codes, cash and credit transfer and reclaim, coupon transfer and reclaim),
-// customer orders, the monthly-sum bill, account balances and account change
-// records.
+// customer orders (listing, details, and paying or cancelling pending
+// orders with their coupons and discounts), the monthly-sum bill, account
+// balances and account change records.
 //
 // The simulator verifies SDK-HMAC-SHA256 signatures against the access keys
 // of the master accounts (and of sub-accounts that have keys) in its State,
@@ -17,7 +18,8 @@
 // proves conservation with CheckConservation: for every master, the master's
 // cash and credit balances, its coupons, the balances of all its sub-accounts
 // (cash, credit, sub-coupons) and the consumed total always add up to the
-// seeded total plus what the admin API added.
+// seeded total plus what the admin API added, less what paid orders took
+// (Totals.OrdersPaid); CheckLedger reports an order paid twice.
 //
 // Where Huawei does not document BSS (docs/bss-api.md §10–11), a Behaviour
 // chooses what the simulator does: whether a trans_id refused with a

@@ -9,11 +9,13 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
 
-// catchUpLocked brings the state to simulated time now: sub-accounts being
+// catchUpLocked brings the state to simulated time now: payments whose
+// processing time has passed complete, sub-accounts being
 // created become normal once their creation delay has passed, and every
 // normal sub-account with a positive rate spends money for the time since
 // it was last brought up to date.
 func (s *Sim) catchUpLocked(now time.Time) {
+	s.completePaymentsLocked(now)
 	for i := range s.st.SubAccounts {
 		sa := &s.st.SubAccounts[i]
 		if sa.Status == SubStatusCreating && sa.ReadyAt != nil && !now.Before(*sa.ReadyAt) {

@@ -38,8 +38,22 @@ const (
 	CodeCreditExpired = "CBC.99007181" //nolint:gosec // G101: an error code, not a credential.
 	// CodeBusy is another money operation of the same master in progress.
 	CodeBusy = "CBC.99007461"
-	// CodeInvalidOrder is an unknown order.
+	// CodeInvalidOrder is an unknown order, or one that cannot be paid.
 	CodeInvalidOrder = "CBC.30000010"
+	// CodePaymentInProgress is a pay of an order whose payment is being
+	// processed.
+	CodePaymentInProgress = "CBC.99000088"
+	// CodeUseCombined is a pay or cancel of a sub-order of a
+	// combined-transaction order.
+	CodeUseCombined = "CBC.99000089"
+	// CodeOrgBudget is an enterprise organization budget that does not
+	// cover a payment.
+	CodeOrgBudget = "CBC.99003198"
+	// CodeNotCancellable is a cancel of an order that is not pending
+	// payment.
+	CodeNotCancellable = "CBC.99005010"
+	// CodeTooFrequent is "operations too frequent" (Faults.TooFrequentRate).
+	CodeTooFrequent = "CBC.99008040"
 	// CodeAPINotFound is the gateway's "API does not exist" (404 and 405).
 	CodeAPINotFound = "APIG.0101"
 	// CodeRequestTooLarge is a body above 12 MB (413).

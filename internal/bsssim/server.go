@@ -24,8 +24,10 @@ const detailsPrefix = "/v2/orders/customer-orders/details/"
 type route struct {
 	method  string
 	pattern string
-	// money marks the four money writes: they take the master's
-	// in-progress slot and may lose their response after commit.
+	// money marks the money writes (the four transfers and reclaims, which
+	// take the master's in-progress slot, and PayOrders): their handlers
+	// apply the latency and the error before commit themselves, and they
+	// may lose their response after commit.
 	money bool
 	h     func(c *reqCtx) (any, error)
 }
@@ -100,6 +102,10 @@ func (s *Sim) routes() http.Handler {
 	add(http.MethodPost, ma+"retrieve-coupon", true, s.retrieveCoupon)
 	add(http.MethodGet, "/v2/orders/customer-orders", false, s.listOrders)
 	add(http.MethodGet, detailsPrefix+"{order_id}", false, s.showOrder)
+	add(http.MethodPost, "/v3/orders/customer-orders/pay", true, s.payOrders)
+	add(http.MethodGet, "/v2/orders/customer-orders/order-coupons", false, s.listOrderCoupons)
+	add(http.MethodGet, "/v2/orders/customer-orders/order-discounts", false, s.listOrderDiscounts)
+	add(http.MethodPut, "/v2/orders/customer-orders/cancel", false, s.cancelOrder)
 	add(http.MethodGet, "/v2/bills/customer-bills/monthly-sum", false, s.monthlySum)
 	add(http.MethodGet, "/v2/accounts/customer-accounts/balances", false, s.balances)
 	add(http.MethodGet, "/v2/accounts/customer-accounts/account-change-records", false, s.changeRecords)
@@ -233,12 +239,21 @@ func (c *reqCtx) beginWrite() (func(), error) {
 		delete(s.busy, dom)
 		s.mu.Unlock()
 	}
-	sleepCtx(c.r.Context(), c.dec.latency)
-	if c.dec.errBefore {
+	if err := c.faultBeforeCommit(); err != nil {
 		release()
-		return nil, internalErr()
+		return nil, err
 	}
 	return release, nil
+}
+
+// faultBeforeCommit waits the injected latency of a money write and
+// injects its error before commit.
+func (c *reqCtx) faultBeforeCommit() error {
+	sleepCtx(c.r.Context(), c.dec.latency)
+	if c.dec.errBefore {
+		return internalErr()
+	}
+	return nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

@@ -88,16 +88,25 @@ type Faults struct {
 	StormRate float64 `json:"storm_rate,omitempty"`
 	// ThrottlePerSecond, when positive, overrides Options.ThrottlePerSecond.
 	ThrottlePerSecond float64 `json:"throttle_per_second,omitempty"`
+	// TooFrequentRate is the probability that a PayOrders request is
+	// refused with CBC.99008040 (operations too frequent) before anything
+	// is applied.
+	TooFrequentRate float64 `json:"too_frequent_rate,omitempty"`
+	// PaymentProcessing is how long, in simulated time, a paid order stays
+	// processing (status 3) before it completes (status 5); a second pay in
+	// that window answers CBC.99000088. Zero completes a payment at once.
+	// The money is taken when the payment is accepted.
+	PaymentProcessing Duration `json:"payment_processing,omitempty"`
 }
 
 // Validate reports an invalid configuration.
 func (f Faults) Validate() error {
 	var errs []error
-	if f.Latency < 0 || f.LatencyJitter < 0 || f.StormDuration < 0 {
+	if f.Latency < 0 || f.LatencyJitter < 0 || f.StormDuration < 0 || f.PaymentProcessing < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
 	}
-	if f.ErrorRate < 0 || f.ErrorRate > 1 || f.LostResponseRate < 0 || f.LostResponseRate > 1 {
-		errs = append(errs, errors.New("error_rate and lost_response_rate must be between 0 and 1"))
+	if f.ErrorRate < 0 || f.ErrorRate > 1 || f.LostResponseRate < 0 || f.LostResponseRate > 1 || f.TooFrequentRate < 0 || f.TooFrequentRate > 1 {
+		errs = append(errs, errors.New("error_rate, lost_response_rate and too_frequent_rate must be between 0 and 1"))
 	}
 	if f.StormRate < 0 || f.ThrottlePerSecond < 0 {
 		errs = append(errs, errors.New("storm_rate and throttle_per_second must not be negative"))
@@ -174,7 +183,7 @@ func New(state *State, opts Options) (*Sim, error) {
 	for i := range st.Masters {
 		m := &st.Masters[i]
 		if m.Totals.Seeded == nil {
-			seeded := s.holdingsLocked(m.DomainID).Add(m.Totals.Consumed).Sub(m.Totals.Added)
+			seeded := s.holdingsLocked(m.DomainID).Add(m.Totals.Consumed).Add(m.Totals.OrdersPaid).Sub(m.Totals.Added)
 			m.Totals.Seeded = &seeded
 		}
 	}
@@ -511,8 +520,8 @@ func (s *Sim) Reset() {
 
 // CheckConservation verifies, to the fen and for every master, that cash,
 // credit balances, coupons, all its sub-accounts' cash, credit and
-// sub-coupons, plus the consumed total equal the seeded plus the added
-// total.
+// sub-coupons, plus the consumed total and what paid orders took, equal
+// the seeded plus the added total.
 func (s *Sim) CheckConservation() error {
 	s.lock()
 	defer s.unlock()
@@ -522,14 +531,14 @@ func (s *Sim) CheckConservation() error {
 func (s *Sim) checkConservationLocked() error {
 	var errs []error
 	for _, m := range s.st.Masters {
-		have := s.holdingsLocked(m.DomainID).Add(m.Totals.Consumed)
+		have := s.holdingsLocked(m.DomainID).Add(m.Totals.Consumed).Add(m.Totals.OrdersPaid)
 		var seeded money.Amount
 		if m.Totals.Seeded != nil {
 			seeded = *m.Totals.Seeded
 		}
 		want := seeded.Add(m.Totals.Added)
 		if have != want {
-			errs = append(errs, fmt.Errorf("master %s: holdings+consumed = %s, seeded+added = %s (difference %s)",
+			errs = append(errs, fmt.Errorf("master %s: holdings+consumed+orders paid = %s, seeded+added = %s (difference %s)",
 				m.DomainID, have, want, have.Sub(want)))
 		}
 	}
@@ -601,8 +610,10 @@ func sumLedgers(ls []CreditLedger) money.Amount {
 	return t
 }
 
-// CheckLedger verifies that every trans_id was applied at most once per
-// master — also when BSS had forgotten it (Behaviour.TransIDRetention) and
+// CheckLedger verifies that every order was paid at most once (one
+// pay-order entry per order, matching the order's status and amount, and
+// adding up to the master's Totals.OrdersPaid), that every trans_id was
+// applied at most once per master — also when BSS had forgotten it (Behaviour.TransIDRetention) and
 // applied it again: that is money moved twice, and it is reported — that
 // every entry names a known operation, master and sub-account, that
 // amounts are positive (a coupon reclaim may return 0.00), and that every
@@ -646,6 +657,8 @@ func (s *Sim) checkLedgerLocked(strict bool) error {
 			errs = append(errs, fmt.Errorf("ledger entry %d has no trans_id", i))
 		}
 		switch e.Operation {
+		case OpPayOrder:
+			// checked by checkPaymentsLocked
 		case OpTransferAmount, OpRetrieveAmount, OpTransferCoupon:
 			if !e.Amount.IsPositive() {
 				errs = append(errs, fmt.Errorf("ledger entry %d (%s) has amount %s", i, e.TransID, e.Amount))
@@ -657,10 +670,11 @@ func (s *Sim) checkLedgerLocked(strict bool) error {
 		default:
 			errs = append(errs, fmt.Errorf("ledger entry %d has unknown operation %q", i, e.Operation))
 		}
-		if d, ok := subs[e.CustomerID]; !ok || d != e.DomainID {
+		if d, ok := subs[e.CustomerID]; e.Operation != OpPayOrder && (!ok || d != e.DomainID) {
 			errs = append(errs, fmt.Errorf("ledger entry %d names sub-account %q, not one of master %q", i, e.CustomerID, e.DomainID))
 		}
 	}
+	errs = append(errs, s.checkPaymentsLocked()...)
 	for i, b := range s.st.BurnedTransIDs {
 		switch {
 		case b.TransID == "":

@@ -80,6 +80,10 @@ const (
 	OpTransferCoupon = "transfer-coupon"
 	// OpRetrieveCoupon returns a sub-coupon's balance to its parent coupon.
 	OpRetrieveCoupon = "retrieve-coupon"
+	// OpPayOrder is the payment of a yearly/monthly order by the master
+	// (PayOrders). Its entry has the order's id; an order is paid at most
+	// once, and CheckLedger reports one paid twice.
+	OpPayOrder = "pay-order"
 )
 
 // Account change trade types written by the simulator.
@@ -209,6 +213,10 @@ type Totals struct {
 	Added money.Amount `json:"added"`
 	// Consumed is the money sub-accounts spent.
 	Consumed money.Amount `json:"consumed"`
+	// OrdersPaid is the money (cash, credit and coupons) the master spent
+	// paying yearly/monthly orders (PayOrders); it equals the sum of the
+	// ledger's pay-order entries.
+	OrdersPaid money.Amount `json:"orders_paid,omitempty"`
 }
 
 // CreditLedger is one credit account ledger. A nil ExpireTime means the
@@ -235,6 +243,13 @@ type OrgUnit struct {
 	ParentID string `json:"parent_id,omitempty"`
 	// RelationID is the id of the parent-child relation.
 	RelationID string `json:"relation_id,omitempty"`
+	// PaymentBudget, when set, models Huawei's enterprise-organization
+	// budget control: PayOrders of an order of a sub-account in this unit
+	// answers CBC.99003198 when PaymentSpent plus the amount would exceed it.
+	PaymentBudget *money.Amount `json:"payment_budget,omitempty"`
+	// PaymentSpent is what PayOrders took for orders of the unit's
+	// sub-accounts.
+	PaymentSpent money.Amount `json:"payment_spent,omitempty"`
 }
 
 // SubAccount is an enterprise sub-account.
@@ -299,8 +314,18 @@ type Coupon struct {
 	// ExpireTime is when the coupon expires.
 	ExpireTime time.Time `json:"expire_time"`
 	// UseLimits are the coupon's usage restrictions; the sub-coupons
-	// carved out of it show the same ones.
+	// carved out of it show the same ones. PayOrders reads the keys
+	// described at OrderCouponUsable.
 	UseLimits []CouponUseLimit `json:"use_limits,omitempty"`
+	// CouponType is the type ListOrderCouponsByOrderId reports: 1 cash
+	// voucher (the default) or 4 flexi-purchase coupon. Both pay their
+	// balance toward an order.
+	CouponType int `json:"coupon_type,omitempty"`
+	// FaceValue is the coupon's face value; zero means its balance when it
+	// was added.
+	FaceValue money.Amount `json:"face_value,omitempty"`
+	// LastUsedTime is when PayOrders last took money from it.
+	LastUsedTime *time.Time `json:"last_used_time,omitempty"`
 }
 
 // CouponUseLimit is one usage restriction of a coupon (ICouponUseLimitInfoV2).
@@ -379,6 +404,30 @@ type Order struct {
 	SubOrders []Order `json:"sub_orders,omitempty"`
 	// LineItems are the order's lines.
 	LineItems []OrderLineItem `json:"line_items,omitempty"`
+	// DiscountOffers are the discounts the order may be paid with
+	// (ListOrderDiscounts). A 609 price adjustment among them must be used.
+	DiscountOffers []DiscountOffer `json:"discount_offers,omitempty"`
+	// PaymentDoneAt is when a payment being processed (status 3) completes
+	// (status 5); set by PayOrders while Faults.PaymentProcessing is
+	// positive.
+	PaymentDoneAt *time.Time `json:"payment_done_at,omitempty"`
+}
+
+// DiscountOffer is a discount an order may be paid with (DiscountInfoV3 of
+// ListOrderDiscounts). It applies to every line of the order.
+type DiscountOffer struct {
+	// ID is the discount id PayOrders' discount_infos name.
+	ID string `json:"id"`
+	// Type is 0 promotion, 1 contract, 2 business, 3 partner-granted, 609
+	// order price adjustment.
+	Type int `json:"type"`
+	// Mode is 0 discount ratio, 1 fixed price, 2 amount off.
+	Mode int `json:"mode,omitempty"`
+	// Ratio is the discount ratio as text (e.g. "0.90"), compared with
+	// a coupon's minConsumeDiscount; empty means none.
+	Ratio string `json:"ratio,omitempty"`
+	// Amount is what the discount takes off the order's amount.
+	Amount money.Amount `json:"amount"`
 }
 
 // OrderDiscount is one discount of an order or order line (DiscountItemV2).
@@ -545,6 +594,11 @@ type LedgerEntry struct {
 	// Behaviour.Reclaimable = ReclaimableTotal allows; the rest of Amount
 	// came from its reclaimable cash.
 	SelfFunded money.Amount `json:"self_funded,omitempty"`
+	// OrderID is the order a pay-order entry paid.
+	OrderID string `json:"order_id,omitempty"`
+	// CouponAmount is the part of a pay-order entry's Amount paid with
+	// coupons; the rest came from the master's cash and credit.
+	CouponAmount money.Amount `json:"coupon_amount,omitempty"`
 	// AfterRetention is set when BSS had seen the trans_id before (applied
 	// or burned) and had forgotten it (Behaviour.TransIDRetention) when it
 	// processed this request as new. CheckLedger still reports a trans_id
@@ -860,7 +914,11 @@ func (st *State) DeepCopy() *State {
 		m.Totals.Seeded = clonePtr(m.Totals.Seeded)
 		c.Masters[i] = m
 	}
-	c.Orgs = append([]OrgUnit(nil), st.Orgs...)
+	c.Orgs = make([]OrgUnit, len(st.Orgs))
+	for i, o := range st.Orgs {
+		o.PaymentBudget = clonePtr(o.PaymentBudget)
+		c.Orgs[i] = o
+	}
 	c.SubAccounts = make([]SubAccount, len(st.SubAccounts))
 	for i := range st.SubAccounts {
 		c.SubAccounts[i] = st.SubAccounts[i].deepCopy()
@@ -868,6 +926,7 @@ func (st *State) DeepCopy() *State {
 	c.Coupons = make([]Coupon, len(st.Coupons))
 	for i, cp := range st.Coupons {
 		cp.UseLimits = slices.Clone(cp.UseLimits)
+		cp.LastUsedTime = clonePtr(cp.LastUsedTime)
 		c.Coupons[i] = cp
 	}
 	c.SubCoupons = append([]SubCoupon(nil), st.SubCoupons...)
@@ -894,6 +953,8 @@ func (o Order) deepCopy() Order {
 	o.PendingPaymentEndTime = clonePtr(o.PendingPaymentEndTime)
 	o.Discounts = slices.Clone(o.Discounts)
 	o.EnterpriseProjects = slices.Clone(o.EnterpriseProjects)
+	o.DiscountOffers = slices.Clone(o.DiscountOffers)
+	o.PaymentDoneAt = clonePtr(o.PaymentDoneAt)
 	if o.SubOrders != nil {
 		subs := make([]Order, len(o.SubOrders))
 		for j, so := range o.SubOrders {

@@ -1,7 +1,8 @@
 // Package bssfake is an in-memory BSS for unit tests of the reconcilers:
 // one master with transferable cash and coupons, its sub-accounts with
 // reclaimable cash and sub-coupons, trans_ids applied at most once
-// (CBC.99007009 on a reuse), and hooks that fail a call before it is
+// (CBC.99007009 on a reuse), pending orders the master pays at most once
+// or cancels, and hooks that fail a call before it is
 // applied or lose its answer after. It implements bss.API; the simulator
 // (internal/bsssim) is the full model behind the HTTP API.
 package bssfake
@@ -44,6 +45,13 @@ type BSS struct {
 	NoRecords bool
 	// Calls counts the calls per operation.
 	Calls map[string]int
+	// PayProcessing leaves a paid order processing (status 3) until
+	// CompletePayments, so that a second pay answers CBC.99000088.
+	PayProcessing bool
+
+	orders   map[string]*order
+	orderIDs []string       // in the order they were added
+	paid     map[string]int // order id → payments applied
 }
 
 type sub struct {
@@ -347,11 +355,6 @@ func (b *BSS) ListAllSubCustomers(context.Context, bss.ListSubCustomersRequest) 
 // ListAllMonthlySums returns no bills: the fake models no consumption.
 func (b *BSS) ListAllMonthlySums(context.Context, bss.MonthlySumRequest) (*bss.MonthlySumResponse, error) {
 	return &bss.MonthlySumResponse{}, nil
-}
-
-// ListAllOrders returns no orders: the fake models none.
-func (b *BSS) ListAllOrders(context.Context, bss.ListOrdersRequest) ([]bss.Order, error) {
-	return nil, nil
 }
 
 // CreateSubCustomer adds a Normal sub-account whose customer id is its
