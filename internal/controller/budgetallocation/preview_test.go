@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -262,6 +263,13 @@ func genCase(rng *rand.Rand) *pcase {
 		})
 	}
 
+	// Compacted: the succeeded transfers before the first open one are
+	// folded into the checkpoint and gone (not while a per-cycle approval
+	// budget counts this cycle's transfers: the operator keeps them).
+	if rng.IntN(2) == 0 && (ea.Spec.Approval == nil || ea.Spec.Approval.AutoApproveCyclePerSubAccount == nil) {
+		transfers = compacted(ba, transfers)
+	}
+
 	// Another allocation of the SubAccount, in another namespace, with a
 	// transfer this cycle that counts against the approval budget.
 	sib := &budgetv1alpha1.BudgetAllocation{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: "other", UID: "uid-b",
@@ -274,6 +282,25 @@ func genCase(rng *rand.Rand) *pcase {
 	c.describe = fmt.Sprintf("spec %+v ledger %d transfers, master cash %s credit %v coupons %v, sub cash %s credit %v, fundingLimit %v, approval %+v",
 		ba.Spec, len(transfers), c.masterCash, c.masterCredit, c.coupons, c.subCash, c.subCredit, sa.Spec.FundingLimit, ea.Spec.Approval)
 	return c
+}
+
+// compacted folds the allocation's succeeded transfers into its
+// checkpoint, as the operator does, and returns the transfers without them.
+func compacted(ba *budgetv1alpha1.BudgetAllocation, transfers []client.Object) []client.Object {
+	entries := make([]planner.Entry, 0, len(transfers))
+	for _, o := range transfers {
+		entries = append(entries, planner.EntryOf(o.(*budgetv1alpha1.BudgetTransfer)))
+	}
+	cp, _ := planner.Fold(nil, entries, billcycle.Of)
+	ba.Status.Checkpoint = cp.API()
+	if cp.Sequence > 0 {
+		ba.Status.LastTransfer = &budgetv1alpha1.TransferSummary{Name: budgetallocation.TransferName(ba.Name, cp.Sequence),
+			Operation: budgetv1alpha1.OperationTransfer, Phase: budgetv1alpha1.PhaseSucceeded, Sequence: cp.Sequence}
+	}
+	return slices.DeleteFunc(transfers, func(o client.Object) bool {
+		bt := o.(*budgetv1alpha1.BudgetTransfer)
+		return bt.Status.Phase == budgetv1alpha1.PhaseSucceeded && bt.Spec.Sequence <= cp.Sequence
+	})
 }
 
 func transfer(ba *budgetv1alpha1.BudgetAllocation, seq int64, op budgetv1alpha1.TransferOperation, amount string, phase budgetv1alpha1.TransferPhase) *budgetv1alpha1.BudgetTransfer {
