@@ -44,7 +44,10 @@ func (r *Reconciler) reconstruction(ctx context.Context, s *scope) (ctrl.Result,
 		return ctrl.Result{}, nil
 	}
 	rec := s.ba.Status.Reconstruction
-	if rec == nil || rec.Transfer != f.Name {
+	// An incomplete one is looked up again (the records may have lagged)
+	// whenever the allocation is reconciled; a complete one stands, so
+	// that the digest an administrator reviewed is the one accepted.
+	if rec == nil || rec.Transfer != f.Name || !rec.Complete {
 		callCtx, cancel := context.WithTimeout(ctx, r.Options.BSSCallTimeout)
 		defer cancel()
 		var err error
