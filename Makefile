@@ -90,7 +90,7 @@ bench: build ## Benchmark convergence and cost: 1000 allocations over 200 sub-ac
 # lasts 8s of writes, long enough that one round of SubAccount syncs cannot
 # tip its per-allocation figures), then 20 top-ups that poll 4 times each
 # in the steady window; the peak RSS target scaled to its size.
-BENCH_SMOKE_FLAGS ?= -allocations=100 -subaccounts=20 -topups=20 -raise-percent=100 -balance-sync-interval=15s -steady=1m -max-rss-mib=100
+BENCH_SMOKE_FLAGS ?= -allocations=100 -subaccounts=20 -topups=20 -raise-percent=100 -balance-sync-interval=15s -steady=1m -max-rss-mib=100 -history-transfers=10 -max-history-rss-mib=100
 
 .PHONY: bench-smoke
 bench-smoke: build ## The benchmark's targets on a small run, about 1.5 minutes: 100 allocations (20 of them top-ups) over 20 sub-accounts; fails on a miss (make test runs it).

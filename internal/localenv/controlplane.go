@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -27,6 +28,10 @@ type ControlPlaneOptions struct {
 	// Dir receives etcd's data, the API server's certificates, both logs and
 	// the kubeconfig. It is created if needed.
 	Dir string
+	// EtcdQuotaBytes is etcd's --quota-backend-bytes; 0 keeps etcd's
+	// default (2 GiB), which a few hundred thousand objects written and
+	// deleted can fill.
+	EtcdQuotaBytes int64
 }
 
 // ControlPlane is etcd and kube-apiserver on loopback with the CRDs
@@ -102,6 +107,9 @@ func StartControlPlane(opts ControlPlaneOptions) (_ *ControlPlane, retErr error)
 			Etcd:      &envtest.Etcd{DataDir: filepath.Join(opts.Dir, "etcd"), Out: etcdLog, Err: etcdLog},
 			APIServer: &envtest.APIServer{CertDir: filepath.Join(opts.Dir, "kube-apiserver"), Out: apiLog, Err: apiLog},
 		},
+	}
+	if opts.EtcdQuotaBytes > 0 {
+		cp.env.ControlPlane.Etcd.Configure().Set("quota-backend-bytes", strconv.FormatInt(opts.EtcdQuotaBytes, 10))
 	}
 	cfg, err := cp.env.Start()
 	if err != nil {

@@ -12,7 +12,13 @@
 //  2. raise: raises a tenth of them and waits again;
 //  3. steady: adds the -topups top-up allocations (counted in N), holds
 //     still for a window and counts what the operator does when nothing
-//     changes but the top-ups' polls.
+//     changes but the top-ups' polls;
+//  4. history (-history-transfers per allocation, 0 skips it): stops the
+//     manager, creates that many settled BudgetTransfers for each
+//     allocation that has moved money, as the operator leaves them,
+//     starts the manager on them (with --transfer-retention) and waits
+//     until it has folded and compacted them all, then restarts it once
+//     more and waits until every allocation is Ready again.
 //
 // It prints a table and, on its last line, one JSON object, checks the
 // targets and exits 1 if any fails. Run it with `make bench`, or the small
@@ -55,6 +61,12 @@ type config struct {
 	maxRSSMiB                float64
 	managerArgs, simArgs     stringList
 	managerEnv               stringList
+	historyTransfers         int
+	historyWorkers           int
+	historyBalanceSync       time.Duration
+	historyRetention         string
+	historyQPS               int
+	maxHistoryRSSMiB         float64
 }
 
 type stringList []string
@@ -86,7 +98,11 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs.Var(&c.managerArgs, "manager-arg", "extra manager flag (repeatable), e.g. -manager-arg=--max-concurrent-reconciles=8")
 	fs.Var(&c.managerEnv, "manager-env", "extra manager environment variable (repeatable), e.g. -manager-env=GOGC=50")
 	fs.Var(&c.simArgs, "sim-arg", "extra bss-simulator flag (repeatable), e.g. -sim-arg=--error-rate=0.3")
+	historyFlags(fs, c)
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := c.validHistory(); err != nil {
 		return nil, err
 	}
 	switch {
@@ -104,6 +120,28 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 		return nil, errors.New("-balance-sync-interval must be at least 10s (the CRD's minimum)")
 	}
 	return c, nil
+}
+
+// historyFlags are the history phase's.
+func historyFlags(fs *flag.FlagSet, c *config) {
+	fs.IntVar(&c.historyTransfers, "history-transfers", 200, "history phase: settled transfers created for each allocation that has moved money, alternately Transfer and Reclaim of the same amount (even; 0 skips the phase)")
+	fs.IntVar(&c.historyWorkers, "history-workers", 48, "history phase: concurrent creates (the benchmark's client has no rate limit)")
+	fs.DurationVar(&c.historyBalanceSync, "history-balance-sync-interval", 10*time.Minute, "history phase: EnterpriseAccount balanceSyncInterval from the phase on (the operator's default), so that the restart's balance reads are its own and not periodic syncs that fall due")
+	fs.StringVar(&c.historyRetention, "history-retention", "0s", "history phase: the manager's --transfer-retention (\"\" leaves the flag out)")
+	fs.IntVar(&c.historyQPS, "history-kube-api-qps", 400, "history phase: the manager's --kube-api-qps (burst twice that) while it compacts: compacting a transfer takes two BudgetTransfer writes, so an upgrade of an installation with a long history raises it for the first run (0 keeps the manager's default, 50)")
+	fs.Float64Var(&c.maxHistoryRSSMiB, "max-history-rss-mib", 250, "target: the manager's peak RSS in MiB while it folds and compacts the history")
+}
+
+func (c *config) validHistory() error {
+	switch {
+	case c.historyTransfers < 0 || c.historyTransfers%2 != 0:
+		return errors.New("-history-transfers must be even and not negative: the history nets to zero in pairs")
+	case c.historyWorkers < 1:
+		return errors.New("-history-workers must be at least 1")
+	case c.historyBalanceSync < 10*time.Second:
+		return errors.New("-history-balance-sync-interval must be at least 10s (the CRD's minimum)")
+	}
+	return nil
 }
 
 func main() {

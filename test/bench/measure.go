@@ -86,6 +86,26 @@ var categories = map[string]string{
 	bss.OpShowCustomerOrderDetails:            "orders",
 }
 
+// subAccountBalanceOps are the balance reads that read one sub-account's
+// balances; the other balance reads are the master's.
+var subAccountBalanceOps = map[string]bool{
+	bss.OpListEnterpriseMultiAccount:      true,
+	bss.OpListMultiAccountRetrieveCoupons: true,
+	bss.OpShowCustomerAccountBalances:     true,
+}
+
+// subAccountBalanceReads counts the calls that read a sub-account's
+// balances.
+func subAccountBalanceReads(calls map[string]float64) float64 {
+	var n float64
+	for op, v := range calls {
+		if subAccountBalanceOps[op] {
+			n += v
+		}
+	}
+	return n
+}
+
 func category(op string) string {
 	if c, ok := categories[op]; ok {
 		return c

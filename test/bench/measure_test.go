@@ -67,6 +67,16 @@ func TestCategories(t *testing.T) {
 	}
 }
 
+func TestSubAccountBalanceReads(t *testing.T) {
+	calls := map[string]float64{
+		bss.OpListEnterpriseMultiAccount: 20, bss.OpListMultiAccountRetrieveCoupons: 3, bss.OpShowCustomerAccountBalances: 1,
+		bss.OpShowMultiAccountTransferAmount: 6, bss.OpListMultiAccountTransferCoupons: 1, bss.OpUpdateSubEnterpriseAmount: 2,
+	}
+	if got := subAccountBalanceReads(calls); got != 24 {
+		t.Errorf("got %v sub-account balance reads, want 24: the master's reads and money writes are not theirs", got)
+	}
+}
+
 func TestProcStatsOfThisProcess(t *testing.T) {
 	cpu, rss, err := procStats(os.Getpid())
 	if err != nil {

@@ -94,6 +94,8 @@ type report struct {
 	Converge     *phaseReport  `json:"converge"`
 	Raise        *phaseReport  `json:"raise"`
 	Steady       *steadyReport `json:"steady"`
+	// History is the history phase, when it ran.
+	History *historyReport `json:"history,omitempty"`
 	// Duplicates is trans_ids BSS applied twice plus money operations
 	// applied beyond the Succeeded BudgetTransfers.
 	Duplicates int `json:"duplicates"`
@@ -106,7 +108,7 @@ type report struct {
 	Pass             bool    `json:"pass"`
 }
 
-// phases runs converge, raise and steady and measures each.
+// phases runs converge, raise, steady and history and measures each.
 func (w *world) phases(ctx context.Context) (*report, error) {
 	cfg := w.cfg
 	rep := &report{
@@ -207,6 +209,14 @@ func (w *world) phases(ctx context.Context) (*report, error) {
 	}
 	rep.PeakRSSMiB = float64(after.peakRSS) / (1 << 20)
 	rep.CPUSeconds = after.cpu
+
+	// 4. History: after the books are checked, as compaction removes the
+	// Succeeded transfers they count.
+	if cfg.historyTransfers > 0 {
+		if rep.History, err = w.history(ctx); err != nil {
+			return nil, err
+		}
+	}
 	rep.Targets = w.targets(rep)
 	rep.Pass = true
 	for _, t := range rep.Targets {

@@ -34,6 +34,11 @@ const (
 	// A top-up polls once per balance interval; the rest is the jitter
 	// (± 10%) and the window's edges.
 	maxReconcilesPerTopUpPoll = 1.5
+	// A manager restarted on a compacted history is back within 30 s,
+	// moves no money and reads each sub-account's balance at most once.
+	maxRestartSeconds            = 30
+	maxRestartBalanceReadsPerSub = 1
+	maxHistoryMoneyWrites        = 0
 )
 
 func atMost(name string, value, limit float64) check {
@@ -70,7 +75,21 @@ func (w *world) targets(rep *report) []check {
 		atMost("sub-accounts whose BSS ledger differs from the allocations", float64(rep.LedgerMismatches), 0),
 		atMost("manager peak RSS (MiB)", rep.PeakRSSMiB, w.cfg.maxRSSMiB),
 	)
-	return out
+	return append(out, w.historyTargets(rep.History)...)
+}
+
+// historyTargets are the history phase's, when it ran.
+func (w *world) historyTargets(h *historyReport) []check {
+	if h == nil {
+		return nil
+	}
+	return []check{
+		atMost("manager peak RSS while folding and compacting the history (MiB)", h.Compact.PeakRSSMiB, w.cfg.maxHistoryRSSMiB),
+		atMost("money writes while folding and compacting the history", h.Compact.moneyWrites(), maxHistoryMoneyWrites),
+		atMost("restart with the history: seconds until every allocation is Ready again", h.Restart.Seconds, maxRestartSeconds),
+		atMost("money writes after the restart", h.Restart.moneyWrites(), maxHistoryMoneyWrites),
+		atMost("balance reads per sub-account after the restart", h.Restart.BalanceReadsPerSubAccount, maxRestartBalanceReadsPerSub),
+	}
 }
 
 // print writes the table and, last, the JSON line. It reports whether
@@ -115,19 +134,19 @@ func (rep *report) print(out io.Writer) bool {
 	prow("floor = writes ÷ rate (s)", func(p *phaseReport) any { return p.FloorSeconds })
 	prow("time ÷ floor", func(p *phaseReport) any { return p.Ratio })
 	prow("BSS calls per funded allocation", func(p *phaseReport) any { return p.BSSCallsPerFunded })
-	for _, c := range keysOf(phases, func(p *phaseReport) map[string]float64 { return p.BSSPerFundedByCategory }) {
+	for _, c := range unionKeys(phases, func(p *phaseReport) map[string]float64 { return p.BSSPerFundedByCategory }) {
 		prow("  "+c, func(p *phaseReport) any { return p.BSSPerFundedByCategory[c] })
 	}
-	for _, op := range keysOf(phases, func(p *phaseReport) map[string]float64 { return p.BSSCalls }) {
+	for _, op := range unionKeys(phases, func(p *phaseReport) map[string]float64 { return p.BSSCalls }) {
 		prow("    "+op, func(p *phaseReport) any { return p.BSSCalls[op] / float64(p.Funded) })
 	}
 	prow("API writes per funded allocation (allocation + transfer)", func(p *phaseReport) any { return p.WritesPerFunded })
-	for _, k := range keysOf(phases, func(p *phaseReport) map[string]float64 { return p.Writes }) {
+	for _, k := range unionKeys(phases, func(p *phaseReport) map[string]float64 { return p.Writes }) {
 		prow("    "+k, func(p *phaseReport) any { return p.Writes[k] / float64(p.Funded) })
 	}
 	prow("SubAccount status writes per funded allocation", func(p *phaseReport) any { return p.SubAccountWritesPerFunded })
 	prow("events per funded allocation", func(p *phaseReport) any { return p.EventsPerFunded })
-	for _, c := range keysOf(phases, func(p *phaseReport) map[string]float64 { return p.ReconcilesPerFunded }) {
+	for _, c := range unionKeys(phases, func(p *phaseReport) map[string]float64 { return p.ReconcilesPerFunded }) {
 		prow("reconciles per funded allocation: "+c, func(p *phaseReport) any { return p.ReconcilesPerFunded[c] })
 	}
 	prow("manager CPU (s)", func(p *phaseReport) any { return p.CPUSeconds })
@@ -157,6 +176,7 @@ func (rep *report) print(out io.Writer) bool {
 	row("manager CPU, whole run (s)", rep.CPUSeconds)
 	row("duplicates applied", rep.Duplicates)
 	row("ledger mismatches", rep.LedgerMismatches)
+	rep.History.print(row)
 	row("")
 	row("target", "value", "limit", "result")
 	for _, t := range rep.Targets {
@@ -176,15 +196,56 @@ func (rep *report) print(out io.Writer) bool {
 	return rep.Pass
 }
 
-// keysOf is the sorted union of the keys of one map of every phase that ran.
-func keysOf(phases []*phaseReport, m func(p *phaseReport) map[string]float64) []string {
+// unionKeys is the sorted union of the keys of one map of every item that
+// is there.
+func unionKeys[T any](items []*T, m func(*T) map[string]float64) []string {
 	keys := map[string]bool{}
-	for _, p := range phases {
-		if p != nil {
-			for k := range m(p) {
+	for _, it := range items {
+		if it != nil {
+			for k := range m(it) {
 				keys[k] = true
 			}
 		}
 	}
 	return slices.Sorted(maps.Keys(keys))
+}
+
+// moneyWrites is the money writes the manager sent or BSS applied,
+// whichever is more.
+func (r *runReport) moneyWrites() float64 {
+	return max(r.MoneyWriteCalls, float64(r.MoneyWritesApplied))
+}
+
+// print writes the history phase's rows, if it ran.
+func (h *historyReport) print(row func(cells ...any)) {
+	if h == nil {
+		return
+	}
+	row("")
+	row("history", fmt.Sprintf("%d allocations × %d settled transfers", h.Allocations, h.PerAllocation))
+	row("settled transfers created by the benchmark", h.Created)
+	row("time to create them (s)", h.CreateSeconds)
+	row("created per second (create + status write each)", h.CreatePerSecond)
+	row("settled transfers when the manager started", h.Settled)
+	row("LedgerRecords written", h.LedgerRecords)
+	row("entries in them", h.LedgerEntries)
+	row("")
+	row("manager run", "compact", "restart")
+	runs := []*runReport{h.Compact, h.Restart}
+	rrow := func(name string, f func(r *runReport) any) { row(name, f(h.Compact), f(h.Restart)) }
+	rrow("seconds from start until done", func(r *runReport) any { return r.Seconds })
+	rrow("manager peak RSS (MiB)", func(r *runReport) any { return r.PeakRSSMiB })
+	rrow("manager CPU (s)", func(r *runReport) any { return r.CPUSeconds })
+	rrow("money writes sent", func(r *runReport) any { return r.MoneyWriteCalls })
+	rrow("money writes applied by BSS", func(r *runReport) any { return r.MoneyWritesApplied })
+	rrow("sub-account balance reads per sub-account", func(r *runReport) any { return r.BalanceReadsPerSubAccount })
+	for _, op := range unionKeys(runs, func(r *runReport) map[string]float64 { return r.BSSCalls }) {
+		rrow("BSS calls: "+op, func(r *runReport) any { return r.BSSCalls[op] })
+	}
+	for _, k := range unionKeys(runs, func(r *runReport) map[string]float64 { return r.Writes }) {
+		rrow("API writes: "+k, func(r *runReport) any { return r.Writes[k] })
+	}
+	for _, c := range unionKeys(runs, func(r *runReport) map[string]float64 { return r.Reconciles }) {
+		rrow("reconciles: "+c, func(r *runReport) any { return r.Reconciles[c] })
+	}
 }

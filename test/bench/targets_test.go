@@ -16,6 +16,10 @@ func passing() *report {
 		Steady:     &steadyReport{BillingReads: 1, BillingReadsAllowed: 5, ReconcilesPerAllocationPerPoll: 0.19, ReconcilesPerTopUpPerPoll: 0.95},
 		TopUps:     20,
 		PeakRSSMiB: 62.7,
+		History: &historyReport{
+			Compact: &runReport{PeakRSSMiB: 70, BalanceReadsPerSubAccount: 0.1},
+			Restart: &runReport{Seconds: 3.2, PeakRSSMiB: 50, BalanceReadsPerSubAccount: 0.05},
+		},
 	}
 }
 
@@ -23,19 +27,24 @@ func passing() *report {
 // and expects exactly the target that names it to fail, so that no target
 // reads a figure that cannot move.
 func TestEachTargetReadsItsFigure(t *testing.T) {
-	w := &world{cfg: &config{maxRSSMiB: 100}}
+	w := &world{cfg: &config{maxRSSMiB: 100, maxHistoryRSSMiB: 100}}
 	breaks := map[string]func(r *report){
-		"converge time ÷ floor":                                                  func(r *report) { r.Converge.Ratio = 1.3 },
-		"BSS calls per funded allocation (converge)":                             func(r *report) { r.Converge.BSSCallsPerFunded = 4.1 },
-		"BSS calls per funded allocation (raise)":                                func(r *report) { r.Raise.BSSCallsPerFunded = 4.1 },
-		"bill and order reads in the steady window (O(pages), not O(S))":         func(r *report) { r.Steady.BillingReads = 20 },
-		"API server writes per funded allocation (converge)":                     func(r *report) { r.Converge.WritesPerFunded = 6.0125 },
-		"API server writes per funded allocation (raise)":                        func(r *report) { r.Raise.WritesPerFunded = 5.0125 },
-		"allocation reconciles per allocation per poll interval (steady)":        func(r *report) { r.Steady.ReconcilesPerAllocationPerPoll = 1.9 },
-		"allocation reconciles per top-up allocation per poll interval (steady)": func(r *report) { r.Steady.ReconcilesPerTopUpPerPoll = 1.9 },
-		"duplicates applied":                                                     func(r *report) { r.Duplicates = 1 },
-		"sub-accounts whose BSS ledger differs from the allocations":             func(r *report) { r.LedgerMismatches = 1 },
-		"manager peak RSS (MiB)":                                                 func(r *report) { r.PeakRSSMiB = 140 },
+		"converge time ÷ floor":                                                   func(r *report) { r.Converge.Ratio = 1.3 },
+		"BSS calls per funded allocation (converge)":                              func(r *report) { r.Converge.BSSCallsPerFunded = 4.1 },
+		"BSS calls per funded allocation (raise)":                                 func(r *report) { r.Raise.BSSCallsPerFunded = 4.1 },
+		"bill and order reads in the steady window (O(pages), not O(S))":          func(r *report) { r.Steady.BillingReads = 20 },
+		"API server writes per funded allocation (converge)":                      func(r *report) { r.Converge.WritesPerFunded = 6.0125 },
+		"API server writes per funded allocation (raise)":                         func(r *report) { r.Raise.WritesPerFunded = 5.0125 },
+		"allocation reconciles per allocation per poll interval (steady)":         func(r *report) { r.Steady.ReconcilesPerAllocationPerPoll = 1.9 },
+		"allocation reconciles per top-up allocation per poll interval (steady)":  func(r *report) { r.Steady.ReconcilesPerTopUpPerPoll = 1.9 },
+		"duplicates applied":                                                      func(r *report) { r.Duplicates = 1 },
+		"sub-accounts whose BSS ledger differs from the allocations":              func(r *report) { r.LedgerMismatches = 1 },
+		"manager peak RSS (MiB)":                                                  func(r *report) { r.PeakRSSMiB = 140 },
+		"manager peak RSS while folding and compacting the history (MiB)":         func(r *report) { r.History.Compact.PeakRSSMiB = 140 },
+		"money writes while folding and compacting the history":                   func(r *report) { r.History.Compact.MoneyWriteCalls = 1 },
+		"restart with the history: seconds until every allocation is Ready again": func(r *report) { r.History.Restart.Seconds = 31 },
+		"money writes after the restart":                                          func(r *report) { r.History.Restart.MoneyWritesApplied = 1 },
+		"balance reads per sub-account after the restart":                         func(r *report) { r.History.Restart.BalanceReadsPerSubAccount = 1.05 },
 	}
 	all := w.targets(passing())
 	if len(all) != len(breaks) {
@@ -52,6 +61,11 @@ func TestEachTargetReadsItsFigure(t *testing.T) {
 		if c.Name == "allocation reconciles per top-up allocation per poll interval (steady)" {
 			t.Error("a run without top-ups has a target for them")
 		}
+	}
+	r = passing()
+	r.History = nil
+	if n := len(w.targets(r)); n != len(all)-5 {
+		t.Errorf("a run without the history phase has %d targets, want %d", n, len(all)-5)
 	}
 	for name, brk := range breaks {
 		r := passing()

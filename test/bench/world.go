@@ -47,6 +47,8 @@ type world struct {
 	sim     *localenv.Simulator
 	mgr     *localenv.Manager
 	pprof   string // base URL of the manager's pprof, when -pprof
+	// managerStarts counts the managers started, restarts included.
+	managerStarts int
 
 	allocs []*allocation
 	// benchWrites counts the benchmark's own writes to budget.bss.dev, by
@@ -119,6 +121,9 @@ func (w *world) start(ctx context.Context, root, assets string) error {
 	var err error
 	w.cp, err = localenv.StartControlPlane(localenv.ControlPlaneOptions{
 		AssetsDir: assets, CRDDir: filepath.Join(root, "config", "crd", "bases"), Dir: w.dir,
+		// The history phase writes and deletes hundreds of thousands of
+		// objects; etcd's default 2 GiB would be the limit, not the operator.
+		EtcdQuotaBytes: 8 << 30,
 	})
 	if err != nil {
 		return err
@@ -188,28 +193,9 @@ func (w *world) start(ctx context.Context, root, assets string) error {
 		w.allocs = append(w.allocs, a)
 	}
 
-	args := []string{
-		// Production backoffs, not the tests' short ones.
-		"--transfer-retry-base=1m", "--submit-retry-base=2s", "--funds-recheck-interval=1m",
-	}
-	if cfg.pprof {
-		port, err := localenv.FreePort()
-		if err != nil {
-			return err
-		}
-		args = append(args, "--pprof-bind-address="+localenv.LoopbackAddr(port))
-		w.pprof = "http://" + localenv.LoopbackAddr(port) + "/debug/pprof"
-	}
-	args = append(args, cfg.managerArgs...)
-	w.mgr, err = localenv.StartManager(ctx, localenv.ManagerOptions{
-		Binary: filepath.Join(cfg.binDir, "manager"), Kubeconfig: w.cp.KubeconfigPath, Dir: w.dir,
-		Namespace: opNS, Args: args, Env: cfg.managerEnv,
-	})
-	if err != nil {
+	if err := w.startManager(ctx); err != nil {
 		return err
 	}
-	w.logf("manager pid %d started with %s", w.mgr.Pid(), strings.Join(slices.Concat(cfg.managerEnv, args), " "))
-
 	var ready int
 	err = testenv.Wait(ctx, 10*time.Minute, time.Second, func(ctx context.Context) (bool, error) {
 		if w.mgr.Exited() {
@@ -232,6 +218,45 @@ func (w *world) start(ctx context.Context, root, assets string) error {
 	}
 	w.logf("%d SubAccounts Ready, %s after start", cfg.subAccounts, since(began))
 	return nil
+}
+
+// startManager starts the manager with the benchmark's flags and extra
+// ones, and remembers where its pprof is served.
+func (w *world) startManager(ctx context.Context, extra ...string) error {
+	cfg := w.cfg
+	args := []string{
+		// Production backoffs, not the tests' short ones.
+		"--transfer-retry-base=1m", "--submit-retry-base=2s", "--funds-recheck-interval=1m",
+	}
+	if cfg.pprof {
+		port, err := localenv.FreePort()
+		if err != nil {
+			return err
+		}
+		args = append(args, "--pprof-bind-address="+localenv.LoopbackAddr(port))
+		w.pprof = "http://" + localenv.LoopbackAddr(port) + "/debug/pprof"
+	}
+	args = append(append(args, cfg.managerArgs...), extra...)
+	var err error
+	w.mgr, err = localenv.StartManager(ctx, localenv.ManagerOptions{
+		Binary: filepath.Join(cfg.binDir, "manager"), Kubeconfig: w.cp.KubeconfigPath, Dir: w.dir,
+		Name: w.managerName(), Namespace: opNS, Args: args, Env: cfg.managerEnv,
+	})
+	if err != nil {
+		return err
+	}
+	w.logf("manager pid %d started with %s", w.mgr.Pid(), strings.Join(slices.Concat(cfg.managerEnv, args), " "))
+	return nil
+}
+
+// managerName names the manager's log: manager.log for the first, then
+// manager-2.log and on for each restart.
+func (w *world) managerName() string {
+	w.managerStarts++
+	if w.managerStarts == 1 {
+		return "manager"
+	}
+	return fmt.Sprintf("manager-%d", w.managerStarts)
 }
 
 // createTopUps creates the top-up allocations and waits until each is
