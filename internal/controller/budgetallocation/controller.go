@@ -669,7 +669,7 @@ func (r *Reconciler) createTransfer(ctx context.Context, s *scope, dec planner.D
 	}
 	log.FromContext(ctx).Info("created transfer", "transfer", bt.Name, "operation", dec.Operation, "amount", dec.Amount.String())
 	r.Recorder.Eventf(ba, bt, corev1.EventTypeNormal, "TransferCreated", "Plan", "created %s: %s", bt.Name, planner.Describe(dec))
-	ba.Status.LastTransfer = &budgetv1alpha1.TransferSummary{Name: bt.Name, Operation: dec.Operation, Amount: bt.Spec.Amount, Phase: budgetv1alpha1.PhasePending}
+	ba.Status.LastTransfer = &budgetv1alpha1.TransferSummary{Name: bt.Name, Operation: dec.Operation, Amount: bt.Spec.Amount, Phase: budgetv1alpha1.PhasePending, Sequence: seq}
 	if dec.Operation == budgetv1alpha1.OperationTransfer || dec.Operation == budgetv1alpha1.OperationReclaim {
 		signed := dec.Amount
 		if dec.Operation == budgetv1alpha1.OperationReclaim {
@@ -693,8 +693,15 @@ func (r *Reconciler) createTransfer(ctx context.Context, s *scope, dec planner.D
 // under that name; say so instead of retrying in silence.
 func (r *Reconciler) nameTaken(ctx context.Context, s *scope, name string) (ctrl.Result, error) {
 	var other budgetv1alpha1.BudgetTransfer
-	if err := r.Get(ctx, types.NamespacedName{Namespace: s.ba.Namespace, Name: name}, &other); err != nil || metav1.IsControlledBy(&other, s.ba) {
+	// Read around the cache, which holds no succeeded transfer.
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: s.ba.Namespace, Name: name}, &other); err != nil {
 		return ctrl.Result{RequeueAfter: time.Second}, client.IgnoreNotFound(err)
+	}
+	if metav1.IsControlledBy(&other, s.ba) {
+		// This allocation's own: another worker's, or one the ledger has
+		// not folded yet. Reading the whole ledger folds it; the next
+		// reconcile plans from that.
+		return ctrl.Result{RequeueAfter: time.Second}, r.readWholeLedger(ctx, s)
 	}
 	msg := fmt.Sprintf("the name of the next transfer, %s, is taken by a BudgetTransfer this allocation does not own (it belongs to %s); nothing moves until it is gone",
 		name, cmp.Or(other.Spec.AllocationRef.Name, "no allocation"))
@@ -755,20 +762,30 @@ func (r *Reconciler) loadLedger(ctx context.Context, s *scope) error {
 	}
 	s.transfers = planner.Owned(s.ba, list.Items)
 	if lastTransferGone(s) {
-		return r.readWholeLedger(ctx, s)
+		return r.readLastTransfer(ctx, s)
 	}
 	var err error
 	s.ledger, err = planner.LedgerOf(s.ba, s.transfers)
 	return err
 }
 
-// ledgerComplete reads the whole ledger from the API server before a new
-// transfer is created (unless this reconcile did already) and reports
-// whether the plan was made from it: not if the read folded anything (the
-// checkpoint is written first) or found the ledger other than the cache
-// showed it.
+// ledgerComplete says whether a new transfer may be created from the
+// ledger this reconcile planned from: not if it folded anything (the
+// checkpoint is written first). An allocation without a checkpoint reads
+// its whole ledger first — and the kept trail of its ledger id, if it is a
+// restored or re-applied one — unless its ledger is its own and new (its
+// ledger id is its UID, and it has recorded no transfer): nothing can
+// precede it. Otherwise the checkpoint and the cache are the whole ledger:
+// every transfer but the newest is folded before a newer one is created,
+// the newest is read when it leaves the cache (readLastTransfer), and one
+// the ledger still missed would hold the name the next transfer takes
+// (nameTaken folds it).
 func (r *Reconciler) ledgerComplete(ctx context.Context, s *scope) (bool, error) {
-	if !s.fullRead {
+	if !s.fullRead && s.ba.Status.Checkpoint == nil {
+		if id, _ := LedgerID(s.ba); id == string(s.ba.UID) && s.ba.Status.LastTransfer == nil && len(s.transfers) == 0 {
+			s.ba.Status.Checkpoint = &budgetv1alpha1.LedgerCheckpoint{}
+			return true, nil
+		}
 		before := s.ledger
 		if err := r.readWholeLedger(ctx, s); err != nil {
 			return false, err

@@ -61,6 +61,50 @@ func lastTransferGone(s *scope) bool {
 	return cp == nil || lt.Sequence == 0 || lt.Sequence > cp.Sequence
 }
 
+// readLastTransfer reads, around the cache, the transfer the allocation's
+// status names last, which has left the cache, and folds it if it has
+// succeeded. Only the newest transfer can be unfolded: each one is folded
+// (and the checkpoint written) before a newer one is created. Where that
+// transfer is gone or not the allocation's, the whole ledger is read.
+func (r *Reconciler) readLastTransfer(ctx context.Context, s *scope) error {
+	cp, err := planner.CheckpointOf(s.ba.Status.Checkpoint)
+	if err != nil {
+		return err
+	}
+	var bt budgetv1alpha1.BudgetTransfer
+	err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: s.ba.Namespace, Name: s.ba.Status.LastTransfer.Name}, &bt)
+	switch {
+	case cp == nil, apierrors.IsNotFound(err), err == nil && !metav1.IsControlledBy(&bt, s.ba):
+		return r.readWholeLedger(ctx, s)
+	case err != nil:
+		return err
+	}
+	s.transfers = append(s.transfers, bt)
+	entries := make([]planner.Entry, 0, len(s.transfers))
+	for i := range s.transfers {
+		entries = append(entries, planner.EntryOf(&s.transfers[i]))
+	}
+	next, n := planner.Fold(cp, entries, billcycle.Of)
+	if n > 0 {
+		at := s.ba.Status.Checkpoint.CompactAt
+		s.ba.Status.Checkpoint = next.API()
+		// The transfers folded before are not read here: the earlier of
+		// their time and this one's is kept, and compaction reads them all.
+		s.ba.Status.Checkpoint.CompactAt = earlier(at, r.compactAt(s, next.Sequence))
+		s.folded = n
+	}
+	s.ledger, err = planner.LedgerOf(s.ba, s.transfers)
+	return err
+}
+
+// earlier is the earlier of two optional times.
+func earlier(a, b *metav1.Time) *metav1.Time {
+	if a == nil || b != nil && b.Before(a) {
+		return b
+	}
+	return a
+}
+
 // readWholeLedger reads every transfer of the allocation from the API
 // server (and, while it has no checkpoint, the kept trail of its ledger id)
 // and folds the succeeded ones into the checkpoint.
