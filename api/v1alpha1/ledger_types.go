@@ -35,6 +35,7 @@ type LedgerCheckpoint struct {
 	// +kubebuilder:validation:MaxLength=7
 	// +optional
 	Cycle string `json:"cycle,omitempty"`
+	// CycleTransferred is what the folded Transfers created in Cycle moved.
 	// +optional
 	CycleTransferred Money `json:"cycleTransferred,omitempty"`
 	// CompactAt is when the oldest settled transfer that is still kept
@@ -150,9 +151,10 @@ type LedgerRecordSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=400
 	LedgerID string `json:"ledgerID"`
-	// Namespace and Allocation name the BudgetAllocation.
+	// Namespace is the BudgetAllocation's namespace.
 	// +kubebuilder:validation:MaxLength=63
 	Namespace string `json:"namespace"`
+	// Allocation is the BudgetAllocation's name.
 	// +kubebuilder:validation:MaxLength=253
 	Allocation string `json:"allocation"`
 	// SubAccount is the SubAccount the allocation funded.
@@ -163,9 +165,10 @@ type LedgerRecordSpec struct {
 	// Reconstructed.
 	// +kubebuilder:validation:Enum=Compacted;Deleted;Reconstructed
 	Reason string `json:"reason"`
-	// FromSequence and ToSequence bound the sequences of Entries.
+	// FromSequence is the lowest sequence of Entries.
 	// +kubebuilder:validation:Minimum=1
 	FromSequence int64 `json:"fromSequence"`
+	// ToSequence is the highest sequence of Entries.
 	// +kubebuilder:validation:Minimum=1
 	ToSequence int64 `json:"toSequence"`
 	// Entries are the transfers, in sequence order.
@@ -176,45 +179,53 @@ type LedgerRecordSpec struct {
 
 // LedgerEntry is one settled transfer as the audit trail keeps it.
 type LedgerEntry struct {
-	// Sequence and Name of the BudgetTransfer.
+	// Sequence is the BudgetTransfer's sequence in the allocation's ledger.
 	// +kubebuilder:validation:Minimum=1
 	Sequence int64 `json:"sequence"`
+	// Name is the BudgetTransfer's name.
 	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name"`
 	// TransID is the trans_id sent to BSS.
 	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	TransID string `json:"transID,omitempty"`
-	// Operation, BalanceType, Amount, CouponID, SubCouponID and ExpireTime
-	// are the transfer's.
+	// Operation is the transfer's operation.
 	Operation TransferOperation `json:"operation"`
+	// BalanceType is the transfer's balance type (money movements only).
 	// +kubebuilder:validation:Enum=Debit;Credit
 	// +optional
 	BalanceType BalanceType `json:"balanceType,omitempty"`
+	// Amount is the transfer's amount (none for a CouponReclaim).
 	// +optional
 	Amount Money `json:"amount,omitempty"`
+	// CouponID is the master's coupon of a coupon movement.
 	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	CouponID string `json:"couponID,omitempty"`
+	// SubCouponID is the sub-coupon a coupon movement created or reclaimed.
 	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	SubCouponID string `json:"subCouponID,omitempty"`
+	// ExpireTime is the credit ledger's expiry of a credit movement.
 	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	ExpireTime string `json:"expireTime,omitempty"`
-	// CustomerID and EnterpriseAccount are who the money moved between.
+	// CustomerID is the BSS customer the money moved to or from.
 	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	CustomerID string `json:"customerID,omitempty"`
+	// EnterpriseAccount is the master's EnterpriseAccount.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	EnterpriseAccount string `json:"enterpriseAccount,omitempty"`
-	// Phase is Succeeded or Failed; Reason and ErrorCode say why.
+	// Phase is Succeeded or Failed.
 	// +kubebuilder:validation:Enum=Succeeded;Failed
 	Phase TransferPhase `json:"phase"`
+	// Reason is the transfer's Ready reason when it settled.
 	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	Reason string `json:"reason,omitempty"`
+	// ErrorCode is BSS's error code of a failed transfer.
 	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	ErrorCode string `json:"errorCode,omitempty"`
@@ -222,9 +233,10 @@ type LedgerEntry struct {
 	// answer.
 	// +optional
 	Evidence *TransferEvidence `json:"evidence,omitempty"`
-	// Created and Completed are when the transfer was created and settled.
+	// Created is when the transfer was created.
 	// +optional
 	Created *metav1.Time `json:"created,omitempty"`
+	// Completed is when it settled.
 	// +optional
 	Completed *metav1.Time `json:"completed,omitempty"`
 }

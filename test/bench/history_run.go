@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -184,16 +183,7 @@ func (w *world) managerRun(ctx context.Context, what string, timeout time.Durati
 // own start at zero.
 func (w *world) baseline(ctx context.Context) (*snapshot, error) {
 	s := &snapshot{at: time.Now(), mgr: &localenv.Metrics{}}
-	var err error
-	if s.api, err = localenv.ScrapeURL(ctx, w.apiHTTP, strings.TrimSuffix(w.cp.Config.Host, "/")+"/metrics"); err != nil {
-		return nil, err
-	}
-	st, err := w.sim.State(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s.ledger = len(st.Ledger)
-	return s, nil
+	return s, w.scrapeOutside(ctx, s)
 }
 
 func (w *world) runReport(a, b *snapshot, done time.Time) *runReport {

@@ -22,20 +22,30 @@ type snapshot struct {
 	peakRSS int64   // manager peak resident set, bytes
 }
 
+// scrapeOutside fills in what s counts outside the manager: the API
+// server's metrics and the simulator's ledger.
+func (w *world) scrapeOutside(ctx context.Context, s *snapshot) error {
+	var err error
+	if s.api, err = localenv.ScrapeURL(ctx, w.apiHTTP, strings.TrimSuffix(w.cp.Config.Host, "/")+"/metrics"); err != nil {
+		return err
+	}
+	st, err := w.sim.State(ctx)
+	if err != nil {
+		return err
+	}
+	s.ledger = len(st.Ledger)
+	return nil
+}
+
 func (w *world) snapshot(ctx context.Context) (*snapshot, error) {
 	s := &snapshot{at: time.Now()}
 	var err error
 	if s.mgr, err = w.mgr.Scrape(ctx); err != nil {
 		return nil, err
 	}
-	if s.api, err = localenv.ScrapeURL(ctx, w.apiHTTP, strings.TrimSuffix(w.cp.Config.Host, "/")+"/metrics"); err != nil {
+	if err := w.scrapeOutside(ctx, s); err != nil {
 		return nil, err
 	}
-	st, err := w.sim.State(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s.ledger = len(st.Ledger)
 	if s.cpu, s.peakRSS, err = procStats(w.mgr.Pid()); err != nil {
 		return nil, err
 	}
