@@ -147,7 +147,9 @@ func (w *world) managerRun(ctx context.Context, what string, timeout time.Durati
 	if w.cfg.historyRetention != "" {
 		extra = append(extra, "--transfer-retention="+w.cfg.historyRetention)
 	}
-	if q := w.cfg.historyQPS; q > 0 {
+	if q := w.cfg.historyQPS; q > 0 && compact {
+		// Only the run that compacts: the restart runs at the manager's
+		// default client limit, as a production restart would.
 		extra = append(extra, fmt.Sprintf("--kube-api-qps=%d", q), fmt.Sprintf("--kube-api-burst=%d", 2*q))
 	}
 	if err := w.startManager(ctx, extra...); err != nil {
