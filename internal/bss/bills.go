@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
@@ -230,6 +231,11 @@ const (
 	// TradeTypeReclaimed is money reclaimed by the enterprise master.
 	TradeTypeReclaimed = "BERETRIEVE"
 )
+
+// RecordsSpan is the longest span of income/expense records one query may
+// cover (the API refuses more than a year): how far back the operator
+// searches them for a trans_id.
+const RecordsSpan = 364 * 24 * time.Hour
 
 // AccountChangeRecordsRequest filters the calling account's income/expense
 // records. Empty fields are not sent.

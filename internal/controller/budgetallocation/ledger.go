@@ -354,7 +354,11 @@ func (r *Reconciler) writeTrail(ctx context.Context, s *scope, settled []*budget
 		}
 	}
 	if len(batch) > 0 {
-		if err := r.createRecord(ctx, s, batch, reason); err != nil {
+		entries := make([]budgetv1alpha1.LedgerEntry, 0, len(batch))
+		for _, bt := range batch {
+			entries = append(entries, recordEntry(bt))
+		}
+		if err := r.createRecord(ctx, s, entries, reason); err != nil {
 			return nil, err
 		}
 		done = append(done, batch...)
@@ -369,12 +373,12 @@ func (r *Reconciler) writeTrail(ctx context.Context, s *scope, settled []*budget
 	return gone, nil
 }
 
-// createRecord writes one LedgerRecord of batch (in sequence order).
-func (r *Reconciler) createRecord(ctx context.Context, s *scope, batch []*budgetv1alpha1.BudgetTransfer, reason string) error {
+// createRecord writes one LedgerRecord of entries (in sequence order).
+func (r *Reconciler) createRecord(ctx context.Context, s *scope, entries []budgetv1alpha1.LedgerEntry, reason string) error {
 	id := planner.LedgerIDOf(s.ba)
 	rec := &budgetv1alpha1.LedgerRecord{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: budgetv1alpha1.LedgerRecordName(id, batch[0].Spec.Sequence),
+			Name: budgetv1alpha1.LedgerRecordName(id, entries[0].Sequence),
 			Labels: map[string]string{
 				budgetv1alpha1.LabelLedger: budgetv1alpha1.LedgerKey(id), budgetv1alpha1.LabelNamespace: s.ba.Namespace,
 				budgetv1alpha1.LabelAllocation: common.LabelValue(s.ba.Name), budgetv1alpha1.LabelSubAccount: common.LabelValue(s.ba.Spec.SubAccountRef.Name),
@@ -383,11 +387,8 @@ func (r *Reconciler) createRecord(ctx context.Context, s *scope, batch []*budget
 		},
 		Spec: budgetv1alpha1.LedgerRecordSpec{
 			LedgerID: id, Namespace: s.ba.Namespace, Allocation: s.ba.Name, SubAccount: s.ba.Spec.SubAccountRef.Name, Reason: reason,
-			FromSequence: batch[0].Spec.Sequence, ToSequence: batch[len(batch)-1].Spec.Sequence,
+			FromSequence: entries[0].Sequence, ToSequence: entries[len(entries)-1].Sequence, Entries: entries,
 		},
-	}
-	for _, bt := range batch {
-		rec.Spec.Entries = append(rec.Spec.Entries, recordEntry(bt))
 	}
 	if err := r.Create(ctx, rec); err != nil {
 		// trailRecords has just read every record of this ledger from the

@@ -31,10 +31,6 @@ import (
 // maxReconstructed is how many lost steps one reconstruction holds.
 const maxReconstructed = 50
 
-// recordsWindow is how far back the master's records are searched: the
-// longest span the API accepts.
-const recordsWindow = 364 * 24 * time.Hour
-
 // reconstruction keeps status.reconstruction in step with a transfer
 // stopped with LedgerBehindBSS, and carries out an accepted one.
 func (r *Reconciler) reconstruction(ctx context.Context, s *scope) (ctrl.Result, error) {
@@ -84,12 +80,7 @@ func (r *Reconciler) accept(ctx context.Context, s *scope, rec *budgetv1alpha1.L
 	if !slices.ContainsFunc(recs, func(l budgetv1alpha1.LedgerRecord) bool {
 		return l.Spec.Reason == budgetv1alpha1.RecordReconstructed && l.Spec.FromSequence == rec.Entries[0].Sequence
 	}) {
-		batch := make([]*budgetv1alpha1.BudgetTransfer, 0, len(rec.Entries))
-		for _, e := range rec.Entries {
-			bt := transferOfEntry(e)
-			batch = append(batch, &bt)
-		}
-		if err := r.createRecord(ctx, s, batch, budgetv1alpha1.RecordReconstructed); err != nil {
+		if err := r.createRecord(ctx, s, rec.Entries, budgetv1alpha1.RecordReconstructed); err != nil {
 			return err
 		}
 	}
@@ -110,21 +101,6 @@ func (r *Reconciler) accept(ctx context.Context, s *scope, rec *budgetv1alpha1.L
 	return nil
 }
 
-// transferOfEntry is a reconstructed step as a transfer, for the trail.
-func transferOfEntry(e budgetv1alpha1.LedgerEntry) budgetv1alpha1.BudgetTransfer {
-	bt := budgetv1alpha1.BudgetTransfer{
-		ObjectMeta: metav1.ObjectMeta{Name: e.Name},
-		Spec: budgetv1alpha1.BudgetTransferSpec{Sequence: e.Sequence, TransID: e.TransID, Operation: e.Operation, BalanceType: e.BalanceType,
-			Amount: e.Amount, CustomerID: e.CustomerID, EnterpriseAccountName: e.EnterpriseAccount},
-		Status: budgetv1alpha1.BudgetTransferStatus{Phase: e.Phase, Evidence: e.Evidence, CompletionTime: e.Completed},
-	}
-	if e.Created != nil {
-		bt.CreationTimestamp = *e.Created
-	}
-	bt.Status.Conditions = []metav1.Condition{{Type: budgetv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: e.Reason}}
-	return bt
-}
-
 // reconstruct searches the master's records for the trans_ids of the
 // stopped transfer's sequence and the ones after it, until one is in no
 // record. The records name no customer: the steps are taken to be with the
@@ -137,7 +113,7 @@ func (r *Reconciler) reconstruct(ctx context.Context, s *scope, f *planner.Entry
 			beh.TransferRecords, f.Name)
 		return out, nil
 	}
-	req := bss.AccountChangeRecordsRequest{BalanceType: bss.BalanceTypeDebit, TradeTimeBegin: billcycle.Day(s.now.Add(-recordsWindow)), TradeTimeEnd: billcycle.Day(s.now)}
+	req := bss.AccountChangeRecordsRequest{BalanceType: bss.BalanceTypeDebit, TradeTimeBegin: billcycle.Day(s.now.Add(-bss.RecordsSpan)), TradeTimeEnd: billcycle.Day(s.now)}
 	balanceType := budgetv1alpha1.BalanceTypeDebit
 	if s.ba.Spec.BalanceType == budgetv1alpha1.BalanceTypeCredit {
 		req.BalanceType, balanceType = bss.BalanceTypeCredit, budgetv1alpha1.BalanceTypeCredit

@@ -115,10 +115,6 @@ const (
 	VerdictUnproven Verdict = "Unproven"
 )
 
-// recordsWindow is how far back the master's records are searched for a
-// trans_id: the longest span the API accepts.
-const recordsWindow = 364 * 24 * time.Hour
-
 // confirmDuplicate looks for evidence of a movement BSS answered
 // CBC.99007009 for, where that answer alone does not prove it. A coupon
 // transfer's evidence (its sub-coupon) is found by findSubCoupon.
@@ -163,7 +159,7 @@ func recordsQuery(spec *budgetv1alpha1.BudgetTransferSpec, now time.Time) bss.Ac
 		balanceType = bss.BalanceTypeCredit
 	}
 	return bss.AccountChangeRecordsRequest{BalanceType: balanceType, TradeID: spec.TransID,
-		TradeTimeBegin: billcycle.Day(now.Add(-recordsWindow)), TradeTimeEnd: billcycle.Day(now)}
+		TradeTimeBegin: billcycle.Day(now.Add(-bss.RecordsSpan)), TradeTimeEnd: billcycle.Day(now)}
 }
 
 // unproven explains a CBC.99007009 answer nothing could confirm.
