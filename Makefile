@@ -93,7 +93,7 @@ bench: build ## Benchmark convergence and cost: 1000 allocations over 200 sub-ac
 BENCH_SMOKE_FLAGS ?= -allocations=100 -subaccounts=20 -topups=20 -raise-percent=100 -balance-sync-interval=15s -steady=1m -max-rss-mib=100 -history-transfers=10 -max-history-rss-mib=100
 
 .PHONY: bench-smoke
-bench-smoke: build ## The benchmark's targets on a small run, about 1.5 minutes: 100 allocations (20 of them top-ups) over 20 sub-accounts; fails on a miss (make test runs it).
+bench-smoke: build ## The benchmark's targets on a small run, about 2 minutes: 100 allocations (20 of them top-ups) over 20 sub-accounts and a history of 10 settled transfers each; fails on a miss (make test runs it).
 	go build -o $(LOCALBIN)/bench ./test/bench
 	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" $(LOCALBIN)/bench -bin=$(LOCALBIN) $(BENCH_SMOKE_FLAGS) $(BENCH_ARGS)
 
