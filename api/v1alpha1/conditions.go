@@ -134,6 +134,51 @@ const (
 	ReasonWithdrawn = "Withdrawn"
 	// ReasonResolvedByAdmin means an administrator settled the outcome.
 	ReasonResolvedByAdmin = "ResolvedByAdmin"
+
+	// OrderPayment reasons (with Pending, AwaitingApproval, Denied,
+	// NamespaceNotAllowed, SubAccountNotReady, EnterpriseAccountNotReady,
+	// FundingLimitExceeded and BSSError above).
+
+	// ReasonPaying means the pay call is being sent, or its outcome is
+	// being read from the order's status.
+	ReasonPaying = "Paying"
+	// ReasonPaid means this payment paid the order.
+	ReasonPaid = "Paid"
+	// ReasonPaidElsewhere means the order was found paid before this
+	// payment sent anything: nothing was charged by it.
+	ReasonPaidElsewhere = "PaidElsewhere"
+	// ReasonOrderCancelled means the order was cancelled (elsewhere, or by
+	// this payment's deletion with cancelOrderOnDelete).
+	ReasonOrderCancelled = "OrderCancelled"
+	// ReasonOrderNotFound means BSS does not know the order (CBC.30000010)
+	// or does not list it among the sub-account's on-behalf orders.
+	ReasonOrderNotFound = "OrderNotFound"
+	// ReasonOrderNotPayable means the order is in a state no payment can
+	// change (under review, refund, deadline passed).
+	ReasonOrderNotPayable = "OrderNotPayable"
+	// ReasonWrongSubAccount means the order belongs to another customer
+	// than the SubAccount named: nothing is paid.
+	ReasonWrongSubAccount = "WrongSubAccount"
+	// ReasonAboveMaxAmount means the payment would charge more than its
+	// maxAmount: nothing is paid.
+	ReasonAboveMaxAmount = "AboveMaxAmount"
+	// ReasonMonthlyBudgetExceeded means the payment would take the
+	// SubAccount's spending in the bill cycle past its monthlyBudget; it
+	// waits.
+	ReasonMonthlyBudgetExceeded = "MonthlyBudgetExceeded"
+	// ReasonInsufficientBalance means BSS refused the payment for the
+	// master's balance (CBC.99005003); it waits and looks again later.
+	ReasonInsufficientBalance = "InsufficientBalance"
+	// ReasonOrganizationBudgetExceeded means BSS refused the payment for
+	// the enterprise organization's own budget (CBC.99003198); it waits and
+	// looks again later.
+	ReasonOrganizationBudgetExceeded = "OrganizationBudgetExceeded"
+	// ReasonDuplicatePayment means an older OrderPayment pays the same
+	// order: this one sends nothing.
+	ReasonDuplicatePayment = "DuplicatePayment"
+	// ReasonCouponUnusable means an explicitly chosen coupon or discount is
+	// not usable for the order.
+	ReasonCouponUnusable = "CouponUnusable"
 )
 
 // Annotations understood by the operator.

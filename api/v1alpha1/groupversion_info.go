@@ -29,6 +29,7 @@ func addKnownTypes(s *runtime.Scheme) error {
 		&BudgetAllocation{}, &BudgetAllocationList{},
 		&BudgetTransfer{}, &BudgetTransferList{},
 		&LedgerRecord{}, &LedgerRecordList{},
+		&OrderPayment{}, &OrderPaymentList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

@@ -51,7 +51,68 @@ type SubAccountSpec struct {
 	// +kubebuilder:validation:MaxItems=20
 	// +optional
 	PreviousCustomers []PreviousCustomer `json:"previousCustomers,omitempty"`
+
+	// OrderPayment says who pays the sub-account's pending yearly/monthly
+	// orders that its master pays on its behalf: Manual (default) pays only
+	// the OrderPayments people create; Auto has the operator create one for
+	// each pending order that fits the policy.
+	// +optional
+	OrderPayment *OrderPaymentPolicy `json:"orderPayment,omitempty"`
 }
+
+// OrderPaymentMode is Manual or Auto.
+// +kubebuilder:validation:Enum=Manual;Auto
+type OrderPaymentMode string
+
+const (
+	// OrderPaymentManual pays only OrderPayments people create.
+	OrderPaymentManual OrderPaymentMode = "Manual"
+	// OrderPaymentAuto has the operator create an OrderPayment for each
+	// pending order that fits the policy.
+	OrderPaymentAuto OrderPaymentMode = "Auto"
+)
+
+// OrderPaymentPolicy is how a SubAccount's pending orders get paid.
+//
+// +kubebuilder:validation:XValidation:rule="self.mode != 'Auto' || (has(self.maxAmountPerOrder) && has(self.namespace))",message="mode Auto needs maxAmountPerOrder (the most one order may cost) and namespace (where the operator creates the OrderPayments)"
+type OrderPaymentPolicy struct {
+	// Mode is Manual (default) or Auto.
+	// +kubebuilder:default=Manual
+	// +optional
+	Mode OrderPaymentMode `json:"mode,omitempty"`
+	// MaxAmountPerOrder is the most an order may cost to be paid
+	// automatically; it becomes the OrderPayment's maxAmount.
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^0([.]0{1,2})?$')",message="maxAmountPerOrder must be greater than 0"
+	// +optional
+	MaxAmountPerOrder *Money `json:"maxAmountPerOrder,omitempty"`
+	// OrderTypes are the order types paid automatically; empty allows
+	// every type.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=10
+	// +optional
+	OrderTypes []OrderType `json:"orderTypes,omitempty"`
+	// Services are the service type codes (hws.service.type.ec2) paid
+	// automatically; empty allows every service.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:MaxLength=64
+	// +optional
+	Services []string `json:"services,omitempty"`
+	// Namespace is where the operator creates the OrderPayments (an
+	// administrator's namespace, or the team's).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// CancelOrderOnDelete is copied to the OrderPayments created.
+	// +optional
+	CancelOrderOnDelete bool `json:"cancelOrderOnDelete,omitempty"`
+}
+
+// OrderType is an order type as the operator names it.
+// +kubebuilder:validation:Enum=New;Renewal;Change;Unsubscribe;ToPayPerUse;ToYearlyMonthly;Trial;TrialToCommercial;FeeAdjustment
+type OrderType string
 
 // PreviousCustomerPolicy is what to do with money granted to a customer the
 // SubAccount no longer resolves to.
@@ -248,6 +309,42 @@ type OrdersSummary struct {
 	Latest []OrderSummary `json:"latest,omitempty"`
 }
 
+// OrderPaymentReport is what the orderPayment policy found.
+type OrderPaymentReport struct {
+	// Pending is the number of orders pending payment on the sub-account's
+	// behalf.
+	// +optional
+	Pending int32 `json:"pending,omitempty"`
+	// Covered is the number of them an OrderPayment pays or paid.
+	// +optional
+	Covered int32 `json:"covered,omitempty"`
+	// Unfit are pending orders the Auto policy does not pay, with why (at
+	// most 20 shown).
+	// +kubebuilder:validation:MaxItems=20
+	// +optional
+	Unfit []UnfitOrder `json:"unfit,omitempty"`
+}
+
+// UnfitOrder is a pending order the policy does not pay.
+type UnfitOrder struct {
+	// ID of the order.
+	// +kubebuilder:validation:MaxLength=64
+	ID string `json:"id"`
+	// Amount of the order.
+	// +optional
+	Amount Money `json:"amount,omitempty"`
+	// Type and Service of the order.
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	Type string `json:"type,omitempty"`
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	Service string `json:"service,omitempty"`
+	// Reason says which rule of the policy it breaks.
+	// +kubebuilder:validation:MaxLength=256
+	Reason string `json:"reason"`
+}
+
 // SubAccountStatus is what the operator last saw of the sub-account.
 type SubAccountStatus struct {
 	// ObservedGeneration is the generation last reconciled successfully.
@@ -323,6 +420,22 @@ type SubAccountStatus struct {
 	// +optional
 	Orders *OrdersSummary `json:"orders,omitempty"`
 
+	// PaidOrders is what the master paid for the sub-account's orders
+	// through OrderPayments (Paid, plus Paying ones that may have been
+	// paid), for its current customer. With Granted it counts against
+	// fundingLimit.
+	// +optional
+	PaidOrders Money `json:"paidOrders,omitempty"`
+	// PaidOrdersThisCycle is the part of PaidOrders that counts in the
+	// current bill cycle; with the cycle's consumption it counts against
+	// monthlyBudget.
+	// +optional
+	PaidOrdersThisCycle Money `json:"paidOrdersThisCycle,omitempty"`
+	// OrderPayments reports the orderPayment policy's last look at the
+	// sub-account's pending orders.
+	// +optional
+	OrderPayments *OrderPaymentReport `json:"orderPayments,omitempty"`
+
 	// VerificationCodeSentTime is when the operator sent the SMS
 	// verification code for creating the sub-account.
 	// +optional
@@ -352,6 +465,7 @@ type SubAccountStatus struct {
 // +kubebuilder:printcolumn:name="Customer-ID",type=string,JSONPath=`.status.customerID`
 // +kubebuilder:printcolumn:name="Balance",type=string,JSONPath=`.status.reclaimableCash`
 // +kubebuilder:printcolumn:name="Granted",type=string,JSONPath=`.status.granted`
+// +kubebuilder:printcolumn:name="Orders-Paid",type=string,JSONPath=`.status.paidOrders`,priority=1
 // +kubebuilder:printcolumn:name="Cycle-Spend",type=string,JSONPath=`.status.currentCycle.consumption`
 // +kubebuilder:printcolumn:name="Budget",type=string,JSONPath=`.spec.monthlyBudget.amount`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`

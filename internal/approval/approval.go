@@ -102,10 +102,49 @@ func MovementOf(bt *budgetv1alpha1.BudgetTransfer) Movement {
 	return m
 }
 
+// PayOrder is the operation of an OrderPayment as the approval rule sees
+// it: money the master spends for the sub-account, under the same limits
+// as a transfer to it.
+const PayOrder budgetv1alpha1.TransferOperation = "PayOrder"
+
+// MovementOfPayment reads an OrderPayment: its amount (status.amount, set
+// once the order was read), and its phase in the terms of a transfer
+// (Paying is Submitting, Paid is Succeeded, Cancelled is Failed). A
+// payment that found its order paid elsewhere counts as Failed: it spent
+// nothing.
+func MovementOfPayment(op *budgetv1alpha1.OrderPayment) Movement {
+	amount, _ := money.Parse(string(op.Status.Amount))
+	m := Movement{Namespace: "orderpayment:" + op.Namespace, Name: op.Name, Operation: PayOrder, Amount: amount,
+		Created: op.CreationTimestamp.Time}
+	switch op.Status.Phase {
+	case budgetv1alpha1.PaymentAwaitingApproval:
+		m.Phase = budgetv1alpha1.PhaseAwaitingApproval
+	case budgetv1alpha1.PaymentPaying:
+		m.Phase = budgetv1alpha1.PhaseSubmitting
+	case budgetv1alpha1.PaymentPaid:
+		m.Phase = budgetv1alpha1.PhaseSucceeded
+		for _, c := range op.Status.Conditions {
+			if c.Type == budgetv1alpha1.ConditionReady && c.Reason == budgetv1alpha1.ReasonPaidElsewhere {
+				m.Phase = budgetv1alpha1.PhaseFailed
+			}
+		}
+	case budgetv1alpha1.PaymentFailed, budgetv1alpha1.PaymentCancelled:
+		m.Phase = budgetv1alpha1.PhaseFailed
+	default:
+		m.Phase = budgetv1alpha1.PhasePending
+	}
+	for _, c := range op.Status.Conditions {
+		if c.Type == budgetv1alpha1.ConditionApproved && c.Status == "True" {
+			m.Approved = true
+		}
+	}
+	return m
+}
+
 // Applies reports whether an operation can need approval: money and coupons
-// going to a sub-account.
+// going to a sub-account, and orders paid for it.
 func Applies(op budgetv1alpha1.TransferOperation) bool {
-	return op == budgetv1alpha1.OperationTransfer || op == budgetv1alpha1.OperationCouponTransfer
+	return op == budgetv1alpha1.OperationTransfer || op == budgetv1alpha1.OperationCouponTransfer || op == PayOrder
 }
 
 // before orders movements by creation, then namespace and name: the order
@@ -144,13 +183,18 @@ func Used(others []Movement, m Movement, cycle string, cycleOf func(time.Time) s
 	return used
 }
 
-// UsedBy is Used over a sub-account's transfers (of every namespace),
-// counting those that went to its current customer only.
-func UsedBy(transfers []budgetv1alpha1.BudgetTransfer, customer string, m Movement, cycle string, cycleOf func(time.Time) string) money.Amount {
-	others := make([]Movement, 0, len(transfers))
+// UsedBy is Used over a sub-account's transfers and order payments (of
+// every namespace), counting those for its current customer only.
+func UsedBy(transfers []budgetv1alpha1.BudgetTransfer, payments []budgetv1alpha1.OrderPayment, customer string, m Movement, cycle string, cycleOf func(time.Time) string) money.Amount {
+	others := make([]Movement, 0, len(transfers)+len(payments))
 	for i := range transfers {
 		if bt := &transfers[i]; bt.Spec.CustomerID == customer {
 			others = append(others, MovementOf(bt))
+		}
+	}
+	for i := range payments {
+		if op := &payments[i]; op.Status.CustomerID == customer {
+			others = append(others, MovementOfPayment(op))
 		}
 	}
 	return Used(others, m, cycle, cycleOf)

@@ -84,6 +84,30 @@ var (
 		Help: "Confirmed net fen granted by a BudgetAllocation.",
 	}, []string{"namespace", "allocation", "subaccount"})
 
+	// OrderPayments counts OrderPayments reaching a final phase.
+	OrderPayments = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "order_payments_total",
+		Help: "OrderPayments reaching a final phase, by SubAccount and result (Paid, PaidElsewhere, Failed, Cancelled, Denied).",
+	}, []string{"subaccount", "result"})
+
+	// SubAccountOrdersPaid is what OrderPayments paid for a sub-account.
+	SubAccountOrdersPaid = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "subaccount_orders_paid_fen",
+		Help: "Fen the master paid for a sub-account's orders through OrderPayments (status.paidOrders).",
+	}, []string{"subaccount"})
+
+	// SubAccountOrdersPending counts a sub-account's orders pending payment.
+	SubAccountOrdersPending = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "subaccount_orders_pending_payment",
+		Help: "Orders of a sub-account pending payment on its behalf, as of the last billing sync.",
+	}, []string{"subaccount"})
+
+	// SubAccountOldestPendingOrder is the age of the oldest pending order.
+	SubAccountOldestPendingOrder = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "subaccount_oldest_pending_order_age_seconds",
+		Help: "Age in seconds of a sub-account's oldest order pending payment (0 when none), as of the last billing sync.",
+	}, []string{"subaccount"})
+
 	// AllocationPending is an allocation's in-flight amount.
 	AllocationPending = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "allocation_pending_fen",
@@ -98,6 +122,7 @@ func Register(reg prometheus.Registerer) {
 	registerOnce.Do(func() {
 		reg.MustRegister(BSSRequests, BSSRequestDuration, BSSThrottled, Transfers, TransferredFen,
 			MasterTransferable, SubAccountReclaimable, SubAccountConsumption, SubAccountBudgetRatio,
+			OrderPayments, SubAccountOrdersPaid, SubAccountOrdersPending, SubAccountOldestPendingOrder,
 			SubAccountGranted, AllocationGranted, AllocationPending)
 		// Start every transfer outcome at zero so that increase() sees the
 		// first one.

@@ -18,6 +18,7 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/billcycle"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/payment"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/planner"
 )
 
@@ -360,7 +361,11 @@ func (s *situation) readUsed(ctx context.Context, c client.Reader, now time.Time
 	if err := c.List(ctx, &list, client.MatchingLabels{budgetv1alpha1.LabelSubAccount: common.LabelValue(s.sa.Name)}); err != nil {
 		return nil
 	}
-	used := approval.UsedBy(list.Items, s.sa.Status.CustomerID, approval.Movement{Created: now}, billcycle.Of(now), billcycle.Of)
+	payments, err := payment.ListOf(ctx, c, s.sa.Name)
+	if err != nil {
+		return nil
+	}
+	used := approval.UsedBy(list.Items, payments, s.sa.Status.CustomerID, approval.Movement{Created: now}, billcycle.Of(now), billcycle.Of)
 	return &used
 }
 

@@ -41,6 +41,7 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/metrics"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/payment"
 )
 
 // Reconciler reconciles BudgetTransfers.
@@ -207,7 +208,11 @@ func (r *Reconciler) approvalVerdict(ctx context.Context, bt *budgetv1alpha1.Bud
 	if err := r.APIReader.List(ctx, &list, client.MatchingLabels{budgetv1alpha1.LabelSubAccount: common.LabelValue(bt.Spec.SubAccountName)}); err != nil {
 		return approval.Verdict{}, fmt.Errorf("listing the transfers of sub-account %s: %w", bt.Spec.SubAccountName, err)
 	}
-	used := approval.UsedBy(list.Items, bt.Spec.CustomerID, approval.MovementOf(bt), cycle, billcycle.Of)
+	payments, err := payment.ListOf(ctx, r.APIReader, bt.Spec.SubAccountName)
+	if err != nil {
+		return approval.Verdict{}, err
+	}
+	used := approval.UsedBy(list.Items, payments, bt.Spec.CustomerID, approval.MovementOf(bt), cycle, billcycle.Of)
 	return approval.Decide(settings, bt.Spec.Operation, amount, used, bt.Spec.SubAccountName, cycle), nil
 }
 

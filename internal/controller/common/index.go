@@ -26,6 +26,13 @@ const (
 	// IndexOpenTransferEnterprise indexes the BudgetTransfers that are not
 	// final (not Succeeded or Failed) by spec.enterpriseAccountName.
 	IndexOpenTransferEnterprise = "open.spec.enterpriseAccountName"
+	// IndexPaymentSubAccount indexes OrderPayments by spec.subAccountName,
+	// the name of their selectable field (payment.FieldSubAccount), so that
+	// payment.ListOf reads the cache and the API server alike.
+	IndexPaymentSubAccount = "spec.subAccountName"
+	// IndexPaymentOrder indexes OrderPayments by spec.orderID
+	// (payment.FieldOrderID).
+	IndexPaymentOrder = "spec.orderID"
 )
 
 // Indexer is the part of a manager's field indexer the controllers need.
@@ -61,6 +68,16 @@ func SetupIndexes(ctx context.Context, idx Indexer) error {
 	}
 	if err := idx.IndexField(ctx, &budgetv1alpha1.BudgetTransfer{}, IndexTransferAllocation, func(o client.Object) []string {
 		return []string{o.(*budgetv1alpha1.BudgetTransfer).Spec.AllocationRef.Name}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &budgetv1alpha1.OrderPayment{}, IndexPaymentSubAccount, func(o client.Object) []string {
+		return []string{o.(*budgetv1alpha1.OrderPayment).Spec.SubAccountName}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &budgetv1alpha1.OrderPayment{}, IndexPaymentOrder, func(o client.Object) []string {
+		return []string{o.(*budgetv1alpha1.OrderPayment).Spec.OrderID}
 	}); err != nil {
 		return err
 	}
