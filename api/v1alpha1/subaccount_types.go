@@ -309,40 +309,62 @@ type OrdersSummary struct {
 	Latest []OrderSummary `json:"latest,omitempty"`
 }
 
-// OrderPaymentReport is what the orderPayment policy found.
+// OrderPaymentReport is what the operator found of the sub-account's
+// orders pending payment on its behalf at the last billing sync, and what
+// it does about each.
 type OrderPaymentReport struct {
 	// Pending is the number of orders pending payment on the sub-account's
 	// behalf.
 	// +optional
 	Pending int32 `json:"pending,omitempty"`
-	// Covered is the number of them an OrderPayment pays or paid.
+	// Covered is the number of them an OrderPayment pays.
 	// +optional
 	Covered int32 `json:"covered,omitempty"`
-	// Unfit are pending orders the Auto policy does not pay, with why (at
-	// most 20 shown).
-	// +kubebuilder:validation:MaxItems=20
+	// Unfit is the number of them the Auto policy does not pay.
 	// +optional
-	Unfit []UnfitOrder `json:"unfit,omitempty"`
+	Unfit int32 `json:"unfit,omitempty"`
+	// OldestCreateTime is the creation time of the oldest pending order.
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	OldestCreateTime string `json:"oldestCreateTime,omitempty"`
+	// Orders are the pending orders, oldest first (at most 50 shown).
+	// +kubebuilder:validation:MaxItems=50
+	// +optional
+	Orders []PendingOrder `json:"orders,omitempty"`
 }
 
-// UnfitOrder is a pending order the policy does not pay.
-type UnfitOrder struct {
+// PendingOrder is an order pending payment and what the operator does
+// about it.
+type PendingOrder struct {
 	// ID of the order.
 	// +kubebuilder:validation:MaxLength=64
 	ID string `json:"id"`
-	// Amount of the order.
+	// Amount of the order after its discounts.
 	// +optional
 	Amount Money `json:"amount,omitempty"`
-	// Type and Service of the order.
+	// Type of the order (New, Renewal, …).
 	// +kubebuilder:validation:MaxLength=32
 	// +optional
 	Type string `json:"type,omitempty"`
+	// Service is its service type code.
 	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	Service string `json:"service,omitempty"`
-	// Reason says which rule of the policy it breaks.
+	// CreateTime of the order in UTC.
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	CreateTime string `json:"createTime,omitempty"`
+	// Payment is the OrderPayment (namespace/name) that pays it, if any.
+	// +kubebuilder:validation:MaxLength=317
+	// +optional
+	Payment string `json:"payment,omitempty"`
+	// Fits is true when the Auto policy pays it.
+	// +optional
+	Fits bool `json:"fits,omitempty"`
+	// Reason says why the Auto policy does not pay it (empty when it fits).
 	// +kubebuilder:validation:MaxLength=256
-	Reason string `json:"reason"`
+	// +optional
+	Reason string `json:"reason,omitempty"`
 }
 
 // SubAccountStatus is what the operator last saw of the sub-account.
