@@ -47,6 +47,7 @@ func main() {
 	flag.IntVar(&opts.MaxFailedTransfers, "max-failed-transfers", 5, "Failed BudgetTransfers kept per allocation; older ones are deleted.")
 	flag.DurationVar(&opts.FundsRecheckInterval, "funds-recheck-interval", time.Minute, "How often an allocation blocked on InsufficientFunds, FundingLimitExceeded or CouponUnavailable looks again.")
 	flag.DurationVar(&opts.BSSCallTimeout, "bss-timeout", 2*time.Minute, "Upper bound of the BSS calls of one reconcile.")
+	flag.DurationVar(&opts.PaymentSettleWindow, "payment-settle-window", 2*time.Minute, "How long after a pay call without a definite answer an order must still read pending before the OrderPayment sends the call again.")
 	flag.DurationVar(&opts.TransferRetention, "transfer-retention", common.DefaultTransferRetention, "How long settled BudgetTransfers are kept: a bill cycle's are written to the audit trail (LedgerRecords) and deleted together once the cycle is over and its newest is older than this. 0 compacts each at once.")
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 4, "Workers per controller.")
 	flag.Float64Var(&apiQPS, "kube-api-qps", 50, "Client-side limit of requests per second to the Kubernetes API, for each resource kind (each has its own client). Reads come from the cache, so this bounds writes: at BSS's 10 transfers per second, BudgetTransfers take 30 writes per second and BudgetAllocations 20.")

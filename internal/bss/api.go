@@ -23,6 +23,7 @@ type Reader interface {
 	ListAllSubCustomers(ctx context.Context, req ListSubCustomersRequest) ([]SubCustomer, error)
 	ListAllMonthlySums(ctx context.Context, req MonthlySumRequest) (*MonthlySumResponse, error)
 	ListAllOrders(ctx context.Context, req ListOrdersRequest) ([]Order, error)
+	GetOrderDetails(ctx context.Context, orderID string, offset, limit int) (*OrderDetailsResponse, error)
 	ListAllAccountChangeRecords(ctx context.Context, req AccountChangeRecordsRequest) ([]AccountChangeRecord, error)
 	ListOrderCouponsByOrderID(ctx context.Context, orderID string) (*OrderCouponsResponse, error)
 	ListOrderDiscounts(ctx context.Context, orderID string) (*OrderDiscountsResponse, error)

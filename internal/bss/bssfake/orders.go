@@ -105,6 +105,20 @@ func (b *BSS) ListAllOrders(_ context.Context, req bss.ListOrdersRequest) ([]bss
 	return out, nil
 }
 
+// GetOrderDetails returns the order without line items: the fake models
+// none. CBC.30000010 for an unknown order.
+func (b *BSS) GetOrderDetails(_ context.Context, orderID string, _, _ int) (*bss.OrderDetailsResponse, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.read(bss.OpShowCustomerOrderDetails)
+	for _, id := range b.orderIDs {
+		if o := b.orders[id].o; strings.EqualFold(o.OrderID, orderID) {
+			return &bss.OrderDetailsResponse{OrderInfo: o}, nil
+		}
+	}
+	return nil, &bss.Error{HTTPStatus: 400, Code: bss.CodeInvalidOrder, Message: "invalid order " + orderID}
+}
+
 // ListOrderCouponsByOrderID returns the coupons set for the order.
 func (b *BSS) ListOrderCouponsByOrderID(_ context.Context, orderID string) (*bss.OrderCouponsResponse, error) {
 	b.mu.Lock()

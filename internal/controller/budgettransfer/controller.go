@@ -55,15 +55,16 @@ type Reconciler struct {
 	Registry  *accounts.Registry
 	Options   common.Options
 
-	// approvals serialises the approval decisions of one sub-account, so
+	// Approvals serialises the approval decisions of one sub-account, so
 	// that each sees the outcome of the one before.
-	approvals common.KeyedLocks
+	Approvals *common.KeyedLocks
 }
 
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=budgettransfers,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=budgetallocations,verbs=get;list
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=budgettransfers/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=enterpriseaccounts,verbs=get;list;watch
+// +kubebuilder:rbac:groups=budget.bss.dev,resources=orderpayments,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile advances one transfer by the step NextStep decides.
@@ -170,7 +171,7 @@ func (r *Reconciler) decideApproval(ctx context.Context, bt *budgetv1alpha1.Budg
 		// status is Pending to every reader.
 		return r.submit(ctx, bt, beh, now)
 	}
-	unlock, err := r.approvals.Lock(ctx, bt.Spec.CustomerID)
+	unlock, err := r.Approvals.Lock(ctx, bt.Spec.CustomerID)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -707,6 +708,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.Options.Defaults()
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
+	}
+	if r.Approvals == nil {
+		r.Approvals = &common.KeyedLocks{}
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&budgetv1alpha1.BudgetTransfer{}).

@@ -51,7 +51,7 @@ func newRig(t *testing.T) *rig {
 	opts := common.Options{Clock: clock, TransferSafetyWindow: time.Hour, SubmitRetryBase: time.Second}
 	opts.Defaults()
 	return &rig{t: t, k8s: k8s, bss: b, acct: acct, clock: clock,
-		r: &Reconciler{Client: k8s, APIReader: k8s, Recorder: events.NewFakeRecorder(100), Registry: reg, Options: opts}}
+		r: &Reconciler{Client: k8s, APIReader: k8s, Recorder: events.NewFakeRecorder(100), Registry: reg, Options: opts, Approvals: &common.KeyedLocks{}}}
 }
 
 func (g *rig) create(name string, op budgetv1alpha1.TransferOperation, amount string, mutate ...func(*budgetv1alpha1.BudgetTransferSpec)) *budgetv1alpha1.BudgetTransfer {

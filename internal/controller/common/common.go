@@ -58,6 +58,10 @@ type Options struct {
 	// long ago. Zero is the default; a negative value compacts each at
 	// once.
 	TransferRetention time.Duration
+	// PaymentSettleWindow is how long after a pay call without a definite
+	// answer the order must still read pending before the call is sent
+	// again.
+	PaymentSettleWindow time.Duration
 }
 
 // DefaultTransferRetention is the production default of TransferRetention.
@@ -79,6 +83,9 @@ func (o *Options) Defaults() {
 	}
 	if o.TransferRetryMax == 0 {
 		o.TransferRetryMax = time.Hour
+	}
+	if o.PaymentSettleWindow == 0 {
+		o.PaymentSettleWindow = 2 * time.Minute
 	}
 	if o.SubmitRetryBase == 0 {
 		o.SubmitRetryBase = 2 * time.Second

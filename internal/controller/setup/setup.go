@@ -19,11 +19,12 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/budgettransfer"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/enterpriseaccount"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/orderpayment"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/subaccount"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/metrics"
 )
 
-// Controllers registers the field indexes and the four controllers, sharing
+// Controllers registers the field indexes and the five controllers, sharing
 // one registry of BSS clients. It returns the registry for tests.
 func Controllers(mgr ctrl.Manager, opts common.Options) error {
 	_, err := ControllersWithRegistry(mgr, opts, nil)
@@ -47,7 +48,13 @@ func ControllersWithRegistry(mgr ctrl.Manager, opts common.Options, configure fu
 	if err := (&budgetallocation.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("budgetallocation-controller"), Registry: reg, Options: opts}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
-	if err := (&budgettransfer.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("budgettransfer-controller"), Registry: reg, Options: opts}).SetupWithManager(mgr); err != nil {
+	// Transfers to a sub-account and payments of its orders are decided
+	// one at a time per customer, under the same locks.
+	locks := &common.KeyedLocks{}
+	if err := (&budgettransfer.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("budgettransfer-controller"), Registry: reg, Options: opts, Approvals: locks}).SetupWithManager(mgr); err != nil {
+		return nil, err
+	}
+	if err := (&orderpayment.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("orderpayment-controller"), Registry: reg, Options: opts, Approvals: locks}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
 	return reg, nil
