@@ -248,7 +248,9 @@ func TestPaymentWaitsForFundingLimitAndMonthlyBudget(t *testing.T) {
 	})
 	tm.waitPayment(t, "pay", budgetv1alpha1.PaymentPending, budgetv1alpha1.ReasonMonthlyBudgetExceeded)
 	tm.expectPaid(t, map[string]string{})
-	updateSubAccount(t, tm.sa, func(sa *budgetv1alpha1.SubAccount) { sa.Spec.MonthlyBudget = &budgetv1alpha1.MonthlyBudget{Amount: "60.00"} })
+	updateSubAccount(t, tm.sa, func(sa *budgetv1alpha1.SubAccount) {
+		sa.Spec.MonthlyBudget = &budgetv1alpha1.MonthlyBudget{Amount: "60.00"}
+	})
 	tm.waitPayment(t, "pay", budgetv1alpha1.PaymentPaid, budgetv1alpha1.ReasonPaid)
 	tm.expectPaid(t, map[string]string{o.OrderID: "50.00"})
 	// The paid order counts against fundingLimit for the allocations too:
