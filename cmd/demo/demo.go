@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
@@ -81,6 +82,12 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	d.say("    BSS API and admin API at %s (curl -s %s/_sim/state)", d.sim.URL, d.sim.URL)
+
+	if _, err := d.sim.CreateOrder(ctx, bsssim.Order{OrderID: orderStorage, CustomerID: customerTeamC, ServiceTypeCode: "hws.service.type.obs",
+		OrderType: bsssim.OrderTypeRenewal, AmountAfterDiscount: money.MustParse("24000.00")}); err != nil {
+		return fmt.Errorf("adding team-c's pending order: %w", err)
+	}
+	d.say("    added order %s of team-c (24000.00, pending payment)", orderStorage)
 
 	d.say("==> creating namespace %s, the credentials Secret and the samples", localenv.OperatorNamespace)
 	objs := samples(d.sim.URL)
@@ -256,7 +263,8 @@ func (d *demo) unsettled(ctx context.Context) ([]string, error) {
 	var sas budgetv1alpha1.SubAccountList
 	var bas budgetv1alpha1.BudgetAllocationList
 	var bts budgetv1alpha1.BudgetTransferList
-	for _, l := range []client.ObjectList{&eas, &sas, &bas, &bts} {
+	var ops budgetv1alpha1.OrderPaymentList
+	for _, l := range []client.ObjectList{&eas, &sas, &bas, &bts, &ops} {
 		if err := d.k8s.List(ctx, l); err != nil {
 			return nil, err
 		}
@@ -306,6 +314,14 @@ func (d *demo) unsettled(ctx context.Context) ([]string, error) {
 			out = append(out, state("SubAccount", sa.Name, "reading balances"))
 		case string(sa.Status.Granted) != granted[sa.Name].String():
 			out = append(out, state("SubAccount", sa.Name, "adding up grants"))
+		case autoPayPending(&sa):
+			out = append(out, state("SubAccount", sa.Name, "creating order payments"))
+		}
+	}
+	for _, op := range ops.Items {
+		switch op.Status.Phase {
+		case "", budgetv1alpha1.PaymentPending, budgetv1alpha1.PaymentPaying:
+			out = append(out, state("OrderPayment", op.Namespace+"/"+op.Name, localenv.ReadyReason(op.Status.Conditions)))
 		}
 	}
 	for _, ba := range bas.Items {
@@ -315,6 +331,25 @@ func (d *demo) unsettled(ctx context.Context) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// autoPayPending reports a SubAccount with an Auto order payment policy
+// that has not read its orders yet, or has a pending order that fits the
+// policy and no payment for it yet.
+func autoPayPending(sa *budgetv1alpha1.SubAccount) bool {
+	if p := sa.Spec.OrderPayment; p == nil || p.Mode != budgetv1alpha1.OrderPaymentAuto {
+		return false
+	}
+	r := sa.Status.OrderPayments
+	if r == nil {
+		return true
+	}
+	for _, o := range r.Orders {
+		if o.Fits && o.Payment == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // shutdown stops the manager, then the simulator (which writes its state),

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
@@ -113,5 +115,53 @@ func TestUsedNeverLetsSplitsPass(t *testing.T) {
 	}
 	if got := Used(others, m, "2026-12", cycleOf); got != *amt("10") {
 		t.Errorf("Used = %s, want 10.00", got)
+	}
+}
+
+// Transfers and order payments draw on one cycle budget per sub-account:
+// a payment counts what moved to the sub-account, and a transfer counts
+// what was paid for it.
+func TestPaymentsAndTransfersShareTheCycleBudget(t *testing.T) {
+	at := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	cycleOf := func(time.Time) string { return "2026-12" }
+	bt := budgetv1alpha1.BudgetTransfer{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "t1", CreationTimestamp: metav1.NewTime(at)},
+		Spec:       budgetv1alpha1.BudgetTransferSpec{CustomerID: "c1", Operation: xfer, Amount: "60.00"},
+		Status:     budgetv1alpha1.BudgetTransferStatus{Phase: budgetv1alpha1.PhaseSucceeded},
+	}
+	payment := func(name, amount string, phase budgetv1alpha1.PaymentPhase, reason string) budgetv1alpha1.OrderPayment {
+		return budgetv1alpha1.OrderPayment{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, CreationTimestamp: metav1.NewTime(at)},
+			Status: budgetv1alpha1.OrderPaymentStatus{CustomerID: "c1", Amount: budgetv1alpha1.Money(amount), Phase: phase,
+				Conditions: []metav1.Condition{{Type: budgetv1alpha1.ConditionReady, Reason: reason}}},
+		}
+	}
+	payments := []budgetv1alpha1.OrderPayment{
+		payment("paid", "30.00", budgetv1alpha1.PaymentPaid, budgetv1alpha1.ReasonPaid),
+		payment("paying", "5.00", budgetv1alpha1.PaymentPaying, budgetv1alpha1.ReasonPaying),
+		payment("elsewhere", "1000.00", budgetv1alpha1.PaymentPaid, budgetv1alpha1.ReasonPaidElsewhere),
+		payment("failed", "1000.00", budgetv1alpha1.PaymentFailed, budgetv1alpha1.ReasonBSSError),
+	}
+	s, _ := SettingsOf(&budgetv1alpha1.Approval{AutoApproveUpTo: moneyOf("100")})
+	// A new payment sees the transfer and the two payments that spent.
+	m := Movement{Namespace: "other", Name: "new", Operation: PayOrder, Created: at.Add(time.Minute)}
+	used := UsedBy([]budgetv1alpha1.BudgetTransfer{bt}, payments, "c1", m, "2026-12", cycleOf)
+	if used != *amt("95.00") {
+		t.Fatalf("used %s, want 95.00", used)
+	}
+	if v := Decide(s, PayOrder, *amt("5.00"), used, "sa", "2026-12"); v.Needed {
+		t.Errorf("5.00 on 95.00: %+v", v)
+	}
+	if v := Decide(s, PayOrder, *amt("5.01"), used, "sa", "2026-12"); !v.Needed || !strings.Contains(v.Limit, "autoApproveCyclePerSubAccount") {
+		t.Errorf("5.01 on 95.00: %+v", v)
+	}
+	// A transfer counts the payments the same way.
+	m = MovementOf(&budgetv1alpha1.BudgetTransfer{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "t2", CreationTimestamp: metav1.NewTime(at.Add(time.Minute))},
+		Spec: budgetv1alpha1.BudgetTransferSpec{CustomerID: "c1", Operation: xfer, Amount: "10.00"}})
+	if used := UsedBy([]budgetv1alpha1.BudgetTransfer{bt}, payments, "c1", m, "2026-12", cycleOf); used != *amt("95.00") {
+		t.Errorf("transfer sees %s used, want 95.00", used)
+	}
+	if mv := MovementOfPayment(&payments[2]); mv.Phase != budgetv1alpha1.PhaseFailed {
+		t.Errorf("a payment that found its order paid elsewhere counts as %s", mv.Phase)
 	}
 }

@@ -128,6 +128,15 @@ func (s *Simulator) Check(ctx context.Context) (CheckResult, error) {
 	return c, err
 }
 
+// CreateOrder is POST /_sim/orders: an order (pending payment unless o
+// says otherwise) of a sub-account or the master; the answer is the order
+// as stored.
+func (s *Simulator) CreateOrder(ctx context.Context, o bsssim.Order) (bsssim.Order, error) {
+	var out bsssim.Order
+	err := s.admin(ctx, http.MethodPost, "/_sim/orders", o, &out)
+	return out, err
+}
+
 // SetFaults is POST /_sim/faults; the zero value clears every fault.
 func (s *Simulator) SetFaults(ctx context.Context, f bsssim.Faults) error {
 	return s.admin(ctx, http.MethodPost, "/_sim/faults", f, nil)

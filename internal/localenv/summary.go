@@ -74,6 +74,33 @@ func WriteSummary(ctx context.Context, c client.Reader, w io.Writer) error {
 		row("(no such SubAccount)")
 		allocations("", orphans)
 	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return writePayments(ctx, c, w)
+}
+
+// writePayments lists the OrderPayments, if any.
+func writePayments(ctx context.Context, c client.Reader, w io.Writer) error {
+	var ops budgetv1alpha1.OrderPaymentList
+	if err := c.List(ctx, &ops); err != nil {
+		return err
+	}
+	if len(ops.Items) == 0 {
+		return nil
+	}
+	sort.Slice(ops.Items, func(i, j int) bool {
+		a, b := ops.Items[i], ops.Items[j]
+		return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
+	})
+	_, _ = fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(cols ...string) { _, _ = fmt.Fprintln(tw, strings.Join(cols, "\t")) }
+	row("ORDER PAYMENT", "SUB-ACCOUNT", "ORDER", "AMOUNT", "MAX", "PHASE", "REASON")
+	for _, op := range ops.Items {
+		row(op.Namespace+"/"+op.Name, op.Spec.SubAccountName, op.Spec.OrderID, orDash(string(op.Status.Amount)), string(op.Spec.MaxAmount),
+			orDash(string(op.Status.Phase)), ReadyReason(op.Status.Conditions))
+	}
 	return tw.Flush()
 }
 
