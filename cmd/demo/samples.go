@@ -26,8 +26,8 @@ const (
 	// orderStorage is the order the demo adds for team-c: above the
 	// EnterpriseAccount's autoApproveUpTo, its payment waits for approval.
 	orderStorage = "CS2026000000901"
-	enterprise    = "acme"
-	masterKeys    = "acme-bss-credentials"
+	enterprise   = "acme"
+	masterKeys   = "acme-bss-credentials"
 )
 
 // samples are the objects the demo creates, in order: what config/samples
