@@ -39,6 +39,12 @@ const (
 	// billing:order:pay for orders); it is the Billing Center's action for
 	// viewing orders. Verify it on the account.
 	ActionOrderView = "billing:order:view"
+	// ActionOrderPay pays orders (PayOrders, bss-api.md §4.3).
+	ActionOrderPay = "billing:order:pay"
+	// ActionOrderUpdate is not named in bss-api.md for cancelling an order;
+	// it is the Billing Center's action for changing orders. Verify it on
+	// the account.
+	ActionOrderUpdate = "billing:order:update"
 )
 
 const (
@@ -59,6 +65,8 @@ var Operations = []Operation{
 	{bss.OpListEnterpriseOrganizations, http.MethodGet, pathMA + "enterprise-organizations", ActionUnitView, "bss-api.md §1.2", false, true},
 	{bss.OpListCustomerOrders, http.MethodGet, "/v2/orders/customer-orders", ActionOrderView, "inferred", false, true},
 	{bss.OpShowCustomerOrderDetails, http.MethodGet, "/v2/orders/customer-orders/details/{order_id}", ActionOrderView, "inferred", false, true},
+	{bss.OpListOrderCouponsByOrderID, http.MethodGet, "/v2/orders/customer-orders/order-coupons", ActionOrderView, "inferred", false, true},
+	{bss.OpListOrderDiscounts, http.MethodGet, "/v2/orders/customer-orders/order-discounts", ActionOrderView, "inferred", false, true},
 	{bss.OpShowCustomerMonthlySum, http.MethodGet, "/v2/bills/customer-bills/monthly-sum", ActionBillView, "bss-api.md §1.2", false, true},
 	{bss.OpShowCustomerAccountBalances, http.MethodGet, "/v2/accounts/customer-accounts/balances", ActionBalanceView, srcBalances, false, true},
 	{bss.OpListCustomerAccountChangeRecords, http.MethodGet, "/v2/accounts/customer-accounts/account-change-records", ActionBalanceView, srcBalances, false, true},
@@ -66,6 +74,8 @@ var Operations = []Operation{
 	{bss.OpReclaimSubEnterpriseAmount, http.MethodPost, pathMA + "retrieve-amount", ActionFinanceUpdate, srcWrites, true, true},
 	{bss.OpClaimEnterpriseMultiAccountCoupon, http.MethodPost, pathMA + "transfer-coupon", ActionFinanceUpdate, srcWrites, true, false},
 	{bss.OpReclaimEnterpriseMultiAccountCoupon, http.MethodPost, pathMA + "retrieve-coupon", ActionFinanceUpdate, srcWrites, true, false},
+	{bss.OpPayOrders, http.MethodPost, "/v3/orders/customer-orders/pay", ActionOrderPay, "bss-api.md §4.3", true, false},
+	{bss.OpCancelCustomerOrder, http.MethodPut, "/v2/orders/customer-orders/cancel", ActionOrderUpdate, "inferred", false, false},
 }
 
 // OperationByName returns the row of Operations for an SDK method name.

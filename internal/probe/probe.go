@@ -33,6 +33,8 @@ type API interface {
 	ListOrganizations(ctx context.Context, req bss.ListOrganizationsRequest) (*bss.ListOrganizationsResponse, error)
 	ListOrders(ctx context.Context, req bss.ListOrdersRequest) (*bss.ListOrdersResponse, error)
 	GetOrderDetails(ctx context.Context, orderID string, offset, limit int) (*bss.OrderDetailsResponse, error)
+	ListOrderCouponsByOrderID(ctx context.Context, orderID string) (*bss.OrderCouponsResponse, error)
+	ListOrderDiscounts(ctx context.Context, orderID string) (*bss.OrderDiscountsResponse, error)
 	GetMonthlySum(ctx context.Context, req bss.MonthlySumRequest) (*bss.MonthlySumResponse, error)
 	GetAccountBalances(ctx context.Context) (*bss.AccountBalancesResponse, error)
 	ListAccountChangeRecords(ctx context.Context, req bss.AccountChangeRecordsRequest) (*bss.AccountChangeRecordsResponse, error)

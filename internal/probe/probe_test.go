@@ -48,10 +48,13 @@ func TestReadOnlyMakesNoWrite(t *testing.T) {
 	if after := e.balances(); after != before {
 		t.Errorf("balances changed: %+v → %+v", before, after)
 	}
-	if len(rep.Reads) != 15 {
-		t.Errorf("got %d reads, want 15 (12 as the master, 2 as the sub-account, order details included)", len(rep.Reads))
+	if len(rep.Reads) != 18 {
+		t.Errorf("got %d reads, want 18 (15 as the master, 2 as the sub-account, order details and a pending order's coupons and discounts included)", len(rep.Reads))
 	}
 	for _, rc := range rep.Reads {
+		if rc.Operation == bss.OpListOrderCouponsByOrderID && !strings.Contains(rc.Detail, "type 1 sent as 301") {
+			t.Errorf("the coupons of a pending order do not report the inferred PayOrders type: %q", rc.Detail)
+		}
 		if rc.Result != probe.ResultOK {
 			t.Errorf("read %s %s: %s %s", rc.As, rc.Operation, rc.Result, rc.Detail)
 		}

@@ -148,6 +148,7 @@ func (p *prober) readMasterAccount(ctx context.Context) {
 		}
 		return fmt.Sprintf("order %s: %d line item(s)", orderID, resp.TotalCount), nil
 	})
+	p.readPendingOrder(ctx)
 	p.check(ctx, AsMaster, bss.OpShowCustomerMonthlySum, "", func(ctx context.Context) (string, error) {
 		cycle := p.now().In(beijing).Format("2006-01")
 		resp, err := p.master.GetMonthlySum(ctx, bss.MonthlySumRequest{BillCycle: cycle, Limit: 10})
@@ -166,6 +167,68 @@ func (p *prober) readMasterAccount(ctx context.Context) {
 	p.check(ctx, AsMaster, bss.OpListCustomerAccountChangeRecords, "", func(ctx context.Context) (string, error) {
 		return p.recentRecords(ctx, p.master)
 	})
+}
+
+// readPendingOrder reads the coupons and discounts BSS offers for the
+// newest order pending payment on a sub-account's behalf, and reports the
+// PayOrders coupon type the operator would send for each coupon type seen:
+// that mapping is inferred (bss-api.md §4.4, open question 9), and an
+// order at hand is the only way to check it without paying.
+func (p *prober) readPendingOrder(ctx context.Context) {
+	var orderID string
+	p.check(ctx, AsMaster, bss.OpListCustomerOrders, "pending on behalf", func(ctx context.Context) (string, error) {
+		resp, err := p.master.ListOrders(ctx, bss.ListOrdersRequest{Method: bss.MethodSubCustomer, Status: bss.OrderStatusPendingPayment,
+			OrderBy: bss.OrderByCreateTimeDesc, Limit: 10})
+		if err != nil {
+			return "", err
+		}
+		if len(resp.Orders) > 0 {
+			orderID = resp.Orders[0].OrderID
+		}
+		return fmt.Sprintf("%d order(s) pending payment on a sub-account's behalf", resp.TotalCount), nil
+	})
+	p.check(ctx, AsMaster, bss.OpListOrderCouponsByOrderID, "", func(ctx context.Context) (string, error) {
+		if orderID == "" {
+			return "", errSkip("no pending on-behalf order to read the coupons of")
+		}
+		resp, err := p.master.ListOrderCouponsByOrderID(ctx, orderID)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("order %s: %d usable coupon(s)%s", orderID, len(resp.Coupons), couponTypes(resp.Coupons)), nil
+	})
+	p.check(ctx, AsMaster, bss.OpListOrderDiscounts, "", func(ctx context.Context) (string, error) {
+		if orderID == "" {
+			return "", errSkip("no pending on-behalf order to read the discounts of")
+		}
+		resp, err := p.master.ListOrderDiscounts(ctx, orderID)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("order %s: %d discount(s)", orderID, len(resp.Discounts)), nil
+	})
+}
+
+// couponTypes names the coupon types seen and the PayOrders type each is
+// sent as (inferred).
+func couponTypes(cs []bss.AvailableCoupon) string {
+	seen := map[int]bool{}
+	var parts []string
+	for _, c := range cs {
+		if seen[c.CouponType] {
+			continue
+		}
+		seen[c.CouponType] = true
+		if pay, ok := bss.PayCouponType(c.CouponType); ok {
+			parts = append(parts, fmt.Sprintf("type %d sent as %d", c.CouponType, pay))
+		} else {
+			parts = append(parts, fmt.Sprintf("type %d not payable", c.CouponType))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(parts, ", ") + " (the PayOrders types are inferred: bss-api.md §4.4)"
 }
 
 func (p *prober) readSubFromMaster(ctx context.Context) {
