@@ -315,7 +315,23 @@ func TestPaymentApprovalAndCancelOnDelete(t *testing.T) {
 	tm.waitPayment(t, "dropped", budgetv1alpha1.PaymentAwaitingApproval, budgetv1alpha1.ReasonAwaitingApproval)
 	tm.expectPaid(t, map[string]string{small.OrderID: "60.00"})
 
-	decidePayment(t, op, budgetv1alpha1.ConditionApproved)
+	// An approval covers the amount shown when it was given, no more: an
+	// approval of 140.00 does not pay 150.00.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		got := tm.getPayment(t, "big")
+		got.Status.Amount = "140.00"
+		meta.SetStatusCondition(&got.Status.Conditions, metav1.Condition{Type: budgetv1alpha1.ConditionApproved, Status: metav1.ConditionTrue, Reason: "ByFinance"})
+		return k8s.Status().Update(ctx, got)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, "approval of a lower amount withdrawn", func() bool {
+		got := tm.getPayment(t, "big")
+		return got.Status.Phase == budgetv1alpha1.PaymentAwaitingApproval && strings.Contains(readyMessageOf(got), "more than the 140.00 approved") &&
+			!common.IsTrue(got.Status.Conditions, budgetv1alpha1.ConditionApproved)
+	}, describePayment(tm, "big"))
+	tm.expectPaid(t, map[string]string{small.OrderID: "60.00"})
+	decidePayment(t, tm.getPayment(t, "big"), budgetv1alpha1.ConditionApproved)
 	tm.waitPayment(t, "big", budgetv1alpha1.PaymentPaid, budgetv1alpha1.ReasonPaid)
 	decidePayment(t, tm.getPayment(t, "denied"), budgetv1alpha1.ConditionDenied)
 	tm.waitPayment(t, "denied", budgetv1alpha1.PaymentFailed, budgetv1alpha1.ReasonDenied)

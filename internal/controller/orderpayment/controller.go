@@ -309,12 +309,19 @@ func (r *Reconciler) decide(ctx context.Context, s *scope, op *budgetv1alpha1.Or
 	if err := r.List(ctx, &allocs, client.MatchingFields{common.IndexAllocationSubAccount: s.sa.Name}); err != nil {
 		return ctrl.Result{}, err
 	}
+	shown := op.Status.Amount // what an approver saw
 	setChoice(op, choice)
 	totals := payment.TotalsOf(payments, s.customer, cycle, op.Namespace+"/"+op.Name)
 	if b := payment.CheckLimits(s.sa, payment.Granted(allocs.Items), totals, choice.Amount, cycle); b != nil {
 		return ctrl.Result{RequeueAfter: r.Options.FundsRecheckInterval}, r.wait(ctx, op, b.Reason, b.Message+"; it waits")
 	}
 	approved := op.Status.Phase == budgetv1alpha1.PaymentAwaitingApproval && common.IsTrue(op.Status.Conditions, budgetv1alpha1.ConditionApproved)
+	if prev, err := money.Parse(string(shown)); approved && (err != nil || choice.Amount.Cmp(prev) > 0) {
+		// An approval covers the amount the approver saw, no more.
+		meta.RemoveStatusCondition(&op.Status.Conditions, budgetv1alpha1.ConditionApproved)
+		return ctrl.Result{}, r.transition(ctx, op, budgetv1alpha1.PaymentAwaitingApproval, budgetv1alpha1.ReasonAwaitingApproval, fmt.Sprintf(
+			"the payment now costs %s, more than the %s approved: set condition Approved=True (or Denied=True) on this payment's status again", choice.Amount, cmp.Or(string(shown), "nothing")))
+	}
 	if !approved {
 		v, err := r.verdict(ctx, s, op, payments, choice.Amount, now)
 		if err != nil {
