@@ -91,7 +91,7 @@ func FitsPolicy(p *budgetv1alpha1.OrderPaymentPolicy, o bss.Order) (bool, string
 // PaymentName is the name of the OrderPayment the Auto policy creates for
 // an order: the same order always gets the same name, so a policy that
 // looks twice creates it once.
-func PaymentName(orderID string) string {
+func PaymentName(orderID string) string { //nolint:revive // payment.PaymentName is the name the controllers and the plugin share
 	return "order-" + strings.ToLower(orderID)
 }
 

@@ -1,6 +1,6 @@
 // Package plugin implements kubectl-budget, the kubectl plugin of the
-// bss-budget-operator: `kubectl budget status`, `plan`, `approve`, `deny` and
-// `history`.
+// bss-budget-operator: `kubectl budget status`, `plan`, `orders`, `pay`,
+// `approve`, `deny`, `history` and `ledger`.
 //
 // Everything but loading the kubeconfig lives here so that tests can run the
 // commands against an envtest API server: Run takes the arguments, the
@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -122,9 +123,10 @@ type command struct {
 	help    string // the long description
 	// flags binds the command's own flags.
 	flags func(fs *flag.FlagSet)
-	// args checks the positional arguments.
-	nargs int
-	run   func(ctx context.Context, e *env, args []string) error
+	// nargs is the number of positional arguments; optional more may
+	// follow them.
+	nargs, optional int
+	run             func(ctx context.Context, e *env, args []string) error
 }
 
 // usageError is a command-line mistake: Run prints the usage hint and returns
@@ -197,9 +199,13 @@ func RunWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		_, _ = fmt.Fprintf(stderr, "error: %v\nSee 'kubectl budget %s --help'.\n", err, cmd.name)
 		return ExitUsage
 	}
-	if len(positional) != cmd.nargs {
-		_, _ = fmt.Fprintf(stderr, "error: %s expects %d argument(s), got %d\nUsage: kubectl budget %s\nSee 'kubectl budget %s --help'.\n",
-			cmd.name, cmd.nargs, len(positional), cmd.usage, cmd.name)
+	if len(positional) < cmd.nargs || len(positional) > cmd.nargs+cmd.optional {
+		want := strconv.Itoa(cmd.nargs)
+		if cmd.optional > 0 {
+			want = fmt.Sprintf("%d to %d", cmd.nargs, cmd.nargs+cmd.optional)
+		}
+		_, _ = fmt.Fprintf(stderr, "error: %s expects %s argument(s), got %d\nUsage: kubectl budget %s\nSee 'kubectl budget %s --help'.\n",
+			cmd.name, want, len(positional), cmd.usage, cmd.name)
 		return ExitUsage
 	}
 	if err := cmd.run(ctx, e, positional); err != nil {
@@ -245,13 +251,14 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func commands() []command {
-	return []command{statusCommand(), planCommand(), approveCommand(true), approveCommand(false), historyCommand(), ledgerCommand()}
+	return []command{statusCommand(), planCommand(), ordersCommand(), payCommand(), approveCommand(true), approveCommand(false), historyCommand(), ledgerCommand()}
 }
 
 func printRootHelp(w io.Writer, cmds []command) {
 	var b strings.Builder
 	b.WriteString("kubectl budget shows and steers the bss-budget-operator's Huawei Cloud funding:\n")
-	b.WriteString("enterprise accounts, sub-accounts, budget allocations and their transfers.\n\n")
+	b.WriteString("enterprise accounts, sub-accounts, budget allocations and their transfers,\n")
+	b.WriteString("and the sub-accounts' orders the master pays on their behalf.\n\n")
 	b.WriteString("Usage:\n  kubectl budget COMMAND [flags]\n\nCommands:\n")
 	for _, c := range cmds {
 		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)
@@ -270,7 +277,11 @@ func printCommandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
 	// Print each flag once, with its short alias.
 	short := map[string]string{"namespace": "n", "all-namespaces": "A", "filename": "f", "output": "o"}
 	isShort := map[string]bool{"n": true, "A": true, "f": true, "o": true}
-	metavar := map[string]string{"kubeconfig": " PATH", "context": " NAME", "namespace": " NS", "filename": " FILE", "message": " TEXT", "output": " FORMAT"}
+	metavar := map[string]string{"kubeconfig": " PATH", "context": " NAME", "namespace": " NS", "filename": " FILE", "message": " TEXT", "output": " FORMAT",
+		"subaccount": " NAME", "max-amount": " YUAN", "coupons": " auto|none|IDS", "discount": " auto|none|ID", "name": " NAME", "kind": " KIND"}
+	type line struct{ name, usage string }
+	var lines []line
+	width := 22
 	fs.VisitAll(func(f *flag.Flag) {
 		if isShort[f.Name] {
 			return
@@ -279,7 +290,11 @@ func printCommandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
 		if s, ok := short[f.Name]; ok {
 			name = "-" + s + ", --" + f.Name + metavar[f.Name]
 		}
-		fmt.Fprintf(&b, "  %-22s %s\n", name, f.Usage)
+		lines = append(lines, line{name, f.Usage})
+		width = max(width, len(name))
 	})
+	for _, l := range lines {
+		fmt.Fprintf(&b, "  %-*s %s\n", width, l.name, l.usage)
+	}
 	_, _ = io.WriteString(w, b.String())
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -28,9 +29,14 @@ func statusCommand() command {
 
   DESIRED  the net amount the allocation asks for (status.desired)
   GRANTED  the confirmed net grant (status.granted)
+  PAID     what the master paid for the sub-account's orders through
+           OrderPayments (status.paidOrders); with GRANTED it counts
+           against the sub-account's fundingLimit
   PENDING  the signed amount in flight (status.pending)
   SPEND    the sub-account's consumption in the current bill cycle
   BUDGET   the sub-account's spec.monthlyBudget.amount, USED its percentage
+  ORDERS   the sub-account's orders pending payment on its behalf
+           (status.orderPayments.pending; 'kubectl budget orders' lists them)
   READY    the Ready condition and its reason
 
 Amounts are printed as stored; sub-account, enterprise and TOTAL rows sum the
@@ -77,8 +83,12 @@ type eaNode struct {
 
 // sums are exact totals of stored amounts.
 type sums struct {
-	desired, granted, pending, spend money.Amount
-	spendKnown                       bool // some sub-account reported its spend
+	desired, granted, pending, spend, paid money.Amount
+	spendKnown                             bool // some sub-account reported its spend
+	// paidKnown: some sub-account could be read; orders counts their
+	// pending orders.
+	paidKnown bool
+	orders    int
 }
 
 func (s *sums) add(o sums) {
@@ -87,6 +97,25 @@ func (s *sums) add(o sums) {
 	s.pending = s.pending.Add(o.pending)
 	s.spend = s.spend.Add(o.spend)
 	s.spendKnown = s.spendKnown || o.spendKnown
+	s.paid = s.paid.Add(o.paid)
+	s.paidKnown = s.paidKnown || o.paidKnown
+	s.orders += o.orders
+}
+
+// paidString prints the paid total, "-" when no sub-account was read.
+func (s sums) paidString() string {
+	if !s.paidKnown {
+		return none
+	}
+	return s.paid.String()
+}
+
+// ordersString prints the pending orders, "-" when no sub-account was read.
+func (s sums) ordersString() string {
+	if !s.paidKnown {
+		return none
+	}
+	return strconv.Itoa(s.orders)
 }
 
 // spendString prints the spend total, "-" when no sub-account reported one.
@@ -107,6 +136,13 @@ func (n *saNode) sums() sums {
 	}
 	if n.sa != nil && n.sa.Status.CurrentCycle != nil {
 		s.spend, s.spendKnown = amountOf(string(n.sa.Status.CurrentCycle.Consumption))
+	}
+	if n.sa != nil {
+		s.paid, _ = amountOf(string(n.sa.Status.PaidOrders))
+		s.paidKnown = true
+		if rep := n.sa.Status.OrderPayments; rep != nil {
+			s.orders = int(rep.Pending)
+		}
 	}
 	return s
 }
@@ -216,7 +252,7 @@ func printTree(w io.Writer, eas map[string]*eaNode) {
 	})
 
 	tw := newTable(w)
-	row(tw, "NAME", "DESIRED", "GRANTED", "PENDING", "SPEND", "BUDGET", "USED", "READY", "REASON")
+	row(tw, "NAME", "DESIRED", "GRANTED", "PAID", "PENDING", "SPEND", "BUDGET", "USED", "ORDERS", "READY", "REASON")
 	var total sums
 	for _, name := range names {
 		en := eas[name]
@@ -235,7 +271,7 @@ func printTree(w io.Writer, eas map[string]*eaNode) {
 		default:
 			ready, reason = readyOf(en.ea.Status.Conditions)
 		}
-		row(tw, label, es.desired.String(), es.granted.String(), es.pending.String(), es.spendString(), none, none, ready, reason)
+		row(tw, label, es.desired.String(), es.granted.String(), es.paidString(), es.pending.String(), es.spendString(), none, none, es.ordersString(), ready, reason)
 
 		for i, n := range en.subs {
 			last := i == len(en.subs)-1
@@ -246,7 +282,7 @@ func printTree(w io.Writer, eas map[string]*eaNode) {
 			printSubAccount(tw, n, branch, indent)
 		}
 	}
-	row(tw, "TOTAL", total.desired.String(), total.granted.String(), total.pending.String(), total.spendString())
+	row(tw, "TOTAL", total.desired.String(), total.granted.String(), total.paidString(), total.pending.String(), total.spendString(), none, none, total.ordersString())
 	_ = tw.Flush()
 }
 
@@ -256,7 +292,7 @@ func printSubAccount(tw io.Writer, n *saNode, branch, indent string) {
 	if len(n.allocs) > 0 {
 		desired, granted, pending = s.desired.String(), s.granted.String(), s.pending.String()
 	}
-	spend, budget, used, ready, reason := none, none, none, none, none
+	spend, budget, used, ready, reason, paid, orders := none, none, none, none, none, none, none
 	if n.missing {
 		reason = "NotFound"
 	}
@@ -270,12 +306,13 @@ func printSubAccount(tw io.Writer, n *saNode, branch, indent string) {
 		if sa.Spec.MonthlyBudget != nil {
 			budget = orNone(sa.Spec.MonthlyBudget.Amount)
 		}
+		paid, orders = s.paidString(), s.ordersString()
 		ready, reason = readyOf(sa.Status.Conditions)
 		if meta.IsStatusConditionTrue(sa.Status.Conditions, budgetv1alpha1.ConditionBudgetExceeded) {
 			reason += ",BudgetExceeded"
 		}
 	}
-	row(tw, branch+"subacct/"+n.name, desired, granted, pending, spend, budget, used, ready, reason)
+	row(tw, branch+"subacct/"+n.name, desired, granted, paid, pending, spend, budget, used, orders, ready, reason)
 
 	sort.Slice(n.allocs, func(i, j int) bool {
 		a, b := n.allocs[i], n.allocs[j]
@@ -294,6 +331,6 @@ func printSubAccount(tw io.Writer, n *saNode, branch, indent string) {
 			label += " (" + string(mp) + ")"
 		}
 		ready, reason := readyOf(ba.Status.Conditions)
-		row(tw, label, orNone(ba.Status.Desired), orNone(ba.Status.Granted), orNone(ba.Status.Pending), none, none, none, ready, reason)
+		row(tw, label, orNone(ba.Status.Desired), orNone(ba.Status.Granted), none, orNone(ba.Status.Pending), none, none, none, none, ready, reason)
 	}
 }
