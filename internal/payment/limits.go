@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
@@ -138,3 +140,20 @@ const (
 	FieldSubAccount = "spec.subAccountName"
 	FieldOrderID    = "spec.orderID"
 )
+
+// Admits reports whether SubAccount sa lets an OrderPayment in namespace
+// pay its orders: the namespaces its allowedNamespaces admits, and the
+// namespace of its Auto orderPayment policy. r reads the namespace's
+// labels when the allowedNamespaces selector needs them.
+func Admits(ctx context.Context, r client.Reader, sa *budgetv1alpha1.SubAccount, namespace string) (bool, error) {
+	if p := sa.Spec.OrderPayment; p != nil && p.Mode == budgetv1alpha1.OrderPaymentAuto && p.Namespace == namespace {
+		return true, nil
+	}
+	return sa.Spec.AllowedNamespaces.Admits(namespace, func() (map[string]string, bool, error) {
+		var ns corev1.Namespace
+		if err := r.Get(ctx, types.NamespacedName{Name: namespace}, &ns); err != nil {
+			return nil, false, client.IgnoreNotFound(err)
+		}
+		return ns.Labels, true, nil
+	})
+}

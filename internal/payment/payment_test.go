@@ -1,6 +1,7 @@
 package payment
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -102,7 +103,8 @@ func TestChoosePriceAdjustmentAndExplicitChoices(t *testing.T) {
 		"inactive coupon":       spec(budgetv1alpha1.PaymentCoupons{Mode: budgetv1alpha1.SelectExplicit, IDs: []string{"inactive"}}, autoDisc),
 	} {
 		_, err := Choose(s, "O1", money.MustParse("100.00"), offers)
-		if r, ok := err.(*Refusal); !ok || r.Reason != budgetv1alpha1.ReasonCouponUnusable {
+		var r *Refusal
+		if !errors.As(err, &r) || r.Reason != budgetv1alpha1.ReasonCouponUnusable {
 			t.Errorf("%s: %v, want a CouponUnusable refusal", name, err)
 		}
 	}

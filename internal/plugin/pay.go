@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -378,7 +377,7 @@ func payPlan(ctx context.Context, c client.Reader, sa *budgetv1alpha1.SubAccount
 		out = append(out, "approval: may be needed: "+unknown)
 	}
 
-	if admitted, err := admits(ctx, c, sa, op.Namespace); err != nil {
+	if admitted, err := payment.Admits(ctx, c, sa, op.Namespace); err != nil {
 		out = append(out, fmt.Sprintf("note: namespace %s's labels cannot be read (%s): whether SubAccount %s's spec.allowedNamespaces admits it is not known", op.Namespace, reasonOf(err), sa.Name))
 	} else if !admitted {
 		out = append(out, fmt.Sprintf("warning: SubAccount %s admits neither namespace %s in spec.allowedNamespaces nor as its orderPayment policy's namespace: the payment waits and pays nothing (NamespaceNotAllowed)", sa.Name, op.Namespace))
@@ -388,22 +387,6 @@ func payPlan(ctx context.Context, c client.Reader, sa *budgetv1alpha1.SubAccount
 		out = append(out, fmt.Sprintf("warning: SubAccount %s is not Ready (%s): the payment waits until it is (SubAccountNotReady)", sa.Name, reason))
 	}
 	return out
-}
-
-// admits is whether the OrderPayment controller lets a payment in
-// namespace pay the SubAccount's orders: the namespace of its Auto
-// orderPayment policy, and those its spec.allowedNamespaces admits.
-func admits(ctx context.Context, c client.Reader, sa *budgetv1alpha1.SubAccount, namespace string) (bool, error) {
-	if p := sa.Spec.OrderPayment; p != nil && p.Mode == budgetv1alpha1.OrderPaymentAuto && p.Namespace == namespace {
-		return true, nil
-	}
-	return sa.Spec.AllowedNamespaces.Admits(namespace, func() (map[string]string, bool, error) {
-		var n corev1.Namespace
-		if err := c.Get(ctx, types.NamespacedName{Name: namespace}, &n); err != nil {
-			return nil, false, client.IgnoreNotFound(err)
-		}
-		return n.Labels, true, nil
-	})
 }
 
 // payApproval is the approval verdict for a payment of amount created now,

@@ -131,7 +131,7 @@ func (r *Reconciler) resolve(ctx context.Context, op *budgetv1alpha1.OrderPaymen
 		return nil, ctrl.Result{RequeueAfter: time.Minute}, r.wait(ctx, op, budgetv1alpha1.ReasonSubAccountNotReady,
 			fmt.Sprintf("SubAccount %s does not exist", op.Spec.SubAccountName))
 	}
-	admitted, err := r.admitted(ctx, &sa, op.Namespace)
+	admitted, err := payment.Admits(ctx, r.Client, &sa, op.Namespace)
 	if err != nil {
 		return nil, ctrl.Result{}, err
 	}
@@ -157,22 +157,6 @@ func (r *Reconciler) resolve(ctx context.Context, op *budgetv1alpha1.OrderPaymen
 		return nil, ctrl.Result{}, err
 	}
 	return &scope{sa: &sa, ea: &ea, acct: acct, customer: sa.Status.CustomerID}, ctrl.Result{}, nil
-}
-
-// admitted reports whether the SubAccount lets a payment in namespace pay
-// its orders: the namespaces its allowedNamespaces admits, and the
-// namespace of its Auto orderPayment policy.
-func (r *Reconciler) admitted(ctx context.Context, sa *budgetv1alpha1.SubAccount, namespace string) (bool, error) {
-	if p := sa.Spec.OrderPayment; p != nil && p.Mode == budgetv1alpha1.OrderPaymentAuto && p.Namespace == namespace {
-		return true, nil
-	}
-	return sa.Spec.AllowedNamespaces.Admits(namespace, func() (map[string]string, bool, error) {
-		var ns corev1.Namespace
-		if err := r.Get(ctx, types.NamespacedName{Name: namespace}, &ns); err != nil {
-			return nil, false, client.IgnoreNotFound(err)
-		}
-		return ns.Labels, true, nil
-	})
 }
 
 // prepare reads the order, decides how to pay it and, if every limit and
@@ -568,7 +552,7 @@ func (r *Reconciler) combined(callCtx, ctx context.Context, acct *accounts.Accou
 		for _, so := range o.SubOrderInfos {
 			if strings.EqualFold(so.OrderID, id) {
 				op.Status.PayOrderID = o.OrderID
-				return ctrl.Result{Requeue: true}, r.transition(ctx, op, budgetv1alpha1.PaymentPending, budgetv1alpha1.ReasonPending,
+				return ctrl.Result{RequeueAfter: time.Millisecond}, r.transition(ctx, op, budgetv1alpha1.PaymentPending, budgetv1alpha1.ReasonPending,
 					fmt.Sprintf("order %s is part of the combined-transaction order %s (CBC.99000089): that one is paid instead", id, o.OrderID))
 			}
 		}

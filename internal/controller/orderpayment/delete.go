@@ -3,6 +3,7 @@ package orderpayment
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -75,7 +76,7 @@ func (r *Reconciler) settleDeleted(ctx context.Context, op *budgetv1alpha1.Order
 	id := cmp.Or(op.Status.PayOrderID, op.Spec.OrderID)
 	f, err := readOrder(ctx, acct.Client, op.Status.CustomerID, id)
 	switch {
-	case err == errOrderNotFound:
+	case errors.Is(err, errOrderNotFound):
 		_, err := r.finish(ctx, op, budgetv1alpha1.PaymentFailed, budgetv1alpha1.ReasonOrderNotFound,
 			fmt.Sprintf("deleted while paying; order %s is no longer listed, it was not paid", id), budgetv1alpha1.PaymentEvidenceOrderStatus, now, "Failed")
 		return ctrl.Result{}, err == nil, err
@@ -113,7 +114,7 @@ func (r *Reconciler) cancel(ctx context.Context, op *budgetv1alpha1.OrderPayment
 	id := cmp.Or(op.Status.PayOrderID, op.Spec.OrderID)
 	f, err := readOrder(ctx, acct.Client, op.Status.CustomerID, id)
 	switch {
-	case err == errOrderNotFound:
+	case errors.Is(err, errOrderNotFound):
 		return ctrl.Result{}, true, nil
 	case err != nil:
 		return ctrl.Result{RequeueAfter: 10 * time.Second}, false, r.note(ctx, op, "deleted with cancelOrderOnDelete: reading order "+id+": "+common.DescribeBSSError(err))
