@@ -32,7 +32,7 @@ var update = flag.Bool("update", false, "rewrite the Lua scripts from their temp
 const group = "budget.bss.dev"
 
 // kinds are the operator's kinds, sorted: the order of argocd-cm.yaml.
-var kinds = []string{"BudgetAllocation", "BudgetTransfer", "EnterpriseAccount", "SubAccount"}
+var kinds = []string{"BudgetAllocation", "BudgetTransfer", "EnterpriseAccount", "OrderPayment", "SubAccount"}
 
 // wantHealth is the decided Argo CD health of every Ready reason the
 // scripts classify by reason alone (docs/argocd.md justifies each). The
@@ -44,33 +44,42 @@ var wantHealth = map[string]string{
 	"Planned":          "Suspended",
 
 	// A person has to fix something; the operator cannot.
-	"BSSError":             "Degraded",
-	"CouponUnavailable":    "Degraded",
-	"CreateFailed":         "Degraded",
-	"CredentialsMissing":   "Degraded",
-	"CredentialsRejected":  "Degraded",
-	"CustomerChanged":      "Degraded",
-	"CustomerIDInUse":      "Degraded",
-	"Denied":               "Degraded",
-	"EndpointUnreachable":  "Degraded",
-	"Failed":               "Degraded",
-	"FundingLimitExceeded": "Degraded",
-	"InsufficientFunds":    "Degraded",
-	"LedgerBehindBSS":      "Degraded",
-	"NamespaceNotAllowed":  "Degraded",
-	"OutcomeUnknown":       "Degraded",
-	"ReclaimBlocked":       "Degraded",
-	"SubAccountClosed":     "Degraded",
-	"SubAccountNotFound":   "Degraded",
-	"TransferFailed":       "Degraded",
-	"TransferNameConflict": "Degraded",
-	"TransIDBurned":        "Degraded",
+	"AboveMaxAmount":             "Degraded",
+	"BSSError":                   "Degraded",
+	"CouponUnavailable":          "Degraded",
+	"CouponUnusable":             "Degraded",
+	"CreateFailed":               "Degraded",
+	"CredentialsMissing":         "Degraded",
+	"CredentialsRejected":        "Degraded",
+	"CustomerChanged":            "Degraded",
+	"CustomerIDInUse":            "Degraded",
+	"Denied":                     "Degraded",
+	"EndpointUnreachable":        "Degraded",
+	"Failed":                     "Degraded",
+	"FundingLimitExceeded":       "Degraded",
+	"InsufficientBalance":        "Degraded",
+	"InsufficientFunds":          "Degraded",
+	"LedgerBehindBSS":            "Degraded",
+	"MonthlyBudgetExceeded":      "Degraded",
+	"NamespaceNotAllowed":        "Degraded",
+	"OrderNotFound":              "Degraded",
+	"OrderNotPayable":            "Degraded",
+	"OrganizationBudgetExceeded": "Degraded",
+	"OutcomeUnknown":             "Degraded",
+	"ReclaimBlocked":             "Degraded",
+	"SubAccountClosed":           "Degraded",
+	"SubAccountNotFound":         "Degraded",
+	"TransferFailed":             "Degraded",
+	"TransferNameConflict":       "Degraded",
+	"TransIDBurned":              "Degraded",
+	"WrongSubAccount":            "Degraded",
 
 	// The operator is getting there by itself, or waits for another object
 	// that carries the real status.
 	"AwaitingVerificationCode":  "Progressing",
 	"Creating":                  "Progressing",
 	"EnterpriseAccountNotReady": "Progressing",
+	"Paying":                    "Progressing",
 	"Pending":                   "Progressing",
 	"Progressing":               "Progressing",
 	"Reclaiming":                "Progressing",
@@ -81,9 +90,10 @@ var wantHealth = map[string]string{
 }
 
 // notByReason are reasons whose health follows from Ready=True or from a
-// BudgetTransfer's phase, or that belong to another condition
-// (BudgetExceeded), not from the reason tables.
-var notByReason = []string{"BudgetExceeded", "Ready", "ResolvedByAdmin", "Succeeded", "Superseded", "WithinBudget", "Withdrawn"}
+// BudgetTransfer's or OrderPayment's phase, or that belong to another
+// condition (BudgetExceeded), not from the reason tables.
+var notByReason = []string{"BudgetExceeded", "DuplicatePayment", "OrderCancelled", "Paid", "PaidElsewhere", "Ready",
+	"ResolvedByAdmin", "Succeeded", "Superseded", "WithinBudget", "Withdrawn"}
 
 // reasonsByKind are the reasons each kind's controller writes on its
 // conditions (internal/controller/<kind>): every one needs a fixture.
@@ -99,6 +109,10 @@ var reasonsByKind = map[string][]string{
 		"CredentialsRejected", "EndpointUnreachable", "Throttled", "BSSError", "CustomerChanged", "Denied", "TransferNameConflict"},
 	"BudgetTransfer": {"Pending", "AwaitingApproval", "Submitting", "Throttled", "OutcomeUnknown", "EnterpriseAccountNotReady",
 		"Succeeded", "Failed", "Denied", "ResolvedByAdmin", "Withdrawn", "TransIDBurned", "LedgerBehindBSS", "Superseded"},
+	"OrderPayment": {"Pending", "NamespaceNotAllowed", "SubAccountNotReady", "EnterpriseAccountNotReady", "FundingLimitExceeded",
+		"MonthlyBudgetExceeded", "InsufficientBalance", "OrganizationBudgetExceeded", "AwaitingApproval", "Denied", "Paying",
+		"Paid", "PaidElsewhere", "OrderCancelled", "OrderNotFound", "OrderNotPayable", "WrongSubAccount", "AboveMaxAmount",
+		"DuplicatePayment", "CouponUnusable", "Withdrawn", "BSSError", "Throttled", "CredentialsRejected", "EndpointUnreachable"},
 }
 
 // healthTest is one entry of a health_test.yaml, Argo CD's format.
@@ -237,7 +251,7 @@ func TestFixturesCoverEveryReason(t *testing.T) {
 	}
 }
 
-// TestScriptsClassifyEveryReason compares the reason tables of the four
+// TestScriptsClassifyEveryReason compares the reason tables of the five
 // scripts with wantHealth, with each other and with docs/argocd.md.
 func TestScriptsClassifyEveryReason(t *testing.T) {
 	for _, kind := range kinds {

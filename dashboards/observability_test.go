@@ -339,6 +339,8 @@ func TestPrometheusRule(t *testing.T) {
 		{"bss_budget_transfers_total", `result="Failed"`, "transfers failing"},
 		{"bss_budget_allocation_pending_fen", "", "transfers stuck / OutcomeUnknown"},
 		{"bss_budget_bss_throttled_total", "rate(", "sustained throttling"},
+		{"bss_budget_subaccount_oldest_pending_order_age_seconds", "> 86400", "an order pending payment too long"},
+		{"bss_budget_order_payments_total", `result="Failed"`, "order payments failing"},
 	} {
 		found := false
 		for _, expr := range metricUse[want.metric] {
@@ -500,13 +502,15 @@ func TestDashboard(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"bss_budget_master_transferable_fen",          // master balances
-		"bss_budget_subaccount_granted_fen",           // granted by sub-account
-		"bss_budget_subaccount_budget_used_ratio",     // consumption vs budget
-		"bss_budget_subaccount_cycle_consumption_fen", // consumption
-		"bss_budget_transfers_total",                  // transfers by result
-		"bss_budget_bss_requests_total",               // BSS calls by code
-		"bss_budget_bss_throttled_total",              // throttling
+		"bss_budget_master_transferable_fen",           // master balances
+		"bss_budget_subaccount_granted_fen",            // granted by sub-account
+		"bss_budget_subaccount_budget_used_ratio",      // consumption vs budget
+		"bss_budget_subaccount_cycle_consumption_fen",  // consumption
+		"bss_budget_transfers_total",                   // transfers by result
+		"bss_budget_bss_requests_total",                // BSS calls by code
+		"bss_budget_bss_throttled_total",               // throttling
+		"bss_budget_subaccount_orders_paid_fen",        // orders paid by sub-account
+		"bss_budget_subaccount_orders_pending_payment", // orders pending payment
 	} {
 		if !used[want] {
 			t.Errorf("no panel shows %s", want)

@@ -48,7 +48,7 @@ func TestShortNamesAreUnique(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"budgetallocations", "budgettransfers", "enterpriseaccounts", "ledgerrecords", "subaccounts"}
+	want := []string{"budgetallocations", "budgettransfers", "enterpriseaccounts", "ledgerrecords", "orderpayments", "subaccounts"}
 	for _, r := range want {
 		if len(ours[r]) == 0 {
 			t.Errorf("%s has no short name (discovery shows %v)", r, ours)

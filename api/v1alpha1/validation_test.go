@@ -394,3 +394,174 @@ spec:
 		}
 	}
 }
+
+// payment is an OrderPayment for cases to extend (or to replace a line of).
+const payment = `
+apiVersion: budget.bss.dev/v1alpha1
+kind: OrderPayment
+metadata: {name: p, namespace: default}
+spec:
+  subAccountName: team-a
+  orderID: CS2026000000002
+  maxAmount: "500.00"
+`
+
+// autoPolicy is a SubAccount whose orders the operator pays, for cases to
+// extend.
+const autoPolicy = subAccountC1 + `  orderPayment:
+    mode: Auto
+`
+
+// TestOrderPaymentValidation checks what the CRDs refuse of an
+// OrderPayment and of a SubAccount's orderPayment policy, and that each
+// refusal names the field and says what to do in plain words.
+func TestOrderPaymentValidation(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		doc  string
+		want []string // every one must be in the error
+	}{
+		{"maxAmount 0", strings.Replace(payment, `"500.00"`, `"0"`, 1),
+			[]string{"spec.maxAmount", "maxAmount must be greater than 0"}},
+		{"maxAmount 0.00", strings.Replace(payment, `"500.00"`, `"0.00"`, 1),
+			[]string{"spec.maxAmount", "maxAmount must be greater than 0"}},
+		{"maxAmount with 3 decimals", strings.Replace(payment, `"500.00"`, `"1.234"`, 1),
+			[]string{"spec.maxAmount", "must be yuan from 0 to 999999999999.99 with at most 2 decimals"}},
+		{"no maxAmount", strings.Replace(payment, "  maxAmount: \"500.00\"\n", "", 1),
+			[]string{"spec.maxAmount", "Required value"}},
+		{"orderID with a space", strings.Replace(payment, "CS2026000000002", `"CS 2026"`, 1),
+			[]string{"spec.orderID", "should match '^[A-Za-z0-9_-]+$'"}},
+		{"orderID with a slash", strings.Replace(payment, "CS2026000000002", "CS2026/2", 1),
+			[]string{"spec.orderID", "should match '^[A-Za-z0-9_-]+$'"}},
+		{"orderID too long", strings.Replace(payment, "CS2026000000002", strings.Repeat("C", 65), 1),
+			[]string{"spec.orderID", "may not be more than 64"}},
+		{"no subAccountName", strings.Replace(payment, "  subAccountName: team-a\n", "", 1),
+			[]string{"spec.subAccountName", "Required value"}},
+		{"Explicit coupons without ids", payment + "  coupons: {mode: Explicit}\n",
+			[]string{"spec.coupons", "coupons.ids lists 1 to 3 coupon ids with mode Explicit, and nothing otherwise"}},
+		{"Explicit coupons with no ids", payment + "  coupons: {mode: Explicit, ids: []}\n",
+			[]string{"spec.coupons", "coupons.ids lists 1 to 3 coupon ids with mode Explicit, and nothing otherwise"}},
+		{"coupon ids with Auto", payment + "  coupons: {mode: Auto, ids: [CP1]}\n",
+			[]string{"spec.coupons", "coupons.ids lists 1 to 3 coupon ids with mode Explicit, and nothing otherwise"}},
+		{"coupon ids without a mode", payment + "  coupons: {ids: [CP1]}\n",
+			[]string{"spec.coupons", "coupons.ids lists 1 to 3 coupon ids with mode Explicit, and nothing otherwise"}},
+		{"coupon ids with None", payment + "  coupons: {mode: None, ids: [CP1]}\n",
+			[]string{"spec.coupons", "coupons.ids lists 1 to 3 coupon ids with mode Explicit, and nothing otherwise"}},
+		{"4 coupon ids", payment + "  coupons: {mode: Explicit, ids: [CP1, CP2, CP3, CP4]}\n",
+			[]string{"spec.coupons.ids", "must have at most 3 items"}},
+		{"a coupon id twice", payment + "  coupons: {mode: Explicit, ids: [CP1, CP1]}\n",
+			[]string{"spec.coupons.ids[1]", "Duplicate value"}},
+		{"unknown coupon mode", payment + "  coupons: {mode: Best}\n",
+			[]string{"spec.coupons.mode", `supported values: "Auto", "Explicit", "None"`}},
+		{"Explicit discount without id", payment + "  discount: {mode: Explicit}\n",
+			[]string{"spec.discount", "discount.id is required with mode Explicit and not allowed otherwise"}},
+		{"discount id with Auto", payment + "  discount: {mode: Auto, id: D1}\n",
+			[]string{"spec.discount", "discount.id is required with mode Explicit and not allowed otherwise"}},
+		{"discount id without a mode", payment + "  discount: {id: D1}\n",
+			[]string{"spec.discount", "discount.id is required with mode Explicit and not allowed otherwise"}},
+		{"discount id with None", payment + "  discount: {mode: None, id: D1}\n",
+			[]string{"spec.discount", "discount.id is required with mode Explicit and not allowed otherwise"}},
+
+		{"Auto policy without maxAmountPerOrder and namespace", autoPolicy,
+			[]string{"spec.orderPayment", "mode Auto needs maxAmountPerOrder (the most one order may cost) and namespace (where the operator creates the OrderPayments)"}},
+		{"Auto policy without namespace", autoPolicy + "    maxAmountPerOrder: \"500.00\"\n",
+			[]string{"spec.orderPayment", "mode Auto needs maxAmountPerOrder"}},
+		{"Auto policy without maxAmountPerOrder", autoPolicy + "    namespace: finance\n",
+			[]string{"spec.orderPayment", "mode Auto needs maxAmountPerOrder"}},
+		{"maxAmountPerOrder 0", autoPolicy + "    namespace: finance\n    maxAmountPerOrder: \"0.00\"\n",
+			[]string{"spec.orderPayment.maxAmountPerOrder", "maxAmountPerOrder must be greater than 0"}},
+		{"unknown order type", autoPolicy + "    namespace: finance\n    maxAmountPerOrder: \"500.00\"\n    orderTypes: [Renew]\n",
+			[]string{"spec.orderPayment.orderTypes[0]", `supported values: "New", "Renewal"`}},
+		{"policy namespace not a namespace name", autoPolicy + "    namespace: Finance_Team\n    maxAmountPerOrder: \"500.00\"\n",
+			[]string{"spec.orderPayment.namespace", "should match"}},
+		{"unknown policy mode", subAccountC1 + "  orderPayment: {mode: Always}\n",
+			[]string{"spec.orderPayment.mode", `supported values: "Manual", "Auto"`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := k8s.Create(ctx, obj(t, tc.doc), client.DryRunAll)
+			if err == nil {
+				t.Fatalf("accepted; want a rejection with %q", tc.want)
+			}
+			if !apierrors.IsInvalid(err) {
+				t.Fatalf("error %q is not Invalid", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			// A readable message: no CEL source. (A schema error, such as a
+			// missing field or an unknown enum value, is followed by the API
+			// server's own note that the CEL rules were not checked.)
+			for _, noise := range []string{"self.", "oldSelf", "has(", "size(", "cost budget"} {
+				if strings.Contains(err.Error(), noise) {
+					t.Errorf("error %q shows %q", err, noise)
+				}
+			}
+		})
+	}
+
+	for name, doc := range map[string]string{
+		"defaults":                  payment,
+		"Explicit coupons":          payment + "  coupons: {mode: Explicit, ids: [CP1, CP2, CP3]}\n",
+		"no coupons":                payment + "  coupons: {mode: None}\n",
+		"Explicit discount":         payment + "  discount: {mode: Explicit, id: DADJ-1}\n",
+		"no discount":               payment + "  discount: {mode: None}\n  cancelOrderOnDelete: true\n",
+		"orderID with _ and -":      strings.Replace(payment, "CS2026000000002", "cs_2026-0002", 1),
+		"Manual policy":             subAccountC1 + "  orderPayment: {mode: Manual}\n",
+		"policy without a mode":     subAccountC1 + "  orderPayment: {}\n",
+		"Auto policy":               autoPolicy + "    namespace: finance\n    maxAmountPerOrder: \"500.00\"\n    orderTypes: [New, Renewal]\n    services: [hws.service.type.ec2]\n    cancelOrderOnDelete: true\n",
+		"Manual policy with limits": subAccountC1 + "  orderPayment: {mode: Manual, maxAmountPerOrder: \"10\"}\n",
+	} {
+		if err := k8s.Create(ctx, obj(t, doc), client.DryRunAll); err != nil {
+			t.Errorf("%s rejected: %v", name, err)
+		}
+	}
+
+	// The defaults: coupons and discount Auto, the policy Manual.
+	ensureNamespace(t, "payments")
+	op := obj(t, strings.Replace(payment, "namespace: default", "namespace: payments", 1))
+	if err := k8s.Create(ctx, op); err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range [][]string{{"spec", "coupons", "mode"}, {"spec", "discount", "mode"}} {
+		if got, _, _ := unstructured.NestedString(op.Object, field...); got != "Auto" {
+			t.Errorf("%s = %q, want Auto", strings.Join(field, "."), got)
+		}
+	}
+	sa := obj(t, strings.Replace(subAccountC1, "name: s}", "name: payment-defaults}", 1)+"  orderPayment: {}\n")
+	if err := k8s.Create(ctx, sa); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := unstructured.NestedString(sa.Object, "spec", "orderPayment", "mode"); got != "Manual" {
+		t.Errorf("spec.orderPayment.mode = %q, want Manual", got)
+	}
+
+	// The spec never changes; metadata does.
+	for _, change := range []struct {
+		field []string
+		value any
+	}{
+		{[]string{"spec", "maxAmount"}, "900.00"},
+		{[]string{"spec", "orderID"}, "CS2026000000003"},
+		{[]string{"spec", "subAccountName"}, "team-b"},
+		{[]string{"spec", "coupons", "mode"}, "None"},
+		{[]string{"spec", "cancelOrderOnDelete"}, true},
+	} {
+		u := op.DeepCopy()
+		if err := unstructured.SetNestedField(u.Object, change.value, change.field...); err != nil {
+			t.Fatal(err)
+		}
+		err := k8s.Update(ctx, u)
+		if err == nil || !strings.Contains(err.Error(), "OrderPayment spec is immutable; delete it and create a new one") {
+			t.Errorf("changing %s: err = %v, want the immutability message", strings.Join(change.field, "."), err)
+		}
+	}
+	u := op.DeepCopy()
+	u.SetLabels(map[string]string{"team": "a"})
+	if err := k8s.Update(ctx, u); err != nil {
+		t.Errorf("labelling a payment: %v", err)
+	}
+}

@@ -26,7 +26,7 @@ import (
 
 // kindOrder puts the kinds in the order a reader meets them; kinds not
 // listed follow alphabetically.
-var kindOrder = []string{"EnterpriseAccount", "SubAccount", "BudgetAllocation", "BudgetTransfer"}
+var kindOrder = []string{"EnterpriseAccount", "SubAccount", "BudgetAllocation", "BudgetTransfer", "OrderPayment"}
 
 func main() {
 	crdDir := flag.String("crds", "config/crd/bases", "directory of the CRD YAML files")

@@ -40,8 +40,8 @@ func TestEveryFieldIsDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(crds) != 5 {
-		t.Fatalf("read %d CRDs, want 5", len(crds))
+	if len(crds) != 6 {
+		t.Fatalf("read %d CRDs, want 6", len(crds))
 	}
 	out, err := render(crds)
 	if err != nil {

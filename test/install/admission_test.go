@@ -154,7 +154,14 @@ func TestTransferStatusGuard(t *testing.T) {
 // operator-only status fields equal to the BudgetTransfer status schema, so
 // that a new status field cannot be left writable by approvers.
 func TestTransferStatusGuardCoversEveryField(t *testing.T) {
-	objs := renderKustomize(t, "default")
+	checkGuardCoversEveryField(t, renderKustomize(t, "default"), "budgettransfers.budget.bss.dev", prefix+"transfer-status-guard")
+}
+
+// checkGuardCoversEveryField compares the status fields (conditions aside)
+// of the CRD named crdName with the fields the first validation of the
+// policy named policyName keeps as they were.
+func checkGuardCoversEveryField(t *testing.T, objs objects, crdName, policyName string) {
+	t.Helper()
 	var crd struct {
 		Spec struct {
 			Versions []struct {
@@ -168,7 +175,11 @@ func TestTransferStatusGuardCoversEveryField(t *testing.T) {
 			} `json:"versions"`
 		} `json:"spec"`
 	}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(objs.find("CustomResourceDefinition", "budgettransfers.budget.bss.dev").Object, &crd); err != nil {
+	u := objs.find("CustomResourceDefinition", crdName)
+	if u == nil {
+		t.Fatalf("config/default has no CRD %s", crdName)
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &crd); err != nil {
 		t.Fatal(err)
 	}
 	var schema []string
@@ -178,29 +189,30 @@ func TestTransferStatusGuardCoversEveryField(t *testing.T) {
 		}
 	}
 
-	policy := objs.find("ValidatingAdmissionPolicy", prefix+"transfer-status-guard")
+	policy := objs.find("ValidatingAdmissionPolicy", policyName)
 	if policy == nil {
-		t.Fatal("config/default has no transfer-status-guard policy")
+		t.Fatalf("config/default has no %s policy", policyName)
 	}
 	rules, _, _ := unstructured.NestedSlice(policy.Object, "spec", "validations")
 	first, _ := rules[0].(map[string]any)["expression"].(string)
 	var guarded []string
 	for _, m := range regexp.MustCompile(`object\.\?status\.\?(\w+) == oldObject\.\?status\.\?(\w+)`).FindAllStringSubmatch(first, -1) {
 		if m[1] != m[2] {
-			t.Errorf("the policy compares %s with %s", m[1], m[2])
+			t.Errorf("%s compares %s with %s", policyName, m[1], m[2])
 		}
 		guarded = append(guarded, m[1])
 	}
 	slices.Sort(schema)
 	slices.Sort(guarded)
 	if !slices.Equal(schema, guarded) {
-		t.Errorf("the policy guards status fields %v, the schema has %v (conditions aside)", guarded, schema)
+		t.Errorf("%s guards status fields %v, the %s schema has %v (conditions aside)", policyName, guarded, crdName, schema)
 	}
 }
 
 // TestTransferStatusGuardFollowsNamespaceAndPrefix renders a copy of
 // config whose config/default installs into another namespace under
-// another prefix: the policy must exempt that installation's manager.
+// another prefix: the transfer and payment policies must exempt that
+// installation's manager.
 func TestTransferStatusGuardFollowsNamespaceAndPrefix(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join(repoRoot, "config"))); err != nil {
@@ -223,15 +235,27 @@ func TestTransferStatusGuardFollowsNamespaceAndPrefix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkTransferGuard(t, decodeYAML(t, out), "acme-", "finops", "acme-controller-manager")
+	checkStatusGuards(t, decodeYAML(t, out), "acme-", "finops", "acme-controller-manager")
 }
 
-// checkTransferGuard asserts that objs hold the transfer-status-guard
-// policy named prefix+"transfer-status-guard", bound to deny, exempting
-// the manager's ServiceAccount serviceAccount in namespace and nobody else.
-func checkTransferGuard(t *testing.T, objs objects, prefix, namespace, serviceAccount string) {
+// statusGuards are the admission policies that keep status writes to the
+// operator, without their name prefix.
+var statusGuards = []string{"transfer-status-guard", "payment-status-guard"}
+
+// checkStatusGuards asserts checkStatusGuard for every policy of
+// statusGuards.
+func checkStatusGuards(t *testing.T, objs objects, prefix, namespace, serviceAccount string) {
 	t.Helper()
-	name := prefix + "transfer-status-guard"
+	for _, g := range statusGuards {
+		checkStatusGuard(t, objs, prefix+g, namespace, serviceAccount)
+	}
+}
+
+// checkStatusGuard asserts that objs hold the policy name, bound to deny,
+// exempting the manager's ServiceAccount serviceAccount in namespace and
+// nobody else.
+func checkStatusGuard(t *testing.T, objs objects, name, namespace, serviceAccount string) {
+	t.Helper()
 	policy := objs.find("ValidatingAdmissionPolicy", name)
 	if policy == nil {
 		t.Errorf("no ValidatingAdmissionPolicy %s", name)

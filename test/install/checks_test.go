@@ -282,9 +282,10 @@ func checkRBAC(t *testing.T, objs objects, namespace, serviceAccount string) rba
 	return r
 }
 
-// checkUserRoles asserts the roles for people: reading all four kinds
-// aggregated into view, editing BudgetAllocations aggregated into edit and
-// admin, and the transfer approver and the audit trail's reader, not
+// checkUserRoles asserts the roles for people: reading the five kinds
+// people work with aggregated into view, editing BudgetAllocations and
+// creating and deleting OrderPayments aggregated into edit and admin, and
+// the transfer and payment approvers and the audit trail's reader, not
 // aggregated.
 func checkUserRoles(t *testing.T, r rbacObjects, prefix string) {
 	t.Helper()
@@ -298,7 +299,7 @@ func checkUserRoles(t *testing.T, r rbacObjects, prefix string) {
 			viewed = append(viewed, rule.Resources...)
 		}
 	}
-	for _, kind := range []string{"enterpriseaccounts", "subaccounts", "budgetallocations", "budgettransfers"} {
+	for _, kind := range []string{"enterpriseaccounts", "subaccounts", "budgetallocations", "budgettransfers", "orderpayments"} {
 		if !slices.Contains(viewed, kind) {
 			t.Errorf("the viewer role cannot get, list and watch %s", kind)
 		}
@@ -314,13 +315,36 @@ func checkUserRoles(t *testing.T, r rbacObjects, prefix string) {
 	if diff := cmp.Diff(want, editor.Rules); diff != "" {
 		t.Errorf("editor rules (-want +got):\n%s", diff)
 	}
-	approver := r.clusterRoles[prefix+"budgettransfer-approver"]
-	if approver == nil {
-		t.Fatalf("no ClusterRole %sbudgettransfer-approver", prefix)
+	// Teams pay orders: create, read and delete OrderPayments; patch
+	// changes only metadata (the spec is immutable), and never update or
+	// the status.
+	payer := r.clusterRoles[prefix+"orderpayment-editor-role"]
+	if payer == nil || payer.Labels["rbac.authorization.k8s.io/aggregate-to-edit"] != "true" || payer.Labels["rbac.authorization.k8s.io/aggregate-to-admin"] != "true" {
+		t.Fatalf("no ClusterRole %sorderpayment-editor-role aggregated to edit and admin", prefix)
 	}
-	for k := range approver.Labels {
-		if strings.HasPrefix(k, "rbac.authorization.k8s.io/aggregate-to-") {
-			t.Errorf("the approver role is aggregated (%s): approving must be granted on purpose", k)
+	want = []rbacv1.PolicyRule{
+		{APIGroups: []string{"budget.bss.dev"}, Resources: []string{"orderpayments"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete", "deletecollection"}},
+		{APIGroups: []string{"budget.bss.dev"}, Resources: []string{"orderpayments/status"}, Verbs: []string{"get"}},
+	}
+	if diff := cmp.Diff(want, payer.Rules); diff != "" {
+		t.Errorf("order payment editor rules (-want +got):\n%s", diff)
+	}
+	for name, resource := range map[string]string{"budgettransfer-approver": "budgettransfers", "orderpayment-approver": "orderpayments"} {
+		approver := r.clusterRoles[prefix+name]
+		if approver == nil {
+			t.Fatalf("no ClusterRole %s%s", prefix, name)
+		}
+		want := []rbacv1.PolicyRule{
+			{APIGroups: []string{"budget.bss.dev"}, Resources: []string{resource}, Verbs: readVerbs},
+			{APIGroups: []string{"budget.bss.dev"}, Resources: []string{resource + "/status"}, Verbs: []string{"get", "update", "patch"}},
+		}
+		if diff := cmp.Diff(want, approver.Rules); diff != "" {
+			t.Errorf("%s rules (-want +got):\n%s", name, diff)
+		}
+		for k := range approver.Labels {
+			if strings.HasPrefix(k, "rbac.authorization.k8s.io/aggregate-to-") {
+				t.Errorf("the approver role %s is aggregated (%s): approving must be granted on purpose", name, k)
+			}
 		}
 	}
 	checkLedgerRecordReader(t, r, prefix)

@@ -28,8 +28,8 @@ const (
 func TestChartDefaults(t *testing.T) {
 	const ns = "bss-budget-helm"
 	objs := renderChart(t, chartRender{namespace: ns})
-	if len(objs.ofKind("CustomResourceDefinition")) != 5 {
-		t.Errorf("want the 5 CRDs from crds/, got %v", objs.ofKind("CustomResourceDefinition").ids())
+	if len(objs.ofKind("CustomResourceDefinition")) != 6 {
+		t.Errorf("want the 6 CRDs from crds/, got %v", objs.ofKind("CustomResourceDefinition").ids())
 	}
 	checkBuiltinOnly(t, objs)
 	if objs.find("Namespace", ns) != nil {
@@ -46,7 +46,7 @@ func TestChartDefaults(t *testing.T) {
 	checkManagerRole(t, r, chartPrefix+"manager-role")
 	checkUserRoles(t, r, chartPrefix)
 	checkNetworking(t, objs, d, 8443, defaultIngress, defaultEgress)
-	checkTransferGuard(t, objs, chartPrefix, ns, chartSA)
+	checkStatusGuards(t, objs, chartPrefix, ns, chartSA)
 	for _, want := range []string{"--metrics-secure=true", "--enable-http2=false", "--transfer-safety-window=24h", "--submit-retry-base=2s", "--max-concurrent-reconciles=4"} {
 		if !slices.Contains(args(d), want) {
 			t.Errorf("args %q lack %s", args(d), want)
@@ -65,6 +65,7 @@ replicaCount: 3
 manager:
   transferSafetyWindow: 12h
   submitRetryBase: 5s
+  paymentSettleWindow: 5m
   maxConcurrentReconciles: 8
   bssTimeout: ""
   extraArgs: ["--zap-encoder=console"]
@@ -91,7 +92,7 @@ networkPolicy:
 	if c.Image != "registry.example.com/finops/bss-budget-operator:v1.2.3" || c.ImagePullPolicy != corev1.PullAlways {
 		t.Errorf("image %q pull %q", c.Image, c.ImagePullPolicy)
 	}
-	for _, want := range []string{"--transfer-safety-window=12h", "--submit-retry-base=5s", "--max-concurrent-reconciles=8", "--zap-encoder=console", "--metrics-bind-address=:9443"} {
+	for _, want := range []string{"--transfer-safety-window=12h", "--submit-retry-base=5s", "--payment-settle-window=5m", "--max-concurrent-reconciles=8", "--zap-encoder=console", "--metrics-bind-address=:9443"} {
 		if !slices.Contains(c.Args, want) {
 			t.Errorf("args %q lack %s", c.Args, want)
 		}
@@ -110,7 +111,7 @@ networkPolicy:
 	r := checkRBAC(t, objs, ns, chartSA)
 	checkUserRoles(t, r, chartPrefix)
 	checkNetworking(t, objs, d, 9443, []port{"TCP/8081", "TCP/9443"}, []port{"TCP/443", "TCP/53", "TCP/6443", "TCP/8443", "UDP/53"})
-	checkTransferGuard(t, objs, chartPrefix, ns, chartSA)
+	checkStatusGuards(t, objs, chartPrefix, ns, chartSA)
 	np := typed[networkingv1.NetworkPolicy](t, objs.one(t, "NetworkPolicy"))
 	if from := np.Spec.Ingress[0].From; len(from) != 1 || from[0].NamespaceSelector == nil {
 		t.Errorf("metrics ingress from %+v, want the monitoring namespace", from)
@@ -140,10 +141,16 @@ func TestChartWithoutMetrics(t *testing.T) {
 		t.Error("metrics are disabled but a ServiceMonitor or the metrics roles are rendered")
 	}
 	if g := renderChart(t, chartRender{namespace: ns, values: `admissionPolicy: {enabled: false}`}); g.ofKind("ValidatingAdmissionPolicy") != nil || g.ofKind("ValidatingAdmissionPolicyBinding") != nil {
-		t.Error("admissionPolicy.enabled=false still renders the transfer status policy")
+		t.Error("admissionPolicy.enabled=false still renders the transfer or payment status policy")
 	}
 	if g := renderChart(t, chartRender{namespace: ns, values: `rbac: {createLedgerRecordReaderRole: false}`}); g.find("ClusterRole", chartPrefix+"ledger-record-reader-role") != nil {
 		t.Error("rbac.createLedgerRecordReaderRole=false still renders the ledger record reader role")
+	}
+	if g := renderChart(t, chartRender{namespace: ns, values: `rbac: {createApproverRole: false}`}); g.find("ClusterRole", chartPrefix+"budgettransfer-approver") != nil || g.find("ClusterRole", chartPrefix+"orderpayment-approver") != nil {
+		t.Error("rbac.createApproverRole=false still renders an approver role")
+	}
+	if g := renderChart(t, chartRender{namespace: ns, values: `rbac: {aggregateToDefaultRoles: false}`}); g.find("ClusterRole", chartPrefix+"orderpayment-editor-role") != nil || g.find("ClusterRole", chartPrefix+"budget-viewer-role") != nil {
+		t.Error("rbac.aggregateToDefaultRoles=false still renders the viewer or order payment editor role")
 	}
 	checkRBAC(t, objs, ns, chartSA)
 	checkNetworking(t, objs, d, 0, []port{"TCP/8081"}, defaultEgress)
@@ -238,6 +245,7 @@ func TestChartCopiesAreCurrent(t *testing.T) {
 	pairs := map[string]string{
 		"config/rbac/role.yaml":                        "charts/bss-budget-operator/files/manager-role.yaml",
 		"config/admission/transfer_status_policy.yaml": "charts/bss-budget-operator/files/transfer-status-policy.yaml",
+		"config/admission/payment_status_policy.yaml":  "charts/bss-budget-operator/files/payment-status-policy.yaml",
 	}
 	for _, b := range bases {
 		pairs[filepath.Join("config", "crd", "bases", filepath.Base(b))] = filepath.Join("charts", "bss-budget-operator", "crds", filepath.Base(b))

@@ -32,8 +32,8 @@ func TestConfigDefaultInstallsOnAPlainCluster(t *testing.T) {
 		t.Errorf("config/default renders Secrets %v: credentials must not be installed with placeholder values", s.ids())
 	}
 	crds := objs.ofKind("CustomResourceDefinition")
-	if len(crds) != 5 {
-		t.Errorf("want the 5 CRDs, got %v", crds.ids())
+	if len(crds) != 6 {
+		t.Errorf("want the 6 CRDs, got %v", crds.ids())
 	}
 	for _, u := range objs {
 		if u.GetKind() == "CustomResourceDefinition" {
@@ -68,7 +68,7 @@ func TestConfigDefaultInstallsOnAPlainCluster(t *testing.T) {
 	checkManagerRole(t, r, prefix+"manager-role")
 	checkUserRoles(t, r, prefix)
 	checkNetworking(t, objs, d, 8443, defaultIngress, defaultEgress)
-	checkTransferGuard(t, objs, prefix, operatorNamespace, managerSA)
+	checkStatusGuards(t, objs, prefix, operatorNamespace, managerSA)
 
 	createNamespace(t, operatorNamespace, ns)
 	dryRun(t, objs)
@@ -171,9 +171,12 @@ func TestConfigDefaultGrantsLeastPrivilege(t *testing.T) {
 		createNamespace(t, ns, nil)
 	}
 	bindUser(t, "finance-approves", "team-a", prefix+"budgettransfer-approver", "finance")
+	bindUser(t, "finance-approves-payments", "team-a", prefix+"orderpayment-approver", "finance-payments")
 	// The aggregation into the built-in edit role needs kube-controller-manager,
-	// which envtest does not run: bind the editor role itself.
+	// which envtest does not run: bind the editor roles themselves.
 	bindUser(t, "team-a-edits", "team-a", prefix+"budgetallocation-editor-role", "team-a-dev")
+	bindUser(t, "team-a-pays", "team-a", prefix+"orderpayment-editor-role", "team-a-dev")
+	bindUser(t, "team-a-views", "team-a", prefix+"budget-viewer-role", "team-a-viewer")
 	for _, crb := range []*rbacv1.ClusterRoleBinding{{
 		ObjectMeta: metav1.ObjectMeta{Name: "prometheus-scrapes-bss-budget"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: prefix + "metrics-reader"},
@@ -237,6 +240,32 @@ func TestConfigDefaultGrantsLeastPrivilege(t *testing.T) {
 		{"team-a-dev", access{"create", "budgettransfers", "", budget, "team-a"}, false},
 		{"team-a-dev", access{"delete", "budgettransfers", "", budget, "team-a"}, false},
 		{"team-a-dev", access{"patch", "budgettransfers", "status", budget, "team-a"}, false},
+		// Order payments: teams create, read and delete them (patch touches
+		// only metadata: the spec is immutable); only the manager and the
+		// payment approvers write their status.
+		{"team-a-dev", access{"create", "orderpayments", "", budget, "team-a"}, true},
+		{"team-a-dev", access{"get", "orderpayments", "", budget, "team-a"}, true},
+		{"team-a-dev", access{"watch", "orderpayments", "", budget, "team-a"}, true},
+		{"team-a-dev", access{"patch", "orderpayments", "", budget, "team-a"}, true},
+		{"team-a-dev", access{"delete", "orderpayments", "", budget, "team-a"}, true},
+		{"team-a-dev", access{"deletecollection", "orderpayments", "", budget, "team-a"}, true},
+		{"team-a-dev", access{"update", "orderpayments", "", budget, "team-a"}, false},
+		{"team-a-dev", access{"create", "orderpayments", "", budget, "team-b"}, false},
+		{"team-a-dev", access{"patch", "orderpayments", "status", budget, "team-a"}, false},
+		{"team-a-dev", access{"update", "orderpayments", "status", budget, "team-a"}, false},
+		{"team-a-viewer", access{"list", "orderpayments", "", budget, "team-a"}, true},
+		{"team-a-viewer", access{"get", "orderpayments", "status", budget, "team-a"}, true},
+		{"team-a-viewer", access{"create", "orderpayments", "", budget, "team-a"}, false},
+		{"team-a-viewer", access{"patch", "orderpayments", "status", budget, "team-a"}, false},
+		{"finance-payments", access{"patch", "orderpayments", "status", budget, "team-a"}, true},
+		{"finance-payments", access{"update", "orderpayments", "status", budget, "team-a"}, true},
+		{"finance-payments", access{"list", "orderpayments", "", budget, "team-a"}, true},
+		{"finance-payments", access{"create", "orderpayments", "", budget, "team-a"}, false},
+		{"finance-payments", access{"delete", "orderpayments", "", budget, "team-a"}, false},
+		{"finance-payments", access{"patch", "orderpayments", "status", budget, "team-b"}, false},
+		{"finance-payments", access{"patch", "budgettransfers", "status", budget, "team-a"}, false},
+		{"finance", access{"patch", "orderpayments", "status", budget, "team-a"}, false},
+
 		{"team-a-dev", access{"list", "ledgerrecords", "", budget, ""}, false},
 		{"team-a-dev", access{"create", "ledgerrecords", "", budget, ""}, false},
 		{"team-a-dev", access{"delete", "ledgerrecords", "", budget, ""}, false},

@@ -17,13 +17,15 @@
 -- api/v1alpha1/conditions.go and docs/argocd.md; argocd/health_test.go fails
 -- when a reason of the API is missing here.
 local suspended = {
-  AwaitingApproval = true, -- a person must approve or deny a transfer
+  AwaitingApproval = true, -- a person must approve or deny a transfer or payment
   Paused = true,           -- managementPolicy: Paused
   Planned = true,          -- managementPolicy: Plan
 }
 local degraded = {
+  AboveMaxAmount = true,
   BSSError = true,
   CouponUnavailable = true,
+  CouponUnusable = true,
   CreateFailed = true,
   CredentialsMissing = true,
   CredentialsRejected = true,
@@ -33,9 +35,14 @@ local degraded = {
   EndpointUnreachable = true,
   Failed = true,
   FundingLimitExceeded = true,
+  InsufficientBalance = true,
   InsufficientFunds = true,
   LedgerBehindBSS = true,
+  MonthlyBudgetExceeded = true,
   NamespaceNotAllowed = true,
+  OrderNotFound = true,
+  OrderNotPayable = true,
+  OrganizationBudgetExceeded = true,
   OutcomeUnknown = true,
   ReclaimBlocked = true,
   SubAccountClosed = true,
@@ -43,11 +50,13 @@ local degraded = {
   TransferFailed = true,
   TransferNameConflict = true,
   TransIDBurned = true,
+  WrongSubAccount = true,
 }
 local progressing = {
   AwaitingVerificationCode = true,
   Creating = true,
   EnterpriseAccountNotReady = true,
+  Paying = true,
   Pending = true,
   Progressing = true,
   Reclaiming = true,
