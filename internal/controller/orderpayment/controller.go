@@ -299,7 +299,10 @@ func (r *Reconciler) decide(ctx context.Context, s *scope, op *budgetv1alpha1.Or
 	if b := payment.CheckLimits(s.sa, payment.Granted(allocs.Items), totals, choice.Amount, cycle); b != nil {
 		return ctrl.Result{RequeueAfter: r.Options.FundsRecheckInterval}, r.wait(ctx, op, b.Reason, b.Message+"; it waits")
 	}
-	approved := op.Status.Phase == budgetv1alpha1.PaymentAwaitingApproval && common.IsTrue(op.Status.Conditions, budgetv1alpha1.ConditionApproved)
+	// An approver may set Approved only while the payment waits for it
+	// (the payment status guard); a payment approved and then held back by
+	// a limit keeps it while it waits in Pending.
+	approved := common.IsTrue(op.Status.Conditions, budgetv1alpha1.ConditionApproved)
 	if prev, err := money.Parse(string(shown)); approved && (err != nil || choice.Amount.Cmp(prev) > 0) {
 		// An approval covers the amount the approver saw, no more.
 		meta.RemoveStatusCondition(&op.Status.Conditions, budgetv1alpha1.ConditionApproved)
@@ -633,12 +636,10 @@ func (r *Reconciler) readFailed(ctx context.Context, op *budgetv1alpha1.OrderPay
 
 // wait records that the payment is Pending for reason (nothing sent).
 func (r *Reconciler) wait(ctx context.Context, op *budgetv1alpha1.OrderPayment, reason, msg string) error {
-	if op.Status.Phase == "" || op.Status.Phase == budgetv1alpha1.PaymentAwaitingApproval && reason != budgetv1alpha1.ReasonAwaitingApproval {
-		// A payment approved but blocked by a limit waits as Pending; its
-		// approval stays on it.
-		if op.Status.Phase == "" {
-			op.Status.Phase = budgetv1alpha1.PaymentPending
-		}
+	if op.Status.Phase == "" || op.Status.Phase == budgetv1alpha1.PaymentAwaitingApproval {
+		// A payment approved but held back (by a limit, a SubAccount that
+		// is not Ready) waits as Pending; its approval stays on it.
+		op.Status.Phase = budgetv1alpha1.PaymentPending
 	}
 	op.Status.ObservedGeneration = op.Generation
 	return r.writeReady(ctx, op, reason, msg)
