@@ -214,7 +214,8 @@ const (
 	AnnotationAcceptReconstruction = "budget.bss.dev/accept-reconstruction"
 )
 
-// Labels the operator puts on BudgetTransfers (values cut to 63 characters).
+// Labels the operator puts on the objects it creates (values cut to 63
+// characters).
 const (
 	// LabelAllocation is the name of the transfer's BudgetAllocation.
 	LabelAllocation = "budget.bss.dev/allocation"
@@ -228,6 +229,16 @@ const (
 	// LabelYear is on LedgerRecords: the year (UTC) the record was written,
 	// for retention (kubectl delete ledgerrecords -l 'budget.bss.dev/year in (...)').
 	LabelYear = "budget.bss.dev/year"
+	// LabelCreatedBy is on objects the operator creates on its own
+	// initiative: what created them (CreatedByOrderPaymentPolicy).
+	LabelCreatedBy = "budget.bss.dev/created-by"
+)
+
+// Values of LabelCreatedBy.
+const (
+	// CreatedByOrderPaymentPolicy marks the OrderPayments the operator
+	// creates from a SubAccount's orderPayment policy (mode Auto).
+	CreatedByOrderPaymentPolicy = "order-payment-policy"
 )
 
 // Finalizer is the finalizer the operator puts on the objects it manages:

@@ -12,6 +12,7 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/approval"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/billcycle"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/payment"
 )
 
 // This file turns API objects into the planner's inputs. The
@@ -150,10 +151,14 @@ func SubAccountGate(ba *budgetv1alpha1.BudgetAllocation, sa *budgetv1alpha1.SubA
 }
 
 // FundingHeadroom is how much more the SubAccount's fundingLimit lets ba
-// grant: the limit minus what ba has granted (l) and what every other
+// grant: the limit minus what ba has granted (l), what every other
 // allocation of the SubAccount (siblings, which may include ba) reports
-// granted or in flight. nil without a limit, or when deleting.
-func FundingHeadroom(sa *budgetv1alpha1.SubAccount, ba *budgetv1alpha1.BudgetAllocation, l Ledger, siblings []budgetv1alpha1.BudgetAllocation, deleting bool) (*money.Amount, error) {
+// granted or in flight, and what the SubAccount's OrderPayments (payments)
+// paid for its current customer (payment.TotalsOf: Paid, and Paying ones
+// that may have been). nil without a limit, or when deleting.
+func FundingHeadroom(sa *budgetv1alpha1.SubAccount, ba *budgetv1alpha1.BudgetAllocation, l Ledger, siblings []budgetv1alpha1.BudgetAllocation,
+	payments []budgetv1alpha1.OrderPayment, deleting bool,
+) (*money.Amount, error) {
 	if sa.Spec.FundingLimit == nil || deleting {
 		return nil, nil
 	}
@@ -172,6 +177,9 @@ func FundingHeadroom(sa *budgetv1alpha1.SubAccount, ba *budgetv1alpha1.BudgetAll
 		if p, err := money.ParseDecimal(other.Status.Pending); err == nil && p.IsPositive() {
 			used = used.Add(p)
 		}
+	}
+	if sa.Status.CustomerID != "" {
+		used = used.Add(payment.TotalsOf(payments, sa.Status.CustomerID, "", "").Paid)
 	}
 	h := lim.Sub(used)
 	return &h, nil

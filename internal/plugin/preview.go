@@ -82,7 +82,12 @@ type situation struct {
 	ea        *budgetv1alpha1.EnterpriseAccount
 	admitted  bool
 	siblings  []budgetv1alpha1.BudgetAllocation
-	used      *money.Amount
+	// payments are the SubAccount's OrderPayments, read with a
+	// fundingLimit (what they paid counts against it); paymentsErr is why
+	// they cannot be read.
+	payments    []budgetv1alpha1.OrderPayment
+	paymentsErr error
+	used        *money.Amount
 	// trail is the kept trail of the allocation's ledger id, read while it
 	// has no checkpoint.
 	trail []planner.Entry
@@ -181,7 +186,11 @@ func (s *situation) decide(ctx context.Context, l planner.Ledger, obs *statusObs
 	if err != nil {
 		return d, planner.Decision{}, err
 	}
-	headroom, err := planner.FundingHeadroom(s.sa, s.ba, l, s.siblings, false)
+	if s.paymentsErr != nil {
+		return d, planner.Decision{}, fmt.Errorf("the OrderPayments of SubAccount %s cannot be listed (%s): the preview cannot say what its fundingLimit still allows",
+			s.sa.Name, reasonOf(s.paymentsErr))
+	}
+	headroom, err := planner.FundingHeadroom(s.sa, s.ba, l, s.siblings, s.payments, false)
 	if err != nil {
 		return d, planner.Decision{}, err
 	}
@@ -272,6 +281,9 @@ func gather(ctx context.Context, c client.Reader, ba, existing *budgetv1alpha1.B
 		s.ea = &ea
 	}
 	s.siblings = s.readSiblings(ctx, c)
+	if sa.Spec.FundingLimit != nil {
+		s.payments, s.paymentsErr = payment.ListOf(ctx, c, sa.Name)
+	}
 	s.used = s.readUsed(ctx, c, now)
 	return s
 }

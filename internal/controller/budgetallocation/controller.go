@@ -42,6 +42,7 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/metrics"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/payment"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/planner"
 )
 
@@ -63,6 +64,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=budgettransfers,verbs=get;list;watch;create;delete;patch
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=ledgerrecords,verbs=get;list;create
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=subaccounts,verbs=get;list;watch
+// +kubebuilder:rbac:groups=budget.bss.dev,resources=orderpayments,verbs=get;list;watch
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=enterpriseaccounts,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -421,7 +423,8 @@ func (r *Reconciler) letGo(ctx context.Context, s *scope, reason, why string) (c
 
 // siblingBounds fills in the bounds that depend on all the SubAccount's
 // allocations: what its fundingLimit still allows this one to grant
-// (planner.FundingHeadroom) and, where BSS may count the sub-account's own
+// (planner.FundingHeadroom, which also counts what the SubAccount's
+// OrderPayments paid) and, where BSS may count the sub-account's own
 // top-ups as reclaimable, the most a cash reclaim may take
 // (planner.ReclaimCapOf, which the planner asks for only when a cash
 // reclaim may be due). The allocations are listed at most once, and only
@@ -437,7 +440,11 @@ func (r *Reconciler) siblingBounds(ctx context.Context, s *scope, in *planner.In
 		if err != nil {
 			return err
 		}
-		if in.FundingHeadroom, err = planner.FundingHeadroom(s.sa, s.ba, s.ledger, sibs, s.deleting); err != nil {
+		payments, err := payment.ListOf(ctx, r.Client, s.sa.Name)
+		if err != nil {
+			return err
+		}
+		if in.FundingHeadroom, err = planner.FundingHeadroom(s.sa, s.ba, s.ledger, sibs, payments, s.deleting); err != nil {
 			return err
 		}
 	}

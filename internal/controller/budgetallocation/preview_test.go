@@ -8,9 +8,11 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -279,9 +281,32 @@ func genCase(rng *rand.Rand) *pcase {
 	sibT := transfer(sib, 1, budgetv1alpha1.OperationTransfer, "800.00", budgetv1alpha1.PhaseSucceeded)
 
 	c.objs = append([]client.Object{ea, sa, ba, sib, sibT}, transfers...)
-	c.describe = fmt.Sprintf("spec %+v ledger %d transfers, master cash %s credit %v coupons %v, sub cash %s credit %v, fundingLimit %v, approval %+v",
-		ba.Spec, len(transfers), c.masterCash, c.masterCredit, c.coupons, c.subCash, c.subCredit, sa.Spec.FundingLimit, ea.Spec.Approval)
+
+	// What the SubAccount's OrderPayments paid for its customer counts
+	// against its fundingLimit: one paid order, or one paid for the
+	// customer it resolved to before (which does not count).
+	paid := "none"
+	switch rng.IntN(4) {
+	case 1:
+		op := paidOrder("pay-1", customer, pick(rng, "300.00", "1500.00"))
+		c.objs, paid = append(c.objs, op), string(op.Status.Amount)
+	case 2:
+		c.objs, paid = append(c.objs, paidOrder("pay-2", previous, "1500.00")), "1500.00 for "+previous
+	}
+	c.describe = fmt.Sprintf("spec %+v ledger %d transfers, master cash %s credit %v coupons %v, sub cash %s credit %v, fundingLimit %v, orders paid %s, approval %+v",
+		ba.Spec, len(transfers), c.masterCash, c.masterCredit, c.coupons, c.subCash, c.subCredit, sa.Spec.FundingLimit, paid, ea.Spec.Approval)
 	return c
+}
+
+// paidOrder is an OrderPayment of the SubAccount that paid amount for
+// customerID in this bill cycle.
+func paidOrder(name, customerID, amount string) *budgetv1alpha1.OrderPayment {
+	return &budgetv1alpha1.OrderPayment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "payments", Name: name},
+		Spec:       budgetv1alpha1.OrderPaymentSpec{SubAccountName: "team", OrderID: "CS" + name, MaxAmount: "5000"},
+		Status: budgetv1alpha1.OrderPaymentStatus{Phase: budgetv1alpha1.PaymentPaid, CustomerID: customerID, Amount: m(amount), Cycle: billcycle.Of(now),
+			Conditions: []metav1.Condition{{Type: budgetv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: budgetv1alpha1.ReasonPaid, LastTransitionTime: metav1.NewTime(now)}}},
+	}
 }
 
 // compacted folds the allocation's succeeded transfers into its
@@ -514,7 +539,7 @@ func reconcileTransfer(t *testing.T, k8s client.Client, reg *accounts.Registry, 
 	t.Helper()
 	opts := common.Options{Clock: clock, TransferSafetyWindow: time.Hour, SubmitRetryBase: time.Second}
 	opts.Defaults()
-	tr := &budgettransfer.Reconciler{Client: k8s, APIReader: k8s, Recorder: events.NewFakeRecorder(100), Registry: reg, Options: opts}
+	tr := &budgettransfer.Reconciler{Client: k8s, APIReader: k8s, Recorder: events.NewFakeRecorder(100), Registry: reg, Options: opts, Approvals: &common.KeyedLocks{}}
 	if _, err := tr.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(bt)}); err != nil {
 		t.Fatalf("transfer reconcile: %v", err)
 	}
@@ -575,4 +600,43 @@ func ptrOr(bt *budgetv1alpha1.BudgetTransfer) *budgetv1alpha1.BudgetTransfer {
 		return &budgetv1alpha1.BudgetTransfer{}
 	}
 	return bt
+}
+
+// TestPreviewNeedsTheOrderPayments: with a fundingLimit, what the
+// SubAccount's OrderPayments paid counts against it; a preview that cannot
+// list them says it cannot tell what moves rather than assume none were
+// paid.
+func TestPreviewNeedsTheOrderPayments(t *testing.T) {
+	ready := []metav1.Condition{{Type: budgetv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: budgetv1alpha1.ReasonReady, LastTransitionTime: metav1.NewTime(now)}}
+	ea := &budgetv1alpha1.EnterpriseAccount{ObjectMeta: metav1.ObjectMeta{Name: master},
+		Spec:   budgetv1alpha1.EnterpriseAccountSpec{CredentialsSecretRef: budgetv1alpha1.SecretReference{Name: "creds"}},
+		Status: budgetv1alpha1.EnterpriseAccountStatus{Conditions: ready, TransferableCash: "5000.00", LastSyncTime: ptr.To(metav1.NewTime(now))}}
+	sa := &budgetv1alpha1.SubAccount{ObjectMeta: metav1.ObjectMeta{Name: "team"},
+		Spec: budgetv1alpha1.SubAccountSpec{EnterpriseAccountRef: budgetv1alpha1.LocalObjectReference{Name: master}, CustomerID: customer,
+			FundingLimit: ptr.To(m("1000.00")), AllowedNamespaces: &budgetv1alpha1.AllowedNamespaces{Names: []string{"team"}}},
+		Status: budgetv1alpha1.SubAccountStatus{CustomerID: customer, Conditions: ready, ReclaimableCash: "0.00"}}
+	ba := &budgetv1alpha1.BudgetAllocation{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "team", UID: "uid-a"},
+		Spec: budgetv1alpha1.BudgetAllocationSpec{SubAccountRef: budgetv1alpha1.LocalObjectReference{Name: "team"}, Amount: ptr.To(m("800.00"))}}
+	for _, forbidden := range []bool{false, true} {
+		b := fake.NewClientBuilder().WithScheme(localenv.NewScheme()).
+			WithObjects(ea, sa, ba, paidOrder("pay-1", customer, "300.00")).
+			WithInterceptorFuncs(interceptor.Funcs{List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+				if _, ok := list.(*budgetv1alpha1.OrderPaymentList); ok && forbidden {
+					return apierrors.NewForbidden(budgetv1alpha1.GroupVersion.WithResource("orderpayments").GroupResource(), "", fmt.Errorf("not allowed"))
+				}
+				return c.List(ctx, list, opts...)
+			}})
+		if err := common.SetupIndexes(context.Background(), fakeIndexer{b}); err != nil {
+			t.Fatal(err)
+		}
+		p := plugin.Predict(context.Background(), b.Build(), ba, nil, now)
+		switch {
+		case forbidden && (p.Gate == nil || p.Gate.Reason != "Unknown" || !strings.Contains(p.Gate.Message, "OrderPayments of SubAccount team cannot be listed (forbidden)")):
+			t.Errorf("preview without the OrderPayments: gate %+v, next %s", p.Gate, planner.Describe(p.Next.Decision))
+		case !forbidden && (p.Gate != nil || p.Next.Reason != budgetv1alpha1.ReasonFundingLimitExceeded || !strings.Contains(p.Next.Message, "only 700.00 is left")):
+			// 1000 less the 300 paid for an order leaves 700, not the 800
+			// asked for.
+			t.Errorf("preview: gate %+v, next %s: %s", p.Gate, planner.Describe(p.Next.Decision), p.Next.Message)
+		}
+	}
 }

@@ -2,8 +2,10 @@
 // sub-account by customer id or creates one (with the master's phone or an
 // SMS verification code a person stores in a Secret), and reports the
 // sub-account's reclaimable balances, the money BudgetAllocations granted
-// it, its monthly bills and orders, and its consumption against the monthly
-// budget, in status, events and metrics.
+// it and OrderPayments paid for it, its monthly bills and orders, its
+// orders pending payment, and its consumption against the monthly budget,
+// in status, events and metrics. With the orderPayment policy in mode Auto
+// it creates the OrderPayments of the pending orders that fit the policy.
 package subaccount
 
 import (
@@ -108,6 +110,7 @@ type sentCode struct {
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=subaccounts,verbs=get;list;watch
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=subaccounts/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=budgetallocations,verbs=get;list;watch
+// +kubebuilder:rbac:groups=budget.bss.dev,resources=orderpayments,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups=budget.bss.dev,resources=enterpriseaccounts,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -130,6 +133,9 @@ type scope struct {
 	// allocations are the BudgetAllocations funding the SubAccount, as
 	// syncGranted listed them.
 	allocations []budgetv1alpha1.BudgetAllocation
+	// payments are the SubAccount's OrderPayments, as syncGranted listed
+	// them.
+	payments []budgetv1alpha1.OrderPayment
 	// grantedChanged: the allocations' grants add up to something else than
 	// status.granted says (money moved).
 	grantedChanged bool
@@ -173,8 +179,12 @@ func (s *scope) bssFailed(err error, doing string) ctrl.Result {
 	return ctrl.Result{RequeueAfter: requeue}
 }
 
-func (s *scope) announce(eventType, reason, action, note string) {
-	s.events = append(s.events, pendingEvent{eventType: eventType, reason: reason, action: action, note: note})
+// warn has a Warning event announced once the status write succeeded, so
+// that an event about something the status records (a threshold alerted,
+// an order announced) is not announced again by the reconcile that retries
+// a failed write.
+func (s *scope) warn(reason, action, note string) {
+	s.events = append(s.events, pendingEvent{eventType: corev1.EventTypeWarning, reason: reason, action: action, note: note})
 }
 
 // Reconcile brings one SubAccount's status up to date.
@@ -240,8 +250,9 @@ func (r *Reconciler) runPhases(ctx context.Context, s *scope) (ctrl.Result, erro
 }
 
 // syncGranted adds up the grants of every BudgetAllocation funding this
-// SubAccount, in all namespaces. It needs no BSS call, so it runs first.
-// syncBalances may put the new total off (see grantRefreshWait).
+// SubAccount, in all namespaces, and what its OrderPayments paid. It needs
+// no BSS call, so it runs first. syncBalances may put the new grant total
+// off (see grantRefreshWait); what the OrderPayments paid is shown at once.
 func (r *Reconciler) syncGranted(ctx context.Context, s *scope) (ctrl.Result, error) {
 	var list budgetv1alpha1.BudgetAllocationList
 	if err := r.List(ctx, &list, client.MatchingFields{common.IndexAllocationSubAccount: s.sa.Name}, client.UnsafeDisableDeepCopy); err != nil {
@@ -255,7 +266,7 @@ func (r *Reconciler) syncGranted(ctx context.Context, s *scope) (ctrl.Result, er
 	st.Granted = granted
 	st.Allocations = count
 	metrics.SubAccountGranted.WithLabelValues(s.sa.Name).Set(metrics.Fen(total))
-	return ctrl.Result{}, nil
+	return ctrl.Result{}, r.listPayments(ctx, s)
 }
 
 // resolveEnterpriseAccount finds the master's connection.
@@ -333,6 +344,7 @@ func (r *Reconciler) adopt(ctx context.Context, s *scope, id string) (ctrl.Resul
 // whether the sync can go on.
 func (r *Reconciler) useSubCustomer(s *scope, sub bss.SubCustomer) (ctrl.Result, error) {
 	recordSubCustomer(s.status(), sub)
+	s.setPaidOrders() // for the customer just recorded
 	switch accountStateKind(sub.Status) {
 	case kindPending:
 		s.fail(budgetv1alpha1.ReasonCreating, fmt.Sprintf(
@@ -621,13 +633,17 @@ func forgetMetrics(name string) {
 	metrics.SubAccountConsumption.DeletePartialMatch(labels)
 	metrics.SubAccountBudgetRatio.DeletePartialMatch(labels)
 	metrics.SubAccountGranted.DeletePartialMatch(labels)
+	metrics.SubAccountOrdersPaid.DeletePartialMatch(labels)
+	metrics.SubAccountOrdersPending.DeletePartialMatch(labels)
+	metrics.SubAccountOldestPendingOrder.DeletePartialMatch(labels)
 }
 
 // SetupWithManager registers the controller. Besides SubAccounts it
 // watches the SubAccounts that let a customer go (a SubAccount refused
 // that customer takes it over), EnterpriseAccounts (a SubAccount recovers
 // when its master becomes Ready), BudgetAllocations (their grants add up in
-// status.granted) and the Secrets of the operator's namespace that hold a
+// status.granted), OrderPayments (what they paid adds up in
+// status.paidOrders) and the Secrets of the operator's namespace that hold a
 // password or an SMS code for a SubAccount being created.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.Options.Defaults()
@@ -646,6 +662,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(enterpriseAccountChanged())).
 		Watches(&budgetv1alpha1.BudgetAllocation{}, handler.EnqueueRequestsFromMapFunc(subAccountForAllocation),
 			builder.WithPredicates(grantChanged())).
+		Watches(&budgetv1alpha1.OrderPayment{}, handler.EnqueueRequestsFromMapFunc(subAccountForPayment),
+			builder.WithPredicates(paymentChanged())).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.subAccountsForSecret),
 			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 				return o.GetNamespace() == r.Options.Namespace

@@ -43,6 +43,12 @@ func TestAdoptExistingSubAccount(t *testing.T) {
 			{ID: "CS2026000000002", Type: "Renewal", Status: "PendingPayment", Amount: "360.00"},
 			{ID: "CS2026000000001", Type: "New", Status: "Completed", Amount: "1200.00"},
 		}},
+		PaidOrders: "0.00", PaidOrdersThisCycle: "0.00",
+		// Without an orderPayment policy (Manual) nothing pays the pending
+		// order automatically.
+		OrderPayments: &budgetv1alpha1.OrderPaymentReport{Pending: 1, Unfit: 1, Orders: []budgetv1alpha1.PendingOrder{
+			{ID: "CS2026000000002", Amount: "360.00", Type: "Renewal", Service: "hws.service.type.ec2", Reason: "the SubAccount's orderPayment mode is Manual"},
+		}},
 	}
 	got := st.DeepCopy()
 	got.Conditions, got.ObservedGeneration, got.LastBalanceSyncTime, got.LastFullBalanceSyncTime, got.LastBillingSyncTime = nil, 0, nil, nil, nil
@@ -51,6 +57,12 @@ func TestAdoptExistingSubAccount(t *testing.T) {
 	}
 	for i := range got.Orders.Latest {
 		got.Orders.Latest[i].CreateTime = ""
+	}
+	if got.OrderPayments != nil {
+		got.OrderPayments.OldestCreateTime = ""
+		for i := range got.OrderPayments.Orders {
+			got.OrderPayments.Orders[i].CreateTime = ""
+		}
 	}
 	if diff := cmp.Diff(&want, got); diff != "" {
 		t.Errorf("status (-want +got):\n%s", diff)

@@ -14,6 +14,7 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/payment"
 )
 
 // This file holds the pure decisions of the controller: how BSS records
@@ -29,6 +30,11 @@ const (
 	maxLatestOrders   = 5
 	maxOrderTypeLen   = 32
 	maxOrderStatusLen = 32
+	maxServiceLen     = 64
+	maxReasonLen      = 256
+	// maxPendingOrders is how many pending orders status.orderPayments
+	// lists.
+	maxPendingOrders = 50
 )
 
 // Account states shown in status.accountState.
@@ -85,36 +91,17 @@ func accountStateKind(code int) stateKind {
 	return kindPending
 }
 
-// orderType names a BSS order type; types other than the four common ones
-// are shown as the BSS code.
+// orderType names a BSS order type as payment.OrderTypeName does (New,
+// Renewal, …, ToPayPerUse); unknown codes are shown as the BSS code.
 func orderType(code string) string {
-	switch code {
-	case "1":
-		return "New"
-	case "2":
-		return "Renewal"
-	case "3":
-		return "Change"
-	case "4":
-		return "Unsubscribe"
-	}
-	return bss.Clip(code, maxOrderTypeLen)
+	return bss.Clip(payment.OrderTypeName(code), maxOrderTypeLen)
 }
 
-// orderStatus names a BSS order status; other statuses (review, refund,
-// confirmation, logistics) are shown as the BSS code.
+// orderStatus names a BSS order status as payment.OrderStatusName does;
+// other statuses (review, refund, confirmation, logistics) are shown as
+// the BSS code.
 func orderStatus(code int) string {
-	switch code {
-	case bss.OrderStatusPendingPayment:
-		return "PendingPayment"
-	case bss.OrderStatusProcessing:
-		return "Processing"
-	case bss.OrderStatusCompleted:
-		return "Completed"
-	case bss.OrderStatusCancelled:
-		return "Cancelled"
-	}
-	return strconv.Itoa(code)
+	return bss.Clip(payment.OrderStatusName(code), maxOrderStatusLen)
 }
 
 // summarizeOrders counts a sub-account's orders by state and keeps the
@@ -169,6 +156,123 @@ func compareTimes(a, b string) int {
 		return -1
 	}
 	return strings.Compare(a, b)
+}
+
+// pendingOrder is an order pending payment on the sub-account's behalf and
+// what the orderPayment policy makes of it.
+type pendingOrder struct {
+	order bss.Order
+	// payment is the OrderPayment (namespace/name) that pays it, "" if
+	// none.
+	payment string
+	// fits and reason are payment.FitsPolicy's answer.
+	fits   bool
+	reason string
+}
+
+// assessPending picks the sub-account's orders pending payment, oldest
+// first (ties broken by order id), each with the OrderPayment of the
+// SubAccount that pays it and whether policy's Auto mode pays it.
+func assessPending(orders []bss.Order, payments []budgetv1alpha1.OrderPayment, policy *budgetv1alpha1.OrderPaymentPolicy) []pendingOrder {
+	var out []pendingOrder
+	for _, o := range orders {
+		if o.Status != bss.OrderStatusPendingPayment {
+			continue
+		}
+		fits, reason := payment.FitsPolicy(policy, o)
+		out = append(out, pendingOrder{order: o, payment: paymentFor(payments, o.OrderID), fits: fits, reason: reason})
+	}
+	slices.SortStableFunc(out, func(a, b pendingOrder) int {
+		if c := compareTimes(a.order.CreateTime, b.order.CreateTime); c != 0 {
+			return c
+		}
+		return strings.Compare(a.order.OrderID, b.order.OrderID)
+	})
+	return out
+}
+
+// paymentFor is the OrderPayment (namespace/name) among payments that pays
+// orderID: one that is not Failed or Cancelled, the oldest if there are
+// several (a newer one is a duplicate that sends nothing); "" if none.
+func paymentFor(payments []budgetv1alpha1.OrderPayment, orderID string) string {
+	var found *budgetv1alpha1.OrderPayment
+	for i := range payments {
+		op := &payments[i]
+		if !strings.EqualFold(op.Spec.OrderID, orderID) ||
+			op.Status.Phase == budgetv1alpha1.PaymentFailed || op.Status.Phase == budgetv1alpha1.PaymentCancelled {
+			continue
+		}
+		if found == nil || olderPayment(op, found) {
+			found = op
+		}
+	}
+	if found == nil {
+		return ""
+	}
+	return found.Namespace + "/" + found.Name
+}
+
+func olderPayment(a, b *budgetv1alpha1.OrderPayment) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
+}
+
+// orderReport is status.orderPayments for the pending orders (as
+// assessPending returns them, with the payments the policy created).
+func orderReport(pending []pendingOrder) *budgetv1alpha1.OrderPaymentReport {
+	out := &budgetv1alpha1.OrderPaymentReport{Pending: int32(len(pending))}
+	for i, p := range pending {
+		if p.payment != "" {
+			out.Covered++
+		}
+		if !p.fits {
+			out.Unfit++
+		}
+		if i == 0 {
+			out.OldestCreateTime = bss.Clip(p.order.CreateTime, maxTimeLen)
+		}
+		if i < maxPendingOrders {
+			out.Orders = append(out.Orders, budgetv1alpha1.PendingOrder{
+				ID:         bss.Clip(p.order.OrderID, maxNameLen),
+				Amount:     common.Money(p.order.AmountAfterDiscount),
+				Type:       orderType(p.order.OrderType),
+				Service:    bss.Clip(p.order.ServiceTypeCode, maxServiceLen),
+				CreateTime: bss.Clip(p.order.CreateTime, maxTimeLen),
+				Payment:    p.payment,
+				Fits:       p.fits,
+				Reason:     bss.Clip(p.reason, maxReasonLen),
+			})
+		}
+	}
+	return out
+}
+
+// oldestPendingAge is how long the oldest pending order (with a readable
+// creation time) has waited at now; 0 when there is none.
+func oldestPendingAge(pending []pendingOrder, now time.Time) time.Duration {
+	for _, p := range pending {
+		if t, err := time.Parse(time.RFC3339, p.order.CreateTime); err == nil {
+			return max(now.Sub(t), 0)
+		}
+	}
+	return 0
+}
+
+// announcedUnfit reports whether the last report already listed order id
+// as not paid automatically for reason, so that its OrderNotAutoPaid
+// event was announced.
+func announcedUnfit(before *budgetv1alpha1.OrderPaymentReport, id, reason string) bool {
+	if before == nil {
+		return false
+	}
+	for _, o := range before.Orders {
+		if o.ID == bss.Clip(id, maxNameLen) {
+			return !o.Fits && o.Reason == bss.Clip(reason, maxReasonLen)
+		}
+	}
+	return false
 }
 
 // groupOrders splits the master's batch of sub-account orders by customer id.

@@ -1,7 +1,10 @@
 package subaccount
 
 import (
+	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,7 +43,11 @@ func TestAccountState(t *testing.T) {
 }
 
 func TestOrderLabels(t *testing.T) {
-	types := map[string]string{"1": "New", "2": "Renewal", "3": "Change", "4": "Unsubscribe", "10": "10", "": ""}
+	types := map[string]string{
+		"1": "New", "2": "Renewal", "3": "Change", "4": "Unsubscribe", "10": "ToPayPerUse", "11": "ToYearlyMonthly",
+		"13": "Trial", "14": "TrialToCommercial", "15": "FeeAdjustment", "99": "99", "": "",
+		strings.Repeat("7", 40): strings.Repeat("7", 32),
+	}
 	for code, want := range types {
 		if got := orderType(code); got != want {
 			t.Errorf("orderType(%q) = %q, want %q", code, got, want)
@@ -476,5 +483,110 @@ func TestOlderThanStatus(t *testing.T) {
 		if got := olderThanStatus(&tc.recorded, tc.entry); got != tc.want {
 			t.Errorf("%s: olderThanStatus = %v, want %v", name, got, tc.want)
 		}
+	}
+}
+
+func TestAssessPending(t *testing.T) {
+	order := func(id string, status int, typ, amount, created string) bss.Order {
+		return bss.Order{OrderID: id, Status: status, OrderType: typ, ServiceTypeCode: "hws.service.type.ec2",
+			AmountAfterDiscount: money.MustParse(amount), CreateTime: created}
+	}
+	at := func(d int) metav1.Time { return metav1.NewTime(time.Date(2026, 1, d, 0, 0, 0, 0, time.UTC)) }
+	op := func(ns, name, orderID string, phase budgetv1alpha1.PaymentPhase, created metav1.Time) budgetv1alpha1.OrderPayment {
+		return budgetv1alpha1.OrderPayment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, CreationTimestamp: created},
+			Spec: budgetv1alpha1.OrderPaymentSpec{OrderID: orderID}, Status: budgetv1alpha1.OrderPaymentStatus{Phase: phase}}
+	}
+	orders := []bss.Order{
+		order("NEW", 6, "1", "10", "2026-03-01T00:00:00Z"),
+		order("PAID", 5, "1", "10", "2026-01-01T00:00:00Z"),
+		order("BIG", 6, "2", "600", "2026-02-01T00:00:00Z"),
+		order("OLD", 6, "1", "20", "2026-01-15T00:00:00Z"),
+		order("ODD", 6, "1", "30", "someday"),
+	}
+	payments := []budgetv1alpha1.OrderPayment{
+		op("b", "failed", "NEW", budgetv1alpha1.PaymentFailed, at(1)),
+		op("b", "cancelled", "NEW", budgetv1alpha1.PaymentCancelled, at(1)),
+		op("a", "newer", "old", budgetv1alpha1.PaymentPending, at(3)), // order ids compare without case
+		op("a", "older", "OLD", budgetv1alpha1.PaymentPaying, at(2)),
+		op("a", "paid", "PAID", budgetv1alpha1.PaymentPaid, at(1)),
+	}
+	policy := &budgetv1alpha1.OrderPaymentPolicy{Mode: budgetv1alpha1.OrderPaymentAuto, MaxAmountPerOrder: ptr.To(budgetv1alpha1.Money("500")), Namespace: "pay"}
+	got := assessPending(orders, payments, policy)
+	var ids []string
+	for _, p := range got {
+		ids = append(ids, p.order.OrderID)
+	}
+	// Unreadable times first (compareTimes), then oldest first.
+	if want := []string{"ODD", "OLD", "BIG", "NEW"}; !slices.Equal(ids, want) {
+		t.Fatalf("pending orders %v, want %v", ids, want)
+	}
+	report := orderReport(got)
+	want := &budgetv1alpha1.OrderPaymentReport{
+		Pending: 4, Covered: 1, Unfit: 1, OldestCreateTime: "someday",
+		Orders: []budgetv1alpha1.PendingOrder{
+			{ID: "ODD", Amount: "30.00", Type: "New", Service: "hws.service.type.ec2", CreateTime: "someday", Fits: true},
+			{ID: "OLD", Amount: "20.00", Type: "New", Service: "hws.service.type.ec2", CreateTime: "2026-01-15T00:00:00Z", Payment: "a/older", Fits: true},
+			{ID: "BIG", Amount: "600.00", Type: "Renewal", Service: "hws.service.type.ec2", CreateTime: "2026-02-01T00:00:00Z",
+				Reason: "the order costs 600.00, above maxAmountPerOrder 500.00"},
+			{ID: "NEW", Amount: "10.00", Type: "New", Service: "hws.service.type.ec2", CreateTime: "2026-03-01T00:00:00Z", Fits: true},
+		},
+	}
+	if diff := cmp.Diff(want, report); diff != "" {
+		t.Errorf("orderReport (-want +got):\n%s", diff)
+	}
+	now := time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC)
+	if age := oldestPendingAge(got, now); age != now.Sub(time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("oldest pending age %v", age)
+	}
+	if age := oldestPendingAge(nil, now); age != 0 {
+		t.Errorf("oldest pending age of none %v", age)
+	}
+
+	// The Manual mode pays none of them.
+	for _, p := range assessPending(orders, nil, nil) {
+		if p.fits || p.reason != "the SubAccount's orderPayment mode is Manual" {
+			t.Errorf("without a policy order %s: fits %v (%s)", p.order.OrderID, p.fits, p.reason)
+		}
+	}
+}
+
+func TestOrderReportLimits(t *testing.T) {
+	var pending []pendingOrder
+	for i := range maxPendingOrders + 10 {
+		pending = append(pending, pendingOrder{order: bss.Order{OrderID: fmt.Sprintf("O%03d", i), CreateTime: "2026-01-01T00:00:00Z"},
+			reason: strings.Repeat("r", 300)})
+	}
+	r := orderReport(pending)
+	if r.Pending != int32(maxPendingOrders+10) || r.Unfit != r.Pending || len(r.Orders) != maxPendingOrders {
+		t.Errorf("pending %d unfit %d listed %d", r.Pending, r.Unfit, len(r.Orders))
+	}
+	if n := len(r.Orders[0].Reason); n != maxReasonLen {
+		t.Errorf("reason of %d characters", n)
+	}
+}
+
+func TestAnnouncedUnfit(t *testing.T) {
+	before := &budgetv1alpha1.OrderPaymentReport{Orders: []budgetv1alpha1.PendingOrder{
+		{ID: "A", Reason: "too big"},
+		{ID: "B", Fits: true},
+		{ID: "C", Reason: "the SubAccount's orderPayment mode is Manual"},
+	}}
+	tests := []struct {
+		id, reason string
+		want       bool
+	}{
+		{"A", "too big", true},        // announced before
+		{"A", "wrong service", false}, // for another reason
+		{"B", "too big", false},       // it fitted before
+		{"C", "too big", false},       // Manual before: Auto announces it
+		{"D", "too big", false},       // new
+	}
+	for _, tc := range tests {
+		if got := announcedUnfit(before, tc.id, tc.reason); got != tc.want {
+			t.Errorf("announcedUnfit(%s, %q) = %v, want %v", tc.id, tc.reason, got, tc.want)
+		}
+	}
+	if announcedUnfit(nil, "A", "too big") {
+		t.Error("announced without a previous report")
 	}
 }

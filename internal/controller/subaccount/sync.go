@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -108,7 +107,9 @@ func (r *Reconciler) orders(ctx context.Context, s *scope, ttl time.Duration) (m
 // new cycle began, after a spec change, or while recovering from a
 // failure. The batches are shared by all SubAccounts of the master for
 // half the interval, so that no SubAccount reports bills older than one
-// and a half intervals.
+// and a half intervals. The orders pending payment make
+// status.orderPayments, and with the orderPayment policy in mode Auto the
+// OrderPayments of those that fit (reportOrders).
 func (r *Reconciler) syncBilling(ctx context.Context, s *scope) (ctrl.Result, error) {
 	st := s.status()
 	if !s.billingDue() {
@@ -141,6 +142,9 @@ func (r *Reconciler) syncBilling(ctx context.Context, s *scope) (ctrl.Result, er
 	st.CurrentCycle = cycleSummary(cur, curBills[id])
 	st.PreviousCycle = cycleSummary(prev, prevBills[id])
 	st.Orders = summarizeOrders(orders[id])
+	if err := r.reportOrders(ctx, s, orders[id]); err != nil {
+		return ctrl.Result{}, err
+	}
 	st.LastBillingSyncTime = stamp(s.now)
 	metrics.SubAccountConsumption.WithLabelValues(s.sa.Name).Set(metrics.Fen(amountOf(st.CurrentCycle.Consumption)))
 	return ctrl.Result{}, nil
@@ -197,7 +201,7 @@ func (r *Reconciler) evaluateBudget(_ context.Context, s *scope) (ctrl.Result, e
 	st.AlertedThresholds = next
 	if len(announce) > 0 {
 		top := announce[len(announce)-1]
-		s.announce(corev1.EventTypeWarning, thresholdReason(top), actionAlert, alertNote(consumption, budget, cycle, top, announce[:len(announce)-1]))
+		s.warn(thresholdReason(top), actionAlert, alertNote(consumption, budget, cycle, top, announce[:len(announce)-1]))
 	}
 	if consumption.Cmp(budget) > 0 {
 		common.SetCondition(&st.Conditions, s.sa.Generation, budgetv1alpha1.ConditionBudgetExceeded, metav1.ConditionTrue, budgetv1alpha1.ReasonBudgetExceeded,
