@@ -9,6 +9,8 @@ package payment
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strconv"
@@ -90,9 +92,17 @@ func FitsPolicy(p *budgetv1alpha1.OrderPaymentPolicy, o bss.Order) (bool, string
 
 // PaymentName is the name of the OrderPayment the Auto policy creates for
 // an order: the same order always gets the same name, so a policy that
-// looks twice creates it once.
+// looks twice creates it once. An object name admits lowercase letters,
+// digits and '-': an id with '_' (or upper case letters, which BSS ids
+// compare without) has them replaced, and an id with '_' gets a short
+// digest of itself appended, so that "A_B" and "A-B" get two names.
 func PaymentName(orderID string) string { //nolint:revive // payment.PaymentName is the name the controllers and the plugin share
-	return "order-" + strings.ToLower(orderID)
+	name := "order-" + strings.ToLower(strings.ReplaceAll(orderID, "_", "-"))
+	if strings.Contains(orderID, "_") {
+		sum := sha256.Sum256([]byte(strings.ToLower(orderID)))
+		name += "-" + hex.EncodeToString(sum[:3])
+	}
+	return name
 }
 
 // CouponUse is a coupon chosen for a payment.

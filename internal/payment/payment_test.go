@@ -185,3 +185,18 @@ func TestTotalsAndLimits(t *testing.T) {
 		t.Errorf("new cycle: %+v", b)
 	}
 }
+
+func TestPaymentNameIsAValidObjectName(t *testing.T) {
+	for id, want := range map[string]string{
+		"CS2026000000002": "order-cs2026000000002",
+		"cs-A":            "order-cs-a",
+	} {
+		if got := PaymentName(id); got != want {
+			t.Errorf("%s: %s, want %s", id, got, want)
+		}
+	}
+	a, b := PaymentName("CS_A"), PaymentName("CS-A")
+	if a == b || !strings.HasPrefix(a, "order-cs-a-") || strings.ContainsAny(a, "_ABC") {
+		t.Errorf("CS_A → %s, CS-A → %s", a, b)
+	}
+}
