@@ -142,6 +142,12 @@ func subAccountDetails(sa *budgetv1alpha1.SubAccount) string {
 	if n := len(sa.Status.ReclaimableCoupons); n > 0 {
 		d += fmt.Sprintf(", %d sub-coupons", n)
 	}
+	if p := sa.Status.PaidOrders; p != "" && p != "0.00" {
+		d += ", orders paid " + string(p)
+	}
+	if r := sa.Status.OrderPayments; r != nil && r.Pending > 0 {
+		d += fmt.Sprintf(", %d orders pending payment", r.Pending)
+	}
 	return d
 }
 
