@@ -146,7 +146,7 @@ func subAccountDetails(sa *budgetv1alpha1.SubAccount) string {
 		d += ", orders paid " + string(p)
 	}
 	if r := sa.Status.OrderPayments; r != nil && r.Pending > 0 {
-		d += fmt.Sprintf(", %d orders pending payment", r.Pending)
+		d += fmt.Sprintf(", pending orders %d", r.Pending)
 	}
 	return d
 }

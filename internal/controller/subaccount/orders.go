@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -48,6 +49,14 @@ func (r *Reconciler) listPayments(ctx context.Context, s *scope) error {
 	}
 	s.payments = payments
 	s.setPaidOrders()
+	if st := s.status(); pruneSettled(st.OrderPayments, payments) {
+		metrics.SubAccountOrdersPending.WithLabelValues(s.sa.Name).Set(float64(st.OrderPayments.Pending))
+		age := time.Duration(0)
+		if t, err := time.Parse(time.RFC3339, st.OrderPayments.OldestCreateTime); err == nil {
+			age = max(s.now.Sub(t), 0)
+		}
+		metrics.SubAccountOldestPendingOrder.WithLabelValues(s.sa.Name).Set(age.Seconds())
+	}
 	return nil
 }
 

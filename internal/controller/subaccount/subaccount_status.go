@@ -421,3 +421,41 @@ func untilDue(last *metav1.Time, interval time.Duration, now time.Time) time.Dur
 	}
 	return max(last.Add(interval).Sub(now), time.Second)
 }
+
+// pruneSettled drops from the report the orders whose payment has since
+// settled them (Paid or Cancelled): they are no longer pending, although
+// the next billing sync is what reads the orders again. It reports whether
+// anything was dropped.
+func pruneSettled(r *budgetv1alpha1.OrderPaymentReport, payments []budgetv1alpha1.OrderPayment) bool {
+	if r == nil {
+		return false
+	}
+	settled := map[string]bool{}
+	for i := range payments {
+		if p := payments[i].Status.Phase; p == budgetv1alpha1.PaymentPaid || p == budgetv1alpha1.PaymentCancelled {
+			settled[payments[i].Namespace+"/"+payments[i].Name] = true
+		}
+	}
+	kept := r.Orders[:0]
+	dropped := false
+	for _, o := range r.Orders {
+		if o.Payment != "" && settled[o.Payment] {
+			dropped = true
+			r.Pending--
+			r.Covered--
+			if !o.Fits {
+				r.Unfit--
+			}
+			continue
+		}
+		kept = append(kept, o)
+	}
+	r.Orders = kept
+	if dropped {
+		r.OldestCreateTime = ""
+		if len(kept) > 0 {
+			r.OldestCreateTime = kept[0].CreateTime
+		}
+	}
+	return dropped
+}

@@ -590,3 +590,25 @@ func TestAnnouncedUnfit(t *testing.T) {
 		t.Error("announced without a previous report")
 	}
 }
+
+func TestPruneSettledDropsPaidOrders(t *testing.T) {
+	r := &budgetv1alpha1.OrderPaymentReport{Pending: 4, Covered: 2, Unfit: 1, OldestCreateTime: "t1", Orders: []budgetv1alpha1.PendingOrder{
+		{ID: "A", CreateTime: "t1", Payment: "ns/paid", Fits: true},
+		{ID: "B", CreateTime: "t2", Payment: "ns/paying", Fits: true},
+		{ID: "C", CreateTime: "t3"},
+		{ID: "D", CreateTime: "t4", Fits: true},
+	}}
+	payments := []budgetv1alpha1.OrderPayment{
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "paid"}, Status: budgetv1alpha1.OrderPaymentStatus{Phase: budgetv1alpha1.PaymentPaid}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "paying"}, Status: budgetv1alpha1.OrderPaymentStatus{Phase: budgetv1alpha1.PaymentPaying}},
+	}
+	if !pruneSettled(r, payments) {
+		t.Fatal("nothing dropped")
+	}
+	if r.Pending != 3 || r.Covered != 1 || r.Unfit != 1 || len(r.Orders) != 3 || r.Orders[0].ID != "B" || r.OldestCreateTime != "t2" {
+		t.Errorf("report %+v", r)
+	}
+	if pruneSettled(r, payments) {
+		t.Error("dropped twice")
+	}
+}
