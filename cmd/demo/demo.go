@@ -286,6 +286,11 @@ func (d *demo) unsettled(ctx context.Context) ([]string, error) {
 			}
 		}
 	}
+	for _, op := range ops.Items {
+		if t := op.Status.CompletionTime; t != nil && op.Status.Phase == budgetv1alpha1.PaymentPaid && t.After(lastMove) {
+			lastMove = t.Time
+		}
+	}
 	granted := map[string]money.Amount{}
 	for _, ba := range bas.Items {
 		g, err := money.Parse(string(ba.Status.Granted))

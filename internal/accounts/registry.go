@@ -279,6 +279,20 @@ func (a *Account) AdjustTransferableCash(delta money.Amount, at time.Time) {
 	}
 }
 
+// ForgetTransferableCash drops the cached transferable cash after a
+// movement whose effect on it is not known exactly (an order payment takes
+// coupons, then cash, then credit): the next reader, and the
+// EnterpriseAccount's status, read it from BSS.
+func (a *Account) ForgetTransferableCash() {
+	a.mu.Lock()
+	known := a.cashKnown
+	a.cashKnown = false
+	a.mu.Unlock()
+	if known {
+		a.notify()
+	}
+}
+
 // notify reports a change of the published figures to the registry. It is
 // called without a.mu held.
 func (a *Account) notify() {

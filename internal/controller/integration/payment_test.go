@@ -356,6 +356,10 @@ func orderStatusOf(id string) int {
 }
 
 func TestPaymentAnswerLostAfterThePaymentWasTaken(t *testing.T) {
+	// The next full read of the master's balances is an hour away: only the
+	// payment can make the EnterpriseAccount read them again.
+	setBalanceInterval(t, eaName, time.Hour)
+	t.Cleanup(func() { setBalanceInterval(t, eaName, 10*time.Second) })
 	tm := newTeam(t)
 	o := tm.payOrder(t, "75.00")
 	setFaults(t, bsssim.Faults{LostResponseRate: 1})
@@ -367,6 +371,13 @@ func TestPaymentAnswerLostAfterThePaymentWasTaken(t *testing.T) {
 		t.Errorf("evidence %q after %d attempts, want OrderStatus after 1", op.Status.Evidence, op.Status.Attempts)
 	}
 	tm.expectPaid(t, map[string]string{o.OrderID: "75.00"})
+	// The payment took the master's cash: its EnterpriseAccount reads it
+	// again rather than showing what it cached before.
+	var ea budgetv1alpha1.EnterpriseAccount
+	testenv.Eventually(t, 10*time.Second, "EnterpriseAccount shows the cash left after the payment", func() bool {
+		m, _ := sim.Master(bsssim.DefaultDomainID)
+		return k8s.Get(context.Background(), types.NamespacedName{Name: eaName}, &ea) == nil && string(ea.Status.TransferableCash) == m.Cash.String()
+	}, func() string { m, _ := sim.Master(bsssim.DefaultDomainID); return fmt.Sprintf("status %s, simulator %s", ea.Status.TransferableCash, m.Cash) })
 }
 
 // setFaults sets the simulator's faults until the test ends.

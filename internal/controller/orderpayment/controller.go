@@ -716,12 +716,29 @@ func (r *Reconciler) finish(ctx context.Context, op *budgetv1alpha1.OrderPayment
 		return ctrl.Result{}, err
 	}
 	metrics.OrderPayments.WithLabelValues(op.Spec.SubAccountName, result).Inc()
+	if reason == budgetv1alpha1.ReasonPaid {
+		r.moneyMoved(op.Status.EnterpriseAccountName)
+	}
 	typ := corev1.EventTypeNormal
 	if phase == budgetv1alpha1.PaymentFailed {
 		typ = corev1.EventTypeWarning
 	}
 	r.Recorder.Eventf(op, nil, typ, reason, "Transition", "%s → %s: %s", orPhase(old), phase, msg)
 	return ctrl.Result{}, nil
+}
+
+// moneyMoved drops what the operator has cached of the master's balances
+// after a payment took some of them: how much came from coupons, cash and
+// credit is BSS's to say, so they are read again (and the
+// EnterpriseAccount's status with them).
+func (r *Reconciler) moneyMoved(enterpriseAccount string) {
+	acct, ok := r.Registry.Get(enterpriseAccount)
+	if !ok {
+		return
+	}
+	acct.ForgetTransferableCash()
+	accounts.Forget(acct, accounts.MasterCredit)
+	accounts.Forget(acct, accounts.MasterCoupons)
 }
 
 // SetupWithManager registers the controller. An EnterpriseAccount's
