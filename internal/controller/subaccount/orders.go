@@ -111,7 +111,10 @@ func (r *Reconciler) autoPay(ctx context.Context, s *scope, pending []pendingOrd
 			continue
 		case !p.fits:
 			if !announcedUnfit(s.before.OrderPayments, p.order.OrderID, p.reason) {
-				s.warn(eventOrderNotAutoPaid, actionAutoPay,
+				// The order in the action keeps one event per order: events
+				// with the same reason and action about one object are
+				// merged into a series that shows only the first note.
+				s.warn(eventOrderNotAutoPaid, actionAutoPay+" "+p.order.OrderID,
 					fmt.Sprintf("order %s (%s, %s) is not paid automatically: %s", p.order.OrderID, orderType(p.order.OrderType), p.order.AmountAfterDiscount, p.reason))
 			}
 			continue
