@@ -377,7 +377,10 @@ func TestPaymentAnswerLostAfterThePaymentWasTaken(t *testing.T) {
 	testenv.Eventually(t, 10*time.Second, "EnterpriseAccount shows the cash left after the payment", func() bool {
 		m, _ := sim.Master(bsssim.DefaultDomainID)
 		return k8s.Get(context.Background(), types.NamespacedName{Name: eaName}, &ea) == nil && string(ea.Status.TransferableCash) == m.Cash.String()
-	}, func() string { m, _ := sim.Master(bsssim.DefaultDomainID); return fmt.Sprintf("status %s, simulator %s", ea.Status.TransferableCash, m.Cash) })
+	}, func() string {
+		m, _ := sim.Master(bsssim.DefaultDomainID)
+		return fmt.Sprintf("status %s, simulator %s", ea.Status.TransferableCash, m.Cash)
+	})
 }
 
 // setFaults sets the simulator's faults until the test ends.
