@@ -50,21 +50,18 @@ type Manager struct {
 }
 
 // StartManager starts the manager binary and waits until its health probe
-// answers (which it does before it is elected).
+// and its metrics endpoint answer (which they do before it is elected).
 func StartManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
 	if opts.Name == "" {
 		opts.Name = "manager"
 	}
 	var lastErr error
 	for range 5 { // another process may take the free ports first
-		metricsPort, err := FreePort()
+		ports, err := FreePorts(2)
 		if err != nil {
 			return nil, err
 		}
-		probePort, err := FreePort()
-		if err != nil {
-			return nil, err
-		}
+		metricsPort, probePort := ports[0], ports[1]
 		args := []string{
 			"--operator-namespace=" + opts.Namespace,
 			"--metrics-bind-address=" + LoopbackAddr(metricsPort),
@@ -85,8 +82,12 @@ func StartManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
 			HealthURL:  fmt.Sprintf("http://%s/healthz", LoopbackAddr(probePort)),
 			Options:    opts,
 		}
+		// Both listeners: a manager that could not bind its metrics port
+		// exits, possibly after its health probe has answered.
 		if lastErr = waitServing(ctx, p, m.HealthURL, 60*time.Second); lastErr == nil {
-			return m, nil
+			if lastErr = waitServing(ctx, p, m.MetricsURL, 10*time.Second); lastErr == nil {
+				return m, nil
+			}
 		}
 		_ = p.Kill()
 		if ctx.Err() != nil {

@@ -193,6 +193,14 @@ func (s *Simulator) AddSubFunds(ctx context.Context, customerID string, amount m
 	return s.admin(ctx, http.MethodPost, "/_sim/funds", map[string]string{"customer_id": customerID, "amount": amount.String()}, nil)
 }
 
+// AddCoupon is POST /_sim/coupons: a cash coupon of a master (the first when
+// c names none); its balance counts as money added.
+func (s *Simulator) AddCoupon(ctx context.Context, c bsssim.Coupon) (bsssim.Coupon, error) {
+	var created bsssim.Coupon
+	err := s.admin(ctx, http.MethodPost, "/_sim/coupons", c, &created)
+	return created, err
+}
+
 // NetByCustomer sums the ledger per sub-account: cash and credit
 // transferred minus reclaimed.
 func NetByCustomer(st *bsssim.State) map[string]money.Amount {

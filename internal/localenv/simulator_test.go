@@ -50,6 +50,19 @@ func TestSimulatorAdminClient(t *testing.T) {
 	if err := s.AddSubFunds(ctx, "nobody", money.MustParse("1.00")); err == nil {
 		t.Error("funds for an unknown sub-account were accepted")
 	}
+	o, err := s.CreateOrder(ctx, bsssim.Order{CustomerID: "cust-team-b-0001", AmountAfterDiscount: money.MustParse("9.99"),
+		DiscountOffers: []bsssim.DiscountOffer{{ID: "promo-1", Type: bsssim.DiscountPromotion, Amount: money.MustParse("1.00")}}})
+	if err != nil || o.OrderID == "" || o.Status != bsssim.OrderPendingPayment || len(o.DiscountOffers) != 1 {
+		t.Errorf("CreateOrder() = %+v, %v", o, err)
+	}
+	if _, err := s.CreateOrder(ctx, bsssim.Order{CustomerID: "nobody", AmountAfterDiscount: money.MustParse("1.00")}); err == nil {
+		t.Error("an order of an unknown customer was accepted")
+	}
+	c, err := s.AddCoupon(ctx, bsssim.Coupon{Balance: money.MustParse("50.00"),
+		UseLimits: []bsssim.CouponUseLimit{{LimitKey: bsssim.LimitServiceType, Value1: "hws.service.type.ebs"}}})
+	if err != nil || c.ID == "" || c.DomainID != bsssim.DefaultDomainID || c.Balance != money.MustParse("50.00") {
+		t.Errorf("AddCoupon() = %+v, %v", c, err)
+	}
 	st, err := s.State(ctx)
 	if err != nil || st.Behaviour == nil || *st.Behaviour != (bsssim.Behaviour{}).Normalized() {
 		t.Errorf("State() behaviour %+v, %v", st, err)

@@ -1,0 +1,31 @@
+package localenv
+
+import (
+	"context"
+	"net"
+	"testing"
+)
+
+// TestFreePortsDistinct checks that FreePorts never returns a port twice
+// (two FreePort calls in a row may: the kernel hands a port it was just
+// given back out again) and that each port is free once it returns.
+func TestFreePortsDistinct(t *testing.T) {
+	for range 50 {
+		ports, err := FreePorts(3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[int]bool{}
+		for _, p := range ports {
+			if seen[p] {
+				t.Fatalf("FreePorts(3) = %v: port %d twice", ports, p)
+			}
+			seen[p] = true
+			l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", LoopbackAddr(p))
+			if err != nil {
+				t.Fatalf("port %d of %v is not free: %v", p, ports, err)
+			}
+			_ = l.Close()
+		}
+	}
+}
