@@ -20,9 +20,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
-	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
@@ -498,15 +496,11 @@ func (k *payKiller) start() {
 // startManager starts one replica without leader election, as the chaos
 // test's killer does.
 func (k *payKiller) startManager() (*localenv.Manager, error) {
-	m, err := localenv.StartManager(context.Background(), localenv.ManagerOptions{
-		Binary: filepath.Join(binDir, "manager"), Kubeconfig: k.e.cp.KubeconfigPath, Dir: k.e.dir,
-		Name: "manager", Namespace: opNS, Args: k.args,
-	})
+	m, err := k.e.startReplica(k.args)
 	if err != nil {
 		return nil, err
 	}
 	k.finalAtLast = k.watch.final()
-	k.e.t.Cleanup(func() { _ = m.Stop(15 * time.Second) })
 	return m, nil
 }
 
@@ -698,32 +692,11 @@ type watchedPayment struct {
 func (e *env) watchPayments() *paymentWatch {
 	e.t.Helper()
 	w := &paymentWatch{changed: make(chan struct{}, 1), payments: map[string]watchedPayment{}}
-	c, err := ctrlcache.New(e.cp.Config, ctrlcache.Options{Scheme: localenv.NewScheme()})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	inf, err := c.GetInformer(e.ctx, &budgetv1alpha1.OrderPayment{})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { w.observe(obj, false) },
-		UpdateFunc: func(_, obj any) { w.observe(obj, false) },
-		DeleteFunc: func(obj any) { w.observe(obj, true) },
-	}); err != nil {
-		e.t.Fatal(err)
-	}
-	go func() { _ = c.Start(e.ctx) }() // returns when the test's context ends
-	if !c.WaitForCacheSync(e.ctx) {
-		e.t.Fatal("the OrderPayment watch did not sync")
-	}
+	e.watch(&budgetv1alpha1.OrderPayment{}, w.observe)
 	return w
 }
 
 func (w *paymentWatch) observe(obj any, deleted bool) {
-	if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-		obj = tomb.Obj
-	}
 	op, ok := obj.(*budgetv1alpha1.OrderPayment)
 	if !ok {
 		return

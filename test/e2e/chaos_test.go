@@ -503,15 +503,25 @@ func (k *killer) start() {
 // with SIGKILL keeps its Lease until it expires (15s), which ten kills
 // cannot afford; TestLeaderFailover covers the Lease.
 func (k *killer) startManager() (*localenv.Manager, error) {
-	m, err := localenv.StartManager(context.Background(), localenv.ManagerOptions{
-		Binary: filepath.Join(binDir, "manager"), Kubeconfig: k.e.cp.KubeconfigPath, Dir: k.e.dir,
-		Name: "manager", Namespace: opNS, Args: k.args,
-	})
+	m, err := k.e.startReplica(k.args)
 	if err != nil {
 		return nil, err
 	}
 	k.settledAtLast = k.watch.settled()
-	k.e.t.Cleanup(func() { _ = m.Stop(15 * time.Second) })
+	return m, nil
+}
+
+// startReplica starts one manager replica without leader election with
+// args, stopped when the test ends.
+func (e *env) startReplica(args []string) (*localenv.Manager, error) {
+	m, err := localenv.StartManager(context.Background(), localenv.ManagerOptions{
+		Binary: filepath.Join(binDir, "manager"), Kubeconfig: e.cp.KubeconfigPath, Dir: e.dir,
+		Name: "manager", Namespace: opNS, Args: args,
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.t.Cleanup(func() { _ = m.Stop(15 * time.Second) })
 	return m, nil
 }
 
@@ -842,32 +852,42 @@ type watchedTransfer struct {
 func (e *env) watchTransfers() *transferWatch {
 	e.t.Helper()
 	w := &transferWatch{changed: make(chan struct{}, 1), transfers: map[string]watchedTransfer{}}
+	e.watch(&budgetv1alpha1.BudgetTransfer{}, w.observe)
+	return w
+}
+
+// watch starts an informer on obj's kind that calls observe with every
+// object added, changed or deleted (a deleted one in its last known
+// state), and waits for its first list.
+func (e *env) watch(obj client.Object, observe func(obj any, deleted bool)) {
+	e.t.Helper()
 	c, err := ctrlcache.New(e.cp.Config, ctrlcache.Options{Scheme: localenv.NewScheme()})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	inf, err := c.GetInformer(e.ctx, &budgetv1alpha1.BudgetTransfer{})
+	inf, err := c.GetInformer(e.ctx, obj)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { w.observe(obj, false) },
-		UpdateFunc: func(_, obj any) { w.observe(obj, false) },
-		DeleteFunc: func(obj any) { w.observe(obj, true) },
+		AddFunc:    func(o any) { observe(o, false) },
+		UpdateFunc: func(_, o any) { observe(o, false) },
+		DeleteFunc: func(o any) {
+			if tomb, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+				o = tomb.Obj
+			}
+			observe(o, true)
+		},
 	}); err != nil {
 		e.t.Fatal(err)
 	}
 	go func() { _ = c.Start(e.ctx) }() // returns when the test's context ends
 	if !c.WaitForCacheSync(e.ctx) {
-		e.t.Fatal("the BudgetTransfer watch did not sync")
+		e.t.Fatalf("the %T watch did not sync", obj)
 	}
-	return w
 }
 
 func (w *transferWatch) observe(obj any, deleted bool) {
-	if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-		obj = tomb.Obj
-	}
 	bt, ok := obj.(*budgetv1alpha1.BudgetTransfer)
 	if !ok {
 		return
