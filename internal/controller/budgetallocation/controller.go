@@ -98,6 +98,11 @@ type scope struct {
 	// checkpoint.
 	fullRead bool
 	folded   int
+	// readSequence is the sequence of status.checkpoint as this reconcile
+	// read it (0 without one): the checkpoint that is written. Only the
+	// transfers it counts may be compacted; a fold of this reconcile is
+	// written with the status at the end, if that write succeeds.
+	readSequence int64
 	// compactAgain, when set, is how soon compaction has more to do.
 	compactAgain time.Duration
 }
@@ -129,6 +134,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	before := ba.Status.DeepCopy()
 	s := &scope{ba: &ba, now: r.Options.Clock.Now()}
+	if cp := ba.Status.Checkpoint; cp != nil {
+		s.readSequence = cp.Sequence
+	}
 	result, err := r.reconcile(ctx, s)
 	result = r.compactionDue(s, result)
 	if s.ba.DeletionTimestamp.IsZero() || controllerutil.ContainsFinalizer(s.ba, budgetv1alpha1.Finalizer) {

@@ -91,7 +91,7 @@ func (r *Reconciler) readLastTransfer(ctx context.Context, s *scope) error {
 		// The transfers folded before are not read here: the earlier of
 		// their time and this one's is kept, and compaction reads them all.
 		s.ba.Status.Checkpoint.CompactAt = earlier(at, r.compactAt(s, next.Sequence))
-		s.folded = n
+		s.folded += n
 	}
 	s.ledger, err = planner.LedgerOf(s.ba, s.transfers)
 	return err
@@ -107,7 +107,12 @@ func earlier(a, b *metav1.Time) *metav1.Time {
 
 // readWholeLedger reads every transfer of the allocation from the API
 // server (and, while it has no checkpoint, the kept trail of its ledger id)
-// and folds the succeeded ones into the checkpoint.
+// and folds the succeeded ones into the checkpoint. Where the transfer the
+// status names last is gone although the checkpoint does not count it, the
+// trail's entries after the checkpoint are folded too: a transfer is
+// written to the trail before it is deleted, so one deleted before a
+// checkpoint counting it was written (an allocation being deleted, a
+// crash) is found there, and its sequence is never planned again.
 func (r *Reconciler) readWholeLedger(ctx context.Context, s *scope) error {
 	all, err := r.listTransfers(ctx, s.ba)
 	if err != nil {
@@ -123,16 +128,28 @@ func (r *Reconciler) readWholeLedger(ctx context.Context, s *scope) error {
 	}
 	var next *planner.Checkpoint
 	var n int
-	if cp == nil {
+	switch {
+	case cp == nil:
 		recs, err := r.trailRecords(ctx, s.ba)
 		if err != nil {
 			return err
 		}
 		next, n = planner.RestoreFromTrail(planner.TrailEntries(recs, planner.LedgerIDOf(s.ba)), entries, billcycle.Of)
-	} else {
+	case lastTransferDeleted(s.ba, cp, all):
+		recs, err := r.trailRecords(ctx, s.ba)
+		if err != nil {
+			return err
+		}
+		// Fold skips what the checkpoint counts, and a transfer both in
+		// the trail and still kept (a crash before its deletion) once.
+		next, n = planner.Fold(cp, append(planner.TrailEntries(recs, planner.LedgerIDOf(s.ba)), entries...), billcycle.Of)
+	default:
 		next, n = planner.Fold(cp, entries, billcycle.Of)
 	}
-	s.transfers, s.fullRead, s.folded = all, true, n
+	// folded counts every fold of this reconcile: one readLastTransfer
+	// made before is not written yet either.
+	s.transfers, s.fullRead = all, true
+	s.folded += n
 	s.ba.Status.Checkpoint = next.API()
 	s.ba.Status.Checkpoint.CompactAt = r.compactAt(s, next.Sequence)
 	if n > 0 {
@@ -140,6 +157,22 @@ func (r *Reconciler) readWholeLedger(ctx context.Context, s *scope) error {
 	}
 	s.ledger, err = planner.LedgerOf(s.ba, all)
 	return err
+}
+
+// lastTransferDeleted reports whether the transfer the allocation's status
+// names last, which the checkpoint cp does not count, is not among all the
+// allocation's transfers on the API server.
+func lastTransferDeleted(ba *budgetv1alpha1.BudgetAllocation, cp *planner.Checkpoint, all []budgetv1alpha1.BudgetTransfer) bool {
+	lt := ba.Status.LastTransfer
+	if lt == nil || lt.Sequence != 0 && lt.Sequence <= cp.Sequence {
+		return false
+	}
+	for i := range all {
+		if all[i].Name == lt.Name {
+			return false
+		}
+	}
+	return true
 }
 
 // listTransfers lists the allocation's own transfers from the API server,
@@ -261,7 +294,12 @@ func (r *Reconciler) compactAt(s *scope, folded int64) *metav1.Time {
 // compact writes the folded transfers that are due (dueAt) to the audit
 // trail and deletes them, one record (up to maxRecordEntries transfers) per
 // reconcile. Only transfers the checkpoint counted when this reconcile
-// read it are touched: a fold of this reconcile is not written yet. The
+// read it (s.readSequence) are touched, and nothing in a reconcile that
+// folded: a fold of this reconcile is only in memory until the status
+// write at its end, which may fail (a conflict with a cache that has not
+// seen the previous write, a kill); a transfer deleted before the
+// checkpoint that counts it is written would leave the ledger without
+// it, and its sequence would be planned again. The
 // transfers of the current bill cycle stay while the master has a
 // per-cycle approval budget, which counts them (with a retention they stay
 // anyway: a cycle goes once it is over).
@@ -270,7 +308,10 @@ func (r *Reconciler) compact(ctx context.Context, s *scope) (ctrl.Result, error)
 	if s.deleting || cp == nil || cp.CompactAt == nil || s.now.Before(cp.CompactAt.Time) {
 		return ctrl.Result{}, nil
 	}
-	persisted := cp.Sequence
+	persisted := s.readSequence
+	if s.folded > 0 {
+		return ctrl.Result{}, nil
+	}
 	if !s.fullRead {
 		if err := r.readWholeLedger(ctx, s); err != nil {
 			return ctrl.Result{}, err
