@@ -1,8 +1,10 @@
 package payment
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -156,4 +158,51 @@ func Admits(ctx context.Context, r client.Reader, sa *budgetv1alpha1.SubAccount,
 		}
 		return ns.Labels, true, nil
 	})
+}
+
+// Active reports whether an OrderPayment pays, or may still pay, its
+// order: it is not Failed or Cancelled, and is not being deleted before it
+// sent anything (a deleted one that is Paying may have paid).
+func Active(op *budgetv1alpha1.OrderPayment) bool {
+	switch op.Status.Phase {
+	case budgetv1alpha1.PaymentFailed, budgetv1alpha1.PaymentCancelled:
+		return false
+	}
+	return op.DeletionTimestamp.IsZero() || op.Status.Phase == budgetv1alpha1.PaymentPaying
+}
+
+// Pays reports whether op is a payment of order id: its spec.orderID, or
+// the combined-transaction order it pays (status.payOrderID).
+func Pays(op *budgetv1alpha1.OrderPayment, id string) bool {
+	return strings.EqualFold(op.Spec.OrderID, id) || (op.Status.PayOrderID != "" && strings.EqualFold(op.Status.PayOrderID, id))
+}
+
+// PayerOf is the OrderPayment among payments that pays order id, nil if
+// none: of the active payments of the order, one that has sent its call
+// (Paying or Paid) if there is one, else the oldest (by creation, then
+// namespace and name). Every other active payment of the order is a
+// duplicate that sends nothing.
+func PayerOf(payments []budgetv1alpha1.OrderPayment, id string) *budgetv1alpha1.OrderPayment {
+	var payer *budgetv1alpha1.OrderPayment
+	for i := range payments {
+		op := &payments[i]
+		if !Pays(op, id) || !Active(op) {
+			continue
+		}
+		if payer == nil || sent(op) && !sent(payer) || sent(op) == sent(payer) && before(op, payer) {
+			payer = op
+		}
+	}
+	return payer
+}
+
+func sent(op *budgetv1alpha1.OrderPayment) bool {
+	return op.Status.Phase == budgetv1alpha1.PaymentPaying || op.Status.Phase == budgetv1alpha1.PaymentPaid
+}
+
+func before(a, b *budgetv1alpha1.OrderPayment) bool {
+	if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+		return c < 0
+	}
+	return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name)) < 0
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -198,5 +199,41 @@ func TestPaymentNameIsAValidObjectName(t *testing.T) {
 	a, b := PaymentName("CS_A"), PaymentName("CS-A")
 	if a == b || !strings.HasPrefix(a, "order-cs-a-") || strings.ContainsAny(a, "_ABC") {
 		t.Errorf("CS_A → %s, CS-A → %s", a, b)
+	}
+}
+
+func TestPayerOfAnOrder(t *testing.T) {
+	at := func(min int) metav1.Time { return metav1.NewTime(time.Date(2026, 12, 7, 10, min, 0, 0, time.UTC)) }
+	op := func(name, order string, created int, phase budgetv1alpha1.PaymentPhase) budgetv1alpha1.OrderPayment {
+		return budgetv1alpha1.OrderPayment{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, CreationTimestamp: at(created)},
+			Spec: budgetv1alpha1.OrderPaymentSpec{OrderID: order}, Status: budgetv1alpha1.OrderPaymentStatus{Phase: phase}}
+	}
+	ps := []budgetv1alpha1.OrderPayment{
+		op("young", "O1", 5, ""),
+		op("old", "O1", 1, budgetv1alpha1.PaymentAwaitingApproval),
+		op("failed", "O1", 0, budgetv1alpha1.PaymentFailed),
+		op("other", "O2", 0, ""),
+	}
+	if p := PayerOf(ps, "o1"); p == nil || p.Name != "old" {
+		t.Fatalf("payer %v, want the oldest active one", p)
+	}
+	// One that has sent its call pays, however young.
+	ps[0].Status.Phase = budgetv1alpha1.PaymentPaying
+	if p := PayerOf(ps, "O1"); p == nil || p.Name != "young" {
+		t.Errorf("payer %v, want the one Paying", p)
+	}
+	// A deleted one pays only if it may have paid.
+	now := metav1.Now()
+	ps[0].Status.Phase, ps[0].DeletionTimestamp = "", &now
+	if p := PayerOf(ps, "O1"); p == nil || p.Name != "old" {
+		t.Errorf("payer %v with the young one deleted unsent", p)
+	}
+	// A payment of the combined order pays it too.
+	ps[3].Status.PayOrderID = "P9"
+	if p := PayerOf(ps, "P9"); p == nil || p.Name != "other" {
+		t.Errorf("payer of the combined order: %v", p)
+	}
+	if p := PayerOf(ps, "O3"); p != nil {
+		t.Errorf("payer of an order nobody pays: %v", p.Name)
 	}
 }

@@ -407,36 +407,21 @@ func (p *paymentPhases) phase(key string) string {
 	return ""
 }
 
-// live finds an OrderPayment of the order that is not Failed or Cancelled,
-// for an order the status does not show covered yet.
+// live finds the OrderPayment that pays the order (payment.PayerOf), for
+// an order the status does not show covered yet.
 func (p *paymentPhases) live(sa, orderID string) *budgetv1alpha1.OrderPayment {
-	keys := make([]string, 0, len(p.byKey))
-	for k := range p.byKey {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		op := p.byKey[k]
-		if op.Spec.SubAccountName == sa && strings.EqualFold(op.Spec.OrderID, orderID) && active(op) {
-			return op
+	var mine []budgetv1alpha1.OrderPayment
+	for _, op := range p.byKey {
+		if op.Spec.SubAccountName == sa {
+			mine = append(mine, *op)
 		}
 	}
-	return nil
+	return payment.PayerOf(mine, orderID)
 }
 
 // phaseOf is the payment's phase, "new" before the operator set one.
 func phaseOf(op *budgetv1alpha1.OrderPayment) string {
 	return cmp.Or(string(op.Status.Phase), "new")
-}
-
-// active reports whether an OrderPayment pays or may still pay its order,
-// as the OrderPayment controller counts it for duplicates: not Failed or
-// Cancelled, and not being deleted before it sent anything.
-func active(op *budgetv1alpha1.OrderPayment) bool {
-	if op.Status.Phase == budgetv1alpha1.PaymentFailed || op.Status.Phase == budgetv1alpha1.PaymentCancelled {
-		return false
-	}
-	return op.DeletionTimestamp.IsZero() || op.Status.Phase == budgetv1alpha1.PaymentPaying
 }
 
 // row describes one pending order.

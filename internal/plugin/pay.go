@@ -275,8 +275,7 @@ func refuseDuplicate(ctx context.Context, c client.Client, sa *budgetv1alpha1.Su
 	var dups []string
 	for i := range payments {
 		op := &payments[i]
-		same := strings.EqualFold(op.Spec.OrderID, orderID) || (op.Status.PayOrderID != "" && strings.EqualFold(op.Status.PayOrderID, orderID))
-		if same && active(op) {
+		if payment.Pays(op, orderID) && payment.Active(op) {
 			dups = append(dups, fmt.Sprintf("op/%s/%s (SubAccount %s, phase %s)", op.Namespace, op.Name, op.Spec.SubAccountName, phaseOf(op)))
 		}
 	}
@@ -287,7 +286,7 @@ func refuseDuplicate(ctx context.Context, c client.Client, sa *budgetv1alpha1.Su
 		var op budgetv1alpha1.OrderPayment
 		switch err := c.Get(ctx, types.NamespacedName{Namespace: pns, Name: pname}, &op); {
 		case err == nil:
-			if active(&op) {
+			if payment.Active(&op) {
 				dups = append(dups, fmt.Sprintf("op/%s (phase %s)", order.Payment, phaseOf(&op)))
 			}
 		case apierrors.IsNotFound(err):

@@ -284,7 +284,7 @@ func (r *Reconciler) decide(ctx context.Context, s *scope, op *budgetv1alpha1.Or
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if other := olderPayment(payments, op, id); other != nil {
+	if other := otherPayer(payments, op, id); other != nil {
 		return r.finish(ctx, op, budgetv1alpha1.PaymentFailed, budgetv1alpha1.ReasonDuplicatePayment, fmt.Sprintf(
 			"OrderPayment %s/%s (%s) pays order %s already; this one sends nothing", other.Namespace, other.Name, cmp.Or(string(other.Status.Phase), "new"), id), "", now, "Failed")
 	}
@@ -359,35 +359,22 @@ func choiceOf(op *budgetv1alpha1.OrderPayment) payment.Choice {
 	return ch
 }
 
-// olderPayment is another OrderPayment of the same order that came first
-// (by creation, then namespace and name) and has not ended without paying.
-func olderPayment(payments []budgetv1alpha1.OrderPayment, op *budgetv1alpha1.OrderPayment, id string) *budgetv1alpha1.OrderPayment {
-	var first *budgetv1alpha1.OrderPayment
+// otherPayer is the OrderPayment that pays op's order instead of op
+// (payment.PayerOf), if any: for the order asked for and, once op pays the
+// combined-transaction order, for that one. op's own entry in payments is
+// taken as op is now.
+func otherPayer(payments []budgetv1alpha1.OrderPayment, op *budgetv1alpha1.OrderPayment, id string) *budgetv1alpha1.OrderPayment {
 	for i := range payments {
-		o := &payments[i]
-		if o.UID == op.UID {
-			continue
-		}
-		same := strings.EqualFold(o.Spec.OrderID, op.Spec.OrderID) || strings.EqualFold(o.Spec.OrderID, id) ||
-			(o.Status.PayOrderID != "" && strings.EqualFold(o.Status.PayOrderID, id))
-		if !same || o.Status.Phase == budgetv1alpha1.PaymentCancelled ||
-			(o.Status.Phase == budgetv1alpha1.PaymentFailed) || !o.DeletionTimestamp.IsZero() && o.Status.Phase != budgetv1alpha1.PaymentPaying {
-			continue
-		}
-		if o.Status.Phase == budgetv1alpha1.PaymentPaying || o.Status.Phase == budgetv1alpha1.PaymentPaid || before(o, op) {
-			if first == nil || before(o, first) {
-				first = o
-			}
+		if payments[i].UID == op.UID {
+			payments[i] = *op
 		}
 	}
-	return first
-}
-
-func before(a, b *budgetv1alpha1.OrderPayment) bool {
-	if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
-		return c < 0
+	for _, order := range []string{id, op.Spec.OrderID} {
+		if p := payment.PayerOf(payments, order); p != nil && p.UID != op.UID {
+			return p
+		}
 	}
-	return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name)) < 0
+	return nil
 }
 
 // verdict applies the EnterpriseAccount's approval settings to a payment

@@ -191,32 +191,13 @@ func assessPending(orders []bss.Order, payments []budgetv1alpha1.OrderPayment, p
 	return out
 }
 
-// paymentFor is the OrderPayment (namespace/name) among payments that pays
-// orderID: one that is not Failed or Cancelled, the oldest if there are
-// several (a newer one is a duplicate that sends nothing); "" if none.
+// paymentFor is the OrderPayment (namespace/name) among payments that
+// pays orderID (payment.PayerOf); "" if none.
 func paymentFor(payments []budgetv1alpha1.OrderPayment, orderID string) string {
-	var found *budgetv1alpha1.OrderPayment
-	for i := range payments {
-		op := &payments[i]
-		if !strings.EqualFold(op.Spec.OrderID, orderID) ||
-			op.Status.Phase == budgetv1alpha1.PaymentFailed || op.Status.Phase == budgetv1alpha1.PaymentCancelled {
-			continue
-		}
-		if found == nil || olderPayment(op, found) {
-			found = op
-		}
+	if op := payment.PayerOf(payments, orderID); op != nil {
+		return op.Namespace + "/" + op.Name
 	}
-	if found == nil {
-		return ""
-	}
-	return found.Namespace + "/" + found.Name
-}
-
-func olderPayment(a, b *budgetv1alpha1.OrderPayment) bool {
-	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-		return a.CreationTimestamp.Before(&b.CreationTimestamp)
-	}
-	return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
+	return ""
 }
 
 // orderReport is status.orderPayments for the pending orders (as
