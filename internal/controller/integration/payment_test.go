@@ -251,7 +251,11 @@ func TestPaymentWaitsForFundingLimitAndMonthlyBudget(t *testing.T) {
 	updateSubAccount(t, tm.sa, func(sa *budgetv1alpha1.SubAccount) {
 		sa.Spec.MonthlyBudget = &budgetv1alpha1.MonthlyBudget{Amount: "60.00"}
 	})
-	tm.waitPayment(t, "pay", budgetv1alpha1.PaymentPaid, budgetv1alpha1.ReasonPaid)
+	paid := tm.waitPayment(t, "pay", budgetv1alpha1.PaymentPaid, budgetv1alpha1.ReasonPaid)
+	// The order's line items, read once, stay whole through the waits.
+	if o := paid.Status.Order; o == nil || len(o.Resources) != 1 || o.Resources[0].Period != "1 month" {
+		t.Errorf("order in status: %+v", o)
+	}
 	tm.expectPaid(t, map[string]string{o.OrderID: "50.00"})
 	// The paid order counts against fundingLimit for the allocations too:
 	// 80 granted + 50 paid leaves 70 under 200.

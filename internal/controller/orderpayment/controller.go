@@ -187,12 +187,12 @@ func (r *Reconciler) prepare(ctx context.Context, op *budgetv1alpha1.OrderPaymen
 	if f.combined {
 		op.Status.PayOrderID = o.OrderID
 	}
-	lines := r.lines(ctx, s.acct.Client, op, id)
+	resources := r.resources(ctx, s.acct.Client, op, id)
 	combinedID := ""
 	if f.combined || !strings.EqualFold(id, op.Spec.OrderID) {
 		combinedID = id
 	}
-	op.Status.Order = orderStatus(o, lines, combinedID)
+	op.Status.Order = orderStatus(o, resources, combinedID)
 	if done, res, err := r.orderSettled(ctx, op, o, now, false); done {
 		return res, err
 	}
@@ -224,23 +224,19 @@ func (r *Reconciler) prepare(ctx context.Context, op *budgetv1alpha1.OrderPaymen
 	return r.decide(ctx, s, op, id, choice, now)
 }
 
-// lines reads the order's line items once (the first page); they are
-// shown, not decided on, so a failed read leaves them out.
-func (r *Reconciler) lines(ctx context.Context, api bss.Reader, op *budgetv1alpha1.OrderPayment, id string) []bss.OrderLineItem {
-	if o := op.Status.Order; o != nil && len(o.Resources) > 0 && (o.CombinedOrderID == "" || strings.EqualFold(o.CombinedOrderID, id)) {
-		out := make([]bss.OrderLineItem, 0, len(o.Resources))
-		for _, res := range o.Resources {
-			a, _ := money.Parse(string(res.Amount))
-			out = append(out, bss.OrderLineItem{OrderLineItemID: res.ID, ServiceTypeCode: res.Service, ProductSpecDesc: res.Spec, AmountAfterDiscount: a, PeriodType: -1})
-		}
-		return out
+// resources are the order's line items for status: those status shows
+// already for the same order, else the first page of the order's details.
+// They are shown, not decided on, so a failed read leaves them out.
+func (r *Reconciler) resources(ctx context.Context, api bss.Reader, op *budgetv1alpha1.OrderPayment, id string) []budgetv1alpha1.PaymentResource {
+	if o := op.Status.Order; o != nil && len(o.Resources) > 0 && strings.EqualFold(cmp.Or(o.CombinedOrderID, op.Spec.OrderID), id) {
+		return o.Resources
 	}
 	d, err := api.GetOrderDetails(ctx, id, 0, maxResources)
 	if err != nil {
 		log.FromContext(ctx).V(1).Info("order details not read", "order", id, "error", err.Error())
 		return nil
 	}
-	return d.OrderLineItems
+	return resourcesOf(d.OrderLineItems)
 }
 
 // orderSettled ends the payment when the order is no longer pending:

@@ -58,10 +58,10 @@ const (
 	maxSpecLen   = 256
 )
 
-// orderStatus converts an order (and the line items of its details, when
-// read) to status.
-func orderStatus(o bss.Order, lines []bss.OrderLineItem, combinedID string) *budgetv1alpha1.PaymentOrder {
-	po := &budgetv1alpha1.PaymentOrder{
+// orderStatus converts an order, with its line items as status shows them,
+// to status.
+func orderStatus(o bss.Order, resources []budgetv1alpha1.PaymentResource, combinedID string) *budgetv1alpha1.PaymentOrder {
+	return &budgetv1alpha1.PaymentOrder{
 		Amount:          common.Money(o.AmountAfterDiscount),
 		OfficialAmount:  common.Money(o.OfficialAmount),
 		Type:            bss.Clip(payment.OrderTypeName(o.OrderType), 32),
@@ -71,9 +71,16 @@ func orderStatus(o bss.Order, lines []bss.OrderLineItem, combinedID string) *bud
 		CreateTime:      bss.Clip(o.CreateTime, 32),
 		PaymentDeadline: bss.Clip(o.PendingPaymentEndTime, 32),
 		CombinedOrderID: bss.Clip(combinedID, 64),
+		Resources:       resources,
 	}
+}
+
+// resourcesOf converts an order's line items (at most maxResources) to
+// status.
+func resourcesOf(lines []bss.OrderLineItem) []budgetv1alpha1.PaymentResource {
+	var out []budgetv1alpha1.PaymentResource
 	for _, l := range lines[:min(len(lines), maxResources)] {
-		po.Resources = append(po.Resources, budgetv1alpha1.PaymentResource{
+		out = append(out, budgetv1alpha1.PaymentResource{
 			ID:      bss.Clip(l.OrderLineItemID, 64),
 			Service: bss.Clip(l.ServiceTypeCode, 64),
 			Spec:    bss.Clip(l.ProductSpecDesc, maxSpecLen),
@@ -81,7 +88,7 @@ func orderStatus(o bss.Order, lines []bss.OrderLineItem, combinedID string) *bud
 			Amount:  common.Money(l.AmountAfterDiscount),
 		})
 	}
-	return po
+	return out
 }
 
 // period names a line item's period ("1 month").
