@@ -749,21 +749,7 @@ func (w *paymentWatch) inFlight(base map[string]int32) map[string]watchedPayment
 // await returns when cond holds, checking it on every change the watch
 // sees and every simPoll, or fails after timeout.
 func (w *paymentWatch) await(ctx context.Context, timeout time.Duration, what string, cond func() bool) error {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(simPoll)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
-		case <-deadline.C:
-			return fmt.Errorf("no sign of %s within %s", what, timeout)
-		case <-w.changed:
-		case <-tick.C:
-		}
-	}
-	return nil
+	return awaitChange(ctx, w.changed, timeout, what, cond)
 }
 
 // payCallCode finds the BSS code in a pay call's error as the manager logs

@@ -938,6 +938,12 @@ func (w *transferWatch) inFlight(base map[string]int32) map[string]string {
 // sees and every simPoll (cond may read the simulator), or fails after
 // timeout.
 func (w *transferWatch) await(ctx context.Context, timeout time.Duration, what string, cond func() bool) error {
+	return awaitChange(ctx, w.changed, timeout, what, cond)
+}
+
+// awaitChange returns when cond holds, checking it on every signal of
+// changed and every simPoll, or fails after timeout.
+func awaitChange(ctx context.Context, changed <-chan struct{}, timeout time.Duration, what string, cond func() bool) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(simPoll)
@@ -948,7 +954,7 @@ func (w *transferWatch) await(ctx context.Context, timeout time.Duration, what s
 			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
 		case <-deadline.C:
 			return fmt.Errorf("no sign of %s within %s", what, timeout)
-		case <-w.changed:
+		case <-changed:
 		case <-tick.C:
 		}
 	}

@@ -27,11 +27,11 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
 )
 
-// TestTransferStatusGuard installs config/default's RBAC and admission
-// policy for real and writes a transfer's status as the operator, as a
-// finance approver and as a cluster administrator: only the operator
-// records outcomes, and approvers only decide while a transfer waits.
-func TestTransferStatusGuard(t *testing.T) {
+// installGuards installs config/default's RBAC (with the operator's
+// ServiceAccount) and admission policies: what the status guards need, and
+// no controller.
+func installGuards(t *testing.T) {
+	t.Helper()
 	objs := renderKustomize(t, "default")
 	createNamespace(t, operatorNamespace, objs.find("Namespace", operatorNamespace))
 	var install objects
@@ -46,6 +46,14 @@ func TestTransferStatusGuard(t *testing.T) {
 		}
 	}
 	apply(t, install, true)
+}
+
+// TestTransferStatusGuard installs config/default's RBAC and admission
+// policy for real and writes a transfer's status as the operator, as a
+// finance approver and as a cluster administrator: only the operator
+// records outcomes, and approvers only decide while a transfer waits.
+func TestTransferStatusGuard(t *testing.T) {
+	installGuards(t)
 	const ns = "guard"
 	createNamespace(t, ns, nil)
 	bindUser(t, "finance-approves", ns, prefix+"budgettransfer-approver", "finance")

@@ -23,20 +23,7 @@ import (
 // approvers only decide while it waits. No controller runs: the test
 // writes what the operator would.
 func TestPaymentStatusGuard(t *testing.T) {
-	objs := renderKustomize(t, "default")
-	createNamespace(t, operatorNamespace, objs.find("Namespace", operatorNamespace))
-	var install objects
-	for _, u := range objs {
-		switch u.GroupVersionKind().Group {
-		case "rbac.authorization.k8s.io", "admissionregistration.k8s.io":
-			install = append(install, u)
-		case "":
-			if u.GetKind() == "ServiceAccount" {
-				install = append(install, u)
-			}
-		}
-	}
-	apply(t, install, true)
+	installGuards(t)
 	const ns = "payment-guard"
 	createNamespace(t, ns, nil)
 	bindUser(t, "finance-approves-payments", ns, prefix+"orderpayment-approver", "finance-payments")
