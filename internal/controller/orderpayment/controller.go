@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,10 +24,13 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
@@ -737,9 +741,29 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&budgetv1alpha1.OrderPayment{}).
-		Watches(&budgetv1alpha1.SubAccount{}, handler.EnqueueRequestsFromMapFunc(r.paymentsOfSubAccount)).
+		Watches(&budgetv1alpha1.SubAccount{}, handler.EnqueueRequestsFromMapFunc(r.paymentsOfSubAccount), builder.WithPredicates(subAccountDecides())).
 		Named("orderpayment").
 		Complete(r)
+}
+
+// subAccountDecides passes the SubAccount changes a payment's decision
+// reads: its spec (limits, admitted namespaces, policy), readiness and
+// customer, and the cycle's consumption. Its other status (balances read
+// every few minutes) would only make waiting payments read BSS again.
+func subAccountDecides() predicate.Predicate {
+	key := func(sa *budgetv1alpha1.SubAccount) string {
+		consumed := ""
+		if c := sa.Status.CurrentCycle; c != nil {
+			consumed = c.Cycle + "/" + string(c.Consumption)
+		}
+		return strings.Join([]string{strconv.FormatInt(sa.Generation, 10), sa.Status.CustomerID,
+			strconv.FormatBool(common.IsTrue(sa.Status.Conditions, budgetv1alpha1.ConditionReady)), consumed}, "\x00")
+	}
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		o, ok1 := e.ObjectOld.(*budgetv1alpha1.SubAccount)
+		n, ok2 := e.ObjectNew.(*budgetv1alpha1.SubAccount)
+		return !ok1 || !ok2 || key(o) != key(n)
+	}}
 }
 
 // paymentsOfSubAccount are the open payments of a SubAccount.

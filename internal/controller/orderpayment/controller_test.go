@@ -11,6 +11,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/accounts"
@@ -272,5 +273,37 @@ func TestDeletedWhilePayingIsNotPaidAgain(t *testing.T) {
 	}
 	if n := g.bss.Calls[bss.OpPayOrders]; n != 1 {
 		t.Errorf("%d pay calls, want 1", n)
+	}
+}
+
+// TestSubAccountChangesThatMatter: a SubAccount's balance sync does not
+// bring its waiting payments back to read BSS again; a change of what a
+// payment decides on does.
+func TestSubAccountChangesThatMatter(t *testing.T) {
+	p := subAccountDecides()
+	base := &budgetv1alpha1.SubAccount{ObjectMeta: metav1.ObjectMeta{Name: ns, Generation: 1},
+		Status: budgetv1alpha1.SubAccountStatus{CustomerID: customer, CurrentCycle: &budgetv1alpha1.BillCycleSummary{Cycle: "2026-12", Consumption: "10.00"}}}
+	changed := func(mutate func(*budgetv1alpha1.SubAccount)) bool {
+		n := base.DeepCopy()
+		mutate(n)
+		return p.Update(event.UpdateEvent{ObjectOld: base, ObjectNew: n})
+	}
+	if changed(func(sa *budgetv1alpha1.SubAccount) {
+		sa.Status.ReclaimableCash = "99.00"
+		sa.Status.PaidOrders = "5.00"
+	}) {
+		t.Error("a balance sync passes")
+	}
+	for name, m := range map[string]func(*budgetv1alpha1.SubAccount){
+		"spec": func(sa *budgetv1alpha1.SubAccount) { sa.Generation++ },
+		"ready": func(sa *budgetv1alpha1.SubAccount) {
+			sa.Status.Conditions = []metav1.Condition{{Type: budgetv1alpha1.ConditionReady, Status: metav1.ConditionTrue}}
+		},
+		"consumption": func(sa *budgetv1alpha1.SubAccount) { sa.Status.CurrentCycle.Consumption = "11.00" },
+		"customer":    func(sa *budgetv1alpha1.SubAccount) { sa.Status.CustomerID = "other" },
+	} {
+		if !changed(m) {
+			t.Errorf("a change of %s does not pass", name)
+		}
 	}
 }
