@@ -728,9 +728,10 @@ func (r *Reconciler) moneyMoved(enterpriseAccount string) {
 	accounts.Forget(acct, accounts.MasterCoupons)
 }
 
-// SetupWithManager registers the controller. An EnterpriseAccount's
-// change brings back its open payments; a SubAccount's change brings back
-// its payments that have not been sent.
+// SetupWithManager registers the controller. A SubAccount's change that a
+// decision reads brings back its payments that have not been sent
+// (subAccountDecides); a payment that finds no connection to its master
+// looks again after a few seconds.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.Options.Defaults()
 	if r.APIReader == nil {
