@@ -364,13 +364,14 @@ func choiceOf(op *budgetv1alpha1.OrderPayment) payment.Choice {
 // combined-transaction order, for that one. op's own entry in payments is
 // taken as op is now.
 func otherPayer(payments []budgetv1alpha1.OrderPayment, op *budgetv1alpha1.OrderPayment, id string) *budgetv1alpha1.OrderPayment {
+	self := client.ObjectKeyFromObject(op)
 	for i := range payments {
-		if payments[i].UID == op.UID {
+		if client.ObjectKeyFromObject(&payments[i]) == self {
 			payments[i] = *op
 		}
 	}
 	for _, order := range []string{id, op.Spec.OrderID} {
-		if p := payment.PayerOf(payments, order); p != nil && p.UID != op.UID {
+		if p := payment.PayerOf(payments, order); p != nil && client.ObjectKeyFromObject(p) != self {
 			return p
 		}
 	}

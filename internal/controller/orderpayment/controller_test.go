@@ -87,12 +87,15 @@ func newRig(t *testing.T) *rig {
 	return g
 }
 
-func (g *rig) create(name, order, max string) *budgetv1alpha1.OrderPayment {
+func (g *rig) create(name, order, max string, mutate ...func(*budgetv1alpha1.OrderPayment)) *budgetv1alpha1.OrderPayment {
 	g.t.Helper()
 	op := &budgetv1alpha1.OrderPayment{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Finalizers: []string{budgetv1alpha1.Finalizer}, CreationTimestamp: metav1.NewTime(t0)},
 		Spec: budgetv1alpha1.OrderPaymentSpec{SubAccountName: ns, OrderID: order, MaxAmount: budgetv1alpha1.Money(max),
 			Coupons: budgetv1alpha1.PaymentCoupons{Mode: budgetv1alpha1.SelectNone}, Discount: budgetv1alpha1.PaymentDiscount{Mode: budgetv1alpha1.SelectAuto}},
+	}
+	for _, m := range mutate {
+		m(op)
 	}
 	if err := g.k8s.Create(context.Background(), op); err != nil {
 		g.t.Fatal(err)
@@ -305,5 +308,47 @@ func TestSubAccountChangesThatMatter(t *testing.T) {
 		if !changed(m) {
 			t.Errorf("a change of %s does not pass", name)
 		}
+	}
+}
+
+// TestADuplicateNeverCancelsTheOrder: a team's second payment of an order
+// another payment holds, with cancelOrderOnDelete, fails as a duplicate,
+// and deleting it leaves the order alone; deleting the holder cancels it.
+func TestADuplicateNeverCancelsTheOrder(t *testing.T) {
+	g := newRig(t)
+	g.answers = []answer{{before: bizErr(bss.CodeInsufficientBalance)}}
+	holder := g.create("holder", "O1", "100", func(op *budgetv1alpha1.OrderPayment) { op.Spec.CancelOrderOnDelete = true })
+	_, got := g.reconcile(holder)
+	g.expect(got, budgetv1alpha1.PaymentPending, budgetv1alpha1.ReasonInsufficientBalance, 1, 0)
+
+	dup := &budgetv1alpha1.OrderPayment{
+		ObjectMeta: metav1.ObjectMeta{Name: "dup", Namespace: ns, Finalizers: []string{budgetv1alpha1.Finalizer}},
+		Spec: budgetv1alpha1.OrderPaymentSpec{SubAccountName: ns, OrderID: "O1", MaxAmount: "100", CancelOrderOnDelete: true,
+			Coupons: budgetv1alpha1.PaymentCoupons{Mode: budgetv1alpha1.SelectNone}, Discount: budgetv1alpha1.PaymentDiscount{Mode: budgetv1alpha1.SelectAuto}},
+	}
+	g.clock.Step(time.Minute)
+	dup.CreationTimestamp = metav1.NewTime(g.clock.Now())
+	if err := g.k8s.Create(context.Background(), dup); err != nil {
+		t.Fatal(err)
+	}
+	_, d := g.reconcile(dup)
+	if d.Status.Phase != budgetv1alpha1.PaymentFailed || common.ReadyReason(d.Status.Conditions, budgetv1alpha1.ConditionReady) != budgetv1alpha1.ReasonDuplicatePayment {
+		t.Fatalf("duplicate: %s %+v", d.Status.Phase, d.Status.Conditions)
+	}
+	if err := g.k8s.Delete(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	if _, d = g.reconcile(d); d != nil {
+		t.Fatalf("duplicate not released: %+v", d.Status)
+	}
+	if o, _ := g.bss.Order("O1"); o.Status != bss.OrderStatusPendingPayment || g.bss.Calls[bss.OpCancelCustomerOrder] != 0 {
+		t.Fatalf("deleting the duplicate cancelled the order: status %d, %d cancel calls", o.Status, g.bss.Calls[bss.OpCancelCustomerOrder])
+	}
+	if err := g.k8s.Delete(context.Background(), got); err != nil {
+		t.Fatal(err)
+	}
+	g.reconcile(got)
+	if o, _ := g.bss.Order("O1"); o.Status != bss.OrderStatusCancelled {
+		t.Errorf("deleting the holder left the order %d", o.Status)
 	}
 }
