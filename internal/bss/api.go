@@ -27,6 +27,11 @@ type Reader interface {
 	ListAllAccountChangeRecords(ctx context.Context, req AccountChangeRecordsRequest) ([]AccountChangeRecord, error)
 	ListOrderCouponsByOrderID(ctx context.Context, orderID string) (*OrderCouponsResponse, error)
 	ListOrderDiscounts(ctx context.Context, orderID string) (*OrderDiscountsResponse, error)
+	GetAccountBalances(ctx context.Context) (*AccountBalancesResponse, error)
+	ListAllCosts(ctx context.Context, req CostsRequest) ([]CostData, error)
+	ListAllCostBreakdown(ctx context.Context, req BreakdownRequest) ([]CostDetail, error)
+	ListAllFreeResources(ctx context.Context, req FreeResourcesRequest) ([]ResourcePackage, error)
+	ListFreeResourceUsages(ctx context.Context, ids []string) ([]FreeResourceUsage, error)
 }
 
 // MoneyWriter moves money and coupons. Each call carries the caller's

@@ -92,6 +92,10 @@ const (
 	OpShowCustomerMonthlySum              = "ShowCustomerMonthlySum"
 	OpShowCustomerAccountBalances         = "ShowCustomerAccountBalances"
 	OpListCustomerAccountChangeRecords    = "ListCustomerAccountChangeRecords"
+	OpListCosts                           = "ListCosts"
+	OpListCustomerBillsMonthlyBreakDown   = "ListCustomerBillsMonthlyBreakDown"
+	OpListFreeResourceInfos               = "ListFreeResourceInfos"
+	OpListFreeResourceUsages              = "ListFreeResourceUsages"
 )
 
 // RetryPolicy controls how reads are retried inside the client. Writes are

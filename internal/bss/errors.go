@@ -143,6 +143,12 @@ const (
 	CodeOrgBudgetInsufficient = "CBC.99003198"
 	// CodeTooFrequent means operations are too frequent: retry later.
 	CodeTooFrequent = "CBC.99008040"
+	// CodeCostCenterNotEnabled means the account has not enabled Cost
+	// Center, which the cost APIs need.
+	CodeCostCenterNotEnabled = "CBC.18000014"
+	// CodeTooManySubAccounts means a cost query across sub-accounts covers
+	// more than 1000 finance-independent ones: query one at a time.
+	CodeTooManySubAccounts = "CBC.18000048"
 )
 
 // terminalCodes must not be retried automatically (bss-api.md §9.1, §9.2):
@@ -150,8 +156,8 @@ const (
 var terminalCodes = codeSet(
 	"CBC.0100", "CBC.0101", "CBC.0151", "CBC.0155", "CBC.0156",
 	CodeSubAccountNotFound, CodeInsufficientBalance, CodeCheckItemFailed, "CBC.7004",
-	"CBC.99007181", "CBC.7181", "CBC.18000014", "CBC.7001",
-	"CBC.18000016", "CBC.18000048", "CBC.70300008", "CBC.70900002",
+	"CBC.99007181", "CBC.7181", CodeCostCenterNotEnabled, "CBC.7001",
+	"CBC.18000016", CodeTooManySubAccounts, "CBC.70300008", "CBC.70900002",
 	"CBC.99000026", "CBC.99000027", "CBC.99000029", "CBC.99000030", "CBC.99000031",
 	"CBC.99000049", "CBC.99000051", "CBC.99000084", CodeUseCombinedOrder,
 	CodeOrgBudgetInsufficient, CodeOrderNotCancellable, "CBC.99006006", "CBC.99007490", CodeInvalidOrder,
@@ -305,6 +311,14 @@ func IsPaymentInProgress(err error) bool { return Code(err) == CodePaymentInProg
 // IsTooFrequent reports CBC.99008040: operations too frequent. Reads are
 // retried on it inside the client; a caller may retry a write later.
 func IsTooFrequent(err error) bool { return Code(err) == CodeTooFrequent }
+
+// IsCostCenterNotEnabled reports CBC.18000014: the account has not enabled
+// Cost Center, so no cost data can be read.
+func IsCostCenterNotEnabled(err error) bool { return Code(err) == CodeCostCenterNotEnabled }
+
+// IsTooManySubAccounts reports CBC.18000048: the query covers more than
+// 1000 finance-independent sub-accounts; query them one at a time.
+func IsTooManySubAccounts(err error) bool { return Code(err) == CodeTooManySubAccounts }
 
 // IsAuthFailure reports an authentication or authorization failure: any
 // HTTP 401 or 403, and the codes CBC.0151 (access denied), CBC.0154 (token

@@ -45,6 +45,14 @@ const (
 	// it is the Billing Center's action for changing orders. Verify it on
 	// the account.
 	ActionOrderUpdate = "billing:order:update"
+	// ActionCostView is not named in bss-api.md for the Cost Center reads
+	// (ListCosts, ListCustomerBillsMonthlyBreakDown); it is the Billing
+	// Center's action for viewing costs. Verify it on the account.
+	ActionCostView = "billing:cost:view"
+	// ActionPackageView is not named in bss-api.md for the resource
+	// package reads; it is the Billing Center's action for viewing
+	// packages. Verify it on the account.
+	ActionPackageView = "billing:freeResource:view"
 )
 
 const (
@@ -70,6 +78,10 @@ var Operations = []Operation{
 	{bss.OpShowCustomerMonthlySum, http.MethodGet, "/v2/bills/customer-bills/monthly-sum", ActionBillView, "bss-api.md §1.2", false, true},
 	{bss.OpShowCustomerAccountBalances, http.MethodGet, "/v2/accounts/customer-accounts/balances", ActionBalanceView, srcBalances, false, true},
 	{bss.OpListCustomerAccountChangeRecords, http.MethodGet, "/v2/accounts/customer-accounts/account-change-records", ActionBalanceView, srcBalances, false, true},
+	{bss.OpListCosts, http.MethodPost, "/v4/costs/cost-analysed-bills/query", ActionCostView, "inferred", false, false},
+	{bss.OpListCustomerBillsMonthlyBreakDown, http.MethodGet, "/v2/costs/cost-analysed-bills/monthly-breakdown", ActionCostView, "inferred", false, false},
+	{bss.OpListFreeResourceInfos, http.MethodPost, "/v3/payments/free-resources/query", ActionPackageView, "inferred", false, false},
+	{bss.OpListFreeResourceUsages, http.MethodPost, "/v2/payments/free-resources/usages/details/query", ActionPackageView, "inferred", false, false},
 	{bss.OpUpdateSubEnterpriseAmount, http.MethodPost, pathMA + "transfer-amount", ActionFinanceUpdate, srcWrites, true, true},
 	{bss.OpReclaimSubEnterpriseAmount, http.MethodPost, pathMA + "retrieve-amount", ActionFinanceUpdate, srcWrites, true, true},
 	{bss.OpClaimEnterpriseMultiAccountCoupon, http.MethodPost, pathMA + "transfer-coupon", ActionFinanceUpdate, srcWrites, true, false},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,11 +20,14 @@ func TestOperationsTable(t *testing.T) {
 			t.Errorf("%s listed twice", o.Name)
 		}
 		seen[o.Name] = true
-		if o.Action == "" || o.Source == "" || (!strings.HasPrefix(o.Path, "/v2/") && !strings.HasPrefix(o.Path, "/v3/")) {
+		if o.Action == "" || o.Source == "" || !slices.ContainsFunc([]string{"/v2/", "/v3/", "/v4/"}, func(p string) bool { return strings.HasPrefix(o.Path, p) }) {
 			t.Errorf("%s: incomplete row %+v", o.Name, o)
 		}
-		if o.Write != (o.Method == http.MethodPost) {
-			t.Errorf("%s: Write %t for %s", o.Name, o.Write, o.Method)
+		if o.Write && o.Method != http.MethodPost {
+			t.Errorf("%s: a write sent as %s", o.Name, o.Method)
+		}
+		if !o.Write && o.Method == http.MethodPost && !strings.Contains(o.Path, "query") {
+			t.Errorf("%s: a POST that is neither a write nor a query", o.Name)
 		}
 		if want := ActionFinanceUpdate; o.Write && o.Name != bss.OpPayOrders && o.Action != want {
 			t.Errorf("%s: a money write needs %s, not %s", o.Name, want, o.Action)
@@ -35,6 +39,7 @@ func TestOperationsTable(t *testing.T) {
 		bss.OpListMultiAccountRetrieveCoupons, bss.OpListEnterpriseSubCustomers, bss.OpListEnterpriseOrganizations,
 		bss.OpListCustomerOrders, bss.OpShowCustomerOrderDetails, bss.OpShowCustomerMonthlySum,
 		bss.OpShowCustomerAccountBalances, bss.OpListCustomerAccountChangeRecords,
+		bss.OpListCosts, bss.OpListCustomerBillsMonthlyBreakDown, bss.OpListFreeResourceInfos, bss.OpListFreeResourceUsages,
 		bss.OpUpdateSubEnterpriseAmount, bss.OpReclaimSubEnterpriseAmount,
 		bss.OpClaimEnterpriseMultiAccountCoupon, bss.OpReclaimEnterpriseMultiAccountCoupon,
 		bss.OpListOrderCouponsByOrderID, bss.OpListOrderDiscounts, bss.OpPayOrders, bss.OpCancelCustomerOrder,

@@ -49,6 +49,8 @@ type BSS struct {
 	// CompletePayments, so that a second pay answers CBC.99000088.
 	PayProcessing bool
 
+	reports Reports
+
 	orders   map[string]*order
 	orderIDs []string       // in the order they were added
 	paid     map[string]int // order id → payments applied
