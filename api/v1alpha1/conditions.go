@@ -14,6 +14,17 @@ const (
 	// ConditionDenied, set to True the same way, fails a transfer waiting for
 	// approval.
 	ConditionDenied = "Denied"
+	// ConditionBudgetForecastExceeded is True on a SubAccount whose current
+	// bill cycle's projected spend is above its monthly budget.
+	ConditionBudgetForecastExceeded = "BudgetForecastExceeded"
+	// ConditionCostCenterNotEnabled is True on an EnterpriseAccount whose
+	// master has not enabled Cost Center (CBC.18000014): no amortized costs
+	// or forecasts, everything else works.
+	ConditionCostCenterNotEnabled = "CostCenterNotEnabled"
+	// ConditionReportsSynced is False on an EnterpriseAccount whose reports
+	// (account balances, resource packages, costs, income/expense records)
+	// could not be read; the message has the BSS code.
+	ConditionReportsSynced = "ReportsSynced"
 )
 
 // Condition reasons. They are stable CamelCase words that tools such as the
@@ -59,6 +70,29 @@ const (
 	ReasonBudgetExceeded = "BudgetExceeded"
 	// ReasonWithinBudget means consumption is at or below the monthly budget.
 	ReasonWithinBudget = "WithinBudget"
+	// ReasonForecastAboveBudget means the cycle's projected spend is above
+	// the monthly budget.
+	ReasonForecastAboveBudget = "ForecastAboveBudget"
+	// ReasonForecastWithinBudget means the projected spend is within it.
+	ReasonForecastWithinBudget = "ForecastWithinBudget"
+	// ReasonForecastUnknown means there is too little daily spend data to
+	// project (or no Cost Center).
+	ReasonForecastUnknown = "ForecastUnknown"
+	// ReasonCostCenterNotEnabled means BSS answered CBC.18000014.
+	ReasonCostCenterNotEnabled = "CostCenterNotEnabled"
+	// ReasonCostCenterEnabled means cost data was read.
+	ReasonCostCenterEnabled = "CostCenterEnabled"
+	// ReasonReportsSynced means every report was read.
+	ReasonReportsSynced = "ReportsSynced"
+	// ReasonExternalMovement (an event) means the master moved money to or
+	// from a sub-account outside the operator.
+	ReasonExternalMovement = "ExternalMovement"
+	// ReasonPackageExpiringUnused (an event) means a resource package
+	// expires soon with much of it unused.
+	ReasonPackageExpiringUnused = "PackageExpiringUnused"
+	// ReasonCouponExpiring (an event) means a coupon with a balance expires
+	// soon.
+	ReasonCouponExpiring = "CouponExpiring"
 
 	// ReasonSubAccountNotReady means the referenced SubAccount is missing or not Ready.
 	ReasonSubAccountNotReady = "SubAccountNotReady"

@@ -44,6 +44,11 @@ type EnterpriseAccountSpec struct {
 	// +optional
 	Approval *Approval `json:"approval,omitempty"`
 
+	// Reports configures the reports of the master's own account: which
+	// resource packages and coupons about to expire are reported.
+	// +optional
+	Reports *Reports `json:"reports,omitempty"`
+
 	// BSSBehaviour records what is known of this master's BSS where Huawei
 	// does not document it (run bss-probe against the master to find out).
 	// Every answer defaults to Unknown, under which the operator assumes the
@@ -189,7 +194,8 @@ type EnterpriseAccountStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions means Ready (credentials work and balances were read).
+	// Conditions means Ready (credentials work and balances were read),
+	// CostCenterNotEnabled and ReportsSynced.
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=8

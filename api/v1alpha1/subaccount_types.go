@@ -373,7 +373,7 @@ type SubAccountStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions means Ready, BudgetExceeded.
+	// Conditions means Ready, BudgetExceeded, BudgetForecastExceeded.
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=8
@@ -479,6 +479,29 @@ type SubAccountStatus struct {
 	// LastBillingSyncTime is when bills and orders were last read.
 	// +optional
 	LastBillingSyncTime *metav1.Time `json:"lastBillingSyncTime,omitempty"`
+
+	// Costs is the sub-account's amortized cost from the master's Cost
+	// Center, read with the bills; unset while Cost Center is not enabled
+	// (the EnterpriseAccount's CostCenterNotEnabled condition says so).
+	// +optional
+	Costs *CostReport `json:"costs,omitempty"`
+	// Forecast projects the current bill cycle's spend against the monthly
+	// budget (condition BudgetForecastExceeded).
+	// +optional
+	Forecast *SpendForecast `json:"forecast,omitempty"`
+	// ExternalMovements is the money the master moved to or from this
+	// sub-account outside the operator: transfers and reclaims in the
+	// master's records that no BudgetTransfer accounts for, attributed to
+	// this sub-account by its reclaimable balance.
+	// +optional
+	ExternalMovements *ExternalMovements `json:"externalMovements,omitempty"`
+	// BalanceResiduals are recent changes of the reclaimable balance that
+	// the operator's movements and ordinary spending do not explain; an
+	// external movement of the master is attributed to this sub-account by
+	// one of them.
+	// +kubebuilder:validation:MaxItems=10
+	// +optional
+	BalanceResiduals []BalanceResidual `json:"balanceResiduals,omitempty"`
 }
 
 // +kubebuilder:object:root=true
@@ -490,6 +513,8 @@ type SubAccountStatus struct {
 // +kubebuilder:printcolumn:name="Orders-Paid",type=string,JSONPath=`.status.paidOrders`,priority=1
 // +kubebuilder:printcolumn:name="Cycle-Spend",type=string,JSONPath=`.status.currentCycle.consumption`
 // +kubebuilder:printcolumn:name="Budget",type=string,JSONPath=`.spec.monthlyBudget.amount`
+// +kubebuilder:printcolumn:name="Forecast",type=string,JSONPath=`.status.forecast.projected`
+// +kubebuilder:printcolumn:name="Amortized",type=string,JSONPath=`.status.costs.currentCycle.amortized`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 

@@ -113,6 +113,66 @@ var (
 		Namespace: namespace, Name: "allocation_pending_fen",
 		Help: "Signed fen in flight for a BudgetAllocation (negative for a reclaim).",
 	}, []string{"namespace", "allocation", "subaccount"})
+
+	// SubAccountAmortizedCost is a sub-account's amortized cost of a cycle.
+	SubAccountAmortizedCost = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "subaccount_amortized_cost_fen",
+		Help: "A sub-account's amortized cost (Cost Center) of the current or previous bill cycle, in fen; trails the bills by a day or two.",
+	}, []string{"subaccount", "cycle"})
+
+	// SubAccountForecast is the projected spend of the current cycle.
+	SubAccountForecast = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "subaccount_forecast_fen",
+		Help: "A sub-account's projected spend of the current bill cycle, in fen (absent while too little data).",
+	}, []string{"subaccount"})
+
+	// SubAccountForecastRatio is the projection over the monthly budget.
+	SubAccountForecastRatio = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "subaccount_forecast_budget_ratio",
+		Help: "A sub-account's projected spend of the current bill cycle over its monthly budget (above 1: the forecast passes the budget).",
+	}, []string{"subaccount"})
+
+	// SubAccountExternalMovements is money moved outside the operator.
+	SubAccountExternalMovements = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "subaccount_external_movements_fen",
+		Help: "Money the master moved to (direction=in) or from (direction=out) a sub-account in the current bill cycle outside the operator, in fen.",
+	}, []string{"subaccount", "direction"})
+
+	// ExternalMovements counts movements outside the operator.
+	ExternalMovements = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "external_movements_total",
+		Help: "Transfers (direction=in) and reclaims (direction=out) in a master's income/expense records that no BudgetTransfer accounts for.",
+	}, []string{"enterprise_account", "direction"})
+
+	// MasterBalance is the master's own balance by account type.
+	MasterBalance = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "master_balance_fen",
+		Help: "The master account's own balance by account type (cash, credit, bonus, deposit, debt), in fen.",
+	}, []string{"enterprise_account", "account_type"})
+
+	// PackageUnused is the unused share of a resource package.
+	PackageUnused = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "resource_package_unused_ratio",
+		Help: "The largest unused share of any quota of a master's resource package (0 to 1).",
+	}, []string{"enterprise_account", "package", "name"})
+
+	// PackageExpiry is the time left before a resource package expires.
+	PackageExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "resource_package_expiry_seconds",
+		Help: "Seconds until a master's resource package expires.",
+	}, []string{"enterprise_account", "package", "name"})
+
+	// PackageExpiringUnused flags packages that expire unused.
+	PackageExpiringUnused = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "resource_package_expiring_unused",
+		Help: "1 when a master's resource package expires within the EnterpriseAccount's expiry horizon with more than its unused percentage left, else 0.",
+	}, []string{"enterprise_account", "package", "name"})
+
+	// CouponExpiring is the balance of coupons expiring soon.
+	CouponExpiring = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "master_coupons_expiring_fen",
+		Help: "Balance, in fen, of the master's transferable coupons that expire within the EnterpriseAccount's expiry horizon.",
+	}, []string{"enterprise_account"})
 )
 
 var registerOnce sync.Once
@@ -123,7 +183,9 @@ func Register(reg prometheus.Registerer) {
 		reg.MustRegister(BSSRequests, BSSRequestDuration, BSSThrottled, Transfers, TransferredFen,
 			MasterTransferable, SubAccountReclaimable, SubAccountConsumption, SubAccountBudgetRatio,
 			OrderPayments, SubAccountOrdersPaid, SubAccountOrdersPending, SubAccountOldestPendingOrder,
-			SubAccountGranted, AllocationGranted, AllocationPending)
+			SubAccountGranted, AllocationGranted, AllocationPending,
+			SubAccountAmortizedCost, SubAccountForecast, SubAccountForecastRatio, SubAccountExternalMovements, ExternalMovements,
+			MasterBalance, PackageUnused, PackageExpiry, PackageExpiringUnused, CouponExpiring)
 		// Start every transfer outcome at zero so that increase() sees the
 		// first one.
 		for _, op := range []string{"Transfer", "Reclaim", "CouponTransfer", "CouponReclaim"} {
