@@ -146,6 +146,8 @@ type Account struct {
 	cache map[string]cached
 	// forgotten counts the Forget calls per key name.
 	forgotten map[string]uint64
+	// fetching holds one slot per key being read by Batch.
+	fetching map[string]chan struct{}
 	// changed tells the registry that a published figure changed; nil
 	// for an account made outside a registry.
 	changed func()
@@ -411,4 +413,48 @@ func Forget[T any](a *Account, key Key[T]) {
 func (a *Account) LockMoney() (unlock func()) {
 	a.moneyMu.Lock()
 	return a.moneyMu.Unlock
+}
+
+// Batch returns the value cached under key, or reads it with fetch and
+// caches it for ttl: the per-master reads that several reconcilers share
+// (the sub-account list, bills, orders, costs). Only one caller reads a
+// given key of an account at a time; the others wait and take its result.
+// fresh skips the cache. The second result reports a value taken from the
+// cache.
+func Batch[T any](ctx context.Context, a *Account, key Key[T], now time.Time, ttl time.Duration, fresh bool,
+	fetch func(context.Context) (T, error),
+) (T, bool, error) {
+	var zero T
+	if !fresh {
+		if v, ok := Load(a, key, now); ok {
+			return v, true, nil
+		}
+	}
+	a.mu.Lock()
+	if a.fetching == nil {
+		a.fetching = map[string]chan struct{}{}
+	}
+	ch, ok := a.fetching[key.name]
+	if !ok {
+		ch = make(chan struct{}, 1)
+		a.fetching[key.name] = ch
+	}
+	a.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+	case <-ctx.Done():
+		return zero, false, fmt.Errorf("waiting for the read of %s: %w", key.name, ctx.Err())
+	}
+	defer func() { <-ch }()
+	if !fresh {
+		if v, ok := Load(a, key, now); ok { // read by another caller while this one waited
+			return v, true, nil
+		}
+	}
+	v, err := fetch(ctx)
+	if err != nil {
+		return zero, false, err
+	}
+	Store(a, key, v, now, ttl)
+	return v, false, nil
 }

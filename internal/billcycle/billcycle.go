@@ -30,3 +30,19 @@ func End(t time.Time) time.Time {
 	b := t.In(beijing)
 	return time.Date(b.Year(), b.Month(), 1, 0, 0, 0, 0, beijing).AddDate(0, 1, 0)
 }
+
+// Start returns when the bill cycle t falls in began.
+func Start(t time.Time) time.Time {
+	b := t.In(beijing)
+	return time.Date(b.Year(), b.Month(), 1, 0, 0, 0, 0, beijing)
+}
+
+// Days returns the UTC+8 dates, YYYY-MM-DD, of the bill cycle t falls in,
+// from its first day.
+func Days(t time.Time) []string {
+	var out []string
+	for d := Start(t); d.Before(End(t)); d = d.AddDate(0, 0, 1) {
+		out = append(out, d.Format("2006-01-02"))
+	}
+	return out
+}

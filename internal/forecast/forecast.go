@@ -13,7 +13,10 @@
 //     purchase, a spike) is counted once, as spent, and does not raise the
 //     rate of every day left.
 //   - Today is partial: it counts as the larger of what it has spent so far
-//     and the rate.
+//     and the rate. Where the daily data trails (Cost Center's lags a day or
+//     two), the days after the last day with data count together the same
+//     way: the larger of what the bill shows they spent and the rate times
+//     their number.
 //   - In the first week, the rate of the days of this cycle is blended with
 //     the median of the previous cycle's last seven days, weighted by the
 //     number of days each has: day 1 projects from last month alone, day 7
@@ -43,8 +46,13 @@ type Input struct {
 	// Days are the spend of the cycle's complete days, from its first day
 	// (UTC+8), in order.
 	Days []money.Amount
-	// Today is what the current, partial day has spent so far.
+	// Today is what the current, partial day has spent so far; with
+	// TodaySpan above 1, what the days after Days (today included) spent.
 	Today money.Amount
+	// TodaySpan is the number of days Today covers, today included: daily
+	// cost data trails by a day or two, so the spend of the days since the
+	// last one in Days is known only as a total (from the bill). 0 means 1.
+	TodaySpan int
 	// DaysInCycle is the number of days of the cycle (28 to 31).
 	DaysInCycle int
 	// Previous are the previous cycle's daily spend, in order (its last
@@ -70,7 +78,8 @@ type Result struct {
 func Project(in Input) Result {
 	r := Result{Spent: money.Sum(in.Days...).Add(in.Today)}
 	k := len(in.Days)
-	left := in.DaysInCycle - k - 1 // whole days after today
+	span := max(in.TodaySpan, 1)
+	left := in.DaysInCycle - k - span // whole days after today
 	if left < 0 {
 		left = 0
 	}
@@ -94,7 +103,7 @@ func Project(in Input) Result {
 		return r
 	}
 	r.Known = true
-	today := money.Max(in.Today, r.DailyRate)
+	today := money.Max(in.Today, money.FromFen(r.DailyRate.Fen()*int64(span)))
 	if k >= in.DaysInCycle {
 		today = in.Today // the cycle is over
 	}

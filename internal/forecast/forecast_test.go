@@ -150,3 +150,18 @@ func repeatAmount(a money.Amount, n int) []money.Amount {
 	}
 	return out
 }
+
+// Days the daily data does not have yet count together: a constant spend
+// still projects exactly, and a bill ahead of the rate counts as spent.
+func TestTrailingDataSpan(t *testing.T) {
+	ten := money.MustParse("10.00")
+	days := []money.Amount{ten, ten, ten, ten, ten, ten, ten}
+	r := Project(Input{Days: days, Today: money.MustParse("25.00"), TodaySpan: 3, DaysInCycle: 30})
+	if !r.Known || r.Projected != money.MustParse("300.00") {
+		t.Fatalf("constant 10.00 a day over 30 days with 3 days trailing: %+v, want 300.00", r)
+	}
+	r = Project(Input{Days: days, Today: money.MustParse("95.00"), TodaySpan: 3, DaysInCycle: 30})
+	if want := money.MustParse("365.00"); r.Projected != want { // 70 + 95 + 20 days at 10
+		t.Fatalf("a bill ahead of the rate: projected %s, want %s", r.Projected, want)
+	}
+}

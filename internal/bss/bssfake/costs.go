@@ -23,6 +23,9 @@ type Reports struct {
 	Usages map[string]bss.FreeResourceUsage
 	// CostCenterDisabled makes the cost reads answer CBC.18000014.
 	CostCenterDisabled bool
+	// TooManySubAccounts makes cost reads across sub-accounts answer
+	// CBC.18000048; those of one sub-account still work.
+	TooManySubAccounts bool
 }
 
 // SetReports replaces what the reporting reads answer.
@@ -42,26 +45,66 @@ func (b *BSS) GetAccountBalances(context.Context) (*bss.AccountBalancesResponse,
 	return &out, nil
 }
 
-// ListAllCosts returns Reports.Costs, or CBC.18000014.
-func (b *BSS) ListAllCosts(context.Context, bss.CostsRequest) ([]bss.CostData, error) {
+// ListAllCosts returns the rows of Reports.Costs of the cost type asked
+// for (a row with no CostType dimension is of every type), narrowed to one
+// account by an include filter on it, or CBC.18000014 / CBC.18000048.
+func (b *BSS) ListAllCosts(_ context.Context, req bss.CostsRequest) ([]bss.CostData, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.read(bss.OpListCosts)
-	if b.reports.CostCenterDisabled {
-		return nil, apiErr(bss.OpListCosts, bss.CodeCostCenterNotEnabled, "Cost Center is not enabled.")
+	var account string
+	for _, f := range req.Filters {
+		if f.Key == bss.DimensionAccount && f.Operator == bss.FilterInclude && len(f.Values) == 1 {
+			account = f.Values[0]
+		}
 	}
-	return slices.Clone(b.reports.Costs), nil
+	if err := b.costErr(bss.OpListCosts, account); err != nil {
+		return nil, err
+	}
+	var out []bss.CostData
+	for _, row := range b.reports.Costs {
+		if t := row.Dimension(CostTypeDimension); t != "" && t != req.CostType {
+			continue
+		}
+		if account == "" || row.Dimension(bss.DimensionAccount) == account {
+			out = append(out, row)
+		}
+	}
+	return out, nil
 }
 
-// ListAllCostBreakdown returns Reports.Breakdown, or CBC.18000014.
-func (b *BSS) ListAllCostBreakdown(context.Context, bss.BreakdownRequest) ([]bss.CostDetail, error) {
+// CostTypeDimension is a dimension key of the fake only: a row of
+// Reports.Costs with it is returned only for that cost type.
+const CostTypeDimension = "fake:COST_TYPE"
+
+// ListAllCostBreakdown returns Reports.Breakdown (of one sub-account when
+// asked), or CBC.18000014 / CBC.18000048.
+func (b *BSS) ListAllCostBreakdown(_ context.Context, req bss.BreakdownRequest) ([]bss.CostDetail, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.read(bss.OpListCustomerBillsMonthlyBreakDown)
-	if b.reports.CostCenterDisabled {
-		return nil, apiErr(bss.OpListCustomerBillsMonthlyBreakDown, bss.CodeCostCenterNotEnabled, "Cost Center is not enabled.")
+	if err := b.costErr(bss.OpListCustomerBillsMonthlyBreakDown, req.SubCustomerID); err != nil {
+		return nil, err
 	}
-	return slices.Clone(b.reports.Breakdown), nil
+	var out []bss.CostDetail
+	for _, d := range b.reports.Breakdown {
+		if req.SubCustomerID == "" || d.CustomerID == req.SubCustomerID {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// costErr is the refusal of a cost read, if any: one of account ("" for
+// all sub-accounts).
+func (b *BSS) costErr(op, account string) error {
+	switch {
+	case b.reports.CostCenterDisabled:
+		return apiErr(op, bss.CodeCostCenterNotEnabled, "Cost Center is not enabled.")
+	case b.reports.TooManySubAccounts && account == "":
+		return apiErr(op, bss.CodeTooManySubAccounts, "Too many finance-independent sub-accounts; specify a sub-account.")
+	}
+	return nil
 }
 
 // ListAllFreeResources returns Reports.Packages of the requested status.

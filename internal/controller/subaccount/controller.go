@@ -91,10 +91,6 @@ type Reconciler struct {
 	// change.
 	GrantRefreshWindow time.Duration
 
-	// fetches serialises the per-master batch reads (sub-account list,
-	// bills, orders) so that concurrent workers wait for one read instead
-	// of each sending their own.
-	fetches common.KeyedLocks
 	// codesSent remembers recent SMS sends per SubAccount, so that a
 	// reconcile working from a stale cache, or retrying after a failed
 	// status write, does not text a second code (which would invalidate

@@ -29,41 +29,9 @@ var (
 // between the reconciles of its SubAccounts.
 const subCustomersTTL = 30 * time.Second
 
-// batch returns the per-master value cached under key, or reads it with
-// fetch and caches it for ttl. Only one worker reads a given batch at a
-// time; the others wait and take its result. fresh skips the cache. The
-// second result reports a value taken from the cache.
-func batch[T any](ctx context.Context, r *Reconciler, s *scope, key accounts.Key[T], ttl time.Duration, fresh bool,
-	fetch func(context.Context) (T, error),
-) (T, bool, error) {
-	var zero T
-	cached := func() (T, bool) { return accounts.Load(s.acct, key, s.now) }
-	if !fresh {
-		if v, ok := cached(); ok {
-			return v, true, nil
-		}
-	}
-	unlock, err := r.fetches.Lock(ctx, s.acct.Name+"\x00"+key.String())
-	if err != nil {
-		return zero, false, err
-	}
-	defer unlock()
-	if !fresh {
-		if v, ok := cached(); ok { // read by another worker while this one waited
-			return v, true, nil
-		}
-	}
-	v, err := fetch(ctx)
-	if err != nil {
-		return zero, false, err
-	}
-	accounts.Store(s.acct, key, v, s.now, ttl)
-	return v, false, nil
-}
-
 // subCustomers is the master's list of sub-accounts by customer id.
 func (r *Reconciler) subCustomers(ctx context.Context, s *scope, fresh bool) (map[string]bss.SubCustomer, bool, error) {
-	return batch(ctx, r, s, keySubCustomers, subCustomersTTL, fresh, func(ctx context.Context) (map[string]bss.SubCustomer, error) {
+	return accounts.Batch(ctx, s.acct, keySubCustomers, s.now, subCustomersTTL, fresh, func(ctx context.Context) (map[string]bss.SubCustomer, error) {
 		subs, err := s.acct.Client.ListAllSubCustomers(ctx, bss.ListSubCustomersRequest{})
 		if err != nil {
 			return nil, err
@@ -79,7 +47,7 @@ func (r *Reconciler) subCustomers(ctx context.Context, s *scope, fresh bool) (ma
 // monthlySums is one bill cycle's monthly-sum bill of the master and all
 // its sub-accounts (method=all, every page), totalled per customer id.
 func (r *Reconciler) monthlySums(ctx context.Context, s *scope, cycle string, ttl time.Duration) (map[string]billTotals, error) {
-	v, _, err := batch(ctx, r, s, keyMonthlySumPrefix.With(cycle), ttl, false, func(ctx context.Context) (map[string]billTotals, error) {
+	v, _, err := accounts.Batch(ctx, s.acct, keyMonthlySumPrefix.With(cycle), s.now, ttl, false, func(ctx context.Context) (map[string]billTotals, error) {
 		resp, err := s.acct.Client.ListAllMonthlySums(ctx, bss.MonthlySumRequest{BillCycle: cycle, Method: bss.MethodAll})
 		if err != nil {
 			return nil, err
@@ -92,7 +60,7 @@ func (r *Reconciler) monthlySums(ctx context.Context, s *scope, cycle string, tt
 // orders are the orders the master's sub-accounts placed (method=
 // sub_customer, newest first, every page), by customer id.
 func (r *Reconciler) orders(ctx context.Context, s *scope, ttl time.Duration) (map[string][]bss.Order, error) {
-	v, _, err := batch(ctx, r, s, keyOrders, ttl, false, func(ctx context.Context) (map[string][]bss.Order, error) {
+	v, _, err := accounts.Batch(ctx, s.acct, keyOrders, s.now, ttl, false, func(ctx context.Context) (map[string][]bss.Order, error) {
 		orders, err := s.acct.Client.ListAllOrders(ctx, bss.ListOrdersRequest{Method: bss.MethodSubCustomer, OrderBy: bss.OrderByCreateTimeDesc})
 		if err != nil {
 			return nil, err
