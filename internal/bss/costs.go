@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
@@ -519,4 +520,18 @@ func (c *Client) ListFreeResourceUsages(ctx context.Context, ids []string) ([]Fr
 		return nil, err
 	}
 	return out.FreeResources, nil
+}
+
+// ParseTime reads a BSS time: "2026-12-05T10:00:00Z" (UTC, as BSS sends
+// times) or any other RFC 3339 time, or "2026-12-05 10:00:00", which BSS
+// writes in UTC as well.
+func ParseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.DateTime, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("bss: time %q is neither RFC 3339 nor %q", s, time.DateTime)
+	}
+	return t, nil
 }

@@ -632,6 +632,10 @@ func forgetMetrics(name string) {
 	metrics.SubAccountOrdersPaid.DeletePartialMatch(labels)
 	metrics.SubAccountOrdersPending.DeletePartialMatch(labels)
 	metrics.SubAccountOldestPendingOrder.DeletePartialMatch(labels)
+	metrics.SubAccountAmortizedCost.DeletePartialMatch(labels)
+	metrics.SubAccountForecast.DeletePartialMatch(labels)
+	metrics.SubAccountForecastRatio.DeletePartialMatch(labels)
+	metrics.SubAccountExternalMovements.DeletePartialMatch(labels)
 }
 
 // SetupWithManager registers the controller. Besides SubAccounts it

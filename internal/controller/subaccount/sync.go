@@ -113,6 +113,7 @@ func (r *Reconciler) syncBilling(ctx context.Context, s *scope) (ctrl.Result, er
 	if err := r.reportOrders(ctx, s, orders[id]); err != nil {
 		return ctrl.Result{}, err
 	}
+	r.syncCosts(ctx, s)
 	st.LastBillingSyncTime = stamp(s.now)
 	metrics.SubAccountConsumption.WithLabelValues(s.sa.Name).Set(metrics.Fen(amountOf(st.CurrentCycle.Consumption)))
 	return ctrl.Result{}, nil
