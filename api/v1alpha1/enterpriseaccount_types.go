@@ -239,6 +239,34 @@ type EnterpriseAccountStatus struct {
 	// next full read (lastSyncTime).
 	// +optional
 	BalancesTime *metav1.Time `json:"balancesTime,omitempty"`
+
+	// AccountBalances are the master's own balances by account type (cash,
+	// credit, bonus, deposit, debt), read every billingSyncInterval.
+	// +optional
+	AccountBalances *AccountBalances `json:"accountBalances,omitempty"`
+	// ResourcePackages are the master's resource packages that are in
+	// effect or not yet in effect, soonest expiry first.
+	// +kubebuilder:validation:MaxItems=50
+	// +optional
+	ResourcePackages []ResourcePackage `json:"resourcePackages,omitempty"`
+	// ExpiringCoupons is the number of the master's transferable coupons
+	// with a balance that expire within spec.reports.expiryHorizon.
+	// +optional
+	ExpiringCoupons int32 `json:"expiringCoupons,omitempty"`
+	// ExternalMovements are the transfers and reclaims in the master's
+	// income/expense records that no BudgetTransfer accounts for, with
+	// the SubAccount each is attributed to.
+	// +optional
+	ExternalMovements *ExternalMovements `json:"externalMovements,omitempty"`
+	// RecordsThrough is the trade time of the latest income/expense record
+	// examined for external movements.
+	// +optional
+	RecordsThrough *metav1.Time `json:"recordsThrough,omitempty"`
+	// ReportsTime is when the reports (account balances, resource
+	// packages, costs, income/expense records) were last read, every
+	// billingSyncInterval.
+	// +optional
+	ReportsTime *metav1.Time `json:"reportsTime,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/bss-budget-operator/bss-budget-operator/internal/accounts"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/billcycle"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/forecast"
@@ -54,6 +55,24 @@ type Account struct {
 type Service struct {
 	Code, Name string
 	Amount     money.Amount
+}
+
+// Key is the per-master cache key of the cost data: the SubAccounts and
+// the EnterpriseAccount of a master share one read.
+var Key = accounts.NewKey[*Snapshot]("costs")
+
+// Shared returns the master's cost data, read at most once per ttl for all
+// who ask (accounts.Batch). subIDs lists the sub-accounts' customer ids;
+// it is called only when the data is read.
+func Shared(ctx context.Context, acct *accounts.Account, now time.Time, ttl time.Duration, subIDs func(context.Context) ([]string, error)) (*Snapshot, error) {
+	snap, _, err := accounts.Batch(ctx, acct, Key, now, ttl, false, func(ctx context.Context) (*Snapshot, error) {
+		ids, err := subIDs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return Read(ctx, acct.Client, now, ids)
+	})
+	return snap, err
 }
 
 // Read reads the cost data of the master behind api and of its

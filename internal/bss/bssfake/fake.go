@@ -31,7 +31,7 @@ type BSS struct {
 	coupons map[string]money.Amount // master coupon id → balance
 	subs    map[string]*sub
 	applied map[string]bool // trans_ids applied (or burned)
-	records []bss.AccountChangeRecord
+	records []record
 	nextID  int
 	// Fault, when set, is consulted on every money write.
 	Fault Fault
@@ -143,20 +143,45 @@ func (b *BSS) record(transID string, req bss.AmountTransferRequest, revenue bool
 	if revenue {
 		r.TradeDetailType, r.RevenueExpenseType = bss.TradeTypeReclaimed, bss.RevenueExpenseRevenue
 	}
-	b.records = append(b.records, r)
+	bt := req.BalanceType
+	if bt == "" {
+		bt = bss.BalanceTypeDebit
+	}
+	b.records = append(b.records, record{balanceType: bt, AccountChangeRecord: r})
+}
+
+// record is one income/expense record of the master and its balance type.
+type record struct {
+	balanceType string
+	bss.AccountChangeRecord
+}
+
+// AddRecord adds an income/expense record of the master of the balance
+// type given, as a movement made outside the operator would.
+func (b *BSS) AddRecord(balanceType string, r bss.AccountChangeRecord) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.records = append(b.records, record{balanceType: balanceType, AccountChangeRecord: r})
 }
 
 // ListAllAccountChangeRecords returns the master's records of applied
-// movements, filtered by trade id.
+// movements (and those added), filtered by balance type, trade id, trade
+// type and revenue/expense type. The fake's own records carry no trade
+// time, so the time window is not applied.
 func (b *BSS) ListAllAccountChangeRecords(_ context.Context, req bss.AccountChangeRecordsRequest) ([]bss.AccountChangeRecord, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.read(bss.OpListCustomerAccountChangeRecords)
 	var out []bss.AccountChangeRecord
 	for _, r := range b.records {
-		if req.TradeID == "" || r.TradeID == req.TradeID {
-			out = append(out, r)
+		switch {
+		case req.BalanceType != "" && r.balanceType != req.BalanceType,
+			req.TradeID != "" && r.TradeID != req.TradeID,
+			req.TradeType != "" && r.TradeDetailType != req.TradeType,
+			req.RevenueExpenseType != "" && r.RevenueExpenseType != req.RevenueExpenseType:
+			continue
 		}
+		out = append(out, r.AccountChangeRecord)
 	}
 	return out, nil
 }

@@ -101,3 +101,19 @@ func customerIDs(sa *budgetv1alpha1.SubAccount) []string {
 	}
 	return ids
 }
+
+// SubCustomerIDs lists the customer ids of the SubAccounts of the
+// EnterpriseAccount named ea (those BSS has identified).
+func SubCustomerIDs(ctx context.Context, c client.Reader, ea string) ([]string, error) {
+	var list budgetv1alpha1.SubAccountList
+	if err := c.List(ctx, &list, client.MatchingFields{IndexSubAccountEnterprise: ea}); err != nil {
+		return nil, err
+	}
+	var ids []string
+	for i := range list.Items {
+		if id := list.Items[i].Status.CustomerID; id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}

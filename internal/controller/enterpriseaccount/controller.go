@@ -163,7 +163,11 @@ func (r *Reconciler) sync(ctx context.Context, ea *budgetv1alpha1.EnterpriseAcco
 	defer cancel()
 	now := r.Options.Clock.Now()
 	if pub, due, ok := r.betweenFullReads(ea, acct, now); ok {
-		return r.publish(callCtx, ea, acct, pub, now, due)
+		res, p, err := r.publish(callCtx, ea, acct, pub, now, due)
+		if err == nil {
+			res = r.withReports(callCtx, ea, acct, now, res)
+		}
+		return res, p, err
 	}
 
 	// The full read. What a movement drops from the cache meanwhile is
@@ -209,7 +213,8 @@ func (r *Reconciler) sync(ctx context.Context, ea *budgetv1alpha1.EnterpriseAcco
 	// comes up to 10% later, which spreads the masters' reads and never
 	// finds the read not due yet.
 	interval := common.BalanceInterval(ea)
-	return ctrl.Result{RequeueAfter: interval + common.Jitter(interval/20, 1)}, pub, nil
+	res := r.withReports(callCtx, ea, acct, now, ctrl.Result{RequeueAfter: interval + common.Jitter(interval/20, 1)})
+	return res, pub, nil
 }
 
 // betweenFullReads reports whether the full read of ea is not due at now,

@@ -62,7 +62,10 @@ func newHarness(t *testing.T, api bss.API, objs ...client.Object) *harness {
 	ea := &budgetv1alpha1.EnterpriseAccount{ObjectMeta: metav1.ObjectMeta{Name: "acme", Generation: 1}, Spec: budgetv1alpha1.EnterpriseAccountSpec{
 		Endpoint: "https://bss.myhuaweicloud.com", CredentialsSecretRef: budgetv1alpha1.SecretReference{Name: secret, Namespace: opNS},
 	}}
-	k8s := fake.NewClientBuilder().WithScheme(localenv.NewScheme()).WithStatusSubresource(ea).WithObjects(append(objs, ea)...).Build()
+	k8s := fake.NewClientBuilder().WithScheme(localenv.NewScheme()).WithStatusSubresource(ea).WithObjects(append(objs, ea)...).
+		WithIndex(&budgetv1alpha1.SubAccount{}, common.IndexSubAccountEnterprise, func(o client.Object) []string {
+			return []string{o.(*budgetv1alpha1.SubAccount).Spec.EnterpriseAccountRef.Name}
+		}).Build()
 	reg := accounts.NewRegistry(nil, nil)
 	reg.SetConnector(func(bss.Config) (bss.API, error) { return api, nil })
 	clock := clocktesting.NewFakeClock(t0)

@@ -3,15 +3,12 @@ package subaccount
 import (
 	"context"
 	"fmt"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
-	"github.com/bss-budget-operator/bss-budget-operator/internal/accounts"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/controller/common"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/costs"
@@ -19,41 +16,6 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/metrics"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
-
-// KeyCosts is the per-master cache key of the cost data (costs.Read): the
-// SubAccounts and the EnterpriseAccount of a master share one read per
-// half billing interval.
-var KeyCosts = accounts.NewKey[*costs.Snapshot]("costs")
-
-// ReadCosts returns the master's cost data, read at most once per ttl for
-// all who ask (accounts.Batch). subIDs are the sub-accounts' customer ids,
-// queried one by one only when BSS refuses a query across them all.
-func ReadCosts(ctx context.Context, acct *accounts.Account, now time.Time, ttl time.Duration, subIDs func(context.Context) ([]string, error)) (*costs.Snapshot, error) {
-	snap, _, err := accounts.Batch(ctx, acct, KeyCosts, now, ttl, false, func(ctx context.Context) (*costs.Snapshot, error) {
-		ids, err := subIDs(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return costs.Read(ctx, acct.Client, now, ids)
-	})
-	return snap, err
-}
-
-// SubCustomerIDs lists the customer ids of the SubAccounts of the
-// EnterpriseAccount named ea.
-func SubCustomerIDs(ctx context.Context, c client.Reader, ea string) ([]string, error) {
-	var list budgetv1alpha1.SubAccountList
-	if err := c.List(ctx, &list, client.MatchingFields{common.IndexSubAccountEnterprise: ea}); err != nil {
-		return nil, err
-	}
-	var ids []string
-	for i := range list.Items {
-		if id := list.Items[i].Status.CustomerID; id != "" {
-			ids = append(ids, id)
-		}
-	}
-	return ids, nil
-}
 
 // syncCosts reads the master's cost data with the bills (it is shared with
 // the other SubAccounts of the master for half the billing interval) and
@@ -65,8 +27,8 @@ func SubCustomerIDs(ctx context.Context, c client.Reader, ea string) ([]string, 
 func (r *Reconciler) syncCosts(ctx context.Context, s *scope) {
 	st := s.status()
 	ttl := common.BillingInterval(s.ea) / 2
-	snap, err := ReadCosts(ctx, s.acct, s.now, ttl, func(ctx context.Context) ([]string, error) {
-		return SubCustomerIDs(ctx, r, s.ea.Name)
+	snap, err := costs.Shared(ctx, s.acct, s.now, ttl, func(ctx context.Context) ([]string, error) {
+		return common.SubCustomerIDs(ctx, r, s.ea.Name)
 	})
 	switch {
 	case bss.IsCostCenterNotEnabled(err):
