@@ -409,6 +409,12 @@ type SubAccountStatus struct {
 	// ReclaimableCash is the cash the master can reclaim.
 	// +optional
 	ReclaimableCash Money `json:"reclaimableCash,omitempty"`
+	// ReclaimableCashTime and ReclaimableCreditTime are when
+	// reclaimableCash and reclaimableCredit were last read.
+	// +optional
+	ReclaimableCashTime *metav1.Time `json:"reclaimableCashTime,omitempty"`
+	// +optional
+	ReclaimableCreditTime *metav1.Time `json:"reclaimableCreditTime,omitempty"`
 	// ReclaimableCredit are the credit ledgers the master can reclaim.
 	// +kubebuilder:validation:MaxItems=100
 	// +optional

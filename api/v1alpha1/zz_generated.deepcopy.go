@@ -1632,6 +1632,14 @@ func (in *SubAccountStatus) DeepCopyInto(out *SubAccountStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.ReclaimableCashTime != nil {
+		in, out := &in.ReclaimableCashTime, &out.ReclaimableCashTime
+		*out = (*in).DeepCopy()
+	}
+	if in.ReclaimableCreditTime != nil {
+		in, out := &in.ReclaimableCreditTime, &out.ReclaimableCreditTime
+		*out = (*in).DeepCopy()
+	}
 	if in.ReclaimableCredit != nil {
 		in, out := &in.ReclaimableCredit, &out.ReclaimableCredit
 		*out = make([]CreditLedger, len(*in))

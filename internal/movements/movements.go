@@ -27,6 +27,8 @@ package movements
 import (
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
@@ -43,12 +45,16 @@ const (
 // or an entry of the audit trail.
 type Known struct {
 	TransID     string
+	CustomerID  string
 	Direction   string // budgetv1alpha1.MovementIn or MovementOut
 	BalanceType budgetv1alpha1.BalanceType
 	Amount      money.Amount
 	// From and To bound when BSS may have applied it; a zero To means it
-	// is still under way.
+	// may still be applied (under way, or its outcome unknown).
 	From, To time.Time
+	// Unmoved: it was never sent, or failed with nothing moved. Only its
+	// trans_id counts (a record carrying it is still the operator's).
+	Unmoved bool
 }
 
 // Record is one income/expense record of the master that moved money to
@@ -61,33 +67,45 @@ type Record struct {
 	Amount      money.Amount
 }
 
-// OfTransfer returns t as a Known movement; false for a coupon movement.
+// OfTransfer returns t as a Known movement (false for a coupon movement).
+// One never sent, or failed with nothing moved (its outcome is not
+// unknown), is Unmoved.
 func OfTransfer(t *budgetv1alpha1.BudgetTransfer) (Known, bool) {
 	k, ok := known(t.Spec.TransID, t.Spec.Operation, t.Spec.BalanceType, t.Spec.Amount)
 	if !ok {
 		return k, false
 	}
-	k.From = t.CreationTimestamp.Time
-	if t.Status.SubmittedTime != nil {
-		k.From = t.Status.SubmittedTime.Time
+	k.CustomerID = t.Spec.CustomerID
+	if t.Status.SubmittedTime == nil {
+		k.Unmoved = true
+		return k, true
 	}
-	if t.Status.CompletionTime != nil {
-		k.To = t.Status.CompletionTime.Time
+	k.From = t.Status.SubmittedTime.Time
+	switch t.Status.Phase {
+	case budgetv1alpha1.PhaseSucceeded:
+		if t.Status.CompletionTime != nil {
+			k.To = t.Status.CompletionTime.Time
+		}
+	case budgetv1alpha1.PhaseFailed:
+		c := meta.FindStatusCondition(t.Status.Conditions, budgetv1alpha1.ConditionReady)
+		k.Unmoved = c == nil || c.Reason != budgetv1alpha1.ReasonOutcomeUnknown
 	}
 	return k, true
 }
 
-// OfEntry returns an audit-trail entry as a Known movement; false for a
-// coupon movement.
+// OfEntry returns an audit-trail entry as a Known movement (false for a
+// coupon movement); a failed one whose outcome is not unknown is Unmoved.
 func OfEntry(e *budgetv1alpha1.LedgerEntry) (Known, bool) {
 	k, ok := known(e.TransID, e.Operation, e.BalanceType, e.Amount)
 	if !ok {
 		return k, false
 	}
+	k.CustomerID = e.CustomerID
+	k.Unmoved = e.Phase == budgetv1alpha1.PhaseFailed && e.Reason != budgetv1alpha1.ReasonOutcomeUnknown
 	if e.Created != nil {
 		k.From = e.Created.Time
 	}
-	if e.Completed != nil {
+	if e.Completed != nil && e.Phase == budgetv1alpha1.PhaseSucceeded {
 		k.To = e.Completed.Time
 	}
 	return k, true
@@ -198,7 +216,7 @@ func External(records []Record, known []Known, transferRecords string) []Record 
 // -1.
 func matchKnown(r Record, known []Known, used []bool) int {
 	for i, k := range known {
-		if used[i] || k.Direction != r.Direction || k.BalanceType != r.BalanceType || k.Amount != r.Amount {
+		if used[i] || k.Unmoved || k.Direction != r.Direction || k.BalanceType != r.BalanceType || k.Amount != r.Amount {
 			continue
 		}
 		if r.Time.Before(k.From.Add(-SlackBefore)) {
@@ -239,4 +257,29 @@ func parse(m budgetv1alpha1.Money) money.Amount {
 		return money.Zero
 	}
 	return a
+}
+
+// OperatorNet is what the operator's movements of one sub-account and
+// balance type added to (or took from) its balance between two reads at
+// from and to. It is not known (false) when one of them may have been
+// applied on either side of a read: under way, or straddling it.
+func OperatorNet(known []Known, customerID string, bt budgetv1alpha1.BalanceType, from, to time.Time) (money.Amount, bool) {
+	var net money.Amount
+	for _, k := range known {
+		if k.Unmoved || k.CustomerID != customerID || k.BalanceType != bt {
+			continue
+		}
+		switch {
+		case !k.To.IsZero() && !k.To.After(from), k.From.After(to):
+			continue // settled before the first read, or sent after the second
+		case k.To.IsZero(), k.From.Before(from), k.To.After(to):
+			return money.Zero, false
+		}
+		if k.Direction == budgetv1alpha1.MovementIn {
+			net = net.Add(k.Amount)
+		} else {
+			net = net.Sub(k.Amount)
+		}
+	}
+	return net, true
 }

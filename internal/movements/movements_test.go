@@ -92,3 +92,34 @@ func TestExplains(t *testing.T) {
 		t.Fatal("a reclaim of 500.00 and 2.00 spent")
 	}
 }
+
+func TestOperatorNet(t *testing.T) {
+	in, out := budgetv1alpha1.MovementIn, budgetv1alpha1.MovementOut
+	k := func(dir, amount string, from, to time.Duration) Known {
+		m := knownMove("", dir, amount, from, to)
+		m.CustomerID = "c"
+		return m
+	}
+	from, to := t0, t0.Add(10*time.Minute)
+	net, ok := OperatorNet([]Known{
+		k(in, "100.00", -time.Hour, -50*time.Minute),      // before
+		k(in, "30.00", time.Minute, 2*time.Minute),        // inside
+		k(out, "10.00", 3*time.Minute, 4*time.Minute),     // inside
+		k(in, "999.00", time.Hour, time.Hour+time.Minute), // after
+	}, "c", budgetv1alpha1.BalanceTypeDebit, from, to)
+	if !ok || net != money.MustParse("20.00") {
+		t.Fatalf("net %s %t, want 20.00", net, ok)
+	}
+	for name, m := range map[string]Known{
+		"under way":            k(in, "5.00", time.Minute, 0),
+		"straddles the first":  k(in, "5.00", -time.Minute, time.Minute),
+		"straddles the second": k(in, "5.00", 9*time.Minute, 11*time.Minute),
+	} {
+		if m.To.Equal(t0) {
+			m.To = time.Time{}
+		}
+		if _, ok := OperatorNet([]Known{m}, "c", budgetv1alpha1.BalanceTypeDebit, from, to); ok {
+			t.Errorf("%s: net known", name)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/movements"
 )
 
 // Field indexes shared by the controllers.
@@ -116,4 +117,40 @@ func SubCustomerIDs(ctx context.Context, c client.Reader, ea string) ([]string, 
 		}
 	}
 	return ids, nil
+}
+
+// KnownMovements are the operator's cash and credit movements for the
+// master behind the EnterpriseAccount named ea: its BudgetTransfers and
+// the entries of the audit trail (LedgerRecords).
+func KnownMovements(ctx context.Context, c client.Reader, ea string) ([]movements.Known, error) {
+	var out []movements.Known
+	var transfers budgetv1alpha1.BudgetTransferList
+	if err := c.List(ctx, &transfers); err != nil {
+		return nil, err
+	}
+	for i := range transfers.Items {
+		t := &transfers.Items[i]
+		if t.Spec.EnterpriseAccountName != "" && t.Spec.EnterpriseAccountName != ea {
+			continue
+		}
+		if k, ok := movements.OfTransfer(t); ok {
+			out = append(out, k)
+		}
+	}
+	var trail budgetv1alpha1.LedgerRecordList
+	if err := c.List(ctx, &trail); err != nil {
+		return nil, err
+	}
+	for i := range trail.Items {
+		for j := range trail.Items[i].Spec.Entries {
+			e := &trail.Items[i].Spec.Entries[j]
+			if e.EnterpriseAccount != "" && e.EnterpriseAccount != ea {
+				continue
+			}
+			if k, ok := movements.OfEntry(e); ok {
+				out = append(out, k)
+			}
+		}
+	}
+	return out, nil
 }

@@ -326,7 +326,7 @@ func (r *Reconciler) syncExternalMovements(ctx context.Context, ea *budgetv1alph
 		}
 	}
 	slices.SortStableFunc(records, func(a, b movements.Record) int { return a.Time.Compare(b.Time) })
-	known, err := r.knownMovements(ctx, ea.Name)
+	known, err := common.KnownMovements(ctx, r, ea.Name)
 	if err != nil {
 		return err
 	}
@@ -398,41 +398,6 @@ func directionLabel(d string) string {
 		return "out"
 	}
 	return "in"
-}
-
-// knownMovements are the operator's cash and credit movements for the
-// master: its BudgetTransfers and the entries of the audit trail.
-func (r *Reconciler) knownMovements(ctx context.Context, ea string) ([]movements.Known, error) {
-	var out []movements.Known
-	var transfers budgetv1alpha1.BudgetTransferList
-	if err := r.List(ctx, &transfers); err != nil {
-		return nil, err
-	}
-	for i := range transfers.Items {
-		t := &transfers.Items[i]
-		if t.Spec.EnterpriseAccountName != "" && t.Spec.EnterpriseAccountName != ea {
-			continue
-		}
-		if k, ok := movements.OfTransfer(t); ok {
-			out = append(out, k)
-		}
-	}
-	var trail budgetv1alpha1.LedgerRecordList
-	if err := r.List(ctx, &trail); err != nil {
-		return nil, err
-	}
-	for i := range trail.Items {
-		for j := range trail.Items[i].Spec.Entries {
-			e := &trail.Items[i].Spec.Entries[j]
-			if e.EnterpriseAccount != "" && e.EnterpriseAccount != ea {
-				continue
-			}
-			if k, ok := movements.OfEntry(e); ok {
-				out = append(out, k)
-			}
-		}
-	}
-	return out, nil
 }
 
 // attribute names, for each movement, the SubAccount of the master whose

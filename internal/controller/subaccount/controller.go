@@ -241,6 +241,7 @@ func (r *Reconciler) runPhases(ctx context.Context, s *scope) (ctrl.Result, erro
 		r.syncBalances,
 		r.syncBilling,
 		r.evaluateBudget,
+		r.claimExternalMovements,
 		r.markReady,
 	)
 }
@@ -451,12 +452,25 @@ func (r *Reconciler) syncBalances(ctx context.Context, s *scope) (ctrl.Result, e
 		}
 		return s.bssFailed(err, "reading the reclaimable balances"), nil
 	}
+	var readCash, readCredit *money.Amount
+	if kinds.cash {
+		readCash = &cash
+	}
+	if kinds.credit {
+		total := sumLedgers(credit)
+		readCredit = &total
+	}
+	if err := r.noteResiduals(ctx, s, readCash, readCredit); err != nil {
+		return ctrl.Result{}, err
+	}
 	// The kinds not read keep their last values.
 	if kinds.cash {
+		st.ReclaimableCashTime = stamp(s.now)
 		st.ReclaimableCash = common.Money(cash)
 		metrics.SubAccountReclaimable.WithLabelValues(s.sa.Name, "debit").Set(metrics.Fen(cash))
 	}
 	if kinds.credit {
+		st.ReclaimableCreditTime = stamp(s.now)
 		st.ReclaimableCredit = common.CreditLedgers(credit)
 		metrics.SubAccountReclaimable.WithLabelValues(s.sa.Name, "credit").Set(metrics.Fen(sumLedgers(credit)))
 	}
@@ -673,9 +687,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // enterpriseAccountChanged passes EnterpriseAccount events that matter to
-// SubAccounts: creation, deletion, a spec change (intervals) and a change of
-// the Ready condition's status or reason (SubAccounts show the reason). The
-// master's periodic status updates (balances) do not.
+// SubAccounts: creation, deletion, a spec change (intervals), a change of
+// the Ready condition's status or reason (SubAccounts show the reason) and
+// new external movements (a SubAccount may claim one). The master's
+// periodic status updates (balances) do not.
 func enterpriseAccountChanged() predicate.Predicate {
 	return predicate.Funcs{
 		UpdateFunc: func(e event.UpdateEvent) bool {
@@ -684,7 +699,8 @@ func enterpriseAccountChanged() predicate.Predicate {
 			if !okOld || !okNew {
 				return true
 			}
-			return oldEA.Generation != newEA.Generation || readyOf(oldEA) != readyOf(newEA)
+			return oldEA.Generation != newEA.Generation || readyOf(oldEA) != readyOf(newEA) ||
+				!apiequality.Semantic.DeepEqual(oldEA.Status.ExternalMovements, newEA.Status.ExternalMovements)
 		},
 	}
 }

@@ -52,6 +52,7 @@ func TestAdoptExistingSubAccount(t *testing.T) {
 	}
 	got := st.DeepCopy()
 	got.Conditions, got.ObservedGeneration, got.LastBalanceSyncTime, got.LastFullBalanceSyncTime, got.LastBillingSyncTime = nil, 0, nil, nil, nil
+	got.ReclaimableCashTime, got.ReclaimableCreditTime = nil, nil
 	for i := range got.ReclaimableCoupons {
 		got.ReclaimableCoupons[i].ExpireTime = ""
 	}
