@@ -125,7 +125,7 @@ func SubCustomerIDs(ctx context.Context, c client.Reader, ea string) ([]string, 
 func KnownMovements(ctx context.Context, c client.Reader, ea string) ([]movements.Known, error) {
 	var out []movements.Known
 	var transfers budgetv1alpha1.BudgetTransferList
-	if err := c.List(ctx, &transfers); err != nil {
+	if err := c.List(ctx, &transfers, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	for i := range transfers.Items {
@@ -138,7 +138,7 @@ func KnownMovements(ctx context.Context, c client.Reader, ea string) ([]movement
 		}
 	}
 	var trail budgetv1alpha1.LedgerRecordList
-	if err := c.List(ctx, &trail); err != nil {
+	if err := c.List(ctx, &trail, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	for i := range trail.Items {
