@@ -341,6 +341,10 @@ func TestPrometheusRule(t *testing.T) {
 		{"bss_budget_bss_throttled_total", "rate(", "sustained throttling"},
 		{"bss_budget_subaccount_oldest_pending_order_age_seconds", "> 86400", "an order pending payment too long"},
 		{"bss_budget_order_payments_total", `result="Failed"`, "order payments failing"},
+		{"bss_budget_subaccount_forecast_budget_ratio", "> 1", "spend projected above the budget"},
+		{"bss_budget_resource_package_expiring_unused", "== 1", "a resource package expiring unused"},
+		{"bss_budget_external_movements_total", "increase(", "money moved outside the operator"},
+		{"bss_budget_master_coupons_expiring_fen", "> 0", "coupons expiring"},
 	} {
 		found := false
 		for _, expr := range metricUse[want.metric] {
