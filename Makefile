@@ -27,9 +27,9 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRDs and RBAC role into config/ and copy them, with the transfer and payment status policies, into the Helm chart.
+manifests: controller-gen ## Generate the CRDs and RBAC role into config/ and copy them, with the transfer and payment status policies and the alerts, into the Helm chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./internal/controller/..." output:crd:artifacts:config=config/crd/bases
-	rm -f charts/bss-budget-operator/crds/*.yaml && cp config/crd/bases/*.yaml charts/bss-budget-operator/crds/ && cp config/rbac/role.yaml charts/bss-budget-operator/files/manager-role.yaml && cp config/admission/transfer_status_policy.yaml charts/bss-budget-operator/files/transfer-status-policy.yaml && cp config/admission/payment_status_policy.yaml charts/bss-budget-operator/files/payment-status-policy.yaml
+	rm -f charts/bss-budget-operator/crds/*.yaml && cp config/crd/bases/*.yaml charts/bss-budget-operator/crds/ && cp config/rbac/role.yaml charts/bss-budget-operator/files/manager-role.yaml && cp config/admission/transfer_status_policy.yaml charts/bss-budget-operator/files/transfer-status-policy.yaml && cp config/admission/payment_status_policy.yaml charts/bss-budget-operator/files/payment-status-policy.yaml && cp config/prometheus/prometheusrule.yaml charts/bss-budget-operator/files/prometheusrule.yaml
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.

@@ -341,6 +341,10 @@ func TestPrometheusRule(t *testing.T) {
 		{"bss_budget_bss_throttled_total", "rate(", "sustained throttling"},
 		{"bss_budget_subaccount_oldest_pending_order_age_seconds", "> 86400", "an order pending payment too long"},
 		{"bss_budget_order_payments_total", `result="Failed"`, "order payments failing"},
+		{"bss_budget_subaccount_forecast_budget_ratio", "> 1", "spend projected above the budget"},
+		{"bss_budget_resource_package_expiring_unused", "== 1", "a resource package expiring unused"},
+		{"bss_budget_external_movements_total", "increase(", "money moved outside the operator"},
+		{"bss_budget_master_coupons_expiring_fen", "> 0", "coupons expiring"},
 	} {
 		found := false
 		for _, expr := range metricUse[want.metric] {
@@ -511,6 +515,16 @@ func TestDashboard(t *testing.T) {
 		"bss_budget_bss_throttled_total",               // throttling
 		"bss_budget_subaccount_orders_paid_fen",        // orders paid by sub-account
 		"bss_budget_subaccount_orders_pending_payment", // orders pending payment
+		"bss_budget_subaccount_amortized_cost_fen",     // amortized cost, this cycle and the last
+		"bss_budget_subaccount_forecast_fen",           // projected spend
+		"bss_budget_subaccount_forecast_budget_ratio",  // forecast against the budget
+		"bss_budget_subaccount_external_movements_fen", // money moved outside the operator, by sub-account
+		"bss_budget_external_movements_total",          // external movements found
+		"bss_budget_master_balance_fen",                // master balances by account type
+		"bss_budget_master_coupons_expiring_fen",       // coupons expiring
+		"bss_budget_resource_package_expiry_seconds",   // resource package table
+		"bss_budget_resource_package_unused_ratio",
+		"bss_budget_resource_package_expiring_unused",
 	} {
 		if !used[want] {
 			t.Errorf("no panel shows %s", want)

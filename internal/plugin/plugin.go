@@ -1,6 +1,6 @@
 // Package plugin implements kubectl-budget, the kubectl plugin of the
-// bss-budget-operator: `kubectl budget status`, `plan`, `orders`, `pay`,
-// `approve`, `deny`, `history` and `ledger`.
+// bss-budget-operator: `kubectl budget status`, `plan`, `orders`, `costs`,
+// `pay`, `approve`, `deny`, `history` and `ledger`.
 //
 // Everything but loading the kubeconfig lives here so that tests can run the
 // commands against an envtest API server: Run takes the arguments, the
@@ -251,14 +251,14 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func commands() []command {
-	return []command{statusCommand(), planCommand(), ordersCommand(), payCommand(), approveCommand(true), approveCommand(false), historyCommand(), ledgerCommand()}
+	return []command{statusCommand(), planCommand(), ordersCommand(), costsCommand(), payCommand(), approveCommand(true), approveCommand(false), historyCommand(), ledgerCommand()}
 }
 
 func printRootHelp(w io.Writer, cmds []command) {
 	var b strings.Builder
 	b.WriteString("kubectl budget shows and steers the bss-budget-operator's Huawei Cloud funding:\n")
 	b.WriteString("enterprise accounts, sub-accounts, budget allocations and their transfers,\n")
-	b.WriteString("and the sub-accounts' orders the master pays on their behalf.\n\n")
+	b.WriteString("the sub-accounts' orders the master pays on their behalf, and what they cost.\n\n")
 	b.WriteString("Usage:\n  kubectl budget COMMAND [flags]\n\nCommands:\n")
 	for _, c := range cmds {
 		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)

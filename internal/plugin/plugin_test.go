@@ -610,8 +610,8 @@ func TestHelpAndUsage(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("--help: exit %d", code)
 	}
-	mustContain(t, out, "status", "plan", "orders", "pay", "approve", "deny", "history", "ledger", "--kubeconfig", "--context")
-	for _, cmd := range []string{"status", "plan", "orders", "pay", "approve", "deny", "history", "ledger"} {
+	mustContain(t, out, "status", "plan", "orders", "costs", "pay", "approve", "deny", "history", "ledger", "--kubeconfig", "--context")
+	for _, cmd := range []string{"status", "plan", "orders", "costs", "pay", "approve", "deny", "history", "ledger"} {
 		out, _, code := run(t, "", cmd, "--help")
 		if code != 0 {
 			t.Errorf("%s --help: exit %d", cmd, code)

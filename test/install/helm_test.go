@@ -74,6 +74,7 @@ resources:
 metrics:
   port: 9443
   serviceMonitor: {enabled: true, interval: 30s, labels: {release: prometheus}}
+  prometheusRule: {enabled: true, labels: {release: prometheus}}
 networkPolicy:
   metricsFrom:
   - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}
@@ -124,6 +125,7 @@ networkPolicy:
 	if ep, _ := endpoints[0].(map[string]any); ep["port"] != "https" || ep["scheme"] != "https" || ep["interval"] != "30s" {
 		t.Errorf("ServiceMonitor endpoint %v", ep)
 	}
+	checkChartAlerts(t, objs.one(t, "PrometheusRule"), ns)
 
 	installMonitoringCRDs(t)
 	createNamespace(t, ns, nsObj)
@@ -139,6 +141,9 @@ func TestChartWithoutMetrics(t *testing.T) {
 	}
 	if objs.ofKind("ServiceMonitor") != nil || objs.find("ClusterRole", chartPrefix+"metrics-reader") != nil {
 		t.Error("metrics are disabled but a ServiceMonitor or the metrics roles are rendered")
+	}
+	if g := renderChart(t, chartRender{namespace: ns, values: `metrics: {enabled: false, prometheusRule: {enabled: true}}`}); g.ofKind("PrometheusRule") != nil {
+		t.Error("metrics are disabled but the PrometheusRule is rendered")
 	}
 	if g := renderChart(t, chartRender{namespace: ns, values: `admissionPolicy: {enabled: false}`}); g.ofKind("ValidatingAdmissionPolicy") != nil || g.ofKind("ValidatingAdmissionPolicyBinding") != nil {
 		t.Error("admissionPolicy.enabled=false still renders the transfer or payment status policy")
@@ -194,6 +199,7 @@ func TestChartRejectsBadValues(t *testing.T) {
 		"unknown image pull policy":    `image: {pullPolicy: Sometimes}`,
 		"metrics port out of range":    `metrics: {port: 70000}`,
 		"misspelt serviceMonitor knob": `metrics: {serviceMonitor: {enable: true}}`,
+		"misspelt prometheusRule knob": `metrics: {prometheusRule: {enable: true}}`,
 		"ledger reader role not bool":  `rbac: {createLedgerRecordReaderRole: "yes"}`,
 	}
 	for name, values := range cases {
@@ -221,8 +227,9 @@ func TestChartLints(t *testing.T) {
 	}
 }
 
-// TestChartCopiesAreCurrent fails when `make manifests` changed the CRDs or
-// the manager's role without copying them into the chart.
+// TestChartCopiesAreCurrent fails when `make manifests` changed the CRDs,
+// the manager's role, the status policies or the alerts without copying
+// them into the chart.
 func TestChartCopiesAreCurrent(t *testing.T) {
 	bases, err := filepath.Glob(filepath.Join(repoRoot, "config", "crd", "bases", "*.yaml"))
 	if err != nil || len(bases) == 0 {
@@ -246,6 +253,7 @@ func TestChartCopiesAreCurrent(t *testing.T) {
 		"config/rbac/role.yaml":                        "charts/bss-budget-operator/files/manager-role.yaml",
 		"config/admission/transfer_status_policy.yaml": "charts/bss-budget-operator/files/transfer-status-policy.yaml",
 		"config/admission/payment_status_policy.yaml":  "charts/bss-budget-operator/files/payment-status-policy.yaml",
+		"config/prometheus/prometheusrule.yaml":        "charts/bss-budget-operator/files/prometheusrule.yaml",
 	}
 	for _, b := range bases {
 		pairs[filepath.Join("config", "crd", "bases", filepath.Base(b))] = filepath.Join("charts", "bss-budget-operator", "crds", filepath.Base(b))
@@ -341,5 +349,20 @@ image: {repository: bss-budget-operator, tag: dev}
 	hn := typed[networkingv1.NetworkPolicy](t, chart.one(t, "NetworkPolicy"))
 	if diff := cmp.Diff([]any{kn.Spec.Ingress, kn.Spec.Egress}, []any{hn.Spec.Ingress, hn.Spec.Egress}); diff != "" {
 		t.Errorf("NetworkPolicy rules (-kustomize +helm):\n%s", diff)
+	}
+}
+
+// checkChartAlerts checks that the chart's PrometheusRule carries the alerts
+// of config/prometheus unchanged (their annotations are Prometheus
+// templates Helm must not touch), in the release's namespace and with the
+// extra labels.
+func checkChartAlerts(t *testing.T, rule *unstructured.Unstructured, namespace string) {
+	t.Helper()
+	if rule.GetNamespace() != namespace || rule.GetLabels()["release"] != "prometheus" || rule.GetName() != chartPrefix+"alerts" {
+		t.Errorf("PrometheusRule %s/%s labels %v", rule.GetNamespace(), rule.GetName(), rule.GetLabels())
+	}
+	want := decodeYAML(t, readFile(t, "config/prometheus/prometheusrule.yaml")).one(t, "PrometheusRule")
+	if diff := cmp.Diff(want.Object["spec"], rule.Object["spec"]); diff != "" {
+		t.Errorf("the chart's alerts differ from config/prometheus (-config +chart):\n%s", diff)
 	}
 }
