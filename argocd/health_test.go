@@ -91,18 +91,21 @@ var wantHealth = map[string]string{
 
 // notByReason are reasons whose health follows from Ready=True or from a
 // BudgetTransfer's or OrderPayment's phase, or that belong to another
-// condition (BudgetExceeded), not from the reason tables.
-var notByReason = []string{"BudgetExceeded", "DuplicatePayment", "OrderCancelled", "Paid", "PaidElsewhere", "Ready",
-	"ResolvedByAdmin", "Succeeded", "Superseded", "WithinBudget", "Withdrawn"}
+// condition (BudgetExceeded, BudgetForecastExceeded, CostCenterNotEnabled,
+// ReportsSynced), not from the reason tables.
+var notByReason = []string{"BudgetExceeded", "CostCenterEnabled", "CostCenterNotEnabled", "DuplicatePayment",
+	"ForecastAboveBudget", "ForecastUnknown", "ForecastWithinBudget", "OrderCancelled", "Paid", "PaidElsewhere", "Ready",
+	"ReportsSynced", "ResolvedByAdmin", "Succeeded", "Superseded", "WithinBudget", "Withdrawn"}
 
 // reasonsByKind are the reasons each kind's controller writes on its
 // conditions (internal/controller/<kind>): every one needs a fixture.
 // SubAccountClosed is defined by the SubAccount controller, not the API.
 var reasonsByKind = map[string][]string{
-	"EnterpriseAccount": {"Ready", "CredentialsMissing", "CredentialsRejected", "EndpointUnreachable", "Throttled", "BSSError"},
+	"EnterpriseAccount": {"Ready", "CredentialsMissing", "CredentialsRejected", "EndpointUnreachable", "Throttled", "BSSError",
+		"CostCenterNotEnabled", "CostCenterEnabled", "ReportsSynced"},
 	"SubAccount": {"Ready", "EnterpriseAccountNotReady", "SubAccountNotFound", "Creating", "AwaitingVerificationCode", "CreateFailed",
 		"CredentialsMissing", "CredentialsRejected", "EndpointUnreachable", "Throttled", "BSSError", "SubAccountClosed",
-		"BudgetExceeded", "WithinBudget", "CustomerIDInUse"},
+		"BudgetExceeded", "WithinBudget", "CustomerIDInUse", "ForecastAboveBudget", "ForecastWithinBudget", "ForecastUnknown"},
 	"BudgetAllocation": {"Ready", "Progressing", "SubAccountNotReady", "NamespaceNotAllowed", "EnterpriseAccountNotReady",
 		"InsufficientFunds", "FundingLimitExceeded", "CouponUnavailable", "TransferInProgress", "TransferFailed",
 		"AwaitingApproval", "OutcomeUnknown", "LedgerBehindBSS", "Planned", "Paused", "Reclaiming", "ReclaimBlocked",

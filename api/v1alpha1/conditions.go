@@ -84,15 +84,6 @@ const (
 	ReasonCostCenterEnabled = "CostCenterEnabled"
 	// ReasonReportsSynced means every report was read.
 	ReasonReportsSynced = "ReportsSynced"
-	// ReasonExternalMovement (an event) means the master moved money to or
-	// from a sub-account outside the operator.
-	ReasonExternalMovement = "ExternalMovement"
-	// ReasonPackageExpiringUnused (an event) means a resource package
-	// expires soon with much of it unused.
-	ReasonPackageExpiringUnused = "PackageExpiringUnused"
-	// ReasonCouponExpiring (an event) means a coupon with a balance expires
-	// soon.
-	ReasonCouponExpiring = "CouponExpiring"
 
 	// ReasonSubAccountNotReady means the referenced SubAccount is missing or not Ready.
 	ReasonSubAccountNotReady = "SubAccountNotReady"

@@ -193,7 +193,7 @@ func (r *Reconciler) syncPackages(ctx context.Context, ea *budgetv1alpha1.Enterp
 		if rp.ExpiringUnused {
 			flag = 1
 			if !before[rp.ID] {
-				r.Recorder.Eventf(ea, nil, corev1.EventTypeWarning, budgetv1alpha1.ReasonPackageExpiringUnused, "Report",
+				r.Recorder.Eventf(ea, nil, corev1.EventTypeWarning, budgetv1alpha1.EventPackageExpiringUnused, "Report",
 					"resource package %s (%s) expires at %s with %d%% unused (reported above %d%% within %s)",
 					rp.ID, rp.Name, rp.ExpireTime, rp.UnusedPercent, threshold, within)
 			}
@@ -288,7 +288,7 @@ func (r *Reconciler) checkCoupons(ea *budgetv1alpha1.EnterpriseAccount, now time
 		n++
 		total = total.Add(bal)
 		if entered := exp.Add(-within); prev.IsZero() || entered.After(prev) {
-			r.Recorder.Eventf(ea, nil, corev1.EventTypeWarning, budgetv1alpha1.ReasonCouponExpiring, "Report",
+			r.Recorder.Eventf(ea, nil, corev1.EventTypeWarning, budgetv1alpha1.EventCouponExpiring, "Report",
 				"coupon %s (%s) expires at %s with %s left", c.CouponID, c.PlanName, c.ExpireTime, bal)
 		}
 	}
@@ -369,7 +369,7 @@ func (r *Reconciler) syncExternalMovements(ctx context.Context, ea *budgetv1alph
 		if m.Direction == budgetv1alpha1.MovementOut {
 			verb = "reclaimed from"
 		}
-		r.Recorder.Eventf(ea, nil, corev1.EventTypeWarning, budgetv1alpha1.ReasonExternalMovement, "Report",
+		r.Recorder.Eventf(ea, nil, corev1.EventTypeWarning, budgetv1alpha1.EventExternalMovement, "Report",
 			"%s %s was %s a sub-account at %s outside the operator (record %s, trade_id %s): no BudgetTransfer accounts for it",
 			m.Amount, m.BalanceType, verb, rec.Time.UTC().Format(time.RFC3339), m.ID, m.TradeID)
 	}

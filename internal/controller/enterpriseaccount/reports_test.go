@@ -80,13 +80,13 @@ func TestReportsOfTheMastersAccount(t *testing.T) {
 		t.Fatalf("ReportsSynced %+v", c)
 	}
 	evs := strings.Join(h.events(), "\n")
-	if strings.Count(evs, budgetv1alpha1.ReasonPackageExpiringUnused) != 1 || !strings.Contains(evs, "P-soon") {
+	if strings.Count(evs, budgetv1alpha1.EventPackageExpiringUnused) != 1 || !strings.Contains(evs, "P-soon") {
 		t.Fatalf("events %s", evs)
 	}
 	// The next reports a billing interval later announce it no more.
 	h.clock.Step(common.DefaultBillingInterval)
 	h.reconcile()
-	if evs := strings.Join(h.events(), "\n"); strings.Contains(evs, budgetv1alpha1.ReasonPackageExpiringUnused) {
+	if evs := strings.Join(h.events(), "\n"); strings.Contains(evs, budgetv1alpha1.EventPackageExpiringUnused) {
 		t.Fatalf("announced again: %s", evs)
 	}
 }
@@ -124,7 +124,7 @@ func TestExternalMovements(t *testing.T) {
 		t.Fatalf("external movements %+v", em)
 	}
 	evs := h.events()
-	if n := strings.Count(strings.Join(evs, "\n"), budgetv1alpha1.ReasonExternalMovement); n != 2 {
+	if n := strings.Count(strings.Join(evs, "\n"), budgetv1alpha1.EventExternalMovement); n != 2 {
 		t.Fatalf("%d ExternalMovement events: %v", n, evs)
 	}
 	h.clock.Step(common.DefaultBillingInterval)
@@ -132,7 +132,7 @@ func TestExternalMovements(t *testing.T) {
 	if em := h.get().Status.ExternalMovements; em.In != "250.00" || len(em.Latest) != 2 {
 		t.Fatalf("counted again: %+v", em)
 	}
-	if evs := strings.Join(h.events(), "\n"); strings.Contains(evs, budgetv1alpha1.ReasonExternalMovement) {
+	if evs := strings.Join(h.events(), "\n"); strings.Contains(evs, budgetv1alpha1.EventExternalMovement) {
 		t.Fatalf("announced again: %s", evs)
 	}
 }

@@ -173,7 +173,7 @@ func (r *Reconciler) claimExternalMovements(_ context.Context, s *scope) (ctrl.R
 		if m.Direction == budgetv1alpha1.MovementOut {
 			verb = "reclaimed from"
 		}
-		s.warn(budgetv1alpha1.ReasonExternalMovement, actionAlert, fmt.Sprintf(
+		s.warn(budgetv1alpha1.EventExternalMovement, actionAlert, fmt.Sprintf(
 			"the master %s %s %s this sub-account at %s outside the operator (record %s, trade_id %s): no BudgetTransfer accounts for it, and the reclaimable balance changed by it",
 			verb, m.Amount, m.BalanceType, m.Time.UTC().Format(time.RFC3339), m.ID, m.TradeID))
 	}

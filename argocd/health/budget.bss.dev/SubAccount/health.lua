@@ -166,6 +166,12 @@ if ready.status == "True" then
   local budget = condition("BudgetExceeded")
   if budget ~= nil and budget.status == "True" then
     hs.message = describe(budget) .. "; " .. hs.message
+  else
+    -- Likewise a forecast above the budget, before the money is spent.
+    local forecast = condition("BudgetForecastExceeded")
+    if forecast ~= nil and forecast.status == "True" then
+      hs.message = describe(forecast) .. "; " .. hs.message
+    end
   end
   return hs
 end
