@@ -599,6 +599,10 @@ type LedgerEntry struct {
 	// CouponAmount is the part of a pay-order entry's Amount paid with
 	// coupons; the rest came from the master's cash and credit.
 	CouponAmount money.Amount `json:"coupon_amount,omitempty"`
+	// CreditAmount is the part of a pay-order entry's Amount paid with
+	// the master's credit; Amount − CouponAmount − CreditAmount came from
+	// its cash.
+	CreditAmount money.Amount `json:"credit_amount,omitempty"`
 	// AfterRetention is set when BSS had seen the trans_id before (applied
 	// or burned) and had forgotten it (Behaviour.TransIDRetention) when it
 	// processed this request as new. CheckLedger still reports a trans_id
