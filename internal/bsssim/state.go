@@ -690,8 +690,9 @@ func DefaultState() *State { return DefaultStateAt(time.Now()) }
 //     now) is a one-year subscription, so the Cost Center amortizes it over
 //     the year from its payment day;
 //   - monthly-sum bill records for the current and previous bill cycle
-//     (the yearly/monthly record of CS2026000000001 in the cycle it was
-//     paid in);
+//     (the yearly/monthly record of CS2026000000001 is in the previous
+//     cycle, although before the 10th of a month the order was paid in the
+//     cycle before it, where its original cost is);
 //   - daily cost records behind every on-demand bill record, adding up to
 //     it to the fen: the previous cycle's days, and the current cycle's
 //     days before today (today itself when it is the 1st), with a
@@ -772,7 +773,7 @@ func DefaultStateAt(now time.Time) *State {
 	}
 	bills := []BillRecord{
 		bill(prevCycle, "cust-team-a-0001", "team-a", "hws.service.type.ec2", 3, "700.00", "0.00", "112.34"),
-		bill(orders[0].PaymentTime.In(beijing).Format("2006-01"), "cust-team-a-0001", "team-a", "hws.service.type.ec2", 1, "1200.00", "0.00", "0.00"),
+		bill(prevCycle, "cust-team-a-0001", "team-a", "hws.service.type.ec2", 1, "1200.00", "0.00", "0.00"),
 		bill(prevCycle, "cust-team-b-0001", "team-b", "hws.service.type.rds", 3, "150.00", "0.00", "0.00"),
 		bill(prevCycle, "cust-team-c-0001", "team-c", "hws.service.type.obs", 3, "0.00", "80.25", "0.00"),
 		bill(curCycle, "cust-team-a-0001", "team-a", "hws.service.type.ec2", 3, "123.45", "0.00", "10.00"),
