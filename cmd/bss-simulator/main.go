@@ -31,7 +31,15 @@ Without --state it starts from the built-in seed:
   access key       %s
   secret key       %s
 with 100000.00 cash, credit ledgers of 50000.00 (expiring) and 20000.00
-(permanent), three coupons and sub-accounts team-a, team-b and team-c.
+(permanent), a bonus and a deposit balance, three coupons, three resource
+packages, sub-accounts team-a, team-b and team-c, bills and the daily cost
+history behind them.
+
+Cost data (ListCosts, the monthly breakdown) lags --cost-lag-days behind
+simulated time; ListCosts wants a query over all of a master's sub-accounts
+narrowed to one account (CBC.18000048) when it has more finance-independent
+sub-accounts than --finance-independent-limit. POST /_sim/cost-center changes
+both per master and switches the Cost Center off (CBC.18000014).
 
 Where Huawei does not document BSS, --refused-trans-ids, --trans-id-retention,
 --transfer-records and --reclaimable choose what the simulator does; the
@@ -39,8 +47,8 @@ defaults are its long-standing behaviour. POST /_sim/behaviour changes them
 at run time.
 
 The unsigned admin API under /_sim/ (state, faults, behaviour, advance,
-orders, reset, funds, subaccounts, consumption, check, coupons, orgs)
-answers loopback clients only.
+orders, reset, funds, subaccounts, consumption, check, coupons, orgs,
+cost-center, packages, balances) answers loopback clients only.
 
 Usage:
   bss-simulator [flags]
@@ -66,6 +74,8 @@ type config struct {
 	storm           time.Duration
 	behaviour       bsssim.Behaviour
 	retention       time.Duration
+	costLagDays     int
+	fiLimit         int
 }
 
 func parseFlags(args []string, out io.Writer) (*config, error) {
@@ -96,6 +106,10 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 		"behaviour: the `mode` of the master's income/expense records of its transfers and reclaims: trans-id (one each, trade_id = trans_id), own-id (one each, a trade_id of BSS's own) or none")
 	fs.StringVar(&c.behaviour.Reclaimable, "reclaimable", bsssim.ReclaimableFunded,
 		"behaviour: the `mode` of a sub-account's reclaimable cash: funded (what the master gave it less what was spent of it) or total (its whole cash, its own top-ups included, which a reclaim takes last)")
+	fs.IntVar(&c.costLagDays, "cost-lag-days", bsssim.DefaultCostLagDays,
+		"`days` the cost data lags behind simulated time: a UTC+8 day's costs show that many days after it; 0 shows today's as they accrue")
+	fs.IntVar(&c.fiLimit, "finance-independent-limit", bsssim.DefaultFinanceIndependentLimit,
+		"finance-independent sub-accounts a master may have before ListCosts answers CBC.18000048 to a query not narrowed to one account")
 	fs.Usage = func() {
 		if _, err := fmt.Fprintf(fs.Output(), usageHeader, bsssim.DefaultDomainID, bsssim.DefaultAccessKey, bsssim.DefaultSecretKey); err != nil {
 			return
@@ -119,6 +133,9 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	}
 	if c.retention < 0 {
 		return nil, errors.New("--trans-id-retention must not be negative")
+	}
+	if c.costLagDays < 0 || c.fiLimit < 0 {
+		return nil, errors.New("--cost-lag-days and --finance-independent-limit must not be negative")
 	}
 	c.behaviour.TransIDRetention = bsssim.Duration(c.retention)
 	if err := c.behaviour.Validate(); err != nil {
@@ -205,6 +222,13 @@ func run(args []string, stderr io.Writer) error {
 	}
 	if c.creationDelay == 0 {
 		opts.CreationDelay = -1
+	}
+	opts.CostLagDays, opts.FinanceIndependentLimit = c.costLagDays, c.fiLimit
+	if c.costLagDays == 0 {
+		opts.CostLagDays = -1
+	}
+	if c.fiLimit == 0 {
+		opts.FinanceIndependentLimit = -1
 	}
 	if c.persist {
 		opts.PersistPath = c.statePath

@@ -106,3 +106,31 @@ func TestBehaviourFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestCostCenterFlags(t *testing.T) {
+	var out bytes.Buffer
+	c, err := parseFlags(nil, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.costLagDays != bsssim.DefaultCostLagDays || c.fiLimit != bsssim.DefaultFinanceIndependentLimit {
+		t.Errorf("defaults: lag %d, limit %d", c.costLagDays, c.fiLimit)
+	}
+	if c, err = parseFlags([]string{"--cost-lag-days=0", "--finance-independent-limit=2"}, &out); err != nil || c.costLagDays != 0 || c.fiLimit != 2 {
+		t.Errorf("--cost-lag-days=0 --finance-independent-limit=2: %+v, %v", c, err)
+	}
+	for _, bad := range [][]string{{"--cost-lag-days=-1"}, {"--finance-independent-limit=-1"}, {"--cost-lag-days=1d"}} {
+		if _, err := parseFlags(bad, &out); err == nil {
+			t.Errorf("%v was accepted", bad)
+		}
+	}
+	out.Reset()
+	if _, err := parseFlags([]string{"--help"}, &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+	for _, f := range []string{"-cost-lag-days", "-finance-independent-limit", "/_sim/cost-center", "cost-center, packages, balances"} {
+		if !strings.Contains(out.String(), f) {
+			t.Errorf("--help does not mention %s", f)
+		}
+	}
+}

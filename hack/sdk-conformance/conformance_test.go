@@ -97,9 +97,10 @@ func checkFilled(t *testing.T, op *operation, seen map[string]bool) {
 
 // seed adds, through /_sim/, what makes every list of every operation
 // non-empty: an org unit below R&D, a sub-account with its own keys in it,
-// money and consumption (bills and change records), a coupon with use
-// limits and a combined order with discounts, enterprise projects,
-// sub-orders and line items.
+// money and consumption (bills, change records and costs), a coupon with
+// use limits, a combined order with discounts, enterprise projects,
+// sub-orders and line items, and a resource package of the sub-account in
+// an enterprise project.
 func (s *suite) seed(t *testing.T) {
 	t.Helper()
 	var org struct {
@@ -125,6 +126,12 @@ func (s *suite) seed(t *testing.T) {
 		},
 	}, nil)
 	s.seedPendingOrders(t)
+	// A gift package of the sub-account's in an enterprise project.
+	s.sim.admin(t, http.MethodPost, "/_sim/packages", map[string]any{
+		"customer_id": subID, "product_name": "SDK conformance gift package", "service_type_code": "hws.service.type.obs",
+		"region_code": "cn-north-4", "enterprise_project_id": subPackageEP, "source_type": 1,
+		"free_resources": []map[string]any{{"usage_type_name": "Standard storage capacity", "original_amount": "40.00"}},
+	}, nil)
 	discount := func(amount string) []map[string]any {
 		return []map[string]any{{"discount_type": "605", "discount_amount": amount}}
 	}

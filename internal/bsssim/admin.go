@@ -44,6 +44,9 @@ func (s *Sim) adminRoutes() map[string]adminRoute {
 		"/_sim/coupons":       {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodPost: s.adminAddCoupon}},
 		"/_sim/orgs":          {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodPost: s.adminAddOrg}},
 		"/_sim/orgs/budget":   {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodPost: s.adminOrgBudget}},
+		"/_sim/cost-center":   {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodGet: s.adminGetCostCenter, http.MethodPost: s.adminSetCostCenter}},
+		"/_sim/packages":      {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodPost: s.adminAddPackage}},
+		"/_sim/balances":      {methods: map[string]func(*http.Request, []byte) (int, any){http.MethodPost: s.adminBalances}},
 	}
 }
 
@@ -280,7 +283,7 @@ type checkResp struct {
 
 func (s *Sim) adminCheck(_ *http.Request, _ []byte) (int, any) {
 	resp := checkResp{OK: true, Errors: []string{}}
-	for _, err := range []error{s.CheckConservation(), s.CheckLedger()} {
+	for _, err := range []error{s.CheckConservation(), s.CheckLedger(), s.CheckCosts()} {
 		if err != nil {
 			resp.OK = false
 			resp.Errors = append(resp.Errors, err.Error())
@@ -772,4 +775,133 @@ func (s *Sim) SetOrgBudget(domainID, orgID string, budget *money.Amount) (OrgUni
 	c := *o
 	c.PaymentBudget = clonePtr(o.PaymentBudget)
 	return c, nil
+}
+
+// adminGetCostCenter returns the Cost Center configuration of the master
+// named by ?domain_id= (the first when absent).
+func (s *Sim) adminGetCostCenter(r *http.Request, _ []byte) (int, any) {
+	domainID := r.URL.Query().Get("domain_id")
+	cfg, ok := s.CostCenter(domainID)
+	if !ok {
+		return adminErr(http.StatusBadRequest, "unknown master %q", domainID)
+	}
+	return http.StatusOK, cfg
+}
+
+// adminSetCostCenter changes a master's Cost Center configuration: fields
+// left out are unchanged. Unknown fields are refused, so that a misspelt
+// switch does not go unnoticed.
+func (s *Sim) adminSetCostCenter(_ *http.Request, body []byte) (int, any) {
+	var u CostCenterUpdate
+	if len(body) == 0 {
+		return adminErr(http.StatusBadRequest, "a JSON body is required")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&u); err != nil {
+		return adminErr(http.StatusBadRequest, "invalid JSON body: %v", err)
+	}
+	cfg, err := s.SetCostCenter(u)
+	if err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	return http.StatusOK, cfg
+}
+
+func (s *Sim) adminAddPackage(_ *http.Request, body []byte) (int, any) {
+	var p ResourcePackage
+	if err := decodeAdmin(body, &p); err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	created, err := s.AddPackage(p)
+	if err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	return http.StatusOK, created
+}
+
+// OtherBalances are the balances of an account besides cash and credit
+// (ShowCustomerAccountBalances): nil fields are left as they are. They are
+// not transferable and no part of the conservation check.
+type OtherBalances struct {
+	// Bonus is the bonus balance (account type 5).
+	Bonus *money.Amount `json:"bonus,omitempty"`
+	// Deposit is the deposit balance (account type 7).
+	Deposit *money.Amount `json:"deposit,omitempty"`
+	// Debt is the debt amount.
+	Debt *money.Amount `json:"debt,omitempty"`
+}
+
+// SetOtherBalances sets the bonus, deposit and debt of an account: a
+// master's domain id or a sub-account id ("" is the first master). It
+// returns them as they are now.
+func (s *Sim) SetOtherBalances(accountID string, b OtherBalances) (OtherBalances, error) {
+	for name, a := range map[string]*money.Amount{"bonus": b.Bonus, "deposit": b.Deposit, "debt": b.Debt} {
+		if a != nil && a.IsNegative() {
+			return OtherBalances{}, fmt.Errorf("%s must not be negative", name)
+		}
+	}
+	s.lock()
+	defer s.unlock()
+	var bonus, deposit, debt *money.Amount
+	if m := s.masterLocked(accountID); m != nil && (accountID == "" || m.DomainID == accountID) {
+		bonus, deposit, debt = &m.Bonus, &m.Deposit, &m.Debt
+	} else if sa := s.subLocked(accountID); sa != nil {
+		bonus, deposit, debt = &sa.Bonus, &sa.Deposit, &sa.Debt
+	} else {
+		return OtherBalances{}, fmt.Errorf("unknown account %q", accountID)
+	}
+	for dst, src := range map[*money.Amount]*money.Amount{bonus: b.Bonus, deposit: b.Deposit, debt: b.Debt} {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	s.dirty = true
+	return OtherBalances{Bonus: clonePtr(bonus), Deposit: clonePtr(deposit), Debt: clonePtr(debt)}, nil
+}
+
+type otherBalancesBody struct {
+	DomainID   string          `json:"domain_id"`
+	CustomerID string          `json:"customer_id"`
+	Bonus      json.RawMessage `json:"bonus"`
+	Deposit    json.RawMessage `json:"deposit"`
+	Debt       json.RawMessage `json:"debt"`
+}
+
+// adminBalances sets the bonus, deposit and debt of a master (domain_id,
+// the first when empty) or of a sub-account (customer_id); each is a
+// string of yuan such as "88.00", and one left out is unchanged.
+func (s *Sim) adminBalances(_ *http.Request, body []byte) (int, any) {
+	var b otherBalancesBody
+	if err := decodeAdmin(body, &b); err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	var ob OtherBalances
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+		dst  **money.Amount
+	}{{"bonus", b.Bonus, &ob.Bonus}, {"deposit", b.Deposit, &ob.Deposit}, {"debt", b.Debt, &ob.Debt}} {
+		if t := string(bytes.TrimSpace(f.raw)); t == "" || t == "null" {
+			continue
+		}
+		var v string
+		if err := json.Unmarshal(f.raw, &v); err != nil {
+			return adminErr(http.StatusBadRequest, "%s must be a string of yuan, such as \"88.00\"", f.name)
+		}
+		a, err := money.Parse(v)
+		if err != nil {
+			return adminErr(http.StatusBadRequest, "%s %q is not a non-negative amount", f.name, v)
+		}
+		*f.dst = &a
+	}
+	account := b.DomainID
+	if b.CustomerID != "" {
+		account = b.CustomerID
+	}
+	got, err := s.SetOtherBalances(account, ob)
+	if err != nil {
+		return adminErr(http.StatusBadRequest, "%v", err)
+	}
+	return http.StatusOK, got
 }

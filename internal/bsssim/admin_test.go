@@ -122,5 +122,8 @@ func TestDefaultStateIsConsistent(t *testing.T) {
 	if len(cycles) != 2 {
 		t.Errorf("bill cycles %v", cycles)
 	}
+	if err := e.sim.CheckCosts(); err != nil {
+		t.Errorf("costs: %v", err)
+	}
 	e.checkInvariants()
 }

@@ -462,18 +462,23 @@ type accountBalance struct {
 	MeasureID        int    `json:"measure_id"`
 }
 
+// balances is ShowCustomerAccountBalances: the caller's cash (account type
+// 1) and credit (2) accounts, and its bonus (5) and deposit (7) accounts
+// when it holds any, with its debt amount.
 func (s *Sim) balances(c *reqCtx) (any, error) {
 	now := s.lock()
 	defer s.unlock()
 	var id string
-	var cash money.Amount
+	var cash, bonus, deposit, debt money.Amount
 	var ledgers []CreditLedger
 	if c.caller.subID != "" {
 		sa := s.subLocked(c.caller.subID)
 		id, cash, ledgers = sa.ID, sa.cash(), sa.CreditLedgers
+		bonus, deposit, debt = sa.Bonus, sa.Deposit, sa.Debt
 	} else {
 		m := s.masterLocked(c.caller.domainID)
 		id, cash, ledgers = m.DomainID, m.Cash, m.CreditLedgers
+		bonus, deposit, debt = m.Bonus, m.Deposit, m.Debt
 	}
 	var credit, line money.Amount
 	for _, l := range ledgers {
@@ -483,14 +488,21 @@ func (s *Sim) balances(c *reqCtx) (any, error) {
 		}
 	}
 	lineNum := num(line)
+	accounts := []accountBalance{
+		{AccountID: id + "-01", AccountType: 1, Amount: num(cash), Currency: currencyCNY, MeasureID: 1},
+		{AccountID: id + "-02", AccountType: 2, Amount: num(credit), Currency: currencyCNY, CreditAmount: &lineNum, MeasureID: 1},
+	}
+	if bonus.IsPositive() {
+		accounts = append(accounts, accountBalance{AccountID: id + "-05", AccountType: 5, Amount: num(bonus), Currency: currencyCNY, MeasureID: 1})
+	}
+	if deposit.IsPositive() {
+		accounts = append(accounts, accountBalance{AccountID: id + "-07", AccountType: 7, Amount: num(deposit), Currency: currencyCNY, MeasureID: 1})
+	}
 	return map[string]any{
-		"account_balances": []accountBalance{
-			{AccountID: id + "-01", AccountType: 1, Amount: num(cash), Currency: currencyCNY, MeasureID: 1},
-			{AccountID: id + "-02", AccountType: 2, Amount: num(credit), Currency: currencyCNY, CreditAmount: &lineNum, MeasureID: 1},
-		},
-		"debt_amount": num(0),
-		"measure_id":  1,
-		"currency":    currencyCNY,
+		"account_balances": accounts,
+		"debt_amount":      num(debt),
+		"measure_id":       1,
+		"currency":         currencyCNY,
 	}, nil
 }
 

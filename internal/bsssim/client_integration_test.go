@@ -606,9 +606,9 @@ func TestClientOrdersBillsAndBalances(t *testing.T) {
 				wantItem: bss.OrderLineItem{
 					OrderLineItemID: order1 + "-1", OrderID: order1, ServiceTypeCode: "hws.service.type.ec2",
 					ServiceTypeName: "Elastic Cloud Server", ProductOwnerService: "hws.service.type.ec2", CommercialResource: "hws.resource.type.vm",
-					ProductID: "OFFIEC20001", ProductSpecDesc: "Elastic Cloud Server monthly subscription",
-					PeriodType: 2, PeriodNum: 1, SubscriptionNum: 1,
-					EffectiveTime: at(-40*24*time.Hour + time.Minute), ExpireTime: "2026-11-18T12:01:00Z",
+					ProductID: "OFFIEC20001", ProductSpecDesc: "Elastic Cloud Server yearly subscription",
+					PeriodType: 3, PeriodNum: 1, SubscriptionNum: 1,
+					EffectiveTime: at(-40*24*time.Hour + time.Minute), ExpireTime: "2027-10-18T12:01:00Z",
 					AmountAfterDiscount: yuan("1200.00"), OfficialAmount: yuan("1200.00"), Currency: "CNY",
 				},
 			},
@@ -771,6 +771,8 @@ func TestClientOrdersBillsAndBalances(t *testing.T) {
 		want := []bss.AccountBalance{
 			{AccountID: bsssim.DefaultDomainID + "-01", AccountType: bss.AccountTypeCash, Amount: yuan("100000.00"), MeasureID: 1, Currency: "CNY"},
 			{AccountID: bsssim.DefaultDomainID + "-02", AccountType: bss.AccountTypeCredit, Amount: yuan("70000.00"), CreditAmount: yuan("70000.00"), MeasureID: 1, Currency: "CNY"},
+			{AccountID: bsssim.DefaultDomainID + "-05", AccountType: bss.AccountTypeBonus, Amount: yuan("88.00"), MeasureID: 1, Currency: "CNY"},
+			{AccountID: bsssim.DefaultDomainID + "-07", AccountType: bss.AccountTypeDeposit, Amount: yuan("5000.00"), MeasureID: 1, Currency: "CNY"},
 		}
 		if !slices.Equal(got.AccountBalances, want) || !got.DebtAmount.IsZero() || got.Currency != "CNY" || got.MeasureID != 1 {
 			t.Errorf("balances = %+v, want %+v", got, want)
@@ -1193,7 +1195,7 @@ func TestClientCreditTransfer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(bal.AccountBalances) != 2 || bal.AccountBalances[1].Amount != yuan("68900.00") {
+		if len(bal.AccountBalances) != 4 || bal.AccountBalances[1].Amount != yuan("68900.00") {
 			t.Errorf("master balances = %+v", bal)
 		}
 	})

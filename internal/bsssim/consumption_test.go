@@ -159,6 +159,12 @@ func TestPersistenceRoundTrip(t *testing.T) {
 			if m2.Totals.Consumed.IsZero() {
 				t.Error("nothing was consumed")
 			}
+			s1, s2 := e.sim.Snapshot(), e2.sim.Snapshot()
+			if len(s2.Costs) != len(s1.Costs) || len(s2.Packages) != len(s1.Packages) || len(s1.Packages) == 0 ||
+				s2.Packages[1].FreeResources[0].UsedAmount != s1.Packages[1].FreeResources[0].UsedAmount ||
+				s2.Masters[0].Deposit != s1.Masters[0].Deposit || s2.Costs[len(s2.Costs)-1] != s1.Costs[len(s1.Costs)-1] {
+				t.Errorf("costs and packages after restart differ: %d/%d cost records, %d/%d packages", len(s2.Costs), len(s1.Costs), len(s2.Packages), len(s1.Packages))
+			}
 			expect(t, e2.transfer("cust-team-b-0001", "321.09", "p-1", nil), 400, CodeDuplicateTransID)
 			e2.checkInvariants()
 		})

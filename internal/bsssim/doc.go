@@ -4,7 +4,9 @@
 // codes, cash and credit transfer and reclaim, coupon transfer and reclaim),
 // customer orders (listing, details, and paying or cancelling pending
 // orders with their coupons and discounts), the monthly-sum bill, account
-// balances and account change records.
+// balances (cash, credit, bonus and deposit) and account change records,
+// the Cost Center's cost data (ListCosts, ListCustomerBillsMonthlyBreakDown)
+// and resource packages (ListFreeResourceInfos, ListFreeResourceUsages).
 //
 // The simulator verifies SDK-HMAC-SHA256 signatures against the access keys
 // of the master accounts (and of sub-accounts that have keys) in its State,
@@ -12,7 +14,24 @@
 // operations by trans_id, throttles each API per account with a token bucket
 // (APIG.0308), and models consumption: every sub-account spends money at a
 // configurable rate in simulated time, which produces monthly-sum bill
-// records and account change records.
+// records, account change records and daily cost records.
+//
+// Cost data (costs.go) is per UTC+8 day: on-demand consumption is booked
+// into one CostRecord per customer, service and resource type and day where
+// the bill is booked, so a cycle's days add up to its on-demand bills
+// (CheckCosts); a paid yearly/monthly order costs its amount on the payment
+// day (original cost) and that amount spread evenly over the days of the
+// period its lines buy (amortized cost). Cost data of a day shows
+// Options.CostLagDays days after it (default 1: through yesterday). Per
+// master, the Cost Center can be switched off (CBC.18000014), the lag
+// changed, and the number of finance-independent sub-accounts above which
+// ListCosts wants a query narrowed to one account (CBC.18000048,
+// Options.FinanceIndependentLimit, default 1000) set: Master fields,
+// SetCostCenter and /_sim/cost-center. Resource packages (packages.go) are
+// used up at a rate per simulated hour, applied lazily like consumption,
+// and their status follows simulated time and what is left. Costs,
+// packages and the bonus, deposit and debt balances are reports: they move
+// no money and are no part of the conservation check.
 //
 // Money is held in money.Amount (integer fen) everywhere. The simulator
 // proves conservation with CheckConservation: for every master, the master's
@@ -35,7 +54,10 @@
 //
 // An unsigned admin API under /_sim/ (loopback clients only) exposes the
 // state, the fault configuration, the behaviour, simulated time, and
-// helpers to add funds, sub-accounts, orders, coupons and org units.
+// helpers to add funds, sub-accounts, orders, coupons, org units and
+// resource packages, to set bonus, deposit and debt balances
+// (/_sim/balances) and to configure the Cost Center (/_sim/cost-center).
+// /_sim/check runs CheckConservation, CheckLedger and CheckCosts.
 //
 // Response bodies follow the models of the official Go SDK
 // (huaweicloud-sdk-go-v3 v0.1.207, services/bss/v2); hack/sdk-conformance

@@ -10,12 +10,14 @@ import (
 )
 
 // catchUpLocked brings the state to simulated time now: payments whose
-// processing time has passed complete, sub-accounts being
-// created become normal once their creation delay has passed, and every
-// normal sub-account with a positive rate spends money for the time since
-// it was last brought up to date.
+// processing time has passed complete, resource packages are used up to
+// now, sub-accounts being created become normal once their creation delay
+// has passed, and every normal sub-account with a positive rate spends
+// money (and books its bill and daily cost) for the time since it was last
+// brought up to date.
 func (s *Sim) catchUpLocked(now time.Time) {
 	s.completePaymentsLocked(now)
+	s.usePackagesLocked(now)
 	for i := range s.st.SubAccounts {
 		sa := &s.st.SubAccounts[i]
 		if sa.Status == SubStatusCreating && sa.ReadyAt != nil && !now.Before(*sa.ReadyAt) {
@@ -133,6 +135,9 @@ func (s *Sim) consumeSegmentLocked(sa *SubAccount, start, end time.Time, rate mo
 	if m := s.masterLocked(sa.DomainID); m != nil {
 		m.Totals.Consumed = m.Totals.Consumed.Add(paid)
 	}
+	s.bookCostLocked(sa.DomainID, sa.ID, sa.ServiceTypeCode, start, costParts{
+		amount: money.FromFen(fen), official: money.FromFen(fen), cash: cashPaid, credit: creditPaid, coupon: couponPaid, debt: debt,
+	})
 	b := s.billLocked(sa, start.In(beijing).Format("2006-01"))
 	b.OfficialAmount = b.OfficialAmount.Add(money.FromFen(fen))
 	b.ConsumeAmount = b.ConsumeAmount.Add(money.FromFen(fen))

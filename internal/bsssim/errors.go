@@ -54,6 +54,13 @@ const (
 	CodeNotCancellable = "CBC.99005010"
 	// CodeTooFrequent is "operations too frequent" (Faults.TooFrequentRate).
 	CodeTooFrequent = "CBC.99008040"
+	// CodeCostCenterDisabled is "Cost Center not enabled" (ListCosts and
+	// ListCustomerBillsMonthlyBreakDown of a master whose Cost Center is
+	// off).
+	CodeCostCenterDisabled = "CBC.18000014"
+	// CodeTooManyIndependent is "too many finance-independent
+	// sub-accounts; specify a sub-account" (ListCosts).
+	CodeTooManyIndependent = "CBC.18000048"
 	// CodeAPINotFound is the gateway's "API does not exist" (404 and 405).
 	CodeAPINotFound = "APIG.0101"
 	// CodeRequestTooLarge is a body above 12 MB (413).

@@ -212,6 +212,9 @@ func (e *env) checkInvariants() {
 	if err := e.sim.CheckLedger(); err != nil {
 		e.t.Errorf("ledger: %v", err)
 	}
+	if err := e.sim.CheckCosts(); err != nil {
+		e.t.Errorf("costs: %v", err)
+	}
 }
 
 func ptrTime(s string) *time.Time {

@@ -252,11 +252,11 @@ func (s *Sim) payOrderLocked(now time.Time, who caller, req payRequest) error {
 	if have := m.Cash.Add(availableCredit(m.CreditLedgers, now)); have.Cmp(rest) < 0 {
 		return insufficient("the master's cash and credit", have)
 	}
-	s.chargeLocked(now, m, coupons, amount, rest)
+	creditPaid := s.chargeLocked(now, m, coupons, amount, rest)
 	if org != nil {
 		org.PaymentSpent = org.PaymentSpent.Add(amount)
 	}
-	s.settleOrderLocked(now, o, d, amount, couponPaid, req.requestID)
+	s.settleOrderLocked(now, o, d, amount, couponPaid, creditPaid, req.requestID)
 	return nil
 }
 
@@ -281,8 +281,9 @@ func availableCredit(ls []CreditLedger, now time.Time) money.Amount {
 }
 
 // chargeLocked takes amount from the coupons first, then rest from the
-// master's cash and then its unexpired credit, soonest expiry first.
-func (s *Sim) chargeLocked(now time.Time, m *Master, coupons []*Coupon, amount, rest money.Amount) {
+// master's cash and then its unexpired credit, soonest expiry first. It
+// returns what the credit paid.
+func (s *Sim) chargeLocked(now time.Time, m *Master, coupons []*Coupon, amount, rest money.Amount) money.Amount {
 	left := amount.Sub(rest)
 	for _, c := range coupons {
 		t := money.Min(c.Balance, left)
@@ -292,6 +293,7 @@ func (s *Sim) chargeLocked(now time.Time, m *Master, coupons []*Coupon, amount, 
 	}
 	fromCash := money.Min(m.Cash, rest)
 	m.Cash, rest = m.Cash.Sub(fromCash), rest.Sub(fromCash)
+	var credit money.Amount
 	for _, i := range sortedLedgers(m.CreditLedgers) {
 		l := &m.CreditLedgers[i]
 		if l.ExpireTime != nil && !now.Before(*l.ExpireTime) {
@@ -299,14 +301,16 @@ func (s *Sim) chargeLocked(now time.Time, m *Master, coupons []*Coupon, amount, 
 		}
 		t := money.Min(l.Balance, rest)
 		l.Balance, rest = l.Balance.Sub(t), rest.Sub(t)
+		credit = credit.Add(t)
 	}
 	m.Totals.OrdersPaid = m.Totals.OrdersPaid.Add(amount)
 	s.dirty = true
+	return credit
 }
 
 // settleOrderLocked marks o paid (processing while Faults.PaymentProcessing
 // lasts) and records the payment in the ledger.
-func (s *Sim) settleOrderLocked(now time.Time, o *Order, d *DiscountOffer, amount, couponPaid money.Amount, reqID string) {
+func (s *Sim) settleOrderLocked(now time.Time, o *Order, d *DiscountOffer, amount, couponPaid, creditPaid money.Amount, reqID string) {
 	o.AmountAfterDiscount = amount
 	if d != nil {
 		o.Discounts = append(o.Discounts, OrderDiscount{DiscountType: strconv.Itoa(d.Type), DiscountAmount: d.Amount})
@@ -331,7 +335,7 @@ func (s *Sim) settleOrderLocked(now time.Time, o *Order, d *DiscountOffer, amoun
 	}
 	s.recordLocked(LedgerEntry{
 		TransID: transID, Operation: OpPayOrder, DomainID: o.DomainID, CustomerID: o.CustomerID, Amount: amount,
-		CouponAmount: couponPaid, OrderID: o.OrderID, Time: now, RequestID: reqID,
+		CouponAmount: couponPaid, CreditAmount: creditPaid, OrderID: o.OrderID, Time: now, RequestID: reqID,
 	})
 	s.log.Info("order paid", "order_id", o.OrderID, "customer_id", o.CustomerID, "amount", amount.String(), "status", status)
 }
@@ -415,8 +419,8 @@ func (s *Sim) checkPaymentsLocked() []error {
 
 func (s *Sim) checkPaymentEntryLocked(i int, e LedgerEntry) []error {
 	var errs []error
-	if e.Amount.IsNegative() || e.CouponAmount.IsNegative() || e.CouponAmount.Cmp(e.Amount) > 0 {
-		errs = append(errs, fmt.Errorf("ledger entry %d (order %s) has amount %s and coupon amount %s", i, e.OrderID, e.Amount, e.CouponAmount))
+	if e.Amount.IsNegative() || e.CouponAmount.IsNegative() || e.CreditAmount.IsNegative() || e.CouponAmount.Add(e.CreditAmount).Cmp(e.Amount) > 0 {
+		errs = append(errs, fmt.Errorf("ledger entry %d (order %s) has amount %s, coupon amount %s and credit amount %s", i, e.OrderID, e.Amount, e.CouponAmount, e.CreditAmount))
 	}
 	idx := s.orderIndexLocked(e.OrderID)
 	if idx < 0 {

@@ -109,6 +109,10 @@ func (s *Sim) routes() http.Handler {
 	add(http.MethodGet, "/v2/bills/customer-bills/monthly-sum", false, s.monthlySum)
 	add(http.MethodGet, "/v2/accounts/customer-accounts/balances", false, s.balances)
 	add(http.MethodGet, "/v2/accounts/customer-accounts/account-change-records", false, s.changeRecords)
+	add(http.MethodPost, "/v4/costs/cost-analysed-bills/query", false, s.listCosts)
+	add(http.MethodGet, "/v2/costs/cost-analysed-bills/monthly-breakdown", false, s.monthlyBreakdown)
+	add(http.MethodPost, "/v3/payments/free-resources/query", false, s.listFreeResources)
+	add(http.MethodPost, "/v2/payments/free-resources/usages/details/query", false, s.listFreeResourceUsages)
 	admin := s.adminRoutes()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/_sim" || strings.HasPrefix(r.URL.Path, "/_sim/") {

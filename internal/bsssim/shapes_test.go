@@ -3,6 +3,7 @@ package bsssim
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -292,5 +293,81 @@ func TestDeepCopyOfOrderAndCouponDetails(t *testing.T) {
 	if st.Coupons[0].UseLimits[0].LimitKey != "k" || st.Orders[0].Discounts[0].DiscountType != "301" ||
 		st.Orders[0].SubOrders[0].Discounts[0].DiscountType != "301" || st.Orders[0].LineItems[0].BaseProductInfo.ProductID != "p" {
 		t.Error("DeepCopy shares coupon use limits, order discounts, sub-orders or base product info")
+	}
+}
+
+// keysOf returns the sorted keys of a JSON object.
+func keysOf(t *testing.T, raw json.RawMessage) []string {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("%s is not an object: %v", raw, err)
+	}
+	return slices.Sorted(maps.Keys(m))
+}
+
+// TestCostAndPackageResponseShapes pins the JSON types of the cost and
+// resource package responses: ListCosts amounts are strings (Cost,
+// CostDataByDimension), monthly-breakdown amounts decimals
+// (NvlCostAnalysedBillDetail), a package's free resource amounts strings
+// in ListFreeResourceInfos (FreeResourceV3) and decimals in
+// ListFreeResourceUsages (FreeResourceDetail).
+func TestCostAndPackageResponseShapes(t *testing.T) {
+	e := newEnv(t, nil, Options{})
+	r := e.call(http.MethodPost, costsPath, nil, withFilters(
+		costsBody(1, "2026-11-26", "2026-11-27", "AMORTIZED_COST", "PAYMENT_AMOUNT", DimensionAccount, DimensionChargingMode),
+		filter(0, DimensionAccount, teamA)))
+	expect(t, r, http.StatusOK, "")
+	want := `{"currency":"CNY","total_count":2,"cost_data":[` +
+		`{"dimensions":[{"key":"ASSOCIATED_ACCOUNT","value":"cust-team-a-0001"},{"key":"CHARGING_MODE","value":"1"}],` +
+		`"costs":[{"time_dimension_value":"2026-11-26","time_measure_id":1,"amount":"3.29","official_amount":"3.29"}],"amount_by_costs":"3.29","official_amount_by_costs":"3.29"},` +
+		`{"dimensions":[{"key":"ASSOCIATED_ACCOUNT","value":"cust-team-a-0001"},{"key":"CHARGING_MODE","value":"3"}],` +
+		`"costs":[{"time_dimension_value":"2026-11-26","time_measure_id":1,"amount":"5.77","official_amount":"5.77"}],"amount_by_costs":"5.77","official_amount_by_costs":"5.77"}]}`
+	if string(r.body) != want {
+		t.Errorf("ListCosts = %s\nwant       %s", r.body, want)
+	}
+
+	r = e.call(http.MethodGet, breakdownPath, url.Values{"shared_month": {"2026-11"}, "method": {"sub_customer"}, "sub_customer_id": {teamA}, "charging_mode": {"1"}}, nil)
+	expect(t, r, http.StatusOK, "")
+	var bd struct {
+		Details []json.RawMessage `json:"details"`
+	}
+	r.decode(t, &bd)
+	if len(bd.Details) != 1 {
+		t.Fatalf("breakdown = %s", r.body)
+	}
+	wantKeys := []string{
+		"amortized_bonus_amount", "amortized_cash_amount", "amortized_coupon_amount", "amortized_credit_amount",
+		"amortized_flexipurchase_coupon_amount", "amortized_stored_value_card_amount", "bill_cycle", "bill_type", "charging_mode",
+		"consume_amount", "current_month_amortized_amount", "customer_id", "future_months_amortized_amount", "order_id",
+		"past_months_amortized_amount", "period_type", "resource_type_code", "resource_type_name", "service_type_code",
+		"service_type_name", "shared_month",
+	}
+	if got := keysOf(t, bd.Details[0]); !slices.Equal(got, wantKeys) {
+		t.Errorf("detail keys %v, want %v", got, wantKeys)
+	}
+	for _, frag := range []string{`"consume_amount":1200.00`, `"current_month_amortized_amount":85.48`, `"period_type":19`, `"bill_type":1`, `"charging_mode":1`} {
+		if !strings.Contains(string(bd.Details[0]), frag) {
+			t.Errorf("detail %s lacks %s", bd.Details[0], frag)
+		}
+	}
+
+	r = e.call(http.MethodPost, packagesPath, nil, map[string]any{"order_id": "CS2025000000101"})
+	expect(t, r, http.StatusOK, "")
+	want = `{"free_resource_packages":[{"order_instance_id":"pkg-obs-standard-500g-0001","order_id":"CS2025000000101","product_id":"OFFIOBSPKG0500",` +
+		`"product_name":"OBS standard storage package 500 GB (1 year)","enterprise_project_scope":0,"effective_time":"2025-12-06T16:00:00Z",` +
+		`"expire_time":"2026-12-06T16:00:00Z","status":1,"service_type_code":"hws.service.type.obs","service_type_name":"Object Storage Service",` +
+		`"region_code":"cn-north-4","source_type":0,"bundle_type":"ATOMIC_PKG","quota_reuse_mode":2,"free_resources":[{"free_resource_id":"` + obsFR +
+		`","usage_type_name":"Standard storage capacity","amount":"412.50","original_amount":"500.00","measure_id":10}]}],"total_count":1}`
+	if string(r.body) != want {
+		t.Errorf("ListFreeResourceInfos = %s\nwant                    %s", r.body, want)
+	}
+
+	r = e.call(http.MethodPost, usagesPath, nil, map[string]any{"free_resource_ids": []string{obsFR}})
+	expect(t, r, http.StatusOK, "")
+	want = `{"free_resources":[{"free_resource_id":"` + obsFR + `","free_resource_type_name":"Standard storage","usage_type_name":"Standard storage capacity",` +
+		`"start_time":"2025-12-06T16:00:00Z","end_time":"2026-12-06T16:00:00Z","amount":412.50,"original_amount":500.00,"measure_id":10}]}`
+	if string(r.body) != want {
+		t.Errorf("ListFreeResourceUsages = %s\nwant                     %s", r.body, want)
 	}
 }

@@ -60,6 +60,20 @@ type Options struct {
 	// ConsumptionRate is the spend, in yuan per simulated hour, of every
 	// sub-account that has no rate of its own; zero disables consumption.
 	ConsumptionRate money.Amount
+	// CostLagDays is how many days the cost data (ListCosts,
+	// ListCustomerBillsMonthlyBreakDown) lags behind simulated time: the
+	// costs of a UTC+8 day D show from day D+CostLagDays on. 0 means
+	// DefaultCostLagDays (through yesterday), a negative value no lag
+	// (today's costs so far show). Master.CostLagDays and SetCostCenter
+	// override it per master.
+	CostLagDays int
+	// FinanceIndependentLimit is the number of finance-independent
+	// sub-accounts (financial_custody other than 1) of a master above which
+	// ListCosts answers CBC.18000048 to a query not narrowed to one
+	// account: 0 means DefaultFinanceIndependentLimit, a negative value a
+	// limit of 0 (any finance-independent sub-account). Master.
+	// FinanceIndependentLimit and SetCostCenter override it per master.
+	FinanceIndependentLimit int
 	// Logger receives request and admin logs; discarded when nil.
 	Logger *slog.Logger
 }
@@ -132,7 +146,9 @@ type Sim struct {
 	// (applied or burned); Behaviour.TransIDRetention counts from there.
 	transIDs  map[string]time.Time
 	deductIdx map[string]int
-	dirty     bool
+	// costIdx maps costKey to the index of the cost record in State.Costs.
+	costIdx map[string]int
+	dirty   bool
 
 	thr    throttler
 	reqSeq atomic.Uint64
@@ -166,6 +182,18 @@ func New(state *State, opts Options) (*Sim, error) {
 	}
 	if opts.CreationDelay == 0 {
 		opts.CreationDelay = DefaultCreationDelay
+	}
+	switch {
+	case opts.CostLagDays == 0:
+		opts.CostLagDays = DefaultCostLagDays
+	case opts.CostLagDays < 0:
+		opts.CostLagDays = 0
+	}
+	switch {
+	case opts.FinanceIndependentLimit == 0:
+		opts.FinanceIndependentLimit = DefaultFinanceIndependentLimit
+	case opts.FinanceIndependentLimit < 0:
+		opts.FinanceIndependentLimit = 0
 	}
 	if opts.AuthNow == nil {
 		opts.AuthNow = time.Now
@@ -711,6 +739,10 @@ func (s *Sim) rebuildIndexesLocked() {
 		if r.TradeType == TradeDeduct {
 			s.deductIdx[deductKey(r.CustomerID, r.BalanceType, r.TradeTime)] = i
 		}
+	}
+	s.costIdx = map[string]int{}
+	for i, r := range s.st.Costs {
+		s.costIdx[costKey(r.Date, r.CustomerID, r.ServiceTypeCode, r.ResourceTypeCode)] = i
 	}
 }
 

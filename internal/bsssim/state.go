@@ -155,6 +155,12 @@ type State struct {
 	Orders []Order `json:"orders,omitempty"`
 	// Bills are monthly-sum bill records.
 	Bills []BillRecord `json:"bills,omitempty"`
+	// Costs are the daily on-demand cost records behind ListCosts and
+	// ListCustomerBillsMonthlyBreakDown; the costs of paid yearly/monthly
+	// orders are derived from Orders. They are reports, not money.
+	Costs []CostRecord `json:"costs,omitempty"`
+	// Packages are the resource packages of masters and sub-accounts.
+	Packages []ResourcePackage `json:"packages,omitempty"`
 	// ChangeRecords are account change (income/expense) records.
 	ChangeRecords []ChangeRecord `json:"change_records,omitempty"`
 	// Ledger lists every money operation that was applied, in order.
@@ -200,6 +206,28 @@ type Master struct {
 	CreditLedgers []CreditLedger `json:"credit_ledgers,omitempty"`
 	// MaxSubAccounts limits the number of sub-accounts; 0 means no limit.
 	MaxSubAccounts int `json:"max_sub_accounts,omitempty"`
+	// Bonus, Deposit and Debt are what ShowCustomerAccountBalances reports
+	// besides cash and credit: the bonus (account type 5) and deposit (7)
+	// balances and the debt amount. They cannot be transferred and are no
+	// part of the conservation check.
+	Bonus money.Amount `json:"bonus,omitempty"`
+	// Deposit is the deposit (margin) balance, account type 7.
+	Deposit money.Amount `json:"deposit,omitempty"`
+	// Debt is the debt_amount of the balances.
+	Debt money.Amount `json:"debt,omitempty"`
+	// CostCenterDisabled turns the master's Cost Center off: ListCosts and
+	// ListCustomerBillsMonthlyBreakDown answer CBC.18000014, also to its
+	// sub-accounts. The zero value is enabled.
+	CostCenterDisabled bool `json:"cost_center_disabled,omitempty"`
+	// CostLagDays, when set, overrides Options.CostLagDays for this master
+	// and its sub-accounts: the cost data of a UTC+8 day shows from that
+	// many days after it (0: the same day).
+	CostLagDays *int `json:"cost_lag_days,omitempty"`
+	// FinanceIndependentLimit, when set, overrides
+	// Options.FinanceIndependentLimit: ListCosts answers CBC.18000048 to a
+	// query over the master's sub-accounts when it has more
+	// finance-independent sub-accounts than this.
+	FinanceIndependentLimit *int `json:"finance_independent_limit,omitempty"`
 	// Totals track the money that entered and left this master's books.
 	Totals Totals `json:"totals"`
 }
@@ -297,6 +325,15 @@ type SubAccount struct {
 	// ConsumptionCarry is the spend below one fen carried to the next
 	// catch-up, in fen-nanoseconds per hour.
 	ConsumptionCarry int64 `json:"consumption_carry,omitempty"`
+	// Bonus, Deposit and Debt are the sub-account's own bonus (account
+	// type 5) and deposit (7) balances and debt amount, as its own
+	// ShowCustomerAccountBalances reports them. Like the master's, they
+	// cannot be transferred and are no part of the conservation check.
+	Bonus money.Amount `json:"bonus,omitempty"`
+	// Deposit is the deposit (margin) balance, account type 7.
+	Deposit money.Amount `json:"deposit,omitempty"`
+	// Debt is the debt_amount of the balances.
+	Debt money.Amount `json:"debt,omitempty"`
 }
 
 // Coupon is a master's transferable cash coupon.
@@ -599,6 +636,10 @@ type LedgerEntry struct {
 	// CouponAmount is the part of a pay-order entry's Amount paid with
 	// coupons; the rest came from the master's cash and credit.
 	CouponAmount money.Amount `json:"coupon_amount,omitempty"`
+	// CreditAmount is the part of a pay-order entry's Amount paid with
+	// the master's credit; Amount − CouponAmount − CreditAmount came from
+	// its cash. The cost data splits the order's cost by it.
+	CreditAmount money.Amount `json:"credit_amount,omitempty"`
 	// AfterRetention is set when BSS had seen the trans_id before (applied
 	// or burned) and had forgotten it (Behaviour.TransIDRetention) when it
 	// processed this request as new. CheckLedger still reports a trans_id
@@ -633,8 +674,9 @@ func DefaultState() *State { return DefaultStateAt(time.Now()) }
 //
 //   - one master (DefaultDomainID, DefaultMasterName, DefaultAccessKey,
 //     DefaultSecretKey) with 100000.00 cash, a credit ledger with line and
-//     balance 50000.00 expiring at the end of next year (UTC+8), and a
-//     permanent credit ledger with line and balance 20000.00;
+//     balance 50000.00 expiring at the end of next year (UTC+8), a
+//     permanent credit ledger with line and balance 20000.00, a bonus
+//     balance of 88.00 and a deposit of 5000.00;
 //   - org units "R&D" (party id 1234567890) and "Ops" (1234567891) below the
 //     root "bsssim-enterprise" (1000000000);
 //   - sub-accounts team-a (cust-team-a-0001) and team-b (cust-team-b-0001)
@@ -643,8 +685,23 @@ func DefaultState() *State { return DefaultStateAt(time.Now()) }
 //     SCP2026110100009 (100.00), team-c holds 500.00 of credit;
 //   - coupons CP2026110100001 (2000.00), CP2026110100002 (1000.00) and
 //     CP2026110100003 (500.00);
-//   - four orders (completed, pending payment, processing, cancelled);
-//   - monthly-sum bill records for the current and previous bill cycle.
+//   - four orders (completed, pending payment, processing, cancelled); the
+//     completed one (CS2026000000001, team-a, 1200.00, paid 40 days before
+//     now) is a one-year subscription, so the Cost Center amortizes it over
+//     the year from its payment day;
+//   - monthly-sum bill records for the current and previous bill cycle
+//     (the yearly/monthly record of CS2026000000001 is in the previous
+//     cycle, although before the 10th of a month the order was paid in the
+//     cycle before it, where its original cost is);
+//   - daily cost records behind every on-demand bill record, adding up to
+//     it to the fen: the previous cycle's days, and the current cycle's
+//     days before today (today itself when it is the 1st), with a
+//     day-to-day variation, quieter weekends and one spike day (team-a, the
+//     12th of the previous cycle, six times an ordinary day);
+//   - three resource packages of the master: OBS storage (500 GB, 412.50
+//     left, expiring in ten days at UTC+8 midnight), CDN traffic (100 GB
+//     each natural month, used at 0.08 GB an hour) and RDS backup storage
+//     (100 GB, used up).
 func DefaultStateAt(now time.Time) *State {
 	now = now.UTC().Truncate(time.Second)
 	local := now.In(beijing)
@@ -689,6 +746,15 @@ func DefaultStateAt(now time.Time) *State {
 		o.LineItems = []OrderLineItem{defaultLineItem(o)}
 		return o
 	}
+	// yearly makes a completed order's line a one-year subscription, whose
+	// cost the Cost Center amortizes over the year from its payment.
+	yearly := func(o Order) Order {
+		li := &o.LineItems[0]
+		li.PeriodType, li.ProductSpecDesc = 3, serviceName(o.ServiceTypeCode)+" yearly subscription"
+		exp := li.EffectiveTime.AddDate(1, 0, 0)
+		li.ExpireTime = &exp
+		return o
+	}
 	bill := func(cycle, cust, name, svc string, mode int, cash, credit, coupon string) BillRecord {
 		b := BillRecord{
 			BillCycle: cycle, CustomerID: cust, DomainID: DefaultDomainID, AccountName: name, ServiceTypeCode: svc,
@@ -699,12 +765,29 @@ func DefaultStateAt(now time.Time) *State {
 		b.OfficialAmount = b.ConsumeAmount
 		return b
 	}
+	orders := []Order{
+		yearly(order("CS2026000000001", "cust-team-a-0001", "hws.service.type.ec2", OrderTypeNew, OrderCompleted, "1200.00", 40*24*time.Hour)),
+		order("CS2026000000002", "cust-team-a-0001", "hws.service.type.ec2", OrderTypeRenewal, OrderPendingPayment, "360.00", 2*24*time.Hour),
+		order("CS2026000000003", "cust-team-b-0001", "hws.service.type.rds", OrderTypeNew, OrderProcessing, "99.00", time.Hour),
+		order("CS2026000000004", DefaultDomainID, "hws.service.type.obs", OrderTypeNew, OrderCancelled, "45.00", 10*24*time.Hour),
+	}
+	bills := []BillRecord{
+		bill(prevCycle, "cust-team-a-0001", "team-a", "hws.service.type.ec2", 3, "700.00", "0.00", "112.34"),
+		bill(prevCycle, "cust-team-a-0001", "team-a", "hws.service.type.ec2", 1, "1200.00", "0.00", "0.00"),
+		bill(prevCycle, "cust-team-b-0001", "team-b", "hws.service.type.rds", 3, "150.00", "0.00", "0.00"),
+		bill(prevCycle, "cust-team-c-0001", "team-c", "hws.service.type.obs", 3, "0.00", "80.25", "0.00"),
+		bill(curCycle, "cust-team-a-0001", "team-a", "hws.service.type.ec2", 3, "123.45", "0.00", "10.00"),
+		bill(curCycle, "cust-team-b-0001", "team-b", "hws.service.type.rds", 3, "42.00", "0.00", "0.00"),
+		bill(curCycle, DefaultDomainID, DefaultMasterName, "hws.service.type.obs", 3, "12.30", "0.00", "0.00"),
+	}
 	return &State{
 		Masters: []Master{{
 			DomainID: DefaultDomainID, Name: DefaultMasterName, AccessKey: DefaultAccessKey, SecretKey: DefaultSecretKey,
 			MobilePhone: "13800000000", RootOrgID: "1000000000", RootOrgName: DefaultMasterName,
 			Cash:          y("100000.00"),
 			CreditLedgers: []CreditLedger{{Line: y("50000.00"), Balance: y("50000.00"), ExpireTime: &expiring}, permanent},
+			Bonus:         y("88.00"),
+			Deposit:       y("5000.00"),
 		}},
 		Orgs: []OrgUnit{
 			{ID: "1234567890", DomainID: DefaultDomainID, Name: "R&D", RelationID: "rel-1234567890"},
@@ -717,22 +800,11 @@ func DefaultStateAt(now time.Time) *State {
 			coupon("CP2026110100003", "Test cash voucher", "500.00"),
 		},
 		SubCoupons: []SubCoupon{{ID: "SCP2026110100009", ParentCouponID: "CP2026110100001", CustomerID: "cust-team-a-0001", Balance: y("100.00")}},
-		Orders: []Order{
-			order("CS2026000000001", "cust-team-a-0001", "hws.service.type.ec2", OrderTypeNew, OrderCompleted, "1200.00", 40*24*time.Hour),
-			order("CS2026000000002", "cust-team-a-0001", "hws.service.type.ec2", OrderTypeRenewal, OrderPendingPayment, "360.00", 2*24*time.Hour),
-			order("CS2026000000003", "cust-team-b-0001", "hws.service.type.rds", OrderTypeNew, OrderProcessing, "99.00", time.Hour),
-			order("CS2026000000004", DefaultDomainID, "hws.service.type.obs", OrderTypeNew, OrderCancelled, "45.00", 10*24*time.Hour),
-		},
-		Bills: []BillRecord{
-			bill(prevCycle, "cust-team-a-0001", "team-a", "hws.service.type.ec2", 3, "700.00", "0.00", "112.34"),
-			bill(prevCycle, "cust-team-a-0001", "team-a", "hws.service.type.ec2", 1, "1200.00", "0.00", "0.00"),
-			bill(prevCycle, "cust-team-b-0001", "team-b", "hws.service.type.rds", 3, "150.00", "0.00", "0.00"),
-			bill(prevCycle, "cust-team-c-0001", "team-c", "hws.service.type.obs", 3, "0.00", "80.25", "0.00"),
-			bill(curCycle, "cust-team-a-0001", "team-a", "hws.service.type.ec2", 3, "123.45", "0.00", "10.00"),
-			bill(curCycle, "cust-team-b-0001", "team-b", "hws.service.type.rds", 3, "42.00", "0.00", "0.00"),
-			bill(curCycle, DefaultDomainID, DefaultMasterName, "hws.service.type.obs", 3, "12.30", "0.00", "0.00"),
-		},
-		NextID: 1,
+		Orders:     orders,
+		Bills:      bills,
+		Costs:      backfillCosts(bills, now),
+		Packages:   seedPackages(now),
+		NextID:     1,
 	}
 }
 
@@ -762,6 +834,8 @@ func serviceName(code string) string {
 		return "Relational Database Service"
 	case "hws.service.type.ebs":
 		return "Elastic Volume Service"
+	case "hws.service.type.cdn":
+		return "Content Delivery Network"
 	}
 	return strings.TrimPrefix(code, "hws.service.type.")
 }
@@ -890,6 +964,18 @@ func (st *State) SetCredentials(accessKey, secretKey, domainID string) error {
 			st.ChangeRecords[i].CustomerID = domainID
 		}
 	}
+	for i := range st.Costs {
+		fix(&st.Costs[i].DomainID)
+		if st.Costs[i].CustomerID == old {
+			st.Costs[i].CustomerID = domainID
+		}
+	}
+	for i := range st.Packages {
+		fix(&st.Packages[i].DomainID)
+		if st.Packages[i].CustomerID == old {
+			st.Packages[i].CustomerID = domainID
+		}
+	}
 	for i := range st.Ledger {
 		fix(&st.Ledger[i].DomainID)
 	}
@@ -912,6 +998,8 @@ func (st *State) DeepCopy() *State {
 	for i, m := range st.Masters {
 		m.CreditLedgers = copyLedgers(m.CreditLedgers)
 		m.Totals.Seeded = clonePtr(m.Totals.Seeded)
+		m.CostLagDays = clonePtr(m.CostLagDays)
+		m.FinanceIndependentLimit = clonePtr(m.FinanceIndependentLimit)
 		c.Masters[i] = m
 	}
 	c.Orgs = make([]OrgUnit, len(st.Orgs))
@@ -935,6 +1023,13 @@ func (st *State) DeepCopy() *State {
 		c.Orders[i] = st.Orders[i].deepCopy()
 	}
 	c.Bills = append([]BillRecord(nil), st.Bills...)
+	c.Costs = append([]CostRecord(nil), st.Costs...)
+	if st.Packages != nil {
+		c.Packages = make([]ResourcePackage, len(st.Packages))
+		for i := range st.Packages {
+			c.Packages[i] = st.Packages[i].deepCopy()
+		}
+	}
 	c.ChangeRecords = append([]ChangeRecord(nil), st.ChangeRecords...)
 	c.Ledger = make([]LedgerEntry, len(st.Ledger))
 	for i, e := range st.Ledger {
@@ -1050,6 +1145,23 @@ func (st *State) normalize() {
 	}
 	for i := range st.Bills {
 		fill(&st.Bills[i].DomainID)
+	}
+	for i := range st.Costs {
+		fill(&st.Costs[i].DomainID)
+		if st.Costs[i].ChargingMode == 0 {
+			st.Costs[i].ChargingMode = ChargingOnDemand
+		}
+		if st.Costs[i].ResourceTypeCode == "" {
+			st.Costs[i].ResourceTypeCode = resourceTypeOf(st.Costs[i].ServiceTypeCode)
+		}
+	}
+	for i := range st.Packages {
+		p := &st.Packages[i]
+		fill(&p.DomainID)
+		if p.ServiceTypeName == "" {
+			p.ServiceTypeName = serviceName(p.ServiceTypeCode)
+		}
+		p.normalize()
 	}
 	if st.NextID < 1 {
 		st.NextID = 1
@@ -1194,6 +1306,66 @@ func (st *State) validate() error {
 		checkOrder(o)
 		if !masters[o.DomainID] {
 			bad("order %q belongs to unknown master %q", o.OrderID, o.DomainID)
+		}
+	}
+	owner := func(customerID, domainID string) bool {
+		if customerID == domainID {
+			return masters[domainID]
+		}
+		return subs[customerID] == domainID && domainID != ""
+	}
+	for m := range st.Masters {
+		if l := st.Masters[m].CostLagDays; l != nil && *l < 0 {
+			bad("master %q has a negative cost_lag_days", st.Masters[m].DomainID)
+		}
+		if l := st.Masters[m].FinanceIndependentLimit; l != nil && *l < 0 {
+			bad("master %q has a negative finance_independent_limit", st.Masters[m].DomainID)
+		}
+		if st.Masters[m].Bonus.IsNegative() || st.Masters[m].Deposit.IsNegative() || st.Masters[m].Debt.IsNegative() {
+			bad("master %q has a negative bonus, deposit or debt", st.Masters[m].DomainID)
+		}
+	}
+	for _, sa := range st.SubAccounts {
+		if sa.Bonus.IsNegative() || sa.Deposit.IsNegative() || sa.Debt.IsNegative() {
+			bad("sub-account %q has a negative bonus, deposit or debt", sa.ID)
+		}
+	}
+	seenCost := map[string]bool{}
+	for i, c := range st.Costs {
+		if _, err := time.ParseInLocation(time.DateOnly, c.Date, beijing); err != nil || len(c.Date) != len(time.DateOnly) {
+			bad("cost record %d has date %q: want YYYY-MM-DD", i, c.Date)
+			continue
+		}
+		if !owner(c.CustomerID, c.DomainID) {
+			bad("cost record %d names customer %q, not an account of master %q", i, c.CustomerID, c.DomainID)
+		}
+		if c.ChargingMode != ChargingOnDemand {
+			bad("cost record %d has charging_mode %d: cost records are on demand (3)", i, c.ChargingMode)
+		}
+		k := costKey(c.Date, c.CustomerID, c.ServiceTypeCode, c.ResourceTypeCode)
+		if seenCost[k] {
+			bad("cost records repeat %s", k)
+		}
+		seenCost[k] = true
+	}
+	pkgIDs := map[string]bool{}
+	for i := range st.Packages {
+		p := &st.Packages[i]
+		if !owner(p.CustomerID, p.DomainID) {
+			bad("package %q belongs to %q, not an account of master %q", p.OrderInstanceID, p.CustomerID, p.DomainID)
+		}
+		if err := p.validate(); err != nil {
+			errs = append(errs, err)
+		}
+		ids := []string{p.OrderInstanceID}
+		for _, fr := range p.FreeResources {
+			ids = append(ids, fr.ID)
+		}
+		for _, id := range ids {
+			if pkgIDs[id] {
+				bad("package or free resource id %q is duplicate", id)
+			}
+			pkgIDs[id] = true
 		}
 	}
 	return errors.Join(errs...)
