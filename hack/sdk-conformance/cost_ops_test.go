@@ -12,14 +12,9 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// The rows of the cost and resource package operations: the simulator
-// serves them before internal/bss calls them, so they name no Client
-// methods yet (see operation.notInClient). The seed's cost history, its
-// yearly order and its packages fill them; the sub-account's three hours of
-// consumption show once the lag is 0.
-
-// notInClientYet is why the cost and package rows have no client methods.
-const notInClientYet = "the simulator serves it ahead of internal/bss, whose cost and package client is written apart"
+// The rows of the cost and resource package operations. The seed's cost
+// history, its yearly order and its packages fill them; the sub-account's
+// three hours of consumption show once the lag is 0.
 
 // Seeded by bsssim.DefaultState.
 const (
@@ -99,8 +94,8 @@ func costRows(t *testing.T, resp *model.ListCostsResponse, dims int, measure int
 
 func listCostsRow() operation {
 	return operation{
-		name:        "ListCosts",
-		notInClient: notInClientYet,
+		name:          "ListCosts",
+		clientMethods: []string{"ListCosts", "ListAllCosts"},
 		run: func(t *testing.T, c *opCtx) {
 			begin, today, prevCycle := costDays(t, c)
 			// The operator's query: by account, daily, from the first day
@@ -183,8 +178,8 @@ func monthlyBreakDownRow() operation {
 		unfilled = append(unfilled, "details[]."+f)
 	}
 	return operation{
-		name:        "ListCustomerBillsMonthlyBreakDown",
-		notInClient: notInClientYet,
+		name:          "ListCustomerBillsMonthlyBreakDown",
+		clientMethods: []string{"GetCostBreakdown", "ListAllCostBreakdown"},
 		// The simulator models no regions, resources, enterprise projects,
 		// usage quantities, whole-machine sub-services, cost tags or cost
 		// units.
@@ -244,8 +239,8 @@ func monthlyBreakDownRow() operation {
 
 func listFreeResourceInfosRow() operation {
 	return operation{
-		name:        "ListFreeResourceInfos",
-		notInClient: notInClientYet,
+		name:          "ListFreeResourceInfos",
+		clientMethods: []string{"ListFreeResources", "ListAllFreeResources"},
 		run: func(t *testing.T, c *opCtx) {
 			// The operator's query: 100 a page.
 			resp := call[*model.ListFreeResourceInfosResponse](t, c, c.s.master, &model.ListFreeResourceInfosRequest{
@@ -297,8 +292,8 @@ func listFreeResourceInfosRow() operation {
 
 func listFreeResourceUsagesRow() operation {
 	return operation{
-		name:        "ListFreeResourceUsages",
-		notInClient: notInClientYet,
+		name:          "ListFreeResourceUsages",
+		clientMethods: []string{"ListFreeResourceUsages"},
 		run: func(t *testing.T, c *opCtx) {
 			resp := call[*model.ListFreeResourceUsagesResponse](t, c, c.s.master, &model.ListFreeResourceUsagesRequest{
 				XLanguage: ptr("en_US"), Body: &model.ListFreeResourceUsagesReq{FreeResourceIds: []string{cdnFreeRes, obsFreeRes, rdsFreeRes, "no-such-free-resource"}},
