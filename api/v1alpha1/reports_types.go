@@ -32,9 +32,10 @@ type AccountBalances struct {
 	// Cash is the cash account's balance.
 	// +optional
 	Cash Money `json:"cash,omitempty"`
-	// Credit is the credit account's balance; CreditLine its line.
+	// Credit is the credit account's balance.
 	// +optional
 	Credit Money `json:"credit,omitempty"`
+	// CreditLine is the credit account's line.
 	// +optional
 	CreditLine Money `json:"creditLine,omitempty"`
 	// Bonus is the bonus account's balance.
@@ -99,11 +100,11 @@ type PackageQuota struct {
 	// +kubebuilder:validation:MaxLength=128
 	// +optional
 	UsageType string `json:"usageType,omitempty"`
-	// Remaining and Original are the amounts in the quota's unit, as
-	// decimal strings.
+	// Remaining is what is left, in the quota's unit, as a decimal string.
 	// +kubebuilder:validation:MaxLength=32
 	// +optional
 	Remaining string `json:"remaining,omitempty"`
+	// Original is what the quota (or its current period) started with.
 	// +kubebuilder:validation:MaxLength=32
 	// +optional
 	Original string `json:"original,omitempty"`
@@ -239,9 +240,11 @@ type ExternalMovements struct {
 	// +optional
 	Cycle string `json:"cycle,omitempty"`
 	// In is what was moved in this cycle by transfers the operator did not
-	// make; Out what was reclaimed by reclaims it did not make.
+	// make.
 	// +optional
 	In Money `json:"in,omitempty"`
+	// Out is what was reclaimed in this cycle by reclaims the operator did
+	// not make.
 	// +optional
 	Out Money `json:"out,omitempty"`
 	// Latest are the most recent such movements, newest first.
@@ -254,9 +257,10 @@ type ExternalMovements struct {
 // between two reads that neither the operator's movements nor ordinary
 // spending explain.
 type BalanceResidual struct {
-	// From and To are the times of the two reads.
+	// From is the time of the first read.
 	From metav1.Time `json:"from"`
-	To   metav1.Time `json:"to"`
+	// To is the time of the second read.
+	To metav1.Time `json:"to"`
 	// BalanceType is Cash or Credit.
 	BalanceType BalanceType `json:"balanceType"`
 	// Direction is In when the balance grew by more than the operator's

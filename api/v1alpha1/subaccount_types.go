@@ -409,10 +409,10 @@ type SubAccountStatus struct {
 	// ReclaimableCash is the cash the master can reclaim.
 	// +optional
 	ReclaimableCash Money `json:"reclaimableCash,omitempty"`
-	// ReclaimableCashTime and ReclaimableCreditTime are when
-	// reclaimableCash and reclaimableCredit were last read.
+	// ReclaimableCashTime is when reclaimableCash was last read.
 	// +optional
 	ReclaimableCashTime *metav1.Time `json:"reclaimableCashTime,omitempty"`
+	// ReclaimableCreditTime is when reclaimableCredit was last read.
 	// +optional
 	ReclaimableCreditTime *metav1.Time `json:"reclaimableCreditTime,omitempty"`
 	// ReclaimableCredit are the credit ledgers the master can reclaim.

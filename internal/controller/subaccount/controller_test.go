@@ -53,6 +53,12 @@ func TestAdoptExistingSubAccount(t *testing.T) {
 	got := st.DeepCopy()
 	got.Conditions, got.ObservedGeneration, got.LastBalanceSyncTime, got.LastFullBalanceSyncTime, got.LastBillingSyncTime = nil, 0, nil, nil, nil
 	got.ReclaimableCashTime, got.ReclaimableCreditTime = nil, nil
+	// The seed's daily costs of the current cycle add up to its bill; the
+	// forecast projects from them (both are tested in the reporting suite).
+	if got.Costs == nil || got.Costs.CurrentCycle.Original != want.CurrentCycle.Consumption || got.Forecast == nil || got.Forecast.Cycle != want.CurrentCycle.Cycle {
+		t.Errorf("costs %+v, forecast %+v", got.Costs, got.Forecast)
+	}
+	got.Costs, got.Forecast = nil, nil
 	for i := range got.ReclaimableCoupons {
 		got.ReclaimableCoupons[i].ExpireTime = ""
 	}
