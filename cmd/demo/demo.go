@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/plugin"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/testenv"
 )
 
@@ -129,6 +131,11 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	d.say("")
+	if waitErr == nil {
+		if err := d.showCosts(ctx); err != nil {
+			return err
+		}
+	}
 	if waitErr != nil {
 		return fmt.Errorf("the samples did not settle: %w (logs in %s)", waitErr, d.rel(d.dir))
 	}
@@ -151,6 +158,8 @@ func (d *demo) run(ctx context.Context) error {
 	d.say("    kubectl get op -A                         # team-a's renewal %s paid by its Auto policy", orderRenewal)
 	d.say("    export PATH=%s:$PATH   # kubectl budget", d.binDir)
 	d.say("    kubectl budget orders                     # pending orders and what auto-pay does")
+	d.say("    kubectl budget costs                      # bill, amortized cost, forecast against the budget")
+	d.say("    kubectl get ea acme -o yaml               # the master's balances, resource packages, external movements")
 	d.say("    kubectl budget approve -n team-c op/archive-renewal   # %s above autoApproveUpTo: pay it", orderStorage)
 	d.say("    curl -s %s | grep ^bss_budget", d.mgr.MetricsURL)
 	d.say("    curl -s %s/_sim/check", d.sim.URL)
@@ -325,6 +334,8 @@ func (d *demo) unsettled(ctx context.Context) ([]string, error) {
 			out = append(out, state("SubAccount", sa.Name, "adding up grants"))
 		case autoPayPending(&sa):
 			out = append(out, state("SubAccount", sa.Name, "creating order payments"))
+		case sa.Status.Costs == nil || sa.Status.Forecast == nil:
+			out = append(out, state("SubAccount", sa.Name, "reading costs"))
 		}
 	}
 	for _, op := range ops.Items {
@@ -340,6 +351,23 @@ func (d *demo) unsettled(ctx context.Context) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// showCosts prints what kubectl budget costs shows: each sample
+// sub-account's bill, amortized cost, forecast and budget.
+func (d *demo) showCosts(ctx context.Context) error {
+	var out, errOut bytes.Buffer
+	code := plugin.RunWithInput(ctx, []string{"costs"}, strings.NewReader(""), &out, &errOut,
+		func(plugin.ConnectionFlags) (client.Client, string, error) { return d.k8s, "", nil })
+	if code != 0 {
+		return fmt.Errorf("kubectl budget costs exited %d: %s%s", code, out.String(), errOut.String())
+	}
+	d.say("==> kubectl budget costs")
+	for _, line := range strings.Split(strings.TrimRight(out.String(), "\n"), "\n") {
+		d.say("    %s", line)
+	}
+	d.say("")
+	return nil
 }
 
 // autoPayPending reports a SubAccount with an Auto order payment policy

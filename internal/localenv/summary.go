@@ -133,8 +133,20 @@ func enterpriseDetails(ea *budgetv1alpha1.EnterpriseAccount) string {
 			credit = credit.Add(a)
 		}
 	}
-	return fmt.Sprintf("master can transfer cash %s, credit %s, %d coupons; %d sub-accounts",
+	d := fmt.Sprintf("master can transfer cash %s, credit %s, %d coupons; %d sub-accounts",
 		orDash(string(st.TransferableCash)), credit, len(st.TransferableCoupons), st.SubAccounts)
+	if b := st.AccountBalances; b != nil {
+		d += fmt.Sprintf("; own cash %s, bonus %s, deposit %s", orDash(string(b.Cash)), orDash(string(b.Bonus)), orDash(string(b.Deposit)))
+	}
+	for _, p := range st.ResourcePackages {
+		if p.ExpiringUnused {
+			d += fmt.Sprintf("; package %s expires %s with %d%% unused", p.Name, p.ExpireTime, p.UnusedPercent)
+		}
+	}
+	if em := st.ExternalMovements; em != nil && len(em.Latest) > 0 {
+		d += fmt.Sprintf("; %d movement(s) outside the operator", len(em.Latest))
+	}
+	return d
 }
 
 func subAccountDetails(sa *budgetv1alpha1.SubAccount) string {
