@@ -239,7 +239,8 @@ func Explains(res budgetv1alpha1.BalanceResidual, m budgetv1alpha1.ExternalMovem
 	if res.Direction != m.Direction || res.BalanceType != m.BalanceType {
 		return false
 	}
-	if m.Time.Time.Before(res.From.Add(-SlackBefore)) || m.Time.Time.After(res.To.Add(SlackBefore)) {
+	at := m.Time.Time
+	if at.Before(res.From.Add(-SlackBefore)) || at.After(res.To.Add(SlackBefore)) {
 		return false
 	}
 	amount, tol := parse(res.Amount), parse(res.Tolerance)

@@ -48,8 +48,11 @@ func (r *Reconciler) withReports(ctx context.Context, ea *budgetv1alpha1.Enterpr
 	}
 	interval := common.BillingInterval(ea)
 	last := ea.Status.ReportsTime
-	stale := ea.Status.ObservedGeneration != ea.Generation ||
-		meta.FindStatusCondition(ea.Status.Conditions, budgetv1alpha1.ConditionReportsSynced) == nil
+	// A spec change (the expiry horizon, the declared behaviour) is
+	// reported on at once: the ReportsSynced condition carries the
+	// generation it was read for.
+	synced := meta.FindStatusCondition(ea.Status.Conditions, budgetv1alpha1.ConditionReportsSynced)
+	stale := synced == nil || synced.ObservedGeneration != ea.Generation
 	if last == nil || stale || !now.Before(last.Add(interval)) {
 		if err := r.syncReports(ctx, ea, acct, now); err != nil {
 			common.SetCondition(&ea.Status.Conditions, ea.Generation, budgetv1alpha1.ConditionReportsSynced, metav1.ConditionFalse,

@@ -136,3 +136,31 @@ func TestExternalMovements(t *testing.T) {
 		t.Fatalf("announced again: %s", evs)
 	}
 }
+
+// A coupon with a balance is announced once, when its expiry comes within
+// the horizon; one without a balance, or expiring later, is not.
+func TestCouponsExpiring(t *testing.T) {
+	b := withReports(bssfake.Reports{})
+	h := newHarness(t, b, credentials())
+	h.reconcile()
+	ea := h.get()
+	ea.Status.TransferableCoupons = []budgetv1alpha1.CouponBalance{
+		{CouponID: "CP-soon", Balance: "120.00", ExpireTime: t0.Add(40 * 24 * time.Hour).Format(time.RFC3339)},
+		{CouponID: "CP-empty", Balance: "0.00", ExpireTime: t0.Add(5 * 24 * time.Hour).Format(time.RFC3339)},
+		{CouponID: "CP-later", Balance: "50.00", ExpireTime: t0.Add(400 * 24 * time.Hour).Format(time.RFC3339)},
+	}
+	h.events()
+	for day := 1; day <= 20; day++ {
+		h.clock.SetTime(t0.Add(time.Duration(day) * 24 * time.Hour))
+		h.r.checkCoupons(ea, h.clock.Now())
+		now := metav1.NewTime(h.clock.Now())
+		ea.Status.ReportsTime = &now
+	}
+	evs := strings.Join(h.events(), "\n")
+	if strings.Count(evs, budgetv1alpha1.EventCouponExpiring) != 1 || !strings.Contains(evs, "CP-soon") {
+		t.Fatalf("events %s", evs)
+	}
+	if ea.Status.ExpiringCoupons != 1 {
+		t.Fatalf("expiringCoupons %d", ea.Status.ExpiringCoupons)
+	}
+}
