@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -65,34 +64,8 @@ Examples:
   kubectl budget costs team-a -o json`
 
 func costsCommand() command {
-	output := outputTable
-	return command{
-		name:     "costs",
-		usage:    "costs [SUBACCOUNT] [-o table|json]",
-		summary:  "show sub-accounts' bills, amortized cost, forecast against the monthly budget and top services",
-		help:     costsHelp,
-		optional: 1,
-		flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&output, "output", outputTable, "output format: table or json")
-			fs.StringVar(&output, "o", outputTable, "short for --output")
-		},
-		run: func(ctx context.Context, e *env, args []string) error {
-			switch output {
-			case outputTable, outputJSON:
-			default:
-				return usagef("unknown output format %q: use table or json", output)
-			}
-			c, _, err := e.client()
-			if err != nil {
-				return err
-			}
-			name := ""
-			if len(args) > 0 {
-				name = args[0]
-			}
-			return runCosts(ctx, c, name, output, time.Now(), e.stdout, e.stderr)
-		},
-	}
+	return subAccountReport("costs", "show sub-accounts' bills, amortized cost, forecast against the monthly budget and top services",
+		costsHelp, runCosts)
 }
 
 // costsReport is one SubAccount in `kubectl budget costs`.

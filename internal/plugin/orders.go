@@ -53,12 +53,21 @@ Examples:
   kubectl budget orders team-a -o json`
 
 func ordersCommand() command {
+	return subAccountReport("orders", "list sub-accounts' orders pending payment on their behalf and what auto-pay does about each",
+		ordersHelp, runOrders)
+}
+
+// subAccountReport is a command that reports on one SubAccount, or all,
+// as a table or JSON (orders, costs).
+func subAccountReport(name, summary, help string,
+	report func(ctx context.Context, c client.Client, name, output string, now time.Time, stdout, stderr io.Writer) error,
+) command {
 	output := outputTable
 	return command{
-		name:     "orders",
-		usage:    "orders [SUBACCOUNT] [-o table|json]",
-		summary:  "list sub-accounts' orders pending payment on their behalf and what auto-pay does about each",
-		help:     ordersHelp,
+		name:     name,
+		usage:    name + " [SUBACCOUNT] [-o table|json]",
+		summary:  summary,
+		help:     help,
 		optional: 1,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&output, "output", outputTable, "output format: table or json")
@@ -74,11 +83,11 @@ func ordersCommand() command {
 			if err != nil {
 				return err
 			}
-			name := ""
+			sub := ""
 			if len(args) > 0 {
-				name = args[0]
+				sub = args[0]
 			}
-			return runOrders(ctx, c, name, output, time.Now(), e.stdout, e.stderr)
+			return report(ctx, c, sub, output, time.Now(), e.stdout, e.stderr)
 		},
 	}
 }
