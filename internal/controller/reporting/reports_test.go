@@ -243,3 +243,31 @@ func TestExternalTransferIsReported(t *testing.T) {
 		t.Fatalf("attributed to %q", got)
 	}
 }
+
+// Over BSS's limit of finance-independent sub-accounts (CBC.18000048) the
+// costs are read one sub-account at a time, and the figures are the same.
+func TestCostsOneSubAccountAtATime(t *testing.T) {
+	name := "one-at-a-time"
+	newTeam(t, name, "2.00", nil)
+	advance(2 * 24 * time.Hour)
+	syncMasterReports(t)
+	want := syncTeam(t, name).Status.Costs
+	if want == nil || want.CurrentCycle.Original == "0.00" {
+		t.Fatalf("costs %+v", want)
+	}
+	_, err := sim.SetCostCenter(bsssim.CostCenterUpdate{DomainID: bsssim.DefaultDomainID, FinanceIndependentLimit: ptr.To(0)})
+	must(t, err)
+	t.Cleanup(func() {
+		_, _ = sim.SetCostCenter(bsssim.CostCenterUpdate{DomainID: bsssim.DefaultDomainID, FinanceIndependentLimit: ptr.To(1000)})
+	})
+	advance(2 * billingEvery)
+	m := syncMasterReports(t)
+	if c := condition(m.Status.Conditions, budgetv1alpha1.ConditionCostCenterNotEnabled); c == nil || c.Status != metav1.ConditionFalse {
+		t.Fatalf("CostCenterNotEnabled %+v", c)
+	}
+	got := syncTeam(t, name).Status.Costs
+	// Read again (a failed read would keep the last costs).
+	if got == nil || !got.SyncTime.After(want.SyncTime.Time) || got.CurrentCycle.Original != want.CurrentCycle.Original || got.DataThrough != want.DataThrough {
+		t.Fatalf("one at a time: %+v, across all: %+v", got, want)
+	}
+}
