@@ -220,7 +220,7 @@ func (c *Client) ListCosts(ctx context.Context, req CostsRequest) (*CostsRespons
 }
 
 // ListAllCosts reads every page of req (pages of CostsPageSize; req's
-// Offset and Limit are ignored).
+// Offset and Limit are ignored), each row once.
 func (c *Client) ListAllCosts(ctx context.Context, req CostsRequest) ([]CostData, error) {
 	return collectPages(ctx, OpListCosts, CostsPageSize,
 		func(ctx context.Context, offset, limit int) (int, []CostData, error) {
@@ -231,7 +231,20 @@ func (c *Client) ListAllCosts(ctx context.Context, req CostsRequest) ([]CostData
 				return 0, nil, err
 			}
 			return resp.TotalCount, resp.CostData, nil
-		}, nil)
+		}, costDataKey)
+}
+
+// costDataKey identifies a row by its dimension values, so that a row a
+// shifting list shows on two pages counts once.
+func costDataKey(d CostData) string {
+	var b strings.Builder
+	for _, x := range d.Dimensions {
+		b.WriteString(x.Key)
+		b.WriteByte('=')
+		b.WriteString(x.Value)
+		b.WriteByte(0)
+	}
+	return b.String()
 }
 
 // BreakdownRequest selects a month's amortized cost details

@@ -65,7 +65,9 @@ var Key = accounts.NewKey[*Snapshot]("costs")
 // who ask (accounts.Batch). subIDs lists the sub-accounts' customer ids;
 // it is called only when the data is read.
 func Shared(ctx context.Context, acct *accounts.Account, now time.Time, ttl time.Duration, subIDs func(context.Context) ([]string, error)) (*Snapshot, error) {
-	snap, _, err := accounts.Batch(ctx, acct, Key, now, ttl, false, func(ctx context.Context) (*Snapshot, error) {
+	// One key per bill cycle: a snapshot of the last cycle is never taken
+	// for this one's.
+	snap, _, err := accounts.Batch(ctx, acct, Key.With("/"+billcycle.Of(now)), now, ttl, false, func(ctx context.Context) (*Snapshot, error) {
 		ids, err := subIDs(ctx)
 		if err != nil {
 			return nil, err
