@@ -94,6 +94,8 @@ var categories = map[string]string{
 	bss.OpListCustomerAccountChangeRecords:    "bills",
 	bss.OpListCustomerOrders:                  "orders",
 	bss.OpShowCustomerOrderDetails:            "orders",
+	bss.OpListCosts:                           "costs",
+	bss.OpListCustomerBillsMonthlyBreakDown:   "costs",
 }
 
 // subAccountBalanceOps are the balance reads that read one sub-account's
