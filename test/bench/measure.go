@@ -91,7 +91,7 @@ var categories = map[string]string{
 	bss.OpListMultiAccountRetrieveCoupons:     "balances",
 	bss.OpShowCustomerAccountBalances:         "balances",
 	bss.OpShowCustomerMonthlySum:              "bills",
-	bss.OpListCustomerAccountChangeRecords:    "bills",
+	bss.OpListCustomerAccountChangeRecords:    "records",
 	bss.OpListCustomerOrders:                  "orders",
 	bss.OpShowCustomerOrderDetails:            "orders",
 	bss.OpListCosts:                           "costs",
