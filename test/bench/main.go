@@ -3,8 +3,8 @@
 // reconciles, memory and CPU.
 //
 // It starts etcd and kube-apiserver (envtest binaries), bss-simulator (10
-// requests/s per API and master, 30 ms ± 10 ms latency) and the built
-// manager binary, all on loopback, then:
+// requests/s per API and master, 30 ms ± 10 ms latency, costs shown as
+// they accrue) and the built manager binary, all on loopback, then:
 //
 //  1. converge: creates N BudgetAllocations (less the top-ups) over S
 //     SubAccounts and waits until every one is Ready with its amount
@@ -12,7 +12,8 @@
 //  2. raise: raises a tenth of them and waits again;
 //  3. steady: adds the -topups top-up allocations (counted in N), holds
 //     still for a window and counts what the operator does when nothing
-//     changes but the top-ups' polls;
+//     changes but the top-ups' polls, the billing and cost data syncs
+//     among it;
 //  4. history (-history-transfers per allocation, 0 skips it): stops the
 //     manager, creates that many settled BudgetTransfers for each
 //     allocation that has moved money, as the operator leaves them,

@@ -91,9 +91,11 @@ var categories = map[string]string{
 	bss.OpListMultiAccountRetrieveCoupons:     "balances",
 	bss.OpShowCustomerAccountBalances:         "balances",
 	bss.OpShowCustomerMonthlySum:              "bills",
-	bss.OpListCustomerAccountChangeRecords:    "bills",
+	bss.OpListCustomerAccountChangeRecords:    "records",
 	bss.OpListCustomerOrders:                  "orders",
 	bss.OpShowCustomerOrderDetails:            "orders",
+	bss.OpListCosts:                           "costs",
+	bss.OpListCustomerBillsMonthlyBreakDown:   "costs",
 }
 
 // subAccountBalanceOps are the balance reads that read one sub-account's

@@ -57,9 +57,10 @@ apiserver_request_total{code="200",group="",resource="pods",subresource="",verb=
 }
 
 func TestCategories(t *testing.T) {
-	calls := map[string]float64{bss.OpUpdateSubEnterpriseAmount: 10, bss.OpListEnterpriseMultiAccount: 4, bss.OpShowCustomerMonthlySum: 2, bss.OpListCustomerOrders: 1, bss.OpListEnterpriseSubCustomers: 3}
+	calls := map[string]float64{bss.OpUpdateSubEnterpriseAmount: 10, bss.OpListEnterpriseMultiAccount: 4, bss.OpShowCustomerMonthlySum: 2, bss.OpListCustomerOrders: 1, bss.OpListEnterpriseSubCustomers: 3,
+		bss.OpListCosts: 6, bss.OpListCustomerBillsMonthlyBreakDown: 1, bss.OpListCustomerAccountChangeRecords: 5}
 	got := byCategory(calls)
-	want := map[string]float64{"money writes": 10, "balances": 4, "bills": 2, "orders": 1, "accounts": 3}
+	want := map[string]float64{"money writes": 10, "balances": 4, "bills": 2, "orders": 1, "accounts": 3, "costs": 7, "records": 5}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s: got %v, want %v", k, got[k], v)

@@ -13,6 +13,7 @@ import (
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss/sign"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bsssim"
+	"github.com/bss-budget-operator/bss-budget-operator/internal/costs"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/localenv"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/money"
 )
@@ -69,6 +70,27 @@ type steadyReport struct {
 	// BillingReadsAllowed is two per billing interval (plus one), however
 	// many sub-accounts there are.
 	BillingReadsAllowed float64 `json:"billing_reads_allowed"`
+	// CostRowsOriginal and CostRowsAmortized are the rows (accounts with
+	// cost data: sub-accounts and the master) the two ListCosts queries of
+	// one read of the cost data answer; CostDetails the details its
+	// ListCustomerBillsMonthlyBreakDown (method=sub_customer) answers.
+	CostRowsOriginal  int `json:"cost_rows_original"`
+	CostRowsAmortized int `json:"cost_rows_amortized"`
+	CostDetails       int `json:"cost_details"`
+	// CostPages is the calls one read of the cost data needs: a page of
+	// bss.CostsPageSize rows per ListCosts query, of bss.MaxBreakdownLimit
+	// details for the breakdown, at least one each.
+	CostPages int `json:"cost_pages"`
+	// CostCalls are the ListCosts and ListCustomerBillsMonthlyBreakDown
+	// calls in the window.
+	CostCalls float64 `json:"cost_calls"`
+	// CostCallsPerInterval is CostCalls ÷ (window ÷ billingSyncInterval):
+	// the cost data calls per master and billing interval.
+	CostCallsPerInterval float64 `json:"cost_calls_per_interval"`
+	// CostCallsPerIntervalAllowed is CostPages for each read
+	// BillingReadsAllowed allows in the window, per interval: the cost data
+	// is read with the bills and shared for as long.
+	CostCallsPerIntervalAllowed float64 `json:"cost_calls_per_interval_allowed"`
 	// ReconcilesPerAllocationPerPoll is BudgetAllocation reconciles ÷ N ÷
 	// (window ÷ balanceSyncInterval).
 	ReconcilesPerAllocationPerPoll float64 `json:"reconciles_per_allocation_per_poll"`
@@ -94,6 +116,8 @@ type report struct {
 	Converge     *phaseReport  `json:"converge"`
 	Raise        *phaseReport  `json:"raise"`
 	Steady       *steadyReport `json:"steady"`
+	// BillingInterval is the EnterpriseAccount's billingSyncInterval.
+	BillingInterval string `json:"billing_interval"`
 	// History is the history phase, when it ran.
 	History *historyReport `json:"history,omitempty"`
 	// Duplicates is trans_ids BSS applied twice plus money operations
@@ -114,7 +138,7 @@ func (w *world) phases(ctx context.Context) (*report, error) {
 	rep := &report{
 		Allocations: cfg.allocations, TopUps: cfg.topUps, SubAccounts: cfg.subAccounts, Rate: cfg.rate,
 		Latency:      fmt.Sprintf("%s + [0, %s)", cfg.latency, cfg.jitter),
-		PollInterval: cfg.balanceSync.String(),
+		PollInterval: cfg.balanceSync.String(), BillingInterval: cfg.billingSync.String(),
 	}
 	start, err := w.snapshot(ctx)
 	if err != nil {
@@ -199,7 +223,14 @@ func (w *world) phases(ctx context.Context) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep.Steady = w.steadyReport(before, after, pages)
+	// The cost data's pages are counted once the window has closed: an
+	// account's costs only grow, so every row the manager read in the
+	// window is there.
+	cost, err := w.costRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.Steady = w.steadyReport(before, after, pages, cost)
 	if err := w.profile(ctx, "heap", "steady-heap.pprof"); err != nil {
 		return nil, err
 	}
@@ -281,16 +312,19 @@ func (w *world) managerWrites(a, b *snapshot) map[string]float64 {
 	return all
 }
 
-func (w *world) steadyReport(a, b *snapshot, pages int) *steadyReport {
+func (w *world) steadyReport(a, b *snapshot, pages int, cost costCounts) *steadyReport {
 	cfg := w.cfg
-	s := &steadyReport{Seconds: b.at.Sub(a.at).Seconds(), BillingPages: pages}
+	s := &steadyReport{
+		Seconds: b.at.Sub(a.at).Seconds(), BillingPages: pages,
+		CostRowsOriginal: cost.original, CostRowsAmortized: cost.amortized, CostDetails: cost.details, CostPages: cost.pages(),
+	}
 	minutes := s.Seconds / 60
 	s.BSSCalls = bssCalls(a, b)
 	s.BSSPerMinute = map[string]float64{}
 	for c, v := range byCategory(s.BSSCalls) {
 		s.BSSPerMinute[c] = v / minutes
 	}
-	for _, c := range []string{"balances", "bills", "orders"} {
+	for _, c := range []string{"balances", "bills", "orders", "costs"} {
 		s.BSSPerMinute[c] += 0 // present even when zero
 	}
 	polls := s.Seconds / cfg.balanceSync.Seconds()
@@ -299,7 +333,11 @@ func (w *world) steadyReport(a, b *snapshot, pages int) *steadyReport {
 	if pages > 0 {
 		s.BillingReads = (byCat["bills"] + byCat["orders"]) / float64(pages)
 	}
-	s.BillingReadsAllowed = 2*math.Ceil(s.Seconds/cfg.billingSync.Seconds()) + 1
+	intervals := s.Seconds / cfg.billingSync.Seconds()
+	s.BillingReadsAllowed = 2*math.Ceil(intervals) + 1
+	s.CostCalls = byCat["costs"]
+	s.CostCallsPerInterval = s.CostCalls / intervals
+	s.CostCallsPerIntervalAllowed = float64(s.CostPages) * s.BillingReadsAllowed / intervals
 	s.Reconciles = reconciles(a, b)
 	s.ReconcilesPerAllocationPerPoll = s.Reconciles["budgetallocation"] / float64(cfg.allocations) / polls
 	if cfg.topUps > 0 {
@@ -313,21 +351,27 @@ func (w *world) steadyReport(a, b *snapshot, pages int) *steadyReport {
 	return s
 }
 
+// benchClient is the benchmark's own BSS client of the master, at half the
+// rate limit; observer, when not nil, sees its calls.
+func (w *world) benchClient(observer bss.Observer) (*bss.Client, error) {
+	return bss.New(bss.Config{
+		Endpoint:    w.sim.URL,
+		Credentials: sign.Credentials{AccessKey: bsssim.DefaultAccessKey, SecretKey: bsssim.DefaultSecretKey},
+		DomainID:    bsssim.DefaultDomainID, RequestsPerSecond: 5,
+		Observer: observer,
+	})
+}
+
 // billingPages counts the calls one full read of the master's bills (this
 // and last cycle, method=all) and its sub-accounts' orders takes, the way
 // the SubAccount controller reads them.
 func (w *world) billingPages(ctx context.Context) (int, error) {
 	var calls atomic.Int64
-	c, err := bss.New(bss.Config{
-		Endpoint:    w.sim.URL,
-		Credentials: sign.Credentials{AccessKey: bsssim.DefaultAccessKey, SecretKey: bsssim.DefaultSecretKey},
-		DomainID:    bsssim.DefaultDomainID, RequestsPerSecond: 5,
-		Observer: bss.ObserverFunc(func(ci bss.CallInfo) {
-			if ci.HTTPStatus == 200 {
-				calls.Add(1)
-			}
-		}),
-	})
+	c, err := w.benchClient(bss.ObserverFunc(func(ci bss.CallInfo) {
+		if ci.HTTPStatus == 200 {
+			calls.Add(1)
+		}
+	}))
 	if err != nil {
 		return 0, err
 	}
@@ -341,6 +385,64 @@ func (w *world) billingPages(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	return int(calls.Load()), nil
+}
+
+// costCounts are what the queries of one read of the cost data answered:
+// the rows of the ListCosts queries of the original and the amortized
+// cost, and the details of the breakdown.
+type costCounts struct {
+	original, amortized, details int
+}
+
+// pages is the calls the documented queries need for them: every query
+// takes one page at least.
+func (c costCounts) pages() int {
+	pagesOf := func(n, size int) int { return max(1, (n+size-1)/size) }
+	return pagesOf(c.original, bss.CostsPageSize) + pagesOf(c.amortized, bss.CostsPageSize) + pagesOf(c.details, bss.MaxBreakdownLimit)
+}
+
+// countingReader counts the rows and details the cost queries answer.
+type countingReader struct {
+	bss.Reader
+	counts costCounts
+}
+
+func (r *countingReader) ListAllCosts(ctx context.Context, req bss.CostsRequest) ([]bss.CostData, error) {
+	rows, err := r.Reader.ListAllCosts(ctx, req)
+	if req.CostType == bss.CostTypeAmortized {
+		r.counts.amortized += len(rows)
+	} else {
+		r.counts.original += len(rows)
+	}
+	return rows, err
+}
+
+func (r *countingReader) ListAllCostBreakdown(ctx context.Context, req bss.BreakdownRequest) ([]bss.CostDetail, error) {
+	details, err := r.Reader.ListAllCostBreakdown(ctx, req)
+	r.counts.details += len(details)
+	return details, err
+}
+
+// costRead reads the master's cost data once, as the operator does
+// (costs.Read), and counts what the queries answered.
+func (w *world) costRead(ctx context.Context) (costCounts, error) {
+	c, err := w.benchClient(nil)
+	if err != nil {
+		return costCounts{}, err
+	}
+	seen := map[string]bool{}
+	var ids []string
+	for _, a := range w.allocs {
+		if !seen[a.customer] {
+			seen[a.customer] = true
+			ids = append(ids, a.customer)
+		}
+	}
+	r := &countingReader{Reader: c}
+	if _, err := costs.Read(ctx, r, time.Now(), ids); err != nil {
+		return costCounts{}, fmt.Errorf("reading the cost data: %w", err)
+	}
+	return r.counts, nil
 }
 
 // verifyBooks compares the simulator's ledger with the declared

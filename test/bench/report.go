@@ -56,6 +56,7 @@ func (w *world) targets(rep *report) []check {
 	}
 	out = append(out,
 		atMost("bill and order reads in the steady window (O(pages), not O(S))", rep.Steady.BillingReads, rep.Steady.BillingReadsAllowed),
+		atMost("cost data calls per billing interval (steady; O(pages), not O(S))", rep.Steady.CostCallsPerInterval, rep.Steady.CostCallsPerIntervalAllowed),
 		atMost("API server writes per funded allocation (converge)", c.WritesPerFunded, maxWritesPerFunded),
 	)
 	if r := rep.Raise; r != nil {
@@ -112,8 +113,8 @@ func (rep *report) print(out io.Writer) bool {
 	if rep.TopUps > 0 {
 		topUps = fmt.Sprintf(" (%d of them top-ups)", rep.TopUps)
 	}
-	row("bench", fmt.Sprintf("N=%d allocations%s, S=%d sub-accounts, %d requests/s per API, latency %s, poll interval %s",
-		rep.Allocations, topUps, rep.SubAccounts, rep.Rate, rep.Latency, rep.PollInterval))
+	row("bench", fmt.Sprintf("N=%d allocations%s, S=%d sub-accounts, %d requests/s per API, latency %s, poll interval %s, billing interval %s",
+		rep.Allocations, topUps, rep.SubAccounts, rep.Rate, rep.Latency, rep.PollInterval, rep.BillingInterval))
 	row("")
 	row("figure", "converge", "raise")
 	phases := []*phaseReport{rep.Converge, rep.Raise}
@@ -160,6 +161,11 @@ func (rep *report) print(out io.Writer) bool {
 	row("balance calls per sub-account per poll", s.BalanceCallsPerSubAccountPoll)
 	row("calls for one read of bills and orders (pages)", s.BillingPages)
 	row("reads of bills and orders in the window", s.BillingReads)
+	row("cost data rows in one read (accounts: original, amortized)", fmt.Sprintf("%d, %d", s.CostRowsOriginal, s.CostRowsAmortized))
+	row("cost data details in one read", s.CostDetails)
+	row("calls for one read of the cost data (pages)", s.CostPages)
+	row("cost data calls in the window", s.CostCalls)
+	row("cost data calls per billing interval", s.CostCallsPerInterval)
 	for _, c := range slices.Sorted(maps.Keys(s.Reconciles)) {
 		row("reconciles: "+c, s.Reconciles[c])
 	}

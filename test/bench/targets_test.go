@@ -13,7 +13,7 @@ func passing() *report {
 	return &report{
 		Converge:   &phaseReport{Ratio: 1.085, BSSCallsPerFunded: 2.275, WritesPerFunded: 6},
 		Raise:      &phaseReport{Ratio: 1.116, BSSCallsPerFunded: 2.825, WritesPerFunded: 5},
-		Steady:     &steadyReport{BillingReads: 1, BillingReadsAllowed: 5, ReconcilesPerAllocationPerPoll: 0.19, ReconcilesPerTopUpPerPoll: 0.95},
+		Steady:     &steadyReport{BillingReads: 1, BillingReadsAllowed: 5, CostCallsPerInterval: 2.993, CostCallsPerIntervalAllowed: 14.965, ReconcilesPerAllocationPerPoll: 0.19, ReconcilesPerTopUpPerPoll: 0.95},
 		TopUps:     20,
 		PeakRSSMiB: 62.7,
 		History: &historyReport{
@@ -45,6 +45,7 @@ func TestEachTargetReadsItsFigure(t *testing.T) {
 		"restart with the history: seconds until every allocation is Ready again": func(r *report) { r.History.Restart.Seconds = 31 },
 		"money writes after the restart":                                          func(r *report) { r.History.Restart.MoneyWritesApplied = 1 },
 		"balance reads per sub-account after the restart":                         func(r *report) { r.History.Restart.BalanceReadsPerSubAccount = 1.05 },
+		"cost data calls per billing interval (steady; O(pages), not O(S))":       func(r *report) { r.Steady.CostCallsPerInterval = 60 },
 	}
 	all := w.targets(passing())
 	if len(all) != len(breaks) {

@@ -137,11 +137,14 @@ func (w *world) start(ctx context.Context, root, assets string) error {
 	if w.apiHTTP, err = rest.HTTPClientFor(w.cp.Config); err != nil {
 		return err
 	}
+	// The sub-accounts' costs show in the cost data as they accrue
+	// (--cost-lag-days=0), so that it has a row for each of the S
+	// sub-accounts created today.
 	w.sim, err = localenv.StartSimulator(ctx, localenv.SimulatorOptions{
 		Binary: filepath.Join(cfg.binDir, "bss-simulator"), Dir: w.dir,
 		Args: append([]string{
 			"--throttle=" + strconv.Itoa(cfg.rate), "--latency=" + cfg.latency.String(), "--latency-jitter=" + cfg.jitter.String(),
-			"--seed=" + strconv.FormatInt(cfg.seed, 10), "--log-level=warn",
+			"--seed=" + strconv.FormatInt(cfg.seed, 10), "--cost-lag-days=0", "--log-level=warn",
 		}, cfg.simArgs...),
 	})
 	if err != nil {
