@@ -254,7 +254,7 @@ func PackageStatus(p bss.ResourcePackage, usage map[string]bss.FreeResourceUsage
 // syncCostCenter reads the master's cost data (shared with its SubAccounts)
 // and sets CostCenterNotEnabled: True when BSS answers CBC.18000014.
 func (r *Reconciler) syncCostCenter(ctx context.Context, ea *budgetv1alpha1.EnterpriseAccount, acct *accounts.Account, now time.Time) error {
-	_, err := costs.Shared(ctx, acct, now, common.BillingInterval(ea)/2, func(ctx context.Context) ([]string, error) {
+	_, err := costs.Shared(ctx, acct, now, common.BillingInterval(ea), func(ctx context.Context) ([]string, error) {
 		return common.SubCustomerIDs(ctx, r, ea.Name)
 	})
 	switch {
@@ -315,7 +315,9 @@ func (r *Reconciler) syncExternalMovements(ctx context.Context, ea *budgetv1alph
 	if t := ea.Status.RecordsThrough; t != nil && t.After(since) {
 		since = t.Time
 	}
-	begin, end := billcycle.Day(since.Add(-SlackRecords)), billcycle.Day(now)
+	// The query takes whole UTC+8 days: from the day of the last record
+	// examined, whose later records are the new ones.
+	begin, end := billcycle.Day(since), billcycle.Day(now)
 	var records []movements.Record
 	for _, q := range movements.Queries(begin, end) {
 		recs, err := acct.Client.ListAllAccountChangeRecords(ctx, q.Request)
@@ -390,11 +392,6 @@ func (r *Reconciler) syncExternalMovements(ctx context.Context, ea *budgetv1alph
 	ea.Status.RecordsThrough = through
 	return nil
 }
-
-// SlackRecords is how far before the last record examined the next read
-// starts: the query takes whole UTC+8 days, and a day more keeps a record
-// near midnight in it.
-const SlackRecords = 24 * time.Hour
 
 func directionLabel(d string) string {
 	if d == budgetv1alpha1.MovementOut {

@@ -18,7 +18,7 @@ import (
 )
 
 // syncCosts reads the master's cost data with the bills (it is shared with
-// the other SubAccounts of the master for half the billing interval) and
+// the other SubAccounts of the master for a billing interval) and
 // reports this sub-account's: status.costs, and the forecast. Cost Center
 // being off (CBC.18000014) is the EnterpriseAccount's condition; here it
 // only means no costs and no forecast. Any other failure keeps the last
@@ -26,7 +26,10 @@ import (
 // depends on.
 func (r *Reconciler) syncCosts(ctx context.Context, s *scope) {
 	st := s.status()
-	ttl := common.BillingInterval(s.ea) / 2
+	// Cost Center refreshes its data once a day: one read per billing
+	// interval serves the master's EnterpriseAccount and every SubAccount,
+	// whenever in the interval each syncs.
+	ttl := common.BillingInterval(s.ea)
 	snap, err := costs.Shared(ctx, s.acct, s.now, ttl, func(ctx context.Context) ([]string, error) {
 		return common.SubCustomerIDs(ctx, r, s.ea.Name)
 	})
