@@ -87,9 +87,10 @@ type steadyReport struct {
 	// CostCallsPerInterval is CostCalls ÷ (window ÷ billingSyncInterval):
 	// the cost data calls per master and billing interval.
 	CostCallsPerInterval float64 `json:"cost_calls_per_interval"`
-	// CostCallsPerIntervalAllowed is CostPages for each read
-	// BillingReadsAllowed allows in the window, per interval: the cost data
-	// is read with the bills and shared for as long.
+	// CostCallsPerIntervalAllowed is CostPages for one read per billing
+	// interval in the window (plus one, for a read the window cuts), per
+	// interval: the cost data is read once per master and interval for the
+	// EnterpriseAccount and all SubAccounts.
 	CostCallsPerIntervalAllowed float64 `json:"cost_calls_per_interval_allowed"`
 	// ReconcilesPerAllocationPerPoll is BudgetAllocation reconciles ÷ N ÷
 	// (window ÷ balanceSyncInterval).
@@ -337,7 +338,7 @@ func (w *world) steadyReport(a, b *snapshot, pages int, cost costCounts) *steady
 	s.BillingReadsAllowed = 2*math.Ceil(intervals) + 1
 	s.CostCalls = byCat["costs"]
 	s.CostCallsPerInterval = s.CostCalls / intervals
-	s.CostCallsPerIntervalAllowed = float64(s.CostPages) * s.BillingReadsAllowed / intervals
+	s.CostCallsPerIntervalAllowed = float64(s.CostPages) * (math.Ceil(intervals) + 1) / intervals
 	s.Reconciles = reconciles(a, b)
 	s.ReconcilesPerAllocationPerPoll = s.Reconciles["budgetallocation"] / float64(cfg.allocations) / polls
 	if cfg.topUps > 0 {

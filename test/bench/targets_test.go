@@ -13,7 +13,7 @@ func passing() *report {
 	return &report{
 		Converge:   &phaseReport{Ratio: 1.085, BSSCallsPerFunded: 2.275, WritesPerFunded: 6},
 		Raise:      &phaseReport{Ratio: 1.116, BSSCallsPerFunded: 2.825, WritesPerFunded: 5},
-		Steady:     &steadyReport{BillingReads: 1, BillingReadsAllowed: 5, CostCallsPerInterval: 2.993, CostCallsPerIntervalAllowed: 14.965, ReconcilesPerAllocationPerPoll: 0.19, ReconcilesPerTopUpPerPoll: 0.95},
+		Steady:     &steadyReport{BillingReads: 1, BillingReadsAllowed: 5, CostCallsPerInterval: 2.993, CostCallsPerIntervalAllowed: 5.986, ReconcilesPerAllocationPerPoll: 0.19, ReconcilesPerTopUpPerPoll: 0.95},
 		TopUps:     20,
 		PeakRSSMiB: 62.7,
 		History: &historyReport{
