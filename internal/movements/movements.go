@@ -260,6 +260,10 @@ func parse(m budgetv1alpha1.Money) money.Amount {
 	return a
 }
 
+// precision is how precise the times of reads and movements are: the
+// statuses keep whole seconds.
+const precision = time.Second
+
 // OperatorNet is what the operator's movements of one sub-account and
 // balance type added to (or took from) its balance between two reads at
 // from and to. It is not known (false) when one of them may have been
@@ -270,10 +274,12 @@ func OperatorNet(known []Known, customerID string, bt budgetv1alpha1.BalanceType
 		if k.Unmoved || k.CustomerID != customerID || k.BalanceType != bt {
 			continue
 		}
+		// Status times keep whole seconds: a movement within a second of
+		// a read may have landed on either side of it.
 		switch {
-		case !k.To.IsZero() && !k.To.After(from), k.From.After(to):
+		case !k.To.IsZero() && !k.To.Add(precision).After(from), !k.From.Before(to.Add(precision)):
 			continue // settled before the first read, or sent after the second
-		case k.To.IsZero(), k.From.Before(from), k.To.After(to):
+		case k.To.IsZero(), k.From.Before(from.Add(precision)), k.To.Add(precision).After(to):
 			return money.Zero, false
 		}
 		if k.Direction == budgetv1alpha1.MovementIn {

@@ -114,6 +114,8 @@ func TestOperatorNet(t *testing.T) {
 		"under way":            k(in, "5.00", time.Minute, 0),
 		"straddles the first":  k(in, "5.00", -time.Minute, time.Minute),
 		"straddles the second": k(in, "5.00", 9*time.Minute, 11*time.Minute),
+		"settled within a second of the first read": k(in, "5.00", -time.Minute, 500*time.Millisecond),
+		"sent within a second of the second read":   k(in, "5.00", 10*time.Minute-500*time.Millisecond, 10*time.Minute+time.Second),
 	} {
 		if m.To.Equal(t0) {
 			m.To = time.Time{}

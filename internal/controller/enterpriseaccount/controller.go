@@ -102,6 +102,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			r.setPublication(req.Name, nil)
 			metrics.MasterTransferable.DeleteLabelValues(req.Name, "debit")
 			metrics.MasterTransferable.DeleteLabelValues(req.Name, "credit")
+			forgetReportMetrics(req.Name)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -391,6 +392,15 @@ func (r *Reconciler) syncExternalMovements(ctx context.Context, ea *budgetv1alph
 	ea.Status.ExternalMovements = em
 	ea.Status.RecordsThrough = through
 	return nil
+}
+
+// forgetReportMetrics drops the series of a deleted EnterpriseAccount.
+func forgetReportMetrics(name string) {
+	labels := map[string]string{"enterprise_account": name}
+	for _, g := range []*prometheus.GaugeVec{metrics.MasterBalance, metrics.PackageUnused, metrics.PackageExpiry, metrics.PackageExpiringUnused, metrics.CouponExpiring} {
+		g.DeletePartialMatch(labels)
+	}
+	metrics.ExternalMovements.DeletePartialMatch(labels)
 }
 
 func directionLabel(d string) string {
