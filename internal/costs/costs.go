@@ -233,6 +233,12 @@ func (s *Snapshot) ForecastInput(a *Account, now time.Time, billed money.Amount)
 	}
 	if len(in.Previous) < len(prevDays) || !money.Sum(in.Previous...).IsPositive() {
 		in.Previous = nil // a previous cycle only partly known, or without spend, is no baseline
+		// Without one, the account's pace starts at its first day with
+		// spend (a sub-account created, or first used, in this cycle).
+		in.RateFrom = len(in.Days)
+		if i := slices.IndexFunc(in.Days, money.Amount.IsPositive); i >= 0 {
+			in.RateFrom = i
+		}
 	}
 	return in
 }

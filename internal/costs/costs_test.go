@@ -120,6 +120,13 @@ func TestForecastInput(t *testing.T) {
 	if len(in.Previous) != 30 || in.Previous[29] != money.MustParse("10.00") {
 		t.Fatalf("previous %v", in.Previous)
 	}
+	if in.RateFrom != 0 {
+		t.Fatalf("with a previous cycle the pace is every day's: from %d", in.RateFrom)
+	}
+	// cust-b spent nothing last month and began on December 2.
+	if in := s.ForecastInput(s.Accounts["cust-b"], now, money.MustParse("5.00")); in.Previous != nil || in.RateFrom != 1 {
+		t.Fatalf("cust-b: previous %v, pace from day %d", in.Previous, in.RateFrom)
+	}
 	// A bill behind the daily data adds nothing.
 	if in := s.ForecastInput(s.Accounts["cust-a"], now, money.MustParse("20.00")); !in.Today.IsZero() {
 		t.Fatalf("today %s with the bill behind the data", in.Today)

@@ -17,6 +17,9 @@
 //     two), the days after the last day with data count together the same
 //     way: the larger of what the bill shows they spent and the rate times
 //     their number.
+//   - An account whose spend began in this cycle (none in the previous
+//     one) is paced from its first day with spend: the empty days before
+//     it count as spent (nothing) but not as its rate.
 //   - In the first week, the rate of the days of this cycle is blended with
 //     the median of the previous cycle's last seven days, weighted by the
 //     number of days each has: day 1 projects from last month alone, day 7
@@ -58,6 +61,10 @@ type Input struct {
 	// Previous are the previous cycle's daily spend, in order (its last
 	// Window days are used); empty when unknown.
 	Previous []money.Amount
+	// RateFrom is the index of the first day of Days the rate is taken
+	// from: the days before it count as spent but not as the account's
+	// pace (it had no spend yet, e.g. it was created in the cycle).
+	RateFrom int
 }
 
 // Result is a projection.
@@ -77,13 +84,14 @@ type Result struct {
 // Project projects the cycle's spend (see the package documentation).
 func Project(in Input) Result {
 	r := Result{Spent: money.Sum(in.Days...).Add(in.Today)}
-	k := len(in.Days)
 	span := max(in.TodaySpan, 1)
-	left := in.DaysInCycle - k - span // whole days after today
+	left := in.DaysInCycle - len(in.Days) - span // whole days after today
 	if left < 0 {
 		left = 0
 	}
-	cur, prev := median(last(in.Days, Window)), median(last(in.Previous, Window))
+	paced := in.Days[min(max(in.RateFrom, 0), len(in.Days)):]
+	k := len(paced)
+	cur, prev := median(last(paced, Window)), median(last(in.Previous, Window))
 	switch {
 	case k >= Window:
 		r.DailyRate, r.Basis = cur, fmt.Sprintf("median of the last %d days", Window)
@@ -104,7 +112,7 @@ func Project(in Input) Result {
 	}
 	r.Known = true
 	today := money.Max(in.Today, money.FromFen(r.DailyRate.Fen()*int64(span)))
-	if k >= in.DaysInCycle {
+	if len(in.Days) >= in.DaysInCycle {
 		today = in.Today // the cycle is over
 	}
 	r.Projected = money.Sum(in.Days...).Add(today).Add(money.FromFen(r.DailyRate.Fen() * int64(left)))

@@ -165,3 +165,20 @@ func TestTrailingDataSpan(t *testing.T) {
 		t.Fatalf("a bill ahead of the rate: projected %s, want %s", r.Projected, want)
 	}
 }
+
+// An account that began spending in the cycle is paced from its first day
+// with spend, not from the empty days before it.
+func TestPacedFromTheFirstDayWithSpend(t *testing.T) {
+	z, ten := money.Zero, money.MustParse("10.00")
+	days := []money.Amount{z, z, z, z, ten, ten, ten}
+	r := Project(Input{Days: days, DaysInCycle: 30, RateFrom: 4})
+	if !r.Known || r.DailyRate != ten || r.Projected != money.MustParse("260.00") {
+		t.Fatalf("paced from day 5: %+v, want 10.00 a day and 260.00", r)
+	}
+	if r := Project(Input{Days: days, DaysInCycle: 30}); r.Projected != money.MustParse("30.00") {
+		t.Fatalf("the empty days counted as the pace: %+v", r)
+	}
+	if r := Project(Input{Days: days[:6], DaysInCycle: 30, RateFrom: 4}); r.Known {
+		t.Fatalf("two days of spend are too few alone: %+v", r)
+	}
+}
