@@ -115,7 +115,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 
 	before := ea.Status.DeepCopy()
-	result, pub, syncErr := r.sync(ctx, &ea)
+	var later announcements
+	result, pub, syncErr := r.sync(ctx, &ea, &later)
 	// Whether or not it worked, the registry now shows what this process
 	// found; the status written below says why when it has no connection.
 	r.Registry.Reconciled(ea.Name)
@@ -128,6 +129,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, err
 		}
 	}
+	// Announced once the status that records them is written: a reconcile
+	// that retries a failed write finds them again and announces them then.
+	later.run()
 	r.setPublication(ea.Name, pub)
 	if syncErr != nil {
 		logger.V(1).Info("sync failed", "reason", common.ReadyReason(ea.Status.Conditions, budgetv1alpha1.ConditionReady), "error", syncErr.Error())
@@ -137,7 +141,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 // sync brings ea's status up to date and returns what the status is then
 // written from (nil when it shows no balances of a working connection).
-func (r *Reconciler) sync(ctx context.Context, ea *budgetv1alpha1.EnterpriseAccount) (ctrl.Result, *publication, error) {
+func (r *Reconciler) sync(ctx context.Context, ea *budgetv1alpha1.EnterpriseAccount, later *announcements) (ctrl.Result, *publication, error) {
 	gen := ea.Generation
 	notReady := func(reason, msg string) {
 		common.SetCondition(&ea.Status.Conditions, gen, budgetv1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
@@ -166,7 +170,7 @@ func (r *Reconciler) sync(ctx context.Context, ea *budgetv1alpha1.EnterpriseAcco
 	if pub, due, ok := r.betweenFullReads(ea, acct, now); ok {
 		res, p, err := r.publish(callCtx, ea, acct, pub, now, due)
 		if err == nil {
-			res = r.withReports(callCtx, ea, acct, now, res)
+			res = r.withReports(callCtx, ea, acct, now, res, later)
 		}
 		return res, p, err
 	}
@@ -214,7 +218,7 @@ func (r *Reconciler) sync(ctx context.Context, ea *budgetv1alpha1.EnterpriseAcco
 	// comes up to 10% later, which spreads the masters' reads and never
 	// finds the read not due yet.
 	interval := common.BalanceInterval(ea)
-	res := r.withReports(callCtx, ea, acct, now, ctrl.Result{RequeueAfter: interval + common.Jitter(interval/20, 1)})
+	res := r.withReports(callCtx, ea, acct, now, ctrl.Result{RequeueAfter: interval + common.Jitter(interval/20, 1)}, later)
 	return res, pub, nil
 }
 

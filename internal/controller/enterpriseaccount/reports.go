@@ -43,7 +43,8 @@ const (
 // requeue forward to when they are due next. They are read only while the
 // connection works (Ready); a failure is the ReportsSynced condition and
 // does not touch Ready.
-func (r *Reconciler) withReports(ctx context.Context, ea *budgetv1alpha1.EnterpriseAccount, acct *accounts.Account, now time.Time, res ctrl.Result) ctrl.Result {
+func (r *Reconciler) withReports(ctx context.Context, ea *budgetv1alpha1.EnterpriseAccount, acct *accounts.Account, now time.Time, res ctrl.Result,
+	later *announcements) ctrl.Result {
 	if !common.IsTrue(ea.Status.Conditions, budgetv1alpha1.ConditionReady) {
 		return res
 	}
@@ -55,7 +56,7 @@ func (r *Reconciler) withReports(ctx context.Context, ea *budgetv1alpha1.Enterpr
 	synced := meta.FindStatusCondition(ea.Status.Conditions, budgetv1alpha1.ConditionReportsSynced)
 	stale := synced == nil || synced.ObservedGeneration != ea.Generation
 	if last == nil || stale || !now.Before(last.Add(interval)) {
-		if err := r.syncReports(ctx, ea, acct, now); err != nil {
+		if err := r.syncReports(ctx, ea, acct, now, later); err != nil {
 			common.SetCondition(&ea.Status.Conditions, ea.Generation, budgetv1alpha1.ConditionReportsSynced, metav1.ConditionFalse,
 				budgetv1alpha1.ReasonBSSError, err.Error())
 			_, requeue := common.ClassifyBSSError(err)
@@ -70,6 +71,23 @@ func (r *Reconciler) withReports(ctx context.Context, ea *budgetv1alpha1.Enterpr
 	return soonest(res, max(last.Add(interval).Sub(now), time.Second))
 }
 
+// announcements are the events (and counter increments) of a reconcile,
+// made once the status that records what they announce is written.
+type announcements []func()
+
+// warn adds a Warning event about ea.
+func (a *announcements) warn(r *Reconciler, ea *budgetv1alpha1.EnterpriseAccount, reason, note string, args ...any) {
+	msg := fmt.Sprintf(note, args...)
+	*a = append(*a, func() { r.Recorder.Eventf(ea, nil, corev1.EventTypeWarning, reason, "Report", "%s", msg) })
+}
+
+// run makes them.
+func (a announcements) run() {
+	for _, f := range a {
+		f()
+	}
+}
+
 // soonest returns res requeued no later than after d.
 func soonest(res ctrl.Result, d time.Duration) ctrl.Result {
 	if res.RequeueAfter <= 0 || d < res.RequeueAfter {
@@ -80,21 +98,21 @@ func soonest(res ctrl.Result, d time.Duration) ctrl.Result {
 
 // syncReports reads every report; the first failure is returned with what
 // was being read, and the reports already read stay in the status.
-func (r *Reconciler) syncReports(ctx context.Context, ea *budgetv1alpha1.EnterpriseAccount, acct *accounts.Account, now time.Time) error {
+func (r *Reconciler) syncReports(ctx context.Context, ea *budgetv1alpha1.EnterpriseAccount, acct *accounts.Account, now time.Time, later *announcements) error {
 	for _, step := range []struct {
 		doing string
 		run   func() error
 	}{
 		{"reading the account balances", func() error { return r.syncAccountBalances(ctx, ea, acct) }},
-		{"reading the resource packages", func() error { return r.syncPackages(ctx, ea, acct, now) }},
+		{"reading the resource packages", func() error { return r.syncPackages(ctx, ea, acct, now, later) }},
 		{"reading the costs", func() error { return r.syncCostCenter(ctx, ea, acct, now) }},
-		{"reading the income/expense records", func() error { return r.syncExternalMovements(ctx, ea, acct, now) }},
+		{"reading the income/expense records", func() error { return r.syncExternalMovements(ctx, ea, acct, now, later) }},
 	} {
 		if err := step.run(); err != nil {
 			return fmt.Errorf("%s: %s", step.doing, common.DescribeBSSError(err))
 		}
 	}
-	r.checkCoupons(ea, now)
+	r.checkCoupons(ea, now, later)
 	return nil
 }
 
@@ -151,7 +169,7 @@ var packageStatus = map[int]string{
 // effect, the current usage of their quotas, and reports the ones that
 // expire within the horizon with more than the unused percentage left: a
 // Warning event when one becomes so, and the metrics.
-func (r *Reconciler) syncPackages(ctx context.Context, ea *budgetv1alpha1.EnterpriseAccount, acct *accounts.Account, now time.Time) error {
+func (r *Reconciler) syncPackages(ctx context.Context, ea *budgetv1alpha1.EnterpriseAccount, acct *accounts.Account, now time.Time, later *announcements) error {
 	var pkgs []bss.ResourcePackage
 	for _, st := range []int{bss.PackageEffective, bss.PackageNotEffective} {
 		part, err := acct.Client.ListAllFreeResources(ctx, bss.FreeResourcesRequest{Status: &st})
@@ -197,7 +215,7 @@ func (r *Reconciler) syncPackages(ctx context.Context, ea *budgetv1alpha1.Enterp
 		if rp.ExpiringUnused {
 			flag = 1
 			if !before[rp.ID] {
-				r.Recorder.Eventf(ea, nil, corev1.EventTypeWarning, budgetv1alpha1.EventPackageExpiringUnused, "Report",
+				later.warn(r, ea, budgetv1alpha1.EventPackageExpiringUnused,
 					"resource package %s (%s) expires at %s with %d%% unused (reported above %d%% within %s)",
 					rp.ID, rp.Name, rp.ExpireTime, rp.UnusedPercent, threshold, within)
 			}
@@ -275,7 +293,7 @@ func (r *Reconciler) syncCostCenter(ctx context.Context, ea *budgetv1alpha1.Ente
 // checkCoupons counts the master's transferable coupons with a balance
 // that expire within the horizon, and announces each one once: when its
 // expiry comes within the horizon (between the last reports and these).
-func (r *Reconciler) checkCoupons(ea *budgetv1alpha1.EnterpriseAccount, now time.Time) {
+func (r *Reconciler) checkCoupons(ea *budgetv1alpha1.EnterpriseAccount, now time.Time, later *announcements) {
 	within := horizon(ea)
 	var prev time.Time
 	if ea.Status.ReportsTime != nil {
@@ -292,8 +310,7 @@ func (r *Reconciler) checkCoupons(ea *budgetv1alpha1.EnterpriseAccount, now time
 		n++
 		total = total.Add(bal)
 		if entered := exp.Add(-within); prev.IsZero() || entered.After(prev) {
-			r.Recorder.Eventf(ea, nil, corev1.EventTypeWarning, budgetv1alpha1.EventCouponExpiring, "Report",
-				"coupon %s (%s) expires at %s with %s left", c.CouponID, c.PlanName, c.ExpireTime, bal)
+			later.warn(r, ea, budgetv1alpha1.EventCouponExpiring, "coupon %s (%s) expires at %s with %s left", c.CouponID, c.PlanName, c.ExpireTime, bal)
 		}
 	}
 	ea.Status.ExpiringCoupons = n
@@ -306,7 +323,8 @@ func (r *Reconciler) checkCoupons(ea *budgetv1alpha1.EnterpriseAccount, now time
 // accounts for: in status.externalMovements, with a Warning event and the
 // counter for each new one. Under spec.bssBehaviour.transferRecords None
 // the records show no transfers and nothing is read.
-func (r *Reconciler) syncExternalMovements(ctx context.Context, ea *budgetv1alpha1.EnterpriseAccount, acct *accounts.Account, now time.Time) error {
+func (r *Reconciler) syncExternalMovements(ctx context.Context, ea *budgetv1alpha1.EnterpriseAccount, acct *accounts.Account, now time.Time,
+	later *announcements) error {
 	behaviour := budgetv1alpha1.BehaviourOf(ea)
 	if behaviour.TransferRecords == budgetv1alpha1.RecordsNone {
 		ea.Status.ExternalMovements = nil
@@ -370,12 +388,13 @@ func (r *Reconciler) syncExternalMovements(ctx context.Context, ea *budgetv1alph
 			}
 		}
 		em.Latest = append([]budgetv1alpha1.ExternalMovement{m}, em.Latest...)
-		metrics.ExternalMovements.WithLabelValues(ea.Name, directionLabel(m.Direction)).Inc()
+		counter := metrics.ExternalMovements.WithLabelValues(ea.Name, directionLabel(m.Direction))
+		*later = append(*later, counter.Inc)
 		verb := "transferred to"
 		if m.Direction == budgetv1alpha1.MovementOut {
 			verb = "reclaimed from"
 		}
-		r.Recorder.Eventf(ea, nil, corev1.EventTypeWarning, budgetv1alpha1.EventExternalMovement, "Report",
+		later.warn(r, ea, budgetv1alpha1.EventExternalMovement,
 			"%s %s was %s a sub-account at %s outside the operator (record %s, trade_id %s): no BudgetTransfer accounts for it",
 			m.Amount, m.BalanceType, verb, rec.Time.UTC().Format(time.RFC3339), m.ID, m.TradeID)
 	}

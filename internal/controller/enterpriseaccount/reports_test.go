@@ -1,13 +1,18 @@
 package enterpriseaccount
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	budgetv1alpha1 "github.com/bss-budget-operator/bss-budget-operator/api/v1alpha1"
 	"github.com/bss-budget-operator/bss-budget-operator/internal/bss"
@@ -152,7 +157,9 @@ func TestCouponsExpiring(t *testing.T) {
 	h.events()
 	for day := 1; day <= 20; day++ {
 		h.clock.SetTime(t0.Add(time.Duration(day) * 24 * time.Hour))
-		h.r.checkCoupons(ea, h.clock.Now())
+		var later announcements
+		h.r.checkCoupons(ea, h.clock.Now(), &later)
+		later.run()
 		now := metav1.NewTime(h.clock.Now())
 		ea.Status.ReportsTime = &now
 	}
@@ -162,5 +169,47 @@ func TestCouponsExpiring(t *testing.T) {
 	}
 	if ea.Status.ExpiringCoupons != 1 {
 		t.Fatalf("expiringCoupons %d", ea.Status.ExpiringCoupons)
+	}
+}
+
+// conflictOnce fails the first status write with a conflict, as a write
+// racing another one would.
+type conflictOnce struct {
+	client.Client
+	failed bool
+}
+
+func (c *conflictOnce) Status() client.SubResourceWriter { return &conflictWriter{c.Client.Status(), c} }
+
+type conflictWriter struct {
+	client.SubResourceWriter
+	c *conflictOnce
+}
+
+func (w *conflictWriter) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+	if !w.c.failed {
+		w.c.failed = true
+		return apierrors.NewConflict(schema.GroupResource{Group: "budget.bss.dev", Resource: "enterpriseaccounts"}, obj.GetName(), errors.New("changed meanwhile"))
+	}
+	return w.SubResourceWriter.Update(ctx, obj, opts...)
+}
+
+// An external movement found by a reconcile whose status write conflicts
+// is announced (and counted) once, by the reconcile that writes it.
+func TestAnnouncedOnceTheStatusIsWritten(t *testing.T) {
+	b := withReports(bssfake.Reports{})
+	b.AddRecord(bss.BalanceTypeDebit, bss.AccountChangeRecord{AccountChangeID: "ACR9", TradeID: "console-1", TradeTime: t0.Add(-time.Hour).Format(time.RFC3339),
+		ChangeAmount: money.MustParse("70.00"), TradeDetailType: bss.TradeTypeTransferIn, RevenueExpenseType: bss.RevenueExpenseExpense})
+	h := newHarness(t, b, credentials())
+	h.r.Client = &conflictOnce{Client: h.k8s}
+	h.reconcile() // conflicts: nothing written, nothing announced
+	if evs := h.events(); len(evs) != 0 {
+		t.Fatalf("announced before the status was written: %v", evs)
+	}
+	h.reconcile()
+	h.clock.Step(common.DefaultBillingInterval)
+	h.reconcile()
+	if n := strings.Count(strings.Join(h.events(), "\n"), budgetv1alpha1.EventExternalMovement); n != 1 {
+		t.Fatalf("%d ExternalMovement events, want 1", n)
 	}
 }
