@@ -179,7 +179,9 @@ type conflictOnce struct {
 	failed bool
 }
 
-func (c *conflictOnce) Status() client.SubResourceWriter { return &conflictWriter{c.Client.Status(), c} }
+func (c *conflictOnce) Status() client.SubResourceWriter {
+	return &conflictWriter{c.Client.Status(), c}
+}
 
 type conflictWriter struct {
 	client.SubResourceWriter
