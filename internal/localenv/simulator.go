@@ -57,6 +57,14 @@ func StartSimulator(ctx context.Context, opts SimulatorOptions) (*Simulator, err
 		}
 		s := &Simulator{Process: p, URL: "http://" + LoopbackAddr(port), http: &http.Client{Timeout: 30 * time.Second}}
 		if lastErr = waitServing(ctx, p, s.URL+"/_sim/faults", 30*time.Second); lastErr == nil {
+			// Another process's server may answer on the port this one
+			// failed to bind; it has exited then, or does so at once.
+			select {
+			case <-p.Done():
+				lastErr = fmt.Errorf("bss-simulator exited (%s) while another server answered on its port", p.ExitStatus())
+				continue
+			case <-time.After(200 * time.Millisecond):
+			}
 			return s, nil
 		}
 		_ = p.Kill()

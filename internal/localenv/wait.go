@@ -28,6 +28,11 @@ func FreePort() (int, error) {
 // moment ago. Each is held until all are chosen: the kernel may hand out a
 // port it has just been given back, so that two FreePort calls in a row can
 // return the same one.
+//
+// Nor does it return a port it handed out in the last portReuseAfter to
+// another caller of this process: parallel tests each start a server on
+// the port they were given, and one that lost its port to another would
+// find the other's server answering on it.
 func FreePorts(n int) ([]int, error) {
 	ports := make([]int, 0, n)
 	var held []net.Listener
@@ -36,15 +41,50 @@ func FreePorts(n int) ([]int, error) {
 			_ = l.Close()
 		}
 	}()
-	for range n {
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 100*n {
+			return nil, fmt.Errorf("no free port on 127.0.0.1 that was not handed out in the last %s", portReuseAfter)
+		}
 		l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}
 		held = append(held, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		if port := l.Addr().(*net.TCPAddr).Port; handOut(port) {
+			ports = append(ports, port)
+		}
 	}
 	return ports, nil
+}
+
+// portReuseAfter is how long a port FreePorts handed out is not handed out
+// again.
+const portReuseAfter = 2 * time.Minute
+
+var handedOut struct {
+	sync.Mutex
+	at map[int]time.Time
+}
+
+// handOut records port as handed out now, unless it was in the last
+// portReuseAfter.
+func handOut(port int) bool {
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	now := time.Now()
+	if at, ok := handedOut.at[port]; ok && now.Sub(at) < portReuseAfter {
+		return false
+	}
+	if handedOut.at == nil {
+		handedOut.at = map[int]time.Time{}
+	}
+	for p, at := range handedOut.at {
+		if now.Sub(at) >= portReuseAfter {
+			delete(handedOut.at, p)
+		}
+	}
+	handedOut.at[port] = now
+	return true
 }
 
 // LoopbackAddr is 127.0.0.1:port.

@@ -29,3 +29,18 @@ func TestFreePortsDistinct(t *testing.T) {
 		}
 	}
 }
+// Parallel callers never get a port another was handed a moment ago, even
+// when the kernel gives the same one back.
+func TestFreePortsNeverHandsOutAPortTwice(t *testing.T) {
+	seen := map[int]bool{}
+	for range 300 {
+		p, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[p] {
+			t.Fatalf("port %d handed out twice", p)
+		}
+		seen[p] = true
+	}
+}
