@@ -29,6 +29,7 @@ func TestFreePortsDistinct(t *testing.T) {
 		}
 	}
 }
+
 // Parallel callers never get a port another was handed a moment ago, even
 // when the kernel gives the same one back.
 func TestFreePortsNeverHandsOutAPortTwice(t *testing.T) {
