@@ -128,27 +128,9 @@ type masterView struct {
 }
 
 func runCosts(ctx context.Context, c client.Client, name, output string, now time.Time, stdout, stderr io.Writer) error {
-	var subs []budgetv1alpha1.SubAccount
-	if name != "" {
-		var sa budgetv1alpha1.SubAccount
-		if err := c.Get(ctx, types.NamespacedName{Name: name}, &sa); err != nil {
-			return fmt.Errorf("reading SubAccount %s: %w", name, err)
-		}
-		subs = append(subs, sa)
-	} else {
-		var list budgetv1alpha1.SubAccountList
-		if err := c.List(ctx, &list); err != nil {
-			return fmt.Errorf("listing SubAccounts (name one to read it alone): %w", err)
-		}
-		subs = list.Items
-		sort.Slice(subs, func(i, j int) bool { return subs[i].Name < subs[j].Name })
-	}
-	if len(subs) == 0 {
-		_, _ = fmt.Fprintln(stderr, "No SubAccounts found.")
-		if output == outputJSON {
-			return writeJSONValue(stdout, []*costsReport{})
-		}
-		return nil
+	subs, err := reportedSubAccounts(ctx, c, name, output, stdout, stderr)
+	if err != nil || len(subs) == 0 {
+		return err
 	}
 
 	masters := map[string]*masterView{}

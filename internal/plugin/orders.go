@@ -57,6 +57,34 @@ func ordersCommand() command {
 		ordersHelp, runOrders)
 }
 
+// reportedSubAccounts reads the SubAccount named, or lists them all by name.
+// With none, it says so (an empty JSON array with -o json) and returns
+// none.
+func reportedSubAccounts(ctx context.Context, c client.Client, name, output string, stdout, stderr io.Writer) ([]budgetv1alpha1.SubAccount, error) {
+	var subs []budgetv1alpha1.SubAccount
+	if name != "" {
+		var sa budgetv1alpha1.SubAccount
+		if err := c.Get(ctx, types.NamespacedName{Name: name}, &sa); err != nil {
+			return nil, fmt.Errorf("reading SubAccount %s: %w", name, err)
+		}
+		subs = append(subs, sa)
+	} else {
+		var list budgetv1alpha1.SubAccountList
+		if err := c.List(ctx, &list); err != nil {
+			return nil, fmt.Errorf("listing SubAccounts (name one to read it alone): %w", err)
+		}
+		subs = list.Items
+		sort.Slice(subs, func(i, j int) bool { return subs[i].Name < subs[j].Name })
+	}
+	if len(subs) == 0 {
+		_, _ = fmt.Fprintln(stderr, "No SubAccounts found.")
+		if output == outputJSON {
+			return nil, writeJSONValue(stdout, []struct{}{})
+		}
+	}
+	return subs, nil
+}
+
 // subAccountReport is a command that reports on one SubAccount, or all,
 // as a table or JSON (orders, costs).
 func subAccountReport(name, summary, help string,
@@ -248,27 +276,9 @@ type orderRow struct {
 }
 
 func runOrders(ctx context.Context, c client.Client, name, output string, now time.Time, stdout, stderr io.Writer) error {
-	var subs []budgetv1alpha1.SubAccount
-	if name != "" {
-		var sa budgetv1alpha1.SubAccount
-		if err := c.Get(ctx, types.NamespacedName{Name: name}, &sa); err != nil {
-			return fmt.Errorf("reading SubAccount %s: %w", name, err)
-		}
-		subs = append(subs, sa)
-	} else {
-		var list budgetv1alpha1.SubAccountList
-		if err := c.List(ctx, &list); err != nil {
-			return fmt.Errorf("listing SubAccounts (name one to read it alone): %w", err)
-		}
-		subs = list.Items
-		sort.Slice(subs, func(i, j int) bool { return subs[i].Name < subs[j].Name })
-	}
-	if len(subs) == 0 {
-		_, _ = fmt.Fprintln(stderr, "No SubAccounts found.")
-		if output == outputJSON {
-			return writeJSONValue(stdout, []*ordersReport{})
-		}
-		return nil
+	subs, err := reportedSubAccounts(ctx, c, name, output, stdout, stderr)
+	if err != nil || len(subs) == 0 {
+		return err
 	}
 	reports := make([]*ordersReport, 0, len(subs))
 	eas := map[string]*budgetv1alpha1.EnterpriseAccount{}
