@@ -1,5 +1,7 @@
 package v1alpha1
 
+import "github.com/bss-budget-operator/bss-budget-operator/internal/money"
+
 // Money is an amount of Chinese yuan written as a decimal string with at most
 // two decimals, no sign, no exponent and no leading zeros, from 0 to
 // 999999999999.99, e.g. "1250.50". It is held as integer fen inside the
@@ -15,6 +17,20 @@ package v1alpha1
 // +kubebuilder:validation:MaxLength=64
 // +kubebuilder:validation:XValidation:rule="self.matches('^(0|[1-9][0-9]{0,11})([.][0-9]{1,2})?$')",message="must be yuan from 0 to 999999999999.99 with at most 2 decimals and no sign, exponent or leading zeros, e.g. 1250.50"
 type Money string
+
+// Amount is the value in fen. The CRDs validate the format on every write,
+// so a value that does not parse cannot occur; it (and an empty one)
+// counts as zero.
+func (m Money) Amount() money.Amount {
+	if m == "" {
+		return money.Zero
+	}
+	a, err := money.Parse(string(m))
+	if err != nil {
+		return money.Zero
+	}
+	return a
+}
 
 // LocalObjectReference names an object of a known kind.
 type LocalObjectReference struct {

@@ -243,21 +243,13 @@ func Explains(res budgetv1alpha1.BalanceResidual, m budgetv1alpha1.ExternalMovem
 	if at.Before(res.From.Add(-SlackBefore)) || at.After(res.To.Add(SlackBefore)) {
 		return false
 	}
-	amount, tol := parse(res.Amount), parse(res.Tolerance)
-	want := parse(m.Amount)
+	amount, tol := res.Amount.Amount(), res.Tolerance.Amount()
+	want := m.Amount.Amount()
 	cent := money.FromFen(1)
 	if m.Direction == budgetv1alpha1.MovementIn {
 		return amount.Cmp(want.Add(cent)) <= 0 && amount.Add(tol).Add(cent).Cmp(want) >= 0
 	}
 	return amount.Add(cent).Cmp(want) >= 0 && amount.Cmp(want.Add(tol).Add(cent)) <= 0
-}
-
-func parse(m budgetv1alpha1.Money) money.Amount {
-	a, err := money.Parse(string(m))
-	if err != nil {
-		return money.Zero
-	}
-	return a
 }
 
 // precision is how precise the times of reads and movements are: the

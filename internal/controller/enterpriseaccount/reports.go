@@ -382,9 +382,9 @@ func (r *Reconciler) syncExternalMovements(ctx context.Context, ea *budgetv1alph
 		seen[m.ID] = true
 		if billcycle.Of(rec.Time) == cycle {
 			if m.Direction == budgetv1alpha1.MovementIn {
-				em.In = common.Money(amountOf(em.In).Add(rec.Amount))
+				em.In = common.Money(em.In.Amount().Add(rec.Amount))
 			} else {
-				em.Out = common.Money(amountOf(em.Out).Add(rec.Amount))
+				em.Out = common.Money(em.Out.Amount().Add(rec.Amount))
 			}
 		}
 		em.Latest = append([]budgetv1alpha1.ExternalMovement{m}, em.Latest...)
@@ -449,12 +449,4 @@ func attribute(ctx context.Context, c client.Reader, ea string, ms []budgetv1alp
 			ms[i].SubAccount = who[0]
 		}
 	}
-}
-
-func amountOf(m budgetv1alpha1.Money) money.Amount {
-	a, err := money.Parse(string(m))
-	if err != nil {
-		return money.Zero
-	}
-	return a
 }

@@ -537,7 +537,7 @@ func (r *Reconciler) grantRefreshWait(s *scope) time.Duration {
 func (s *scope) deferGrantRefresh(wait time.Duration) {
 	st := s.status()
 	st.Granted, st.Allocations = s.before.Granted, s.before.Allocations
-	metrics.SubAccountGranted.WithLabelValues(s.sa.Name).Set(metrics.Fen(amountOf(st.Granted)))
+	metrics.SubAccountGranted.WithLabelValues(s.sa.Name).Set(metrics.Fen(st.Granted.Amount()))
 	s.refreshIn = wait
 }
 

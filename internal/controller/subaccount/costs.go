@@ -48,9 +48,9 @@ func (r *Reconciler) syncCosts(ctx context.Context, s *scope) {
 		a = &costs.Account{}
 	}
 	st.Costs = costReport(snap, a)
-	metrics.SubAccountAmortizedCost.WithLabelValues(s.sa.Name, "current").Set(metrics.Fen(amountOf(st.Costs.CurrentCycle.Amortized)))
-	metrics.SubAccountAmortizedCost.WithLabelValues(s.sa.Name, "previous").Set(metrics.Fen(amountOf(st.Costs.PreviousCycle.Amortized)))
-	in := snap.ForecastInput(a, s.now, amountOf(st.CurrentCycle.Consumption))
+	metrics.SubAccountAmortizedCost.WithLabelValues(s.sa.Name, "current").Set(metrics.Fen(st.Costs.CurrentCycle.Amortized.Amount()))
+	metrics.SubAccountAmortizedCost.WithLabelValues(s.sa.Name, "previous").Set(metrics.Fen(st.Costs.PreviousCycle.Amortized.Amount()))
+	in := snap.ForecastInput(a, s.now, st.CurrentCycle.Consumption.Amount())
 	res := forecast.Project(in)
 	r.evaluateForecast(s, &res, "")
 	if st.Forecast != nil {
@@ -91,7 +91,7 @@ func (r *Reconciler) evaluateForecast(s *scope, res *forecast.Result, unknown st
 	st.Forecast = fc
 	var budget money.Amount
 	if mb := s.sa.Spec.MonthlyBudget; mb != nil {
-		budget = amountOf(mb.Amount)
+		budget = mb.Amount.Amount()
 	}
 	name := s.sa.Name
 	if res == nil || !res.Known {

@@ -52,12 +52,12 @@ func (r *Reconciler) noteResiduals(ctx context.Context, s *scope, cash *money.Am
 	}
 	var reads []reading
 	if cash != nil && s.before.ReclaimableCashTime != nil && s.before.CustomerID == s.customerID {
-		reads = append(reads, reading{budgetv1alpha1.BalanceTypeDebit, amountOf(s.before.ReclaimableCash), *cash, s.before.ReclaimableCashTime})
+		reads = append(reads, reading{budgetv1alpha1.BalanceTypeDebit, s.before.ReclaimableCash.Amount(), *cash, s.before.ReclaimableCashTime})
 	}
 	if credit != nil && s.before.ReclaimableCreditTime != nil && s.before.CustomerID == s.customerID {
 		var prev money.Amount
 		for _, l := range s.before.ReclaimableCredit {
-			prev = prev.Add(amountOf(l.Available))
+			prev = prev.Add(l.Available.Amount())
 		}
 		reads = append(reads, reading{budgetv1alpha1.BalanceTypeCredit, prev, *credit, s.before.ReclaimableCreditTime})
 	}
@@ -106,12 +106,12 @@ func spendingTolerance(s *scope, d time.Duration) money.Amount {
 	st := s.status()
 	var rate money.Amount
 	if f := st.Forecast; f != nil {
-		rate = amountOf(f.DailyRate)
+		rate = f.DailyRate.Amount()
 	}
 	if c := st.CurrentCycle; c != nil {
 		elapsed := s.now.Sub(billcycle.Start(s.now)).Hours() / 24
 		if elapsed >= 1 {
-			rate = money.Max(rate, money.FromFen(int64(float64(amountOf(c.Consumption).Fen())/elapsed)))
+			rate = money.Max(rate, money.FromFen(int64(float64(c.Consumption.Amount().Fen())/elapsed)))
 		}
 	}
 	return money.Max(minTolerance, money.FromFen(int64(3*float64(rate.Fen())*d.Hours()/24)))
@@ -160,9 +160,9 @@ func (r *Reconciler) claimExternalMovements(_ context.Context, s *scope) (ctrl.R
 		m.SubAccount = s.sa.Name
 		if billcycle.Of(m.Time.Time) == cycle {
 			if m.Direction == budgetv1alpha1.MovementIn {
-				em.In = common.Money(amountOf(em.In).Add(amountOf(m.Amount)))
+				em.In = common.Money(em.In.Amount().Add(m.Amount.Amount()))
 			} else {
-				em.Out = common.Money(amountOf(em.Out).Add(amountOf(m.Amount)))
+				em.Out = common.Money(em.Out.Amount().Add(m.Amount.Amount()))
 			}
 		}
 		em.Latest = append([]budgetv1alpha1.ExternalMovement{m}, em.Latest...)
@@ -179,8 +179,8 @@ func (r *Reconciler) claimExternalMovements(_ context.Context, s *scope) (ctrl.R
 	}
 	st.ExternalMovements = em
 	if em != nil {
-		metrics.SubAccountExternalMovements.WithLabelValues(s.sa.Name, "in").Set(metrics.Fen(amountOf(em.In)))
-		metrics.SubAccountExternalMovements.WithLabelValues(s.sa.Name, "out").Set(metrics.Fen(amountOf(em.Out)))
+		metrics.SubAccountExternalMovements.WithLabelValues(s.sa.Name, "in").Set(metrics.Fen(em.In.Amount()))
+		metrics.SubAccountExternalMovements.WithLabelValues(s.sa.Name, "out").Set(metrics.Fen(em.Out.Amount()))
 	}
 	return ctrl.Result{}, nil
 }

@@ -115,7 +115,7 @@ func (r *Reconciler) syncBilling(ctx context.Context, s *scope) (ctrl.Result, er
 	}
 	r.syncCosts(ctx, s)
 	st.LastBillingSyncTime = stamp(s.now)
-	metrics.SubAccountConsumption.WithLabelValues(s.sa.Name).Set(metrics.Fen(amountOf(st.CurrentCycle.Consumption)))
+	metrics.SubAccountConsumption.WithLabelValues(s.sa.Name).Set(metrics.Fen(st.CurrentCycle.Consumption.Amount()))
 	return ctrl.Result{}, nil
 }
 
@@ -141,7 +141,7 @@ func (r *Reconciler) evaluateBudget(_ context.Context, s *scope) (ctrl.Result, e
 	mb := s.sa.Spec.MonthlyBudget
 	var budget money.Amount
 	if mb != nil {
-		budget = amountOf(mb.Amount)
+		budget = mb.Amount.Amount()
 	}
 	if !budget.IsPositive() {
 		meta.RemoveStatusCondition(&st.Conditions, budgetv1alpha1.ConditionBudgetExceeded)
@@ -158,11 +158,11 @@ func (r *Reconciler) evaluateBudget(_ context.Context, s *scope) (ctrl.Result, e
 		return ctrl.Result{}, nil // no bill read yet
 	}
 	if st.PreviousCycle != nil {
-		p := budgetPercent(amountOf(st.PreviousCycle.Consumption), budget)
+		p := budgetPercent(st.PreviousCycle.Consumption.Amount(), budget)
 		st.PreviousCycle.BudgetPercent = &p
 	}
 	cycle := st.CurrentCycle.Cycle
-	consumption := amountOf(st.CurrentCycle.Consumption)
+	consumption := st.CurrentCycle.Consumption.Amount()
 	percent := budgetPercent(consumption, budget)
 	st.CurrentCycle.BudgetPercent = &percent
 
@@ -187,20 +187,7 @@ func (r *Reconciler) evaluateBudget(_ context.Context, s *scope) (ctrl.Result, e
 func sumGranted(items []budgetv1alpha1.BudgetAllocation) (money.Amount, int32) {
 	var total money.Amount
 	for i := range items {
-		total = total.Add(amountOf(items[i].Status.Granted))
+		total = total.Add(items[i].Status.Granted.Amount())
 	}
 	return total, int32(len(items))
-}
-
-// amountOf reads a Money field. The CRDs validate the format on every write,
-// so a value that does not parse cannot occur; it would count as zero.
-func amountOf(m budgetv1alpha1.Money) money.Amount {
-	if m == "" {
-		return money.Zero
-	}
-	a, err := money.Parse(string(m))
-	if err != nil {
-		return money.Zero
-	}
-	return a
 }
