@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 )
@@ -205,6 +206,14 @@ func Max(a, b Amount) Amount {
 		return a
 	}
 	return b
+}
+
+// MulDiv returns a × num ÷ den, rounded toward zero, computed exactly (no
+// float, no overflow in between): a share of an amount, or a rate scaled
+// to another period. den must not be zero.
+func (a Amount) MulDiv(num, den int64) Amount {
+	r := new(big.Int).Mul(big.NewInt(int64(a)), big.NewInt(num))
+	return Amount(r.Quo(r, big.NewInt(den)).Int64())
 }
 
 // Sum returns the total of the amounts.

@@ -132,3 +132,19 @@ func FuzzParseDecimal(f *testing.F) {
 		}
 	})
 }
+
+func TestMulDiv(t *testing.T) {
+	for _, c := range []struct {
+		a        string
+		num, den int64
+		want     string
+	}{
+		{"24.00", 3 * 600, 86400, "0.50"},                        // three times 24.00 a day over 10 minutes
+		{"100.00", 86400, 3 * 86400, "33.33"},                    // a cycle's 100.00 over 3 days, per day
+		{"999999999999.99", 1 << 40, 1 << 40, "999999999999.99"}, // no overflow in between
+	} {
+		if got := MustParse(c.a).MulDiv(c.num, c.den); got != MustParse(c.want) {
+			t.Errorf("%s × %d ÷ %d = %s, want %s", c.a, c.num, c.den, got, c.want)
+		}
+	}
+}

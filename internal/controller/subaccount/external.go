@@ -108,13 +108,13 @@ func spendingTolerance(s *scope, d time.Duration) money.Amount {
 	if f := st.Forecast; f != nil {
 		rate = f.DailyRate.Amount()
 	}
+	const day = int64(24 * time.Hour / time.Second)
 	if c := st.CurrentCycle; c != nil {
-		elapsed := s.now.Sub(billcycle.Start(s.now)).Hours() / 24
-		if elapsed >= 1 {
-			rate = money.Max(rate, money.FromFen(int64(float64(c.Consumption.Amount().Fen())/elapsed)))
+		if elapsed := int64(s.now.Sub(billcycle.Start(s.now)) / time.Second); elapsed >= day {
+			rate = money.Max(rate, c.Consumption.Amount().MulDiv(day, elapsed))
 		}
 	}
-	return money.Max(minTolerance, money.FromFen(int64(3*float64(rate.Fen())*d.Hours()/24)))
+	return money.Max(minTolerance, rate.MulDiv(3*int64(d/time.Second), day))
 }
 
 // knownMovements are the operator's cash and credit movements for the
