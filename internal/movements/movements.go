@@ -186,15 +186,15 @@ func External(records []Record, known []Known, transferRecords string) []Record 
 			byTransID[k.TransID] = true
 		}
 	}
-	used := make([]bool, len(known))
 	// Records carrying a known trans_id are the operator's whatever the
 	// behaviour; the movements they prove take no other record.
+	recorded := map[string]bool{}
+	for _, r := range records {
+		recorded[r.TradeID] = true
+	}
+	used := make([]bool, len(known))
 	for i, k := range known {
-		for _, r := range records {
-			if r.TradeID == k.TransID && k.TransID != "" {
-				used[i] = true
-			}
-		}
+		used[i] = k.TransID != "" && recorded[k.TransID]
 	}
 	var out []Record
 	for _, r := range records {
