@@ -60,7 +60,7 @@ func TestForecastCrossesTheBudgetOnceAndClearsNextCycle(t *testing.T) {
 	if spent := sa.Status.CurrentCycle.Consumption; money.MustParse(string(spent)).Cmp(money.MustParse("1000.00")) >= 0 {
 		t.Fatalf("the warning comes after the money is spent: %s", spent)
 	}
-	if n := eventCount(name, budgetv1alpha1.ReasonForecastAboveBudget, "2819.50", 1); n != 1 {
+	if n := recorder.Await(name, budgetv1alpha1.ReasonForecastAboveBudget, "2819.50", 1); n != 1 {
 		t.Fatalf("%d ForecastAboveBudget events, want 1", n)
 	}
 
@@ -71,7 +71,7 @@ func TestForecastCrossesTheBudgetOnceAndClearsNextCycle(t *testing.T) {
 	if c := condition(sa.Status.Conditions, budgetv1alpha1.ConditionBudgetForecastExceeded); c.Status != metav1.ConditionTrue {
 		t.Fatalf("condition %+v", c)
 	}
-	if n := recorder.count(name, budgetv1alpha1.ReasonForecastAboveBudget, ""); n != 1 {
+	if n := recorder.Count(name, budgetv1alpha1.ReasonForecastAboveBudget, ""); n != 1 {
 		t.Fatalf("%d ForecastAboveBudget events in the cycle, want 1", n)
 	}
 
@@ -87,21 +87,8 @@ func TestForecastCrossesTheBudgetOnceAndClearsNextCycle(t *testing.T) {
 	if co := sa.Status.Costs; co.PreviousCycle.Cycle != "2026-12" || co.PreviousCycle.Original != "1127.50" {
 		t.Fatalf("December's costs %+v", co.PreviousCycle)
 	}
-	if n := recorder.count(name, budgetv1alpha1.ReasonForecastAboveBudget, ""); n != 1 {
+	if n := recorder.Count(name, budgetv1alpha1.ReasonForecastAboveBudget, ""); n != 1 {
 		t.Fatalf("%d ForecastAboveBudget events, want 1", n)
-	}
-}
-
-// eventCount waits up to 10 s for want events (they follow the status
-// write) and returns how many there are.
-func eventCount(object, reason, text string, want int) int {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n := recorder.count(object, reason, text)
-		if n >= want || time.Now().After(deadline) {
-			return n
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -174,15 +161,15 @@ func TestPackageExpiringUnused(t *testing.T) {
 	if !flagged["pkg-unused"] || flagged["pkg-used"] || flagged["pkg-later"] {
 		t.Fatalf("packages %+v", m.Status.ResourcePackages)
 	}
-	if n := eventCount(masterName, budgetv1alpha1.EventPackageExpiringUnused, "pkg-unused", 1); n != 1 {
+	if n := recorder.Await(masterName, budgetv1alpha1.EventPackageExpiringUnused, "pkg-unused", 1); n != 1 {
 		t.Fatalf("%d PackageExpiringUnused events for pkg-unused", n)
 	}
 	advance(2 * billingEvery)
 	syncMasterReports(t)
-	if n := recorder.count(masterName, budgetv1alpha1.EventPackageExpiringUnused, "pkg-unused"); n != 1 {
+	if n := recorder.Count(masterName, budgetv1alpha1.EventPackageExpiringUnused, "pkg-unused"); n != 1 {
 		t.Fatalf("announced %d times", n)
 	}
-	if n := recorder.count(masterName, budgetv1alpha1.EventPackageExpiringUnused, "pkg-used") + recorder.count(masterName, budgetv1alpha1.EventPackageExpiringUnused, "pkg-later"); n != 0 {
+	if n := recorder.Count(masterName, budgetv1alpha1.EventPackageExpiringUnused, "pkg-used") + recorder.Count(masterName, budgetv1alpha1.EventPackageExpiringUnused, "pkg-later"); n != 0 {
 		t.Fatalf("%d events for packages that are used or expire later", n)
 	}
 }
@@ -222,7 +209,7 @@ func TestExternalTransferIsReported(t *testing.T) {
 	if em == nil || em.In != "500.00" || len(em.Latest) != 1 || em.Latest[0].TradeID != "ffeeddccbbaa99887766554433221100" {
 		t.Fatalf("the master's external movements %+v", em)
 	}
-	if n := eventCount(masterName, budgetv1alpha1.EventExternalMovement, "500.00", 1); n != 1 {
+	if n := recorder.Await(masterName, budgetv1alpha1.EventExternalMovement, "500.00", 1); n != 1 {
 		t.Fatalf("%d ExternalMovement events on the EnterpriseAccount", n)
 	}
 	sa := syncTeam(t, name)
@@ -233,7 +220,7 @@ func TestExternalTransferIsReported(t *testing.T) {
 		}
 		return nil
 	})
-	if n := eventCount(name, budgetv1alpha1.EventExternalMovement, "500.00", 1); n != 1 {
+	if n := recorder.Await(name, budgetv1alpha1.EventExternalMovement, "500.00", 1); n != 1 {
 		t.Fatalf("%d ExternalMovement events on the SubAccount", n)
 	}
 	// The EnterpriseAccount names it at its next reports.

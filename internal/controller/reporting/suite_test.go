@@ -7,18 +7,14 @@ import (
 	"io"
 	"net/http/httptest"
 	"os"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -52,7 +48,7 @@ var (
 	// clock is the controllers' clock; advance moves it with the
 	// simulator's time.
 	clock    *clocktesting.FakeClock
-	recorder = &captureRecorder{}
+	recorder = &testenv.Events{}
 	registry *accounts.Registry
 	// ea is the EnterpriseAccount reconciler. It is not run by the
 	// manager: a test reconciles the EnterpriseAccount when it wants its
@@ -116,7 +112,7 @@ func run(m *testing.M) (code int, err error) {
 	registry = accounts.NewRegistry(nil, nil)
 	opts := common.Options{Namespace: opNS, Clock: clock, BSSCallTimeout: 20 * time.Second}
 	opts.Defaults()
-	recorder.next = mgr.GetEventRecorder("reporting-test")
+	recorder.Next = mgr.GetEventRecorder("reporting-test")
 	ea = &enterpriseaccount.Reconciler{Client: mgr.GetClient(), Recorder: recorder, Registry: registry, Options: opts}
 	if err := (&subaccount.Reconciler{
 		Client: mgr.GetClient(), Recorder: recorder, Registry: registry, Options: opts,
@@ -288,38 +284,4 @@ func syncTeam(t *testing.T, name string) *budgetv1alpha1.SubAccount {
 
 func condition(conds []metav1.Condition, condType string) *metav1.Condition {
 	return meta.FindStatusCondition(conds, condType)
-}
-
-// captureRecorder records the events it forwards.
-type captureRecorder struct {
-	next   events.EventRecorder
-	mu     sync.Mutex
-	events []recordedEvent
-}
-
-type recordedEvent struct{ object, reason, note string }
-
-func (c *captureRecorder) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...interface{}) {
-	name := ""
-	if o, err := meta.Accessor(regarding); err == nil {
-		name = o.GetName()
-	}
-	c.mu.Lock()
-	c.events = append(c.events, recordedEvent{object: name, reason: reason, note: fmt.Sprintf(note, args...)})
-	c.mu.Unlock()
-	c.next.Eventf(regarding, related, eventtype, reason, action, note, args...)
-}
-
-// count returns how many events about object have reason and a note
-// containing text.
-func (c *captureRecorder) count(object, reason, text string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, e := range c.events {
-		if e.object == object && e.reason == reason && strings.Contains(e.note, text) {
-			n++
-		}
-	}
-	return n
 }

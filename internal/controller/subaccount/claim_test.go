@@ -40,7 +40,7 @@ func TestCustomerIsAdoptedByOneSubAccount(t *testing.T) {
 
 	createSubAccount(t, second, budgetv1alpha1.SubAccountSpec{CustomerID: shared.ID})
 	refused(second, holder)
-	if got := recorder.await(second, budgetv1alpha1.ReasonCustomerIDInUse, holder, 1); got != 1 {
+	if got := recorder.Await(second, budgetv1alpha1.ReasonCustomerIDInUse, holder, 1); got != 1 {
 		t.Errorf("%d CustomerIDInUse events naming %s, want 1", got, holder)
 	}
 
@@ -83,7 +83,7 @@ func TestCustomerIsAdoptedByOneSubAccount(t *testing.T) {
 		}
 		return nil
 	})
-	if n := len(recorder.of(byName, eventCreateRequested)); n != 0 {
+	if n := len(recorder.Of(byName, eventCreateRequested)); n != 0 {
 		t.Errorf("%d CreateRequested events for %s, want none", n, byName)
 	}
 }

@@ -80,10 +80,10 @@ func TestAdoptExistingSubAccount(t *testing.T) {
 	if c := condition(sa, budgetv1alpha1.ConditionBudgetExceeded); c != nil {
 		t.Errorf("BudgetExceeded without a monthly budget: %+v", c)
 	}
-	if got := recorder.await(name, eventAdopted, "cust-team-a-0001", 1); got != 1 {
+	if got := recorder.Await(name, eventAdopted, "cust-team-a-0001", 1); got != 1 {
 		t.Errorf("%d Adopted events, want 1", got)
 	}
-	if got := recorder.await(name, budgetv1alpha1.ReasonReady, "", 1); got != 1 {
+	if got := recorder.Await(name, budgetv1alpha1.ReasonReady, "", 1); got != 1 {
 		t.Errorf("%d Ready events, want 1", got)
 	}
 	if got := gauge(t, metrics.SubAccountReclaimable, name, "debit"); got != 100000 {
@@ -136,7 +136,7 @@ func TestUnknownCustomerID(t *testing.T) {
 		t.Errorf("observedGeneration %d set without a successful sync", sa.Status.ObservedGeneration)
 	}
 	eventually(t, "a SubAccountNotFound warning", func() error {
-		if evs := recorder.of(name, budgetv1alpha1.ReasonSubAccountNotFound); len(evs) != 1 || evs[0].eventType != corev1.EventTypeWarning {
+		if evs := recorder.Of(name, budgetv1alpha1.ReasonSubAccountNotFound); len(evs) != 1 || evs[0].Type != corev1.EventTypeWarning {
 			return fmt.Errorf("events %+v", evs)
 		}
 		return nil
@@ -192,10 +192,10 @@ func TestCreateWithMasterPhone(t *testing.T) {
 	if created[0].MobilePhone != "" || cmp.Diff([]string{"READ_FINANCE_INFO", "READ_CONSUME_BILL"}, created[0].PermissionIDs) != "" {
 		t.Errorf("created with phone %q and permissions %v", created[0].MobilePhone, created[0].PermissionIDs)
 	}
-	if got := recorder.await(name, eventCreated, created[0].ID, 1); got != 1 {
+	if got := recorder.Await(name, eventCreated, created[0].ID, 1); got != 1 {
 		t.Errorf("%d Created events, want 1", got)
 	}
-	if got := recorder.await(name, eventCreateRequested, login, 1); got != 1 {
+	if got := recorder.Await(name, eventCreateRequested, login, 1); got != 1 {
 		t.Errorf("%d CreateRequested events, want 1", got)
 	}
 	assertNoSecretLeak(t, name, password)
@@ -297,10 +297,10 @@ func TestExistingLoginNameIsAdopted(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d sub-accounts named preexisting-1, want 1", n)
 	}
-	if got := recorder.await(name, eventAdopted, sub.ID, 1); got != 1 {
+	if got := recorder.Await(name, eventAdopted, sub.ID, 1); got != 1 {
 		t.Errorf("%d Adopted events, want 1", got)
 	}
-	if got := len(recorder.of(name, eventCreateRequested)); got != 0 {
+	if got := len(recorder.Of(name, eventCreateRequested)); got != 0 {
 		t.Errorf("%d CreateRequested events, want 0", got)
 	}
 }
@@ -364,14 +364,14 @@ func TestBillingBudgetThresholds(t *testing.T) {
 		"BudgetThreshold50Reached":  "reached 50%",
 		"BudgetThreshold100Reached": "reached 100% of the monthly budget 100.00 (passing 80% since the last sync)",
 	} {
-		if got := recorder.await(name, reason, note, 1); got != 1 {
+		if got := recorder.Await(name, reason, note, 1); got != 1 {
 			t.Errorf("%d %s events with %q, want 1", got, reason, note)
 		}
 	}
-	if evs := recorder.of(name, "BudgetThreshold80Reached"); len(evs) != 0 {
+	if evs := recorder.Of(name, "BudgetThreshold80Reached"); len(evs) != 0 {
 		t.Errorf("80%% announced on its own: %+v", evs)
 	}
-	if evs := recorder.of(name, budgetv1alpha1.ReasonBudgetExceeded); len(evs) != 1 || evs[0].eventType != corev1.EventTypeWarning {
+	if evs := recorder.Of(name, budgetv1alpha1.ReasonBudgetExceeded); len(evs) != 1 || evs[0].Type != corev1.EventTypeWarning {
 		t.Errorf("BudgetExceeded events %+v, want one warning", evs)
 	}
 
@@ -618,9 +618,9 @@ func series(t *testing.T, vec *prometheus.GaugeVec, name string) int {
 // no event of the SubAccount.
 func assertNoSecretLeak(t *testing.T, name, secret string) {
 	t.Helper()
-	for _, e := range recorder.of(name, "") {
-		if strings.Contains(e.note, secret) {
-			t.Errorf("event %s leaks a secret: %q", e.reason, e.note)
+	for _, e := range recorder.Of(name, "") {
+		if strings.Contains(e.Note, secret) {
+			t.Errorf("event %s leaks a secret: %q", e.Reason, e.Note)
 		}
 	}
 	var sa budgetv1alpha1.SubAccount

@@ -228,14 +228,14 @@ func TestAutoPolicyPaysFittingOrders(t *testing.T) {
 			t.Errorf("OrderPayment %s/%s (-want +got):\n%s", op.Namespace, op.Name, diff)
 		}
 	}
-	if got := recorder.await(name, eventOrderPaymentCreated, "", 2); got != 2 {
+	if got := recorder.Await(name, eventOrderPaymentCreated, "", 2); got != 2 {
 		t.Errorf("%d OrderPaymentCreated events, want 2", got)
 	}
-	if got := recorder.await(name, eventOrderNotAutoPaid, "", 3); got != 3 {
+	if got := recorder.Await(name, eventOrderNotAutoPaid, "", 3); got != 3 {
 		t.Errorf("%d OrderNotAutoPaid events, want 3", got)
 	}
 	for _, id := range []string{"CSAUTO00000002", "CSAUTO00000003", "CSAUTO00000004"} {
-		if got := recorder.count(name, eventOrderNotAutoPaid, id); got != 1 {
+		if got := recorder.Count(name, eventOrderNotAutoPaid, id); got != 1 {
 			t.Errorf("%d OrderNotAutoPaid events for %s, want 1", got, id)
 		}
 	}
@@ -258,13 +258,13 @@ func TestAutoPolicyPaysFittingOrders(t *testing.T) {
 	}
 	// Events follow the status write: give stray ones time to arrive.
 	time.Sleep(time.Second)
-	if got := recorder.count(name, eventOrderPaymentCreated, ""); got != 2 {
+	if got := recorder.Count(name, eventOrderPaymentCreated, ""); got != 2 {
 		t.Errorf("%d OrderPaymentCreated events after the second billing sync, want 2", got)
 	}
-	if got := recorder.count(name, eventOrderNotAutoPaid, ""); got != 3 {
+	if got := recorder.Count(name, eventOrderNotAutoPaid, ""); got != 3 {
 		t.Errorf("%d OrderNotAutoPaid events after the second billing sync, want 3", got)
 	}
-	if got := recorder.count(name, eventOrderPaymentNotCreated, ""); got != 0 {
+	if got := recorder.Count(name, eventOrderPaymentNotCreated, ""); got != 0 {
 		t.Errorf("%d OrderPaymentNotCreated events, want none", got)
 	}
 }
@@ -312,7 +312,7 @@ func TestManualPolicyListsPendingOrders(t *testing.T) {
 	if len(all.Items) != 1 {
 		t.Errorf("%d OrderPayments in %s, want the one created by hand", len(all.Items), ns)
 	}
-	if got := recorder.count(name, eventOrderNotAutoPaid, ""); got != 0 {
+	if got := recorder.Count(name, eventOrderNotAutoPaid, ""); got != 0 {
 		t.Errorf("mode Manual announced %d OrderNotAutoPaid events", got)
 	}
 	if got := gauge(t, metrics.SubAccountOrdersPending, name); got != 2 {
@@ -338,7 +338,7 @@ func TestAutoPolicyNamespaceMissing(t *testing.T) {
 		t.Errorf("status.orderPayments %+v, want 2 pending, none covered", r)
 	}
 	// One event for the namespace, not one per order.
-	if got := recorder.await(name, eventOrderPaymentNotCreated, ns+" does not exist", 1); got != 1 {
+	if got := recorder.Await(name, eventOrderPaymentNotCreated, ns+" does not exist", 1); got != 1 {
 		t.Errorf("%d OrderPaymentNotCreated events naming the namespace, want 1", got)
 	}
 

@@ -19,11 +19,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -71,7 +69,7 @@ var (
 	// clock is the SubAccount controller's clock; advance moves it together
 	// with the simulator's time.
 	clock    *clocktesting.FakeClock
-	recorder = &captureRecorder{}
+	recorder = &testenv.Events{}
 	calls    = &callCounter{counts: map[string]int{}}
 	// balanceReads counts the balance reads the simulator served, by
 	// sub-account and kind.
@@ -148,7 +146,7 @@ func run(m *testing.M) (code int, err error) {
 	}).SetupWithManager(mgr); err != nil {
 		return 0, err
 	}
-	recorder.next = mgr.GetEventRecorder("subaccount-controller")
+	recorder.Next = mgr.GetEventRecorder("subaccount-controller")
 	if err := (&Reconciler{
 		Client: statusWrites.Client(mgr.GetClient()), Recorder: recorder, Registry: registry,
 		Options:            common.Options{Namespace: opNS, Clock: clock, BSSCallTimeout: 20 * time.Second},
@@ -342,69 +340,6 @@ func gauge(t *testing.T, g *prometheus.GaugeVec, labels ...string) float64 {
 	var m dto.Metric
 	must(t, g.WithLabelValues(labels...).Write(&m))
 	return m.GetGauge().GetValue()
-}
-
-// recordedEvent is one event the controller emitted.
-type recordedEvent struct {
-	object, eventType, reason, note string
-}
-
-// captureRecorder records events and forwards them to the manager's
-// recorder, so that tests can count them exactly.
-type captureRecorder struct {
-	next events.EventRecorder
-
-	mu     sync.Mutex
-	events []recordedEvent
-}
-
-// Eventf records the event and forwards it.
-func (c *captureRecorder) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...interface{}) {
-	name := ""
-	if o, err := meta.Accessor(regarding); err == nil {
-		name = o.GetName()
-	}
-	c.mu.Lock()
-	c.events = append(c.events, recordedEvent{object: name, eventType: eventtype, reason: reason, note: fmt.Sprintf(note, args...)})
-	c.mu.Unlock()
-	c.next.Eventf(regarding, related, eventtype, reason, action, note, args...)
-}
-
-// of returns the events about one object with the given reason ("" for all).
-func (c *captureRecorder) of(object, reason string) []recordedEvent {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []recordedEvent
-	for _, e := range c.events {
-		if e.object == object && (reason == "" || e.reason == reason) {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// count returns how many events about object have reason and a note
-// containing text.
-func (c *captureRecorder) count(object, reason, text string) int {
-	n := 0
-	for _, e := range c.of(object, reason) {
-		if strings.Contains(e.note, text) {
-			n++
-		}
-	}
-	return n
-}
-
-// await is count after waiting up to 10 s for at least want such events:
-// the controller emits events after its status write, so a test that has
-// just seen the status may be a moment ahead of them.
-func (c *captureRecorder) await(object, reason, text string, want int) int {
-	var n int
-	_ = testenv.Wait(context.Background(), 10*time.Second, 20*time.Millisecond, func(context.Context) (bool, error) {
-		n = c.count(object, reason, text)
-		return n >= want, nil
-	}, nil)
-	return n
 }
 
 // callCounter counts BSS calls by operation (a bss.Observer).
