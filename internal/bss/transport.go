@@ -81,8 +81,11 @@ func (c *Client) readWithRetry(ctx context.Context, cl call, body []byte) error 
 		if err == nil {
 			return nil
 		}
-		if attempt >= c.retry.MaxAttempts || !IsRetryableRead(err) || ctx.Err() != nil {
+		if attempt >= c.retry.MaxAttempts || !IsRetryableRead(err) {
 			return err
+		}
+		if ctx.Err() != nil { // ended as the answer came: as if during the wait
+			return fmt.Errorf("bss: %s: %w while waiting to retry after: %w", cl.op, ctx.Err(), err)
 		}
 		wait := c.backoff(attempt)
 		if IsThrottled(err) {
